@@ -1,0 +1,237 @@
+//! `connector-host`: run the Fivetran connector (or another component of the same world) from
+//! the command line. See `connector-host --help` and `CONTRACT.md` section 3.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use connector_host::bindings::v0_1::types::NewAccount;
+use connector_host::tenant::{Overrides, TenantEntry, read_tenant_file};
+use connector_host::{ConnectorRuntime, Credentials, HostError, Snapshot, TenantConfig, operations, sync};
+use fivetran_fake::{AccountSpec, FakeFivetran, generate};
+
+#[derive(Parser)]
+#[command(name = "connector-host", version, about = "Runs an access-connector WebAssembly component: sync a Fivetran account's identities and access into a snapshot.")]
+#[command(after_help = "Credentials come from FIVETRAN_API_KEY and FIVETRAN_API_SECRET, or from a tenant file.\n\nExamples:\n  connector-host demo\n  connector-host validate\n  connector-host sync --out snapshot.json")]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// The API's base URL.
+    #[arg(long, global = true, value_name = "URL")]
+    base_url: Option<String>,
+    /// A connector component to run instead of the built-in Fivetran plugin.
+    #[arg(long, global = true, value_name = "FILE")]
+    plugin: Option<PathBuf>,
+    /// A tenant file with one [[tenant]] table: credentials' source, base URL, limits.
+    #[arg(long, global = true, value_name = "FILE")]
+    tenant: Option<PathBuf>,
+    /// Let the plugin reach loopback and private addresses (local fakes and proxies only).
+    #[arg(long, global = true)]
+    allow_private_network: bool,
+    /// Show each request (never the credentials).
+    #[arg(long, short, global = true, conflicts_with = "quiet")]
+    verbose: bool,
+    /// Show errors only.
+    #[arg(long, short, global = true)]
+    quiet: bool,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the built-in fake Fivetran on loopback with a sample account and sync it.
+    #[command(after_help = "Example:\n  connector-host demo --out demo-snapshot.json")]
+    Demo {
+        /// Where to write the snapshot.
+        #[arg(long, value_name = "FILE", default_value = "demo-snapshot.json")]
+        out: PathBuf,
+    },
+    /// Check the credentials: print the account and whether the key is a user or system key.
+    #[command(after_help = "Example:\n  FIVETRAN_API_KEY=... FIVETRAN_API_SECRET=... connector-host validate")]
+    Validate,
+    /// Read the whole account into a snapshot file, written atomically.
+    #[command(after_help = "Example:\n  connector-host sync --out snapshot.json")]
+    Sync {
+        /// Where to write the snapshot.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Invite a user (not yet implemented by the Fivetran plugin: it answers "unsupported").
+    #[command(after_help = "Example:\n  connector-host provision --email ann@example.com --given-name Ann --family-name Lee --role \"Account Reviewer\"")]
+    Provision {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        given_name: String,
+        #[arg(long)]
+        family_name: String,
+        /// An account role, e.g. "Account Reviewer".
+        #[arg(long)]
+        role: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.global);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(&HostError::Other(format!("cannot start the async runtime: {e}"))),
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+fn fail(error: &HostError) -> ExitCode {
+    eprintln!("connector-host: error: {error}");
+    ExitCode::from(error.exit_status() as u8)
+}
+
+fn init_logging(global: &Global) {
+    let default = if global.quiet {
+        "error"
+    } else if global.verbose {
+        "warn,connector_host=debug"
+    } else {
+        "warn,connector_host=info"
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .without_time()
+        .init();
+}
+
+async fn run(cli: Cli) -> Result<(), HostError> {
+    let engine = ConnectorRuntime::engine()?;
+    let component = match &cli.global.plugin {
+        Some(path) => std::fs::read(path)
+            .map_err(|e| HostError::Usage(format!("cannot read --plugin {}: {e}", path.display())))?,
+        None => connector_host::FIVETRAN_PLUGIN.to_vec(),
+    };
+    let runtime = ConnectorRuntime::new(&engine, &component)?;
+    match cli.command {
+        Command::Demo { out } => demo(&runtime, &out).await,
+        Command::Validate => {
+            let tenant = tenant(&cli.global)?;
+            let v = operations::validate(&runtime, &tenant).await?;
+            let name = v.account_name.as_deref().unwrap_or("(unnamed)");
+            let owner = v.key_owner.as_deref().map(|o| format!(" ({o})")).unwrap_or_default();
+            println!("account: {name} ({})\nkey: {} key{owner}", v.account_id, v.key_kind);
+            Ok(())
+        }
+        Command::Sync { out } => {
+            let tenant = tenant(&cli.global)?;
+            check_out(&out)?;
+            let snapshot = sync(&runtime, &tenant).await?;
+            snapshot.write_atomic(&out)?;
+            print_summary(&snapshot, &out);
+            Ok(())
+        }
+        Command::Provision { email, given_name, family_name, role, phone } => {
+            let tenant = tenant(&cli.global)?;
+            let account = NewAccount { email, given_name, family_name, account_role: role, phone };
+            let result = operations::provision(&runtime, &tenant, account).await?;
+            println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default());
+            Ok(())
+        }
+    }
+}
+
+/// The tenant from `--tenant FILE` (exactly one table) or the default one, with flags applied.
+fn tenant(global: &Global) -> Result<TenantConfig, HostError> {
+    let entry = match &global.tenant {
+        Some(path) => {
+            let mut entries = read_tenant_file(path)?;
+            if entries.len() != 1 {
+                return Err(HostError::Usage(format!(
+                    "--tenant {} holds {} tenants; it takes a file with one [[tenant]] table (sync-all takes several)",
+                    path.display(),
+                    entries.len()
+                )));
+            }
+            entries.remove(0)
+        }
+        None => TenantEntry::default_tenant(),
+    };
+    entry.resolve(&Overrides { base_url: global.base_url.clone(), allow_private_network: global.allow_private_network })
+}
+
+/// Fails before a long sync rather than after it when the output cannot be written.
+fn check_out(out: &std::path::Path) -> Result<(), HostError> {
+    let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+    if !dir.is_dir() {
+        return Err(HostError::Usage(format!(
+            "--out {}: folder {} does not exist; create it or choose another path",
+            out.display(),
+            dir.display()
+        )));
+    }
+    if out.is_dir() {
+        return Err(HostError::Usage(format!("--out {} is a folder; give a file name", out.display())));
+    }
+    Ok(())
+}
+
+async fn demo(runtime: &ConnectorRuntime, out: &std::path::Path) -> Result<(), HostError> {
+    check_out(out)?;
+    let account = generate(&AccountSpec::sample());
+    let key = account.primary_key().clone();
+    let fake = FakeFivetran::start(account).map_err(|e| HostError::Other(format!("cannot start the fake Fivetran on loopback: {e}")))?;
+    println!("fake Fivetran with a generated sample account on {}", fake.base_url());
+    let mut tenant = TenantConfig::new("demo", &fake.base_url(), Credentials::new(key.key, key.secret));
+    tenant.allow_private_network = true;
+    let snapshot = sync(runtime, &tenant).await?;
+    snapshot.write_atomic(out)?;
+    print_summary(&snapshot, out);
+    Ok(())
+}
+
+fn print_summary(snapshot: &Snapshot, out: &std::path::Path) {
+    let count = |t: &str| snapshot.resources.iter().filter(|r| r.resource_type == t).count();
+    let users: Vec<_> = snapshot.resources.iter().filter(|r| r.resource_type == "user").collect();
+    let enabled = users.iter().filter(|u| u.traits["status"] == "enabled").count();
+    let invited = users.iter().filter(|u| u.traits["invited"] == true).count();
+    let kind = |prefix: &str, slug: Option<&[&str]>| {
+        snapshot
+            .grants
+            .iter()
+            .filter(|g| g.entitlement.starts_with(prefix))
+            .filter(|g| slug.is_none_or(|s| s.iter().any(|s| g.entitlement.ends_with(&format!(":{s}")))))
+            .count()
+    };
+    println!("synced {} {} for tenant {}", snapshot.connector.name, snapshot.connector.version, snapshot.tenant);
+    println!("  users     {:>7}  ({enabled} enabled, {} disabled, {invited} invited)", users.len(), users.len() - enabled);
+    println!("  roles     {:>7}", count("role"));
+    println!("  teams     {:>7}", count("team"));
+    println!("  groups    {:>7}", count("group"));
+    println!("  entitlements {:>4}", snapshot.entitlements.len());
+    println!(
+        "  grants    {:>7}  ({} account roles, {} team memberships, {} destination access)",
+        snapshot.grants.len(),
+        kind("role:", None),
+        kind("team:", Some(&["member", "manager"])),
+        kind("group:", None)
+    );
+    println!(
+        "  requests  {:>7}  ({} retries, {} rate-limit waits) in {:.1}s",
+        snapshot.stats.http_requests,
+        snapshot.stats.retries,
+        snapshot.stats.rate_limit_waits,
+        snapshot.stats.duration_ms as f64 / 1000.0
+    );
+    println!("snapshot written to {}", out.display());
+}

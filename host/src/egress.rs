@@ -1,0 +1,241 @@
+//! Egress policy: where a plugin's HTTP requests may go.
+//!
+//! This module's documentation is its specification. The policy is fail-closed: a request is sent
+//! only when every rule below allows it, and a refusal is final for that request.
+//!
+//! 1. **Origin.** The request's scheme, host and port must equal one allowed origin. By default
+//!    the only allowed origin is the tenant's base URL's (`https://api.fivetran.com:443`). Host
+//!    names compare case-insensitively; a missing port is the scheme's default.
+//! 2. **Scheme.** `https` always qualifies. Plain `http` qualifies only when private networks are
+//!    allowed and every address the host resolves to is private (a local fake or proxy).
+//! 3. **Addresses.** Every address the host name resolves to is checked. Loopback, private
+//!    (RFC 1918), carrier-grade NAT, link-local (including the cloud metadata address
+//!    169.254.169.254), unique-local and link-local IPv6, unspecified, multicast and broadcast
+//!    addresses, and IPv4-mapped or -compatible IPv6 forms of them, are refused unless
+//!    `allow_private_network` is set. One refused address refuses the request.
+//! 4. **Credentials.** The plugin may not set `Authorization`; the host sets it on requests that
+//!    pass this policy, for the tenant's API origin only.
+//!
+//! A refusal names the origin and says how to allow it.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use http::Uri;
+use http::uri::Scheme;
+
+use crate::error::{HostError, Result};
+
+/// A scheme, host and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub scheme: String,
+    pub host: String,
+    pub port: u16,
+}
+
+impl Origin {
+    /// The origin of a base URL; refuses anything but `http(s)://host[:port]` with an empty path.
+    pub fn from_base_url(base_url: &str) -> Result<Self> {
+        let usage = |why: &str| {
+            HostError::Usage(format!(
+                "--base-url {base_url:?} {why}; give scheme and host only, e.g. https://api.fivetran.com"
+            ))
+        };
+        let uri: Uri = base_url.parse().map_err(|_| usage("is not a URL"))?;
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(usage("carries user information"));
+        }
+        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+            return Err(usage("has a path or query"));
+        }
+        Self::of(&uri).ok_or_else(|| usage("needs an http or https scheme and a host"))
+    }
+
+    /// The origin a request URI addresses, if it names one.
+    pub fn of(uri: &Uri) -> Option<Self> {
+        let scheme = uri.scheme()?;
+        let default_port = if *scheme == Scheme::HTTPS {
+            443
+        } else if *scheme == Scheme::HTTP {
+            80
+        } else {
+            return None;
+        };
+        let host = uri.host()?.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        if host.is_empty() {
+            return None;
+        }
+        Some(Self { scheme: scheme.as_str().to_owned(), host, port: uri.port_u16().unwrap_or(default_port) })
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.scheme == "https"
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "{}://[{}]:{}", self.scheme, self.host, self.port)
+        } else {
+            write!(f, "{}://{}:{}", self.scheme, self.host, self.port)
+        }
+    }
+}
+
+/// One tenant's egress rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EgressPolicy {
+    pub allowed_origins: Vec<Origin>,
+    pub allow_private_network: bool,
+}
+
+impl EgressPolicy {
+    /// Allows only `base_url`'s origin.
+    pub fn for_base_url(base_url: &str, allow_private_network: bool) -> Result<Self> {
+        Ok(Self { allowed_origins: vec![Origin::from_base_url(base_url)?], allow_private_network })
+    }
+
+    /// Rule 1: the origin itself, before any name is resolved.
+    pub fn check_origin(&self, origin: &Origin) -> Result<(), String> {
+        if self.allowed_origins.contains(origin) {
+            return Ok(());
+        }
+        let allowed: Vec<String> = self.allowed_origins.iter().map(ToString::to_string).collect();
+        Err(format!(
+            "egress to {origin} denied: the tenant allows only {}; set --base-url (or the tenant's base_url) to use another API origin",
+            allowed.join(", ")
+        ))
+    }
+
+    /// Rules 2 and 3: the addresses the origin's host resolved to.
+    pub fn check_addresses(&self, origin: &Origin, addresses: &[IpAddr]) -> Result<(), String> {
+        if addresses.is_empty() {
+            return Err(format!("egress to {origin} denied: {} resolves to no address", origin.host));
+        }
+        let private: Vec<&IpAddr> = addresses.iter().filter(|ip| !is_public(ip)).collect();
+        if !private.is_empty() && !self.allow_private_network {
+            return Err(format!(
+                "egress to {origin} denied: it resolves to the non-public address {}; pass --allow-private-network (tenant key allow_private_network = true) only for a local fake or proxy",
+                private[0]
+            ));
+        }
+        if !origin.is_https() && private.len() != addresses.len() {
+            return Err(format!(
+                "egress to {origin} denied: plain http is allowed only to private addresses; use https"
+            ));
+        }
+        if !origin.is_https() && !self.allow_private_network {
+            return Err(format!(
+                "egress to {origin} denied: plain http needs --allow-private-network and a private address; use https"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether an address is on the public internet (see rule 3).
+pub fn is_public(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => is_public_v4(v4),
+        IpAddr::V6(v6) => {
+            if let Some(v4) = embedded_v4(v6) {
+                return is_public_v4(&v4);
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
+                || (first & 0xffc0) == 0xfe80 // link local fe80::/10
+                || (first & 0xffc0) == 0xfec0 // site local (deprecated) fec0::/10
+                || first == 0x2001 && v6.segments()[1] == 0x0db8) // documentation
+        }
+    }
+}
+
+fn is_public_v4(ip: &Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    !(ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT 100.64.0.0/10
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
+        || a >= 240) // reserved
+}
+
+/// The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`), -compatible (`::a.b.c.d`) or
+/// NAT64 (`64:ff9b::a.b.c.d`) IPv6 address.
+fn embedded_v4(ip: &Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = ip.segments();
+    let tail = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    match s {
+        [0, 0, 0, 0, 0, 0xffff, _, _] => Some(tail),
+        [0, 0, 0, 0, 0, 0, _, _] if !ip.is_loopback() && !ip.is_unspecified() => Some(tail),
+        [0x64, 0xff9b, 0, 0, 0, 0, _, _] => Some(tail),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn base_url_must_be_scheme_and_host() {
+        let origin = Origin::from_base_url("https://API.fivetran.com").unwrap();
+        assert_eq!(origin.to_string(), "https://api.fivetran.com:443");
+        for bad in ["ftp://x", "https://u:p@x", "https://x/v1", "x", "https://x?q=1"] {
+            let error = Origin::from_base_url(bad).unwrap_err();
+            assert_eq!(error.exit_status(), 2, "{bad}");
+        }
+    }
+
+    #[test]
+    fn only_the_allowed_origin_passes() {
+        let policy = EgressPolicy::for_base_url("https://api.fivetran.com", false).unwrap();
+        let check = |url: &str| policy.check_origin(&Origin::of(&url.parse().unwrap()).unwrap());
+        assert!(check("https://api.fivetran.com/v1/users").is_ok());
+        assert!(check("https://api.fivetran.com:443/v1/users").is_ok());
+        assert!(check("http://api.fivetran.com/v1/users").is_err());
+        assert!(check("https://api.fivetran.com:8443/").is_err());
+        assert!(check("https://evil.example/").unwrap_err().contains("--base-url"));
+    }
+
+    #[test]
+    fn non_public_addresses_are_refused_unless_allowed() {
+        for text in [
+            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
+            "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::", "64:ff9b::a00:1",
+        ] {
+            assert!(!is_public(&ip(text)), "{text} must not count as public");
+        }
+        for text in ["35.1.2.3", "8.8.8.8", "2600:1f18::1", "::ffff:8.8.8.8"] {
+            assert!(is_public(&ip(text)), "{text} is public");
+        }
+        let strict = EgressPolicy::for_base_url("https://api.fivetran.com", false).unwrap();
+        let origin = strict.allowed_origins[0].clone();
+        assert!(strict.check_addresses(&origin, &[ip("35.1.2.3")]).is_ok());
+        let denied = strict.check_addresses(&origin, &[ip("35.1.2.3"), ip("169.254.169.254")]).unwrap_err();
+        assert!(denied.contains("169.254.169.254") && denied.contains("--allow-private-network"), "{denied}");
+    }
+
+    #[test]
+    fn plain_http_only_to_private_addresses_when_allowed() {
+        let local = EgressPolicy::for_base_url("http://127.0.0.1:8080", true).unwrap();
+        let origin = local.allowed_origins[0].clone();
+        assert!(local.check_addresses(&origin, &[ip("127.0.0.1")]).is_ok());
+        assert!(local.check_addresses(&origin, &[ip("35.1.2.3")]).unwrap_err().contains("use https"));
+        let strict = EgressPolicy::for_base_url("http://127.0.0.1:8080", false).unwrap();
+        assert!(strict.check_addresses(&origin, &[ip("127.0.0.1")]).is_err());
+    }
+}

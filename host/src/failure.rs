@@ -1,0 +1,78 @@
+//! How a failed call into the plugin becomes a [`HostError`]: the exit status, and one line that
+//! says what failed and what to do.
+
+use crate::bindings::v0_1::types::ConnectorError;
+use crate::error::HostError;
+use crate::runtime::CallError;
+use crate::tenant::TenantConfig;
+
+/// `retried`: how many attempts were made before giving up (1 when not retried).
+pub fn call_failure(tenant: &TenantConfig, error: CallError, retried: u32) -> HostError {
+    let again = if retried > 1 { format!(" (gave up after {retried} attempts)") } else { String::new() };
+    let error = match error {
+        CallError::Connector(error) => match error {
+            ConnectorError::Unauthorized(m) => HostError::Credentials(format!(
+                "the API rejected the credentials: {m}; check the API key and secret ({})",
+                credential_hint(tenant)
+            )),
+            ConnectorError::Forbidden(m) => HostError::Credentials(format!(
+                "the API key is not allowed to do this: {m}; use a key with the scopes the connector needs"
+            )),
+            ConnectorError::RateLimited(limit) => HostError::Api(format!(
+                "{}{again}; the account's API rate limit is exhausted, run again later",
+                limit.message
+            )),
+            ConnectorError::Upstream(upstream) => match upstream.status {
+                Some(status) if (200..300).contains(&status) => HostError::Api(format!(
+                    "{}; the API answered something the connector cannot read: report it with the endpoint named",
+                    upstream.message
+                )),
+                _ => HostError::Api(format!("{}{again}; check the API's status and run again", upstream.message)),
+            },
+            ConnectorError::NotFound(m) => HostError::Api(m),
+            ConnectorError::InvalidArgument(m) => HostError::InvalidArgument(m),
+            ConnectorError::Conflict(m) => HostError::Other(format!("conflict: {m}")),
+            ConnectorError::Unsupported(m) => HostError::Other(format!("not supported: {m}")),
+            ConnectorError::Internal(m) => HostError::Other(format!("the connector failed: {m}")),
+        },
+        CallError::Denied(why) => HostError::Sandbox(why),
+        CallError::TimedOut(limit) => HostError::Sandbox(format!(
+            "a call into the plugin ran longer than {}s and was stopped; check the API's responsiveness",
+            limit.as_secs()
+        )),
+        CallError::Trap(trap) => trap_failure(tenant, &trap),
+    };
+    redact(tenant, error)
+}
+
+fn trap_failure(tenant: &TenantConfig, trap: &str) -> HostError {
+    let first_line = trap.lines().next().unwrap_or("trap");
+    if trap.contains("memory") && (trap.contains("grow") || trap.contains("limit")) {
+        return HostError::Sandbox(format!(
+            "the plugin hit its memory limit of {} MiB and was stopped; raise memory_limit_mib in the tenant file if the account is that large",
+            tenant.memory_limit_bytes / (1024 * 1024)
+        ));
+    }
+    HostError::Other(format!("the plugin crashed: {first_line}; this is a connector bug, report it"))
+}
+
+fn credential_hint(tenant: &TenantConfig) -> String {
+    if tenant.id == crate::tenant::DEFAULT_TENANT_ID {
+        format!("{} and {}", crate::credentials::DEFAULT_KEY_ENV, crate::credentials::DEFAULT_SECRET_ENV)
+    } else {
+        format!("tenant {}'s api_key_env/api_secret_env or key files", tenant.id)
+    }
+}
+
+/// No secret leaves through an error, whatever the API or the plugin put in it.
+pub fn redact(tenant: &TenantConfig, error: HostError) -> HostError {
+    let clean = |m: &str| tenant.credentials.redact(m);
+    match error {
+        HostError::Usage(m) => HostError::Usage(clean(&m)),
+        HostError::Credentials(m) => HostError::Credentials(clean(&m)),
+        HostError::Api(m) => HostError::Api(clean(&m)),
+        HostError::Sandbox(m) => HostError::Sandbox(clean(&m)),
+        HostError::InvalidArgument(m) => HostError::InvalidArgument(clean(&m)),
+        HostError::Other(m) => HostError::Other(clean(&m)),
+    }
+}

@@ -1,0 +1,147 @@
+//! The plugin's `wasi:http` egress: every request passes the tenant's [`EgressPolicy`], gets the
+//! tenant's credentials, and is counted; guest-set timeouts are capped.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use http::HeaderValue;
+use http::header::{AUTHORIZATION, HeaderName, PROXY_AUTHORIZATION};
+use http_body_util::BodyExt;
+use wasmtime_wasi_http::{
+    DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks,
+};
+
+use crate::credentials::Credentials;
+use crate::egress::{EgressPolicy, Origin};
+
+/// Counts a run's requests and remembers why the policy refused one, if it did.
+#[derive(Debug, Default)]
+pub struct RequestMeter {
+    requests: AtomicU64,
+    denial: Mutex<Option<String>>,
+}
+
+impl RequestMeter {
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    /// The first refusal of this run.
+    pub fn denial(&self) -> Option<String> {
+        self.denial.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn deny(&self, why: String) {
+        tracing::warn!(target: "connector_host::egress", "{why}");
+        self.denial.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(why);
+    }
+}
+
+/// Timeouts the host imposes; a guest may ask for shorter ones, never longer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestTimeouts {
+    pub connect: Duration,
+    pub first_byte: Duration,
+    pub between_bytes: Duration,
+}
+
+impl Default for RequestTimeouts {
+    fn default() -> Self {
+        Self { connect: Duration::from_secs(10), first_byte: Duration::from_secs(60), between_bytes: Duration::from_secs(30) }
+    }
+}
+
+impl RequestTimeouts {
+    pub fn uniform(timeout: Duration) -> Self {
+        Self { connect: timeout, first_byte: timeout, between_bytes: timeout }
+    }
+
+    fn cap(&self, asked: Option<RequestOptions>) -> RequestOptions {
+        let asked = asked.unwrap_or_default();
+        let cap = |asked: Option<Duration>, limit: Duration| Some(asked.map_or(limit, |a| a.min(limit)));
+        RequestOptions {
+            connect_timeout: cap(asked.connect_timeout, self.connect),
+            first_byte_timeout: cap(asked.first_byte_timeout, self.first_byte),
+            between_bytes_timeout: cap(asked.between_bytes_timeout, self.between_bytes),
+        }
+    }
+}
+
+/// The `WasiHttpHooks` of one tenant's store.
+pub(crate) struct EgressHooks {
+    pub policy: Arc<EgressPolicy>,
+    pub credentials: Arc<Credentials>,
+    pub meter: Arc<RequestMeter>,
+    pub timeouts: RequestTimeouts,
+}
+
+fn forbidden(name: &HeaderName) -> bool {
+    *name == AUTHORIZATION || *name == PROXY_AUTHORIZATION || DEFAULT_FORBIDDEN_HEADERS.contains(name)
+}
+
+type SendResult = wasmtime_wasi_http::Result<(
+    http::Response<WasiBody>,
+    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+)>;
+
+impl WasiHttpHooks for EgressHooks {
+    fn is_forbidden_header(&mut self, name: &HeaderName) -> bool {
+        forbidden(name)
+    }
+
+    fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
+        Arc::new(forbidden)
+    }
+
+    fn send_request(
+        &mut self,
+        mut request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> Box<dyn Future<Output = SendResult> + Send> {
+        let policy = Arc::clone(&self.policy);
+        let credentials = Arc::clone(&self.credentials);
+        let meter = Arc::clone(&self.meter);
+        let options = self.timeouts.cap(options);
+        Box::new(async move {
+            let Some(origin) = Origin::of(request.uri()) else {
+                meter.deny(format!("egress to {:?} denied: not an absolute http(s) URL", request.uri().to_string()));
+                return Err(HttpError::HttpRequestDenied);
+            };
+            if let Err(why) = policy.check_origin(&origin) {
+                meter.deny(why);
+                return Err(HttpError::HttpRequestDenied);
+            }
+            let addresses = resolve(&origin).await?;
+            if let Err(why) = policy.check_addresses(&origin, &addresses) {
+                meter.deny(why);
+                return Err(HttpError::HttpRequestDenied);
+            }
+            // The filter above already refused a guest-set Authorization; this is the only one.
+            let mut authorization =
+                HeaderValue::from_str(&credentials.authorization()).map_err(|_| HttpError::HttpRequestDenied)?;
+            authorization.set_sensitive(true);
+            request.headers_mut().insert(AUTHORIZATION, authorization);
+            meter.requests.fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(target: "connector_host::http", method = %request.method(), path = %request.uri().path(), "request");
+            // Note: the default sender resolves the name again when it connects; pinning the
+            // connection to the checked address is the sandbox issue's work.
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            tracing::debug!(target: "connector_host::http", status = response.status().as_u16(), "response");
+            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
+        })
+    }
+}
+
+async fn resolve(origin: &Origin) -> Result<Vec<IpAddr>, HttpError> {
+    if let Ok(ip) = origin.host.parse::<IpAddr>() {
+        return Ok(vec![ip]);
+    }
+    match tokio::net::lookup_host((origin.host.as_str(), origin.port)).await {
+        Ok(addresses) => Ok(addresses.map(|a| a.ip()).collect()),
+        Err(error) => Err(HttpError::DnsError { rcode: Some(error.to_string()), info_code: None }),
+    }
+}

@@ -1,0 +1,41 @@
+//! A wasmtime host for access-connector components.
+//!
+//! It loads any component of the `accessgov:connector` WIT world (`wit/`), gives it outgoing
+//! HTTP under a per-tenant egress policy with the tenant's credentials added by the host, drives
+//! its paged listings with retries, and writes deterministic snapshots.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), connector_host::HostError> {
+//! use connector_host::{ConnectorRuntime, Credentials, TenantConfig, sync};
+//!
+//! let engine = ConnectorRuntime::engine()?;
+//! let runtime = ConnectorRuntime::new(&engine, connector_host::FIVETRAN_PLUGIN)?;
+//! let tenant = TenantConfig::new("acme", "https://api.fivetran.com", Credentials::new("key", "secret"));
+//! let snapshot = sync(&runtime, &tenant).await?;
+//! snapshot.write_atomic(std::path::Path::new("acme.json"))?;
+//! # Ok(()) }
+//! ```
+
+pub mod bindings;
+pub mod credentials;
+pub mod egress;
+pub mod error;
+pub mod failure;
+pub mod http;
+pub mod operations;
+pub mod retry;
+pub mod runtime;
+pub mod snapshot;
+mod state;
+pub mod sync;
+pub mod tenant;
+
+pub use credentials::Credentials;
+pub use error::{HostError, Result};
+pub use runtime::{CallError, ConnectorRuntime, Session};
+pub use snapshot::Snapshot;
+pub use sync::sync;
+pub use tenant::TenantConfig;
+
+/// The Fivetran connector component this workspace builds (`plugin/`, for `wasm32-wasip2`).
+pub const FIVETRAN_PLUGIN: &[u8] = include_bytes!(env!("FIVETRAN_PLUGIN_WASM"));

@@ -1,0 +1,135 @@
+//! When to try a failed call again, and how long to wait first.
+
+use std::time::Duration;
+
+use crate::bindings::v0_1::types::ConnectorError;
+
+/// Retries for reads: after a 429, the wait the API asked for; after a 5xx or a lost
+/// connection, capped exponential backoff with jitter; a bounded number of times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all for a call failing with a 5xx or a lost connection.
+    pub max_attempts: u32,
+    pub base_delay: Duration,
+    pub max_delay: Duration,
+    /// Waits for rate limits a call may sit through.
+    pub max_rate_limit_waits: u32,
+    /// The longest `Retry-After` the host honours; a longer one fails the run.
+    pub max_rate_limit_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(20),
+            max_rate_limit_waits: 20,
+            max_rate_limit_wait: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// What to do after a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    RetryAfter(Duration),
+    GiveUp,
+}
+
+/// Counts a call's failed attempts.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Attempts {
+    pub failures: u32,
+    pub rate_limit_waits: u32,
+}
+
+impl RetryPolicy {
+    /// Whether and when to retry a read that failed with `error`.
+    pub fn decide(&self, error: &ConnectorError, attempts: &mut Attempts) -> Decision {
+        match error {
+            ConnectorError::RateLimited(limit) => {
+                attempts.rate_limit_waits += 1;
+                if attempts.rate_limit_waits > self.max_rate_limit_waits {
+                    return Decision::GiveUp;
+                }
+                let wait = limit
+                    .retry_after_ms
+                    .map(Duration::from_millis)
+                    .unwrap_or_else(|| self.backoff(attempts.rate_limit_waits));
+                if wait > self.max_rate_limit_wait { Decision::GiveUp } else { Decision::RetryAfter(wait) }
+            }
+            ConnectorError::Upstream(upstream) if is_transient(upstream.status) && upstream.code.as_deref() != Some("EgressDenied") => {
+                attempts.failures += 1;
+                if attempts.failures >= self.max_attempts {
+                    Decision::GiveUp
+                } else {
+                    Decision::RetryAfter(self.backoff(attempts.failures))
+                }
+            }
+            _ => Decision::GiveUp,
+        }
+    }
+
+    /// `base * 2^(n-1)`, capped, with jitter in its upper half so workers do not retry in step.
+    pub fn backoff(&self, failures: u32) -> Duration {
+        let exponent = failures.saturating_sub(1).min(16);
+        let full = self.base_delay.saturating_mul(1 << exponent).min(self.max_delay);
+        let half = full / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+}
+
+/// No answer, a timeout, or a server error: worth another try.
+fn is_transient(status: Option<u16>) -> bool {
+    match status {
+        None => true,
+        Some(status) => status == 408 || status >= 500,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::v0_1::types::{RateLimit, UpstreamError};
+
+    fn upstream(status: Option<u16>) -> ConnectorError {
+        ConnectorError::Upstream(UpstreamError { status, code: None, message: "x".into() })
+    }
+
+    #[test]
+    fn server_errors_retry_a_bounded_number_of_times() {
+        let policy = RetryPolicy::default();
+        let mut attempts = Attempts::default();
+        let decisions: Vec<_> = (0..5).map(|_| policy.decide(&upstream(Some(503)), &mut attempts)).collect();
+        assert!(decisions[..4].iter().all(|d| matches!(d, Decision::RetryAfter(_))));
+        assert_eq!(decisions[4], Decision::GiveUp);
+    }
+
+    #[test]
+    fn malformed_answers_and_client_errors_are_not_retried() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.decide(&upstream(Some(200)), &mut Attempts::default()), Decision::GiveUp);
+        assert_eq!(policy.decide(&upstream(Some(404)), &mut Attempts::default()), Decision::GiveUp);
+        assert_eq!(policy.decide(&ConnectorError::Unauthorized("x".into()), &mut Attempts::default()), Decision::GiveUp);
+        assert!(matches!(policy.decide(&upstream(None), &mut Attempts::default()), Decision::RetryAfter(_)));
+    }
+
+    #[test]
+    fn rate_limits_wait_what_the_api_asked() {
+        let policy = RetryPolicy::default();
+        let limited = |ms| ConnectorError::RateLimited(RateLimit { retry_after_ms: Some(ms), message: "x".into() });
+        assert_eq!(policy.decide(&limited(7000), &mut Attempts::default()), Decision::RetryAfter(Duration::from_secs(7)));
+        assert_eq!(policy.decide(&limited(7_200_000), &mut Attempts::default()), Decision::GiveUp);
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let policy = RetryPolicy { base_delay: Duration::from_millis(100), max_delay: Duration::from_secs(1), ..Default::default() };
+        for _ in 0..50 {
+            let first = policy.backoff(1);
+            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
+            assert!(policy.backoff(30) <= Duration::from_secs(1));
+        }
+    }
+}

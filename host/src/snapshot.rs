@@ -1,0 +1,187 @@
+//! The snapshot file (`CONTRACT.md` section 2): what a sync found, sorted and deterministic,
+//! written atomically.
+
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::{HostError, Result};
+
+pub const FORMAT: &str = "connector-snapshot/v1";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub format: String,
+    pub connector: ConnectorInfo,
+    pub tenant: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub resource_types: Vec<ResourceTypeRecord>,
+    pub resources: Vec<ResourceRecord>,
+    pub entitlements: Vec<EntitlementRecord>,
+    pub grants: Vec<GrantRecord>,
+    pub stats: Stats,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectorInfo {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResourceTypeRecord {
+    pub id: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ResourceKey {
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceRecord {
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub id: String,
+    pub display_name: String,
+    pub traits: Value,
+}
+
+impl ResourceRecord {
+    pub fn key(&self) -> ResourceKey {
+        ResourceKey { resource_type: self.resource_type.clone(), id: self.id.clone() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntitlementRecord {
+    pub id: String,
+    pub resource: ResourceKey,
+    pub slug: String,
+    pub display_name: String,
+    pub grantable_to: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GrantRecord {
+    pub id: String,
+    pub entitlement: String,
+    pub principal: ResourceKey,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expandable: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub http_requests: u64,
+    pub duration_ms: u64,
+    #[serde(default)]
+    pub retries: u64,
+    #[serde(default)]
+    pub rate_limit_waits: u64,
+    /// Grants dropped because their entitlement or principal was not found (a change mid-sync).
+    #[serde(default)]
+    pub dropped_grants: u64,
+}
+
+impl Snapshot {
+    /// Writes the snapshot to `path` through a temporary file in the same folder and a rename,
+    /// so `path` holds either the old file or the whole new one.
+    pub fn write_atomic(&self, path: &Path) -> Result<()> {
+        let io = |what: &str, e: std::io::Error| HostError::Other(format!("cannot {what} {}: {e}", path.display()));
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        if !dir.is_dir() {
+            return Err(HostError::Usage(format!(
+                "cannot write {}: folder {} does not exist; create it or choose another --out",
+                path.display(),
+                dir.display()
+            )));
+        }
+        let name = path.file_name().ok_or_else(|| HostError::Usage(format!("--out {} names no file", path.display())))?;
+        let temporary = dir.join(format!(".{}.{}.{:x}.tmp", name.to_string_lossy(), std::process::id(), fastrand::u64(..)));
+        let result = (|| {
+            let mut file = std::fs::File::create(&temporary).map_err(|e| io("create a temporary file beside", e))?;
+            let mut bytes = serde_json::to_vec_pretty(self).map_err(|e| HostError::Other(format!("cannot encode the snapshot: {e}")))?;
+            bytes.push(b'\n');
+            file.write_all(&bytes).map_err(|e| io("write", e))?;
+            file.sync_all().map_err(|e| io("flush", e))?;
+            std::fs::rename(&temporary, path).map_err(|e| io("replace", e))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&temporary);
+        }
+        result
+    }
+
+    /// Reads a snapshot, refusing files of another format.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text = std::fs::read(path).map_err(|e| HostError::Usage(format!("cannot read snapshot {}: {e}", path.display())))?;
+        let value: Value = serde_json::from_slice(&text)
+            .map_err(|e| HostError::Usage(format!("{} is not a snapshot: not JSON ({e})", path.display())))?;
+        if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
+            return Err(HostError::Usage(format!("{} is not a snapshot: its format is not {FORMAT:?}", path.display())));
+        }
+        serde_json::from_value(value).map_err(|e| HostError::Usage(format!("{} is not a valid snapshot: {e}", path.display())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot() -> Snapshot {
+        Snapshot {
+            format: FORMAT.into(),
+            connector: ConnectorInfo { name: "fivetran".into(), version: "0.1.0".into() },
+            tenant: "default".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            finished_at: "2026-01-01T00:00:01Z".into(),
+            resource_types: vec![],
+            resources: vec![],
+            entitlements: vec![],
+            grants: vec![GrantRecord {
+                id: "team:t:member:user:u".into(),
+                entitlement: "team:t:member".into(),
+                principal: ResourceKey { resource_type: "user".into(), id: "u".into() },
+                expandable: vec![],
+            }],
+            stats: Stats::default(),
+        }
+    }
+
+    #[test]
+    fn writes_atomically_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.json");
+        std::fs::write(&path, "old").unwrap();
+        snapshot().write_atomic(&path).unwrap();
+        assert_eq!(Snapshot::read(&path).unwrap(), snapshot());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("expandable"), "empty expandable lists are left out");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file is left");
+    }
+
+    #[test]
+    fn a_missing_folder_is_a_usage_error_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = snapshot().write_atomic(&dir.path().join("nope/out.json")).unwrap_err();
+        assert_eq!(error.exit_status(), 2);
+    }
+
+    #[test]
+    fn other_files_are_not_snapshots() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.json");
+        std::fs::write(&path, r#"{"format":"other"}"#).unwrap();
+        assert_eq!(Snapshot::read(&path).unwrap_err().exit_status(), 2);
+    }
+}

@@ -1,0 +1,260 @@
+//! Tenants: who a run is for, with what credentials, policy and limits (`CONTRACT.md` section 4).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::credentials::{CredentialSource, Credentials, DEFAULT_KEY_ENV, DEFAULT_SECRET_ENV};
+use crate::egress::EgressPolicy;
+use crate::error::{HostError, Result};
+use crate::http::RequestTimeouts;
+use crate::retry::RetryPolicy;
+
+pub const DEFAULT_BASE_URL: &str = "https://api.fivetran.com";
+pub const DEFAULT_TENANT_ID: &str = "default";
+pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 64;
+pub const DEFAULT_TIMEOUT_S: u64 = 900;
+pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
+/// The largest page Fivetran serves; fewer requests than any smaller page.
+pub const DEFAULT_PAGE_SIZE: u32 = 1000;
+
+/// Everything a run for one tenant needs, credentials included.
+#[derive(Debug, Clone)]
+pub struct TenantConfig {
+    pub id: String,
+    pub base_url: String,
+    pub credentials: Credentials,
+    pub allow_private_network: bool,
+    /// Linear memory the plugin may use, in bytes.
+    pub memory_limit_bytes: usize,
+    /// Wall-clock limit of a whole run (a sync, say).
+    pub run_timeout: Duration,
+    /// Wall-clock limit of one call into the plugin (one API request).
+    pub call_timeout: Duration,
+    pub max_concurrency: usize,
+    pub page_size: u32,
+    pub request_timeouts: RequestTimeouts,
+    pub retry: RetryPolicy,
+}
+
+impl TenantConfig {
+    /// A tenant with default settings.
+    pub fn new(id: &str, base_url: &str, credentials: Credentials) -> Self {
+        Self {
+            id: id.to_owned(),
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            credentials,
+            allow_private_network: false,
+            memory_limit_bytes: (DEFAULT_MEMORY_LIMIT_MIB * 1024 * 1024) as usize,
+            run_timeout: Duration::from_secs(DEFAULT_TIMEOUT_S),
+            call_timeout: Duration::from_secs(180),
+            max_concurrency: DEFAULT_MAX_CONCURRENCY,
+            page_size: DEFAULT_PAGE_SIZE,
+            request_timeouts: RequestTimeouts::default(),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    pub fn egress_policy(&self) -> Result<EgressPolicy> {
+        EgressPolicy::for_base_url(&self.base_url, self.allow_private_network)
+    }
+}
+
+/// One `[[tenant]]` table as written; every key but `id` is optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantEntry {
+    pub id: String,
+    pub base_url: Option<String>,
+    pub api_key_env: Option<String>,
+    pub api_secret_env: Option<String>,
+    pub api_key_file: Option<PathBuf>,
+    pub api_secret_file: Option<PathBuf>,
+    pub allow_private_network: Option<bool>,
+    pub memory_limit_mib: Option<u64>,
+    pub timeout_s: Option<u64>,
+    pub max_concurrency: Option<usize>,
+    /// Where relative credential file paths start: the tenant file's folder.
+    #[serde(skip)]
+    pub base_dir: Option<PathBuf>,
+}
+
+/// Settings given on the command line, which win over the tenant file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Overrides {
+    pub base_url: Option<String>,
+    pub allow_private_network: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TenantFile {
+    #[serde(default)]
+    tenant: Vec<TenantEntry>,
+}
+
+/// Reads a tenant file: one or more `[[tenant]]` tables with distinct ids.
+pub fn read_tenant_file(path: &Path) -> Result<Vec<TenantEntry>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| HostError::Usage(format!("cannot read tenant file {}: {e}", path.display())))?;
+    let file: TenantFile = toml::from_str(&text).map_err(|e| {
+        let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+        let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
+        HostError::Usage(format!("tenant file {}{at}: {}", path.display(), e.message().trim()))
+    })?;
+    if file.tenant.is_empty() {
+        return Err(HostError::Usage(format!(
+            "tenant file {} has no [[tenant]] table; add one with at least an id",
+            path.display()
+        )));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    let base_dir = path.parent().map(Path::to_path_buf);
+    let mut entries = file.tenant;
+    for entry in &mut entries {
+        validate_id(&entry.id).map_err(|why| HostError::Usage(format!("tenant file {}: {why}", path.display())))?;
+        if !seen.insert(entry.id.clone()) {
+            return Err(HostError::Usage(format!(
+                "tenant file {}: tenant id {:?} appears twice; ids name output files and must be unique",
+                path.display(),
+                entry.id
+            )));
+        }
+        entry.base_dir = base_dir.clone();
+    }
+    Ok(entries)
+}
+
+/// Ids name output files: letters, digits, `-`, `_` and `.`, not starting with `.`.
+pub fn validate_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('.')
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("tenant id {id:?} must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'"))
+    }
+}
+
+impl TenantEntry {
+    /// The default tenant: environment credentials, default settings.
+    pub fn default_tenant() -> Self {
+        Self { id: DEFAULT_TENANT_ID.to_owned(), ..Self::default() }
+    }
+
+    /// Loads the credentials and applies defaults and command-line overrides.
+    pub fn resolve(&self, overrides: &Overrides) -> Result<TenantConfig> {
+        let base_url = overrides.base_url.clone().or_else(|| self.base_url.clone()).unwrap_or(DEFAULT_BASE_URL.into());
+        self.egress_check(&base_url)?;
+        let key = self.source(&self.api_key_file, &self.api_key_env, DEFAULT_KEY_ENV);
+        let secret = self.source(&self.api_secret_file, &self.api_secret_env, DEFAULT_SECRET_ENV);
+        let credentials = Credentials::load(&key, &secret)?;
+        let mut config = TenantConfig::new(&self.id, &base_url, credentials);
+        config.allow_private_network = overrides.allow_private_network || self.allow_private_network.unwrap_or(false);
+        if let Some(mib) = self.memory_limit_mib {
+            if !(1..=4096).contains(&mib) {
+                return Err(self.bad("memory_limit_mib", "must be between 1 and 4096"));
+            }
+            config.memory_limit_bytes = (mib * 1024 * 1024) as usize;
+        }
+        if let Some(seconds) = self.timeout_s {
+            if seconds == 0 {
+                return Err(self.bad("timeout_s", "must be at least 1"));
+            }
+            config.run_timeout = Duration::from_secs(seconds);
+        }
+        if let Some(n) = self.max_concurrency {
+            if !(1..=64).contains(&n) {
+                return Err(self.bad("max_concurrency", "must be between 1 and 64"));
+            }
+            config.max_concurrency = n;
+        }
+        Ok(config)
+    }
+
+    fn egress_check(&self, base_url: &str) -> Result<()> {
+        crate::egress::Origin::from_base_url(base_url).map(|_| ())
+    }
+
+    fn source(&self, file: &Option<PathBuf>, env: &Option<String>, default_env: &str) -> CredentialSource {
+        match (file, env) {
+            (Some(path), _) => CredentialSource::File(match (&self.base_dir, path.is_relative()) {
+                (Some(dir), true) => dir.join(path),
+                _ => path.clone(),
+            }),
+            (None, Some(name)) => CredentialSource::Env(name.clone()),
+            (None, None) => CredentialSource::Env(default_env.to_owned()),
+        }
+    }
+
+    fn bad(&self, key: &str, why: &str) -> HostError {
+        HostError::Usage(format!("tenant {}: {key} {why}", self.id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tenants.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn reads_the_contract_example() {
+        let (_dir, path) = write(
+            r#"
+[[tenant]]
+id = "acme"
+base_url = "https://api.fivetran.com"
+api_key_env = "ACME_FIVETRAN_API_KEY"
+api_secret_env = "ACME_FIVETRAN_API_SECRET"
+allow_private_network = false
+memory_limit_mib = 64
+timeout_s = 900
+max_concurrency = 8
+
+[[tenant]]
+id = "globex"
+"#,
+        );
+        let entries = read_tenant_file(&path).unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(entries[0].api_key_env.as_deref(), Some("ACME_FIVETRAN_API_KEY"));
+        assert_eq!(entries[1].base_url, None);
+    }
+
+    #[test]
+    fn mistakes_are_one_line_usage_errors() {
+        for (text, expect) in [
+            ("[[tenant]]\nid = \"a\"\nbase_ur = \"x\"\n", "base_ur"),
+            ("[[tenant]]\nid = \"a\"\n[[tenant]]\nid = \"a\"\n", "appears twice"),
+            ("[[tenant]]\nid = \"../etc\"\n", "must be 1 to 64"),
+            ("", "no [[tenant]]"),
+            ("[[tenant]\n", "line 1"),
+        ] {
+            let (_dir, path) = write(text);
+            let error = read_tenant_file(&path).unwrap_err();
+            assert_eq!(error.exit_status(), 2);
+            assert!(error.to_string().contains(expect), "{error} should mention {expect}");
+            assert!(!error.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn credentials_come_from_files_relative_to_the_tenant_file() {
+        let (dir, path) = write("[[tenant]]\nid = \"a\"\napi_key_file = \"key\"\napi_secret_file = \"secret\"\n");
+        std::fs::write(dir.path().join("key"), "k1\n").unwrap();
+        std::fs::write(dir.path().join("secret"), "s1\n").unwrap();
+        let entry = read_tenant_file(&path).unwrap().remove(0);
+        let config = entry.resolve(&Overrides::default()).unwrap();
+        assert_eq!(config.credentials, Credentials::new("k1", "s1"));
+        assert_eq!(config.base_url, DEFAULT_BASE_URL);
+    }
+}

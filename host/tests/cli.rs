@@ -1,0 +1,221 @@
+//! The `connector-host` command line as a user runs it: exit statuses, one-line errors, and
+//! snapshots that are written whole or not at all. The real component runs in the real host
+//! against the fake over loopback.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use fivetran_fake::{Account, AccountSpec, Fault, FaultRule, FakeFivetran, generate};
+
+fn fake() -> (FakeFivetran, Account) {
+    let account = generate(&AccountSpec::sized(31, 120, 6, 4));
+    (FakeFivetran::start(account.clone()).unwrap(), account)
+}
+
+/// Runs the binary with only the given credential variables set.
+fn run(args: &[&str], key: Option<(&str, &str)>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_connector-host"));
+    command.args(args).env_remove("FIVETRAN_API_KEY").env_remove("FIVETRAN_API_SECRET").env_remove("RUST_LOG");
+    if let Some((k, s)) = key {
+        command.env("FIVETRAN_API_KEY", k).env("FIVETRAN_API_SECRET", s);
+    }
+    command.output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The error line: the last line of stderr, alone on its line.
+fn error_line(output: &Output) -> String {
+    let text = stderr(output);
+    let line = text.lines().last().unwrap_or_default().to_owned();
+    assert!(line.starts_with("connector-host: error: "), "stderr ends with one error line: {text}");
+    line
+}
+
+fn key(account: &Account) -> (&str, &str) {
+    (&account.primary_key().key, &account.primary_key().secret)
+}
+
+#[test]
+fn sync_writes_a_snapshot_and_exits_0() {
+    let (fake, account) = fake();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snap.json");
+    let url = fake.base_url();
+    let output = run(&["sync", "--out", out.to_str().unwrap(), "--base-url", &url, "--allow-private-network"], Some(key(&account)));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let snapshot: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(snapshot["format"], "connector-snapshot/v1");
+    assert_eq!(snapshot["tenant"], "default");
+    assert_eq!(snapshot["resources"].as_array().unwrap().iter().filter(|r| r["type"] == "user").count(), 120);
+    assert!(stdout(&output).contains(&format!("snapshot written to {}", out.display())));
+}
+
+fn assert_old_file_kept(out: &Path) {
+    assert_eq!(std::fs::read_to_string(out).unwrap(), "old snapshot", "a failed sync leaves the old file as it was");
+    let leftovers = std::fs::read_dir(out.parent().unwrap()).unwrap().count();
+    assert_eq!(leftovers, 1, "and no temporary file");
+}
+
+#[test]
+fn wrong_credentials_exit_3_and_keep_the_old_snapshot() {
+    let (fake, account) = fake();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snap.json");
+    std::fs::write(&out, "old snapshot").unwrap();
+    let url = fake.base_url();
+    let output = run(
+        &["sync", "--out", out.to_str().unwrap(), "--base-url", &url, "--allow-private-network"],
+        Some((&account.primary_key().key, "not-the-secret")),
+    );
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let line = error_line(&output);
+    assert!(line.contains("401") && line.contains("FIVETRAN_API_KEY"), "{line}");
+    assert!(!stderr(&output).contains("not-the-secret"));
+    assert_old_file_kept(&out);
+}
+
+#[test]
+fn a_malformed_answer_exits_4_and_keeps_the_old_snapshot() {
+    let (fake, account) = fake();
+    fake.inject(FaultRule::new("/v1/groups", 1, Fault::Malformed).after(1));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snap.json");
+    std::fs::write(&out, "old snapshot").unwrap();
+    let url = fake.base_url();
+    let output = run(&["sync", "--out", out.to_str().unwrap(), "--base-url", &url, "--allow-private-network"], Some(key(&account)));
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    assert!(error_line(&output).contains("GET /v1/groups/"), "{}", stderr(&output));
+    assert_old_file_kept(&out);
+}
+
+#[test]
+fn missing_credentials_exit_2_naming_the_variable() {
+    let output = run(&["sync", "--out", "x.json"], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(error_line(&output).contains("FIVETRAN_API_KEY"));
+}
+
+#[test]
+fn bad_flags_and_urls_exit_2() {
+    let output = run(&["sync", "--bogus"], Some(("k", "s")));
+    assert_eq!(output.status.code(), Some(2));
+    let output = run(&["validate", "--base-url", "ftp://example.com"], Some(("k", "s")));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(error_line(&output).contains("--base-url"));
+    let output = run(&["sync", "--out", "/nonexistent-folder/x.json", "--base-url", "http://127.0.0.1:9"], Some(("k", "s")));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(error_line(&output).contains("does not exist"));
+}
+
+#[test]
+fn a_bad_plugin_file_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("plugin.wasm");
+    std::fs::write(&plugin, b"not wasm").unwrap();
+    let output = run(&["validate", "--plugin", plugin.to_str().unwrap()], Some(("k", "s")));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(error_line(&output).contains("not a loadable WebAssembly component"));
+}
+
+#[test]
+fn loopback_without_the_flag_exits_5_naming_the_origin_and_the_flag() {
+    let (fake, account) = fake();
+    let url = fake.base_url();
+    let output = run(&["validate", "--base-url", &url], Some(key(&account)));
+    assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
+    let line = error_line(&output);
+    assert!(line.contains(&format!("{url}")) && line.contains("--allow-private-network"), "{line}");
+    assert!(fake.requests().is_empty());
+}
+
+#[test]
+fn validate_names_the_account_and_the_key_kind() {
+    let (fake, account) = fake();
+    let url = fake.base_url();
+    let output = run(&["validate", "--base-url", &url, "--allow-private-network"], Some(key(&account)));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains(&account.account_id) && text.contains(&account.account_name), "{text}");
+    assert!(text.contains("user key"), "{text}");
+    let system = &account.api_keys[1];
+    let output = run(&["validate", "--base-url", &url, "--allow-private-network"], Some((&system.key, &system.secret)));
+    assert!(stdout(&output).contains("system key"), "{}", stdout(&output));
+    assert_eq!(fake.requests().iter().filter(|r| r.path == "/v1/account/info").count(), 2);
+}
+
+#[test]
+fn secrets_appear_in_no_output_even_verbose() {
+    let (fake, account) = fake();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snap.json");
+    let url = fake.base_url();
+    let (k, s) = key(&account);
+    let output = run(&["sync", "-v", "--out", out.to_str().unwrap(), "--base-url", &url, "--allow-private-network"], Some((k, s)));
+    assert!(output.status.success());
+    assert!(stderr(&output).contains("request"), "verbose shows requests");
+    for text in [stdout(&output), stderr(&output), std::fs::read_to_string(&out).unwrap()] {
+        assert!(!text.contains(s) && !text.contains(k));
+    }
+}
+
+#[test]
+fn a_tenant_file_names_where_the_credentials_are() {
+    let (fake, account) = fake();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret"), &account.primary_key().secret).unwrap();
+    let tenant = dir.path().join("tenant.toml");
+    std::fs::write(
+        &tenant,
+        format!(
+            "[[tenant]]\nid = \"acme\"\nbase_url = \"{}\"\nallow_private_network = true\napi_key_env = \"ACME_KEY\"\napi_secret_file = \"secret\"\n",
+            fake.base_url()
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("acme.json");
+    let output = Command::new(env!("CARGO_BIN_EXE_connector-host"))
+        .args(["sync", "--tenant", tenant.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .env_remove("FIVETRAN_API_KEY")
+        .env("ACME_KEY", &account.primary_key().key)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let snapshot: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(snapshot["tenant"], "acme");
+}
+
+#[test]
+fn provision_is_reported_unsupported_for_now() {
+    let (fake, account) = fake();
+    let url = fake.base_url();
+    let output = run(
+        &["provision", "--email", "a@b.test", "--given-name", "A", "--family-name", "B", "--base-url", &url, "--allow-private-network"],
+        Some(key(&account)),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    assert!(error_line(&output).contains("not supported"));
+    assert!(fake.requests().is_empty(), "nothing is sent");
+}
+
+#[test]
+fn demo_runs_without_credentials_or_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_connector-host"))
+        .arg("demo")
+        .current_dir(dir.path())
+        .env_remove("FIVETRAN_API_KEY")
+        .env_remove("FIVETRAN_API_SECRET")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("snapshot written to demo-snapshot.json"));
+    let snapshot: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("demo-snapshot.json")).unwrap()).unwrap();
+    assert!(snapshot["grants"].as_array().unwrap().len() > 500);
+}

@@ -1,0 +1,281 @@
+//! Fivetran's REST API on the wire: the answers the connector reads, and how an answer becomes a
+//! value or a [`ConnectorError`].
+//!
+//! Field optionality follows what the API really sends, which is looser than its OpenAPI file:
+//! `role`, `phone`, `picture`, `logged_in_at`, `description` and `next_cursor` may be null or
+//! absent. Anything else of the wrong shape is an `upstream` error naming the endpoint.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::model::{ConnectorError, Result};
+use crate::transport::{ApiRequest, ApiResponse, TransportError};
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    #[serde(default)]
+    pub given_name: Option<String>,
+    #[serde(default)]
+    pub family_name: Option<String>,
+    pub active: bool,
+    #[serde(default)]
+    pub invited: Option<bool>,
+    #[serde(default)]
+    pub verified: Option<bool>,
+    #[serde(default)]
+    pub logged_in_at: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// The account role, or, in a group's user listing, the role in that group.
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Role {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub scope: Vec<String>,
+    #[serde(default)]
+    pub is_custom: bool,
+    #[serde(default)]
+    pub is_deprecated: bool,
+    #[serde(default)]
+    pub replacement_role_name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Team {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Group {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub created_at: Option<String>,
+}
+
+/// An item of `GET /v1/teams/{id}/users`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TeamMembership {
+    pub user_id: String,
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+/// An item of `GET /v1/teams/{id}/groups` (and `/v1/users/{id}/groups`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Membership {
+    pub id: String,
+    #[serde(default)]
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountInfo {
+    pub account_id: String,
+    #[serde(default)]
+    pub account_name: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub system_key_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Envelope<T> {
+    data: T,
+}
+
+#[derive(Deserialize)]
+struct ListData<T> {
+    items: Vec<T>,
+    #[serde(default)]
+    next_cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    #[serde(default)]
+    code: Option<String>,
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// `GET /v1/users` and alike: the name errors use for an endpoint (path without the query).
+pub fn endpoint(request: &ApiRequest) -> String {
+    let path = request.path.split('?').next().unwrap_or_default();
+    format!("{} {path}", request.method)
+}
+
+/// Turns a transport failure into the error the host retries or reports.
+pub fn transport_error(endpoint: &str, error: TransportError) -> ConnectorError {
+    match error {
+        TransportError::Denied(why) => ConnectorError::Upstream {
+            status: None,
+            code: Some("EgressDenied".into()),
+            message: format!("{endpoint}: the host refused the request: {why}"),
+        },
+        TransportError::Failed(why) => ConnectorError::Upstream {
+            status: None,
+            code: None,
+            message: format!("{endpoint}: no complete answer: {why}"),
+        },
+    }
+}
+
+/// One page of a list endpoint: its items and the cursor of the next page, if any.
+pub fn decode_list<T: DeserializeOwned>(endpoint: &str, response: &ApiResponse) -> Result<(Vec<T>, Option<String>)> {
+    check_status(endpoint, response)?;
+    let envelope: Envelope<ListData<T>> = decode_json(endpoint, response)?;
+    let next = envelope.data.next_cursor.filter(|cursor| !cursor.is_empty());
+    Ok((envelope.data.items, next))
+}
+
+/// The `data` of a single-object answer.
+pub fn decode_data<T: DeserializeOwned>(endpoint: &str, response: &ApiResponse) -> Result<T> {
+    check_status(endpoint, response)?;
+    let envelope: Envelope<T> = decode_json(endpoint, response)?;
+    Ok(envelope.data)
+}
+
+fn decode_json<T: DeserializeOwned>(endpoint: &str, response: &ApiResponse) -> Result<T> {
+    serde_json::from_slice(&response.body).map_err(|error| ConnectorError::Upstream {
+        status: Some(response.status),
+        code: Some("MalformedResponse".into()),
+        message: format!("{endpoint} answered {} with a body that is not the expected JSON: {error}", response.status),
+    })
+}
+
+/// Maps a non-success status to the error the host acts on.
+pub fn check_status(endpoint: &str, response: &ApiResponse) -> Result<()> {
+    let status = response.status;
+    if (200..300).contains(&status) {
+        return Ok(());
+    }
+    let body: Option<ErrorBody> = serde_json::from_slice(&response.body).ok();
+    let code = body.as_ref().and_then(|b| b.code.clone());
+    let detail = body
+        .and_then(|b| b.message)
+        .map(|m| format!(": {}", one_line(&m)))
+        .unwrap_or_default();
+    let message = format!("{endpoint} answered {status}{detail}");
+    Err(match status {
+        401 => ConnectorError::Unauthorized(message),
+        403 => ConnectorError::Forbidden(message),
+        404 => ConnectorError::NotFound(message),
+        409 => ConnectorError::Conflict(message),
+        400 | 422 => ConnectorError::InvalidArgument(message),
+        429 => ConnectorError::RateLimited {
+            retry_after_ms: response.retry_after.as_deref().and_then(parse_retry_after_ms),
+            message,
+        },
+        _ => ConnectorError::Upstream { status: Some(status), code, message },
+    })
+}
+
+/// `Retry-After` in seconds (the form Fivetran sends); an HTTP date is left to the host's backoff.
+pub fn parse_retry_after_ms(value: &str) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(seconds.saturating_mul(1000));
+    }
+    value.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(|s| (s * 1000.0) as u64)
+}
+
+/// API messages end up in one-line errors: keep them on one line and short.
+fn one_line(message: &str) -> String {
+    let flat: String = message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let mut flat = flat.trim().to_owned();
+    if flat.chars().count() > 300 {
+        flat = flat.chars().take(300).collect::<String>() + "…";
+    }
+    flat
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, body: &str) -> ApiResponse {
+        ApiResponse { status, retry_after: None, body: body.as_bytes().to_vec() }
+    }
+
+    #[test]
+    fn list_ends_on_absent_null_or_empty_cursor() {
+        for body in [
+            r#"{"code":"Success","data":{"items":[]}}"#,
+            r#"{"code":"Success","data":{"items":[],"next_cursor":null}}"#,
+            r#"{"code":"Success","data":{"items":[],"next_cursor":""}}"#,
+        ] {
+            let (items, next) = decode_list::<Group>("GET /v1/groups", &response(200, body)).unwrap();
+            assert!(items.is_empty());
+            assert_eq!(next, None);
+        }
+        let (_, next) =
+            decode_list::<Group>("GET /v1/groups", &response(200, r#"{"data":{"items":[],"next_cursor":"abc"}}"#))
+                .unwrap();
+        assert_eq!(next.as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn wrong_shape_is_an_upstream_error_naming_the_endpoint() {
+        for body in [r#"{"data":{"itemz":[]}}"#, r#"{"data":{"items":[{"id":1}]}}"#, "<html>", r#"{"data":{"items":["#] {
+            let error = decode_list::<Group>("GET /v1/groups", &response(200, body)).unwrap_err();
+            match error {
+                ConnectorError::Upstream { status: Some(200), code: Some(code), message } => {
+                    assert_eq!(code, "MalformedResponse");
+                    assert!(message.starts_with("GET /v1/groups answered 200"), "{message}");
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn statuses_map_to_actionable_errors() {
+        let body = r#"{"code":"NotFound_User","message":"User with id 'x' not found"}"#;
+        assert_eq!(
+            check_status("GET /v1/users/x", &response(404, body)),
+            Err(ConnectorError::NotFound("GET /v1/users/x answered 404: User with id 'x' not found".into()))
+        );
+        assert!(matches!(check_status("e", &response(401, "")), Err(ConnectorError::Unauthorized(_))));
+        assert!(matches!(check_status("e", &response(403, "")), Err(ConnectorError::Forbidden(_))));
+        assert!(matches!(
+            check_status("e", &response(503, r#"{"code":"Unavailable"}"#)),
+            Err(ConnectorError::Upstream { status: Some(503), code: Some(_), .. })
+        ));
+        let mut limited = response(429, "");
+        limited.retry_after = Some("7".into());
+        assert!(matches!(
+            check_status("e", &limited),
+            Err(ConnectorError::RateLimited { retry_after_ms: Some(7000), .. })
+        ));
+    }
+
+    #[test]
+    fn nulls_and_absent_optional_fields_parse() {
+        let body = r#"{"data":{"items":[{"id":"u1","email":"a@b.c","active":true,"role":null,"phone":null,
+            "picture":null,"logged_in_at":null,"verified":false,"invited":true,"created_at":"2024-01-01T00:00:00Z"},
+            {"id":"u2","email":"b@b.c","active":false}]}}"#;
+        let (users, _) = decode_list::<User>("GET /v1/users", &response(200, body)).unwrap();
+        assert_eq!(users.len(), 2);
+        assert_eq!(users[0].role, None);
+        assert_eq!(users[1].given_name, None);
+    }
+}

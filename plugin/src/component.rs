@@ -1,0 +1,196 @@
+//! The WIT glue: the `accessgov:connector` exports over [`Connector`], with `waki` sending the
+//! requests through the host's `wasi:http`.
+
+use crate::connector::{self, Connector, RESOURCE_TYPES};
+use crate::model;
+use crate::transport::{ApiRequest, ApiResponse, Transport, TransportError};
+
+wit_bindgen::generate!({
+    path: "../wit",
+    world: "connector-world",
+});
+
+use accessgov::connector::log::{self as host_log, Level};
+use accessgov::connector::types as wit;
+use exports::accessgov::connector::connector::Guest;
+
+struct FivetranConnector;
+
+export!(FivetranConnector);
+
+impl Guest for FivetranConnector {
+    fn metadata() -> wit::ConnectorMetadata {
+        wit::ConnectorMetadata {
+            name: connector::NAME.into(),
+            version: connector::VERSION.into(),
+            description: "Fivetran users, roles, teams and destinations, and the access between them".into(),
+            resource_types: RESOURCE_TYPES
+                .iter()
+                .map(|t| wit::ResourceType {
+                    id: t.id.into(),
+                    display_name: t.display_name.into(),
+                    entitlements_need: t.entitlements_need.iter().map(|s| (*s).into()).collect(),
+                })
+                .collect(),
+            capabilities: vec![wit::Capability::Sync],
+        }
+    }
+
+    fn validate(cfg: wit::Config) -> Result<wit::AccountInfo, wit::ConnectorError> {
+        let info = Connector::new(&Waki, config(cfg)).validate().map_err(error)?;
+        Ok(wit::AccountInfo {
+            account_id: info.account_id,
+            account_name: info.account_name,
+            key_kind: match info.key_kind {
+                model::KeyKind::User => wit::KeyKind::User,
+                model::KeyKind::System => wit::KeyKind::System,
+                model::KeyKind::Unknown => wit::KeyKind::Unknown,
+            },
+            key_owner: info.key_owner,
+        })
+    }
+
+    fn list_resources(
+        cfg: wit::Config,
+        resource_type: String,
+        page_token: Option<String>,
+    ) -> Result<wit::Page, wit::ConnectorError> {
+        let connector = Connector::new(&Waki, config(cfg));
+        connector.list_resources(&resource_type, page_token.as_deref()).map(page).map_err(error)
+    }
+
+    fn list_entitlements(
+        cfg: wit::Config,
+        resource: wit::Resource,
+        related: Vec<wit::Resource>,
+    ) -> Result<Vec<wit::Entitlement>, wit::ConnectorError> {
+        let resource = from_wit(resource)?;
+        let related = related.into_iter().map(from_wit).collect::<Result<Vec<_>, _>>()?;
+        let connector = Connector::new(&Waki, config(cfg));
+        let entitlements = connector.list_entitlements(&resource, &related).map_err(error)?;
+        Ok(entitlements.into_iter().map(entitlement).collect())
+    }
+
+    fn list_grants(
+        cfg: wit::Config,
+        resource: wit::Resource,
+        page_token: Option<String>,
+    ) -> Result<wit::Page, wit::ConnectorError> {
+        let resource = from_wit(resource)?;
+        let connector = Connector::new(&Waki, config(cfg));
+        connector.list_grants(&resource, page_token.as_deref()).map(page).map_err(error)
+    }
+
+    fn provision_account(
+        _cfg: wit::Config,
+        _account: wit::NewAccount,
+    ) -> Result<wit::ProvisionOutcome, wit::ConnectorError> {
+        Err(wit::ConnectorError::Unsupported(
+            "provision-account is not implemented by this version of the Fivetran connector".into(),
+        ))
+    }
+}
+
+/// Sends requests with `waki` over `wasi:http/outgoing-handler`. The host adds the credentials.
+struct Waki;
+
+impl Transport for Waki {
+    fn send(&self, base_url: &str, request: &ApiRequest) -> Result<ApiResponse, TransportError> {
+        let url = format!("{base_url}{}", request.path);
+        let method = match request.method {
+            "POST" => waki::Method::Post,
+            "PATCH" => waki::Method::Patch,
+            "DELETE" => waki::Method::Delete,
+            _ => waki::Method::Get,
+        };
+        let mut builder = waki::Client::new()
+            .request(method, &url)
+            .header("Accept", "application/json")
+            .header("User-Agent", concat!("accessgov-fivetran/", env!("CARGO_PKG_VERSION")));
+        if let Some(body) = &request.body {
+            builder = builder.header("Content-Type", "application/json").body(body.clone());
+        }
+        let response = builder.send().map_err(|e| classify(&e))?;
+        let status = response.status_code();
+        let retry_after = response.header("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let body = response.body().map_err(|e| TransportError::Failed(format!("reading the body failed: {e}")))?;
+        Ok(ApiResponse { status, retry_after, body })
+    }
+}
+
+fn classify(error: &anyhow::Error) -> TransportError {
+    let text = format!("{error}");
+    match error.downcast_ref::<waki::ErrorCode>() {
+        Some(waki::ErrorCode::HttpRequestDenied) => TransportError::Denied(text),
+        _ => TransportError::Failed(text),
+    }
+}
+
+fn config(cfg: wit::Config) -> model::Config {
+    model::Config { base_url: cfg.base_url, page_size: cfg.page_size }
+}
+
+fn from_wit(resource: wit::Resource) -> Result<model::Resource, wit::ConnectorError> {
+    let traits = serde_json::from_str(&resource.traits_json).map_err(|e| {
+        wit::ConnectorError::InvalidArgument(format!("traits of {} {} are not JSON: {e}", resource.resource_type, resource.id))
+    })?;
+    Ok(model::Resource {
+        resource_type: resource.resource_type,
+        id: resource.id,
+        display_name: resource.display_name,
+        traits,
+    })
+}
+
+fn page(page: model::Page) -> wit::Page {
+    if !page.grants.is_empty() {
+        host_log::write(Level::Debug, &format!("page with {} grants", page.grants.len()));
+    }
+    wit::Page {
+        resources: page.resources.into_iter().map(resource).collect(),
+        entitlements: page.entitlements.into_iter().map(entitlement).collect(),
+        grants: page.grants.into_iter().map(grant).collect(),
+        next_page_token: page.next_page_token,
+    }
+}
+
+fn reference(r: model::ResourceRef) -> wit::ResourceRef {
+    wit::ResourceRef { resource_type: r.resource_type, id: r.id }
+}
+
+fn resource(r: model::Resource) -> wit::Resource {
+    wit::Resource { resource_type: r.resource_type, id: r.id, display_name: r.display_name, traits_json: r.traits.to_string() }
+}
+
+fn entitlement(e: model::Entitlement) -> wit::Entitlement {
+    wit::Entitlement {
+        id: e.id,
+        resource: reference(e.resource),
+        slug: e.slug,
+        display_name: e.display_name,
+        grantable_to: e.grantable_to,
+    }
+}
+
+fn grant(g: model::Grant) -> wit::Grant {
+    wit::Grant { id: g.id, entitlement: g.entitlement, principal: reference(g.principal), expandable: g.expandable }
+}
+
+fn error(e: model::ConnectorError) -> wit::ConnectorError {
+    use model::ConnectorError as E;
+    match e {
+        E::Unauthorized(m) => wit::ConnectorError::Unauthorized(m),
+        E::Forbidden(m) => wit::ConnectorError::Forbidden(m),
+        E::NotFound(m) => wit::ConnectorError::NotFound(m),
+        E::RateLimited { retry_after_ms, message } => {
+            wit::ConnectorError::RateLimited(wit::RateLimit { retry_after_ms, message })
+        }
+        E::InvalidArgument(m) => wit::ConnectorError::InvalidArgument(m),
+        E::Conflict(m) => wit::ConnectorError::Conflict(m),
+        E::Upstream { status, code, message } => {
+            wit::ConnectorError::Upstream(wit::UpstreamError { status, code, message })
+        }
+        E::Unsupported(m) => wit::ConnectorError::Unsupported(m),
+        E::Internal(m) => wit::ConnectorError::Internal(m),
+    }
+}

@@ -1,0 +1,260 @@
+//! The connector's operations, one API request per call, over any [`Transport`].
+
+use serde::de::DeserializeOwned;
+
+use crate::api;
+use crate::mapping;
+use crate::model::{
+    AccountInfo, Config, ConnectorError, Entitlement, GROUP, Page, ROLE, Resource, Result, TEAM, USER,
+};
+use crate::transport::{ApiRequest, Transport, encode};
+
+pub const NAME: &str = "fivetran";
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The largest page the API serves.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+
+/// A resource type the connector reports, in the order the host should list them: roles first,
+/// since a group's entitlements are its destination-scoped roles.
+pub struct ResourceTypeInfo {
+    pub id: &'static str,
+    pub display_name: &'static str,
+    pub entitlements_need: &'static [&'static str],
+}
+
+pub const RESOURCE_TYPES: &[ResourceTypeInfo] = &[
+    ResourceTypeInfo { id: ROLE, display_name: "Role", entitlements_need: &[] },
+    ResourceTypeInfo { id: USER, display_name: "User", entitlements_need: &[] },
+    ResourceTypeInfo { id: TEAM, display_name: "Team", entitlements_need: &[] },
+    ResourceTypeInfo { id: GROUP, display_name: "Group", entitlements_need: &[ROLE] },
+];
+
+/// Page tokens of a team's grants: its users first, then its groups.
+const TEAM_USERS: &str = "users:";
+const TEAM_GROUPS: &str = "groups:";
+
+pub struct Connector<'a, T: Transport> {
+    transport: &'a T,
+    config: Config,
+}
+
+impl<'a, T: Transport> Connector<'a, T> {
+    pub fn new(transport: &'a T, mut config: Config) -> Self {
+        config.page_size = config.page_size.clamp(1, MAX_PAGE_SIZE);
+        config.base_url = config.base_url.trim_end_matches('/').to_owned();
+        Self { transport, config }
+    }
+
+    /// `GET /v1/account/info`: the account, and whose key this is.
+    pub fn validate(&self) -> Result<AccountInfo> {
+        let info: api::AccountInfo = self.get_data("/v1/account/info")?;
+        Ok(mapping::account_info(info))
+    }
+
+    pub fn list_resources(&self, resource_type: &str, token: Option<&str>) -> Result<Page> {
+        match resource_type {
+            USER => self.list_page("/v1/users", token, |items: Vec<api::User>| mapping::users_page(&items)),
+            ROLE => self.list_page("/v1/roles", token, |items: Vec<api::Role>| mapping::roles_page(&items)),
+            TEAM => self.list_page("/v1/teams", token, |items: Vec<api::Team>| mapping::teams_page(&items)),
+            GROUP => self.list_page("/v1/groups", token, |items: Vec<api::Group>| mapping::groups_page(&items)),
+            other => Err(unknown_type(other)),
+        }
+    }
+
+    pub fn list_entitlements(&self, resource: &Resource, related: &[Resource]) -> Result<Vec<Entitlement>> {
+        known_type(&resource.resource_type)?;
+        Ok(mapping::entitlements(resource, related))
+    }
+
+    pub fn list_grants(&self, resource: &Resource, token: Option<&str>) -> Result<Page> {
+        let id = encode(&resource.id);
+        match resource.resource_type.as_str() {
+            TEAM => self.list_team_grants(&resource.id, token),
+            GROUP => self.list_page(&format!("/v1/groups/{id}/users"), token, |items: Vec<api::User>| {
+                mapping::group_user_page(&resource.id, &items)
+            }),
+            // A user's and a role's grants come with the user and team listings.
+            USER | ROLE => Ok(Page::default()),
+            other => Err(unknown_type(other)),
+        }
+    }
+
+    /// A team's grants take two listings, walked one page per call: members, then destinations.
+    fn list_team_grants(&self, team_id: &str, token: Option<&str>) -> Result<Page> {
+        let id = encode(team_id);
+        let token = token.unwrap_or(TEAM_USERS);
+        if let Some(cursor) = token.strip_prefix(TEAM_USERS) {
+            let path = format!("/v1/teams/{id}/users");
+            let mut page = self.list_page(&path, non_empty(cursor), |items: Vec<api::TeamMembership>| Page {
+                grants: mapping::team_user_grants(team_id, &items),
+                ..Page::default()
+            })?;
+            page.next_page_token = Some(match page.next_page_token {
+                Some(next) => format!("{TEAM_USERS}{next}"),
+                None => TEAM_GROUPS.to_owned(),
+            });
+            Ok(page)
+        } else if let Some(cursor) = token.strip_prefix(TEAM_GROUPS) {
+            let path = format!("/v1/teams/{id}/groups");
+            let mut page = self.list_page(&path, non_empty(cursor), |items: Vec<api::Membership>| {
+                mapping::team_group_page(team_id, &items)
+            })?;
+            page.next_page_token = page.next_page_token.map(|next| format!("{TEAM_GROUPS}{next}"));
+            Ok(page)
+        } else {
+            Err(ConnectorError::InvalidArgument(format!(
+                "page token {token:?} is not one this connector issued for team {team_id}; restart the listing without a token"
+            )))
+        }
+    }
+
+    /// One page of a list endpoint, mapped; the API's cursor becomes the page token.
+    fn list_page<I: DeserializeOwned>(
+        &self,
+        path: &str,
+        cursor: Option<&str>,
+        map: impl FnOnce(Vec<I>) -> Page,
+    ) -> Result<Page> {
+        let mut path_and_query = format!("{path}?limit={}", self.config.page_size);
+        if let Some(cursor) = cursor {
+            path_and_query.push_str("&cursor=");
+            path_and_query.push_str(&encode(cursor));
+        }
+        let request = ApiRequest { method: "GET", path: path_and_query, body: None };
+        let endpoint = api::endpoint(&request);
+        let response =
+            self.transport.send(&self.config.base_url, &request).map_err(|e| api::transport_error(&endpoint, e))?;
+        let (items, next) = api::decode_list(&endpoint, &response)?;
+        let mut page = map(items);
+        page.next_page_token = next;
+        Ok(page)
+    }
+
+    fn get_data<D: DeserializeOwned>(&self, path: &str) -> Result<D> {
+        let request = ApiRequest { method: "GET", path: path.to_owned(), body: None };
+        let endpoint = api::endpoint(&request);
+        let response =
+            self.transport.send(&self.config.base_url, &request).map_err(|e| api::transport_error(&endpoint, e))?;
+        api::decode_data(&endpoint, &response)
+    }
+}
+
+fn non_empty(cursor: &str) -> Option<&str> {
+    (!cursor.is_empty()).then_some(cursor)
+}
+
+fn known_type(resource_type: &str) -> Result<()> {
+    match RESOURCE_TYPES.iter().any(|t| t.id == resource_type) {
+        true => Ok(()),
+        false => Err(unknown_type(resource_type)),
+    }
+}
+
+fn unknown_type(resource_type: &str) -> ConnectorError {
+    let known: Vec<_> = RESOURCE_TYPES.iter().map(|t| t.id).collect();
+    ConnectorError::InvalidArgument(format!(
+        "unknown resource type {resource_type:?}; this connector reports {}",
+        known.join(", ")
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    use super::*;
+    use crate::transport::{ApiResponse, TransportError};
+
+    /// Answers requests from a queue and records them.
+    #[derive(Default)]
+    struct Canned {
+        answers: RefCell<VecDeque<(u16, &'static str)>>,
+        seen: RefCell<Vec<String>>,
+    }
+
+    impl Canned {
+        fn new(answers: &[(u16, &'static str)]) -> Self {
+            Self { answers: RefCell::new(answers.iter().copied().collect()), seen: RefCell::default() }
+        }
+    }
+
+    impl Transport for Canned {
+        fn send(&self, base_url: &str, request: &ApiRequest) -> Result<ApiResponse, TransportError> {
+            self.seen.borrow_mut().push(format!("{} {base_url}{}", request.method, request.path));
+            let (status, body) = self.answers.borrow_mut().pop_front().ok_or(TransportError::Failed("no answer".into()))?;
+            Ok(ApiResponse { status, retry_after: None, body: body.as_bytes().to_vec() })
+        }
+    }
+
+    fn config() -> Config {
+        Config { base_url: "https://api.example/".into(), page_size: 5000 }
+    }
+
+    fn team() -> Resource {
+        mapping::team_resource(&api::Team { id: "t/1".into(), name: Some("T".into()), description: None, role: None })
+    }
+
+    #[test]
+    fn pages_ask_for_the_maximum_and_pass_the_cursor_encoded() {
+        let canned = Canned::new(&[
+            (200, r#"{"data":{"items":[],"next_cursor":"a b&c"}}"#),
+            (200, r#"{"data":{"items":[]}}"#),
+        ]);
+        let connector = Connector::new(&canned, config());
+        let first = connector.list_resources("user", None).unwrap();
+        assert_eq!(first.next_page_token.as_deref(), Some("a b&c"));
+        let second = connector.list_resources("user", first.next_page_token.as_deref()).unwrap();
+        assert_eq!(second.next_page_token, None);
+        assert_eq!(
+            *canned.seen.borrow(),
+            ["GET https://api.example/v1/users?limit=1000", "GET https://api.example/v1/users?limit=1000&cursor=a%20b%26c"]
+        );
+    }
+
+    #[test]
+    fn team_grants_walk_users_then_groups_one_request_per_call() {
+        let canned = Canned::new(&[
+            (200, r#"{"data":{"items":[{"user_id":"u1","role":"Team Member"}],"next_cursor":"n1"}}"#),
+            (200, r#"{"data":{"items":[{"user_id":"u2","role":"Team Manager"}]}}"#),
+            (200, r#"{"data":{"items":[{"id":"g1","role":"Manage Destination"},{"id":"g2","role":null}]}}"#),
+        ]);
+        let connector = Connector::new(&canned, config());
+        let team = team();
+        let mut token = None;
+        let mut grants = Vec::new();
+        loop {
+            let page = connector.list_grants(&team, token.as_deref()).unwrap();
+            grants.extend(page.grants.into_iter().map(|g| g.id));
+            token = page.next_page_token;
+            if token.is_none() {
+                break;
+            }
+        }
+        assert_eq!(grants, ["team:t/1:member:user:u1", "team:t/1:manager:user:u2", "group:g1:Manage Destination:team:t/1"]);
+        let seen = canned.seen.borrow();
+        assert_eq!(seen.len(), 3);
+        assert_eq!(seen[0], "GET https://api.example/v1/teams/t%2F1/users?limit=1000");
+        assert_eq!(seen[1], "GET https://api.example/v1/teams/t%2F1/users?limit=1000&cursor=n1");
+        assert_eq!(seen[2], "GET https://api.example/v1/teams/t%2F1/groups?limit=1000");
+    }
+
+    #[test]
+    fn foreign_page_tokens_and_types_are_invalid_arguments() {
+        let canned = Canned::new(&[]);
+        let connector = Connector::new(&canned, config());
+        assert!(matches!(connector.list_grants(&team(), Some("bogus")), Err(ConnectorError::InvalidArgument(_))));
+        assert!(matches!(connector.list_resources("connector", None), Err(ConnectorError::InvalidArgument(_))));
+        assert!(canned.seen.borrow().is_empty());
+    }
+
+    #[test]
+    fn transport_failure_is_an_upstream_error_without_status() {
+        let canned = Canned::new(&[]);
+        let connector = Connector::new(&canned, config());
+        match connector.list_resources("group", None) {
+            Err(ConnectorError::Upstream { status: None, message, .. }) => assert!(message.starts_with("GET /v1/groups")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

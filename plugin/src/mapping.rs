@@ -1,0 +1,354 @@
+//! Fivetran objects to resources, entitlements and grants (`CONTRACT.md` section 1).
+//!
+//! Pure functions: no I/O, no state. Each listing maps to one [`Page`]; what it reveals about
+//! other resources (a user's account role, say) rides along as grants and placeholders.
+
+use serde_json::{Value, json};
+
+use crate::api;
+use crate::model::{Entitlement, GROUP, Grant, Page, ROLE, Resource, ResourceRef, TEAM, USER, entitlement_id};
+
+/// Slug of the role-assignment entitlement every account role offers.
+pub const ASSIGNED: &str = "assigned";
+pub const MEMBER: &str = "member";
+pub const MANAGER: &str = "manager";
+
+/// The team role Fivetran gives a team's managers; any other team role is plain membership.
+const TEAM_MANAGER_ROLE: &str = "Team Manager";
+const SCOPE_ACCOUNT: &str = "ACCOUNT";
+const SCOPE_DESTINATION: &str = "DESTINATION";
+
+pub fn user_resource(user: &api::User) -> Resource {
+    let given = user.given_name.clone().unwrap_or_default();
+    let family = user.family_name.clone().unwrap_or_default();
+    let full = format!("{} {}", given.trim(), family.trim()).trim().to_owned();
+    let display_name = if full.is_empty() { user.email.clone() } else { full };
+    Resource {
+        resource_type: USER.into(),
+        id: user.id.clone(),
+        display_name,
+        traits: json!({
+            "email": user.email,
+            "login": user.email,
+            "given_name": user.given_name,
+            "family_name": user.family_name,
+            "status": if user.active { "enabled" } else { "disabled" },
+            "invited": user.invited.unwrap_or(false),
+            "verified": user.verified.unwrap_or(false),
+            "last_login": non_empty(&user.logged_in_at),
+            "created_at": user.created_at,
+            "phone": non_empty(&user.phone),
+            "account_role": non_empty(&user.role),
+        }),
+    }
+}
+
+pub fn role_resource(role: &api::Role) -> Resource {
+    Resource {
+        resource_type: ROLE.into(),
+        id: role.name.clone(),
+        display_name: role.name.clone(),
+        traits: json!({
+            "description": role.description,
+            "scope": role.scope,
+            "is_custom": role.is_custom,
+            "deprecated": role.is_deprecated,
+            "replacement": non_empty(&role.replacement_role_name),
+        }),
+    }
+}
+
+pub fn team_resource(team: &api::Team) -> Resource {
+    let name = team.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| team.id.clone());
+    Resource {
+        resource_type: TEAM.into(),
+        id: team.id.clone(),
+        display_name: name,
+        traits: json!({
+            "description": non_empty(&team.description),
+            "account_role": non_empty(&team.role),
+        }),
+    }
+}
+
+pub fn group_resource(group: &api::Group) -> Resource {
+    let name = group.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| group.id.clone());
+    Resource {
+        resource_type: GROUP.into(),
+        id: group.id.clone(),
+        display_name: name,
+        traits: json!({ "created_at": group.created_at }),
+    }
+}
+
+/// A page of `GET /v1/users`: the users, and each user's account role as a grant.
+pub fn users_page(users: &[api::User]) -> Page {
+    let mut page = Page::default();
+    for user in users {
+        page.resources.push(user_resource(user));
+        if let Some(role) = non_empty(&user.role) {
+            add_role_placeholder(&mut page, &role);
+            let principal = ResourceRef::new(USER, &user.id);
+            page.grants.push(Grant::new(&role_entitlement_id(&role), principal, Vec::new()));
+        }
+    }
+    page
+}
+
+pub fn roles_page(roles: &[api::Role]) -> Page {
+    Page { resources: roles.iter().map(role_resource).collect(), ..Page::default() }
+}
+
+/// A page of `GET /v1/teams`: the teams, and each team's account role as an expandable grant.
+pub fn teams_page(teams: &[api::Team]) -> Page {
+    let mut page = Page::default();
+    for team in teams {
+        page.resources.push(team_resource(team));
+        if let Some(role) = non_empty(&team.role) {
+            add_role_placeholder(&mut page, &role);
+            let principal = ResourceRef::new(TEAM, &team.id);
+            page.grants.push(Grant::new(&role_entitlement_id(&role), principal, team_expansion(&team.id)));
+        }
+    }
+    page
+}
+
+pub fn groups_page(groups: &[api::Group]) -> Page {
+    Page { resources: groups.iter().map(group_resource).collect(), ..Page::default() }
+}
+
+/// The entitlements a resource offers. Groups offer one per destination-scoped role in `roles`.
+pub fn entitlements(resource: &Resource, roles: &[Resource]) -> Vec<Entitlement> {
+    let this = ResourceRef::new(&resource.resource_type, &resource.id);
+    let name = &resource.display_name;
+    match resource.resource_type.as_str() {
+        ROLE if role_has_scope(resource, SCOPE_ACCOUNT) || role_scope_unknown(resource) => {
+            vec![Entitlement::new(this, ASSIGNED, format!("{name} role"), &[USER, TEAM])]
+        }
+        TEAM => vec![
+            Entitlement::new(this.clone(), MEMBER, format!("{name} member"), &[USER]),
+            Entitlement::new(this, MANAGER, format!("{name} manager"), &[USER]),
+        ],
+        GROUP => roles
+            .iter()
+            .filter(|role| role.resource_type == ROLE && role_has_scope(role, SCOPE_DESTINATION))
+            .map(|role| Entitlement::new(this.clone(), &role.id, format!("{} on {name}", role.id), &[USER, TEAM]))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Grants of `GET /v1/teams/{id}/users`: `member` or `manager` of the team.
+pub fn team_user_grants(team_id: &str, memberships: &[api::TeamMembership]) -> Vec<Grant> {
+    memberships
+        .iter()
+        .map(|membership| {
+            let slug = match membership.role.as_deref() {
+                Some(TEAM_MANAGER_ROLE) => MANAGER,
+                _ => MEMBER,
+            };
+            Grant::new(&entitlement_id(TEAM, team_id, slug), ResourceRef::new(USER, &membership.user_id), Vec::new())
+        })
+        .collect()
+}
+
+/// Grants of `GET /v1/teams/{id}/groups`: the team's role on each destination, passed to its
+/// members.
+pub fn team_group_page(team_id: &str, memberships: &[api::Membership]) -> Page {
+    let mut page = Page::default();
+    for membership in memberships {
+        let Some(role) = non_empty(&membership.role) else { continue };
+        let entitlement = group_access_placeholder(&membership.id, &role);
+        let principal = ResourceRef::new(TEAM, team_id);
+        page.grants.push(Grant::new(&entitlement.id, principal, team_expansion(team_id)));
+        push_unique(&mut page.entitlements, entitlement);
+    }
+    page
+}
+
+/// Grants of `GET /v1/groups/{id}/users`. Users listed with a null or empty role reach the group
+/// through their account role; they hold nothing on the group itself.
+pub fn group_user_page(group_id: &str, users: &[api::User]) -> Page {
+    let mut page = Page::default();
+    for user in users {
+        let Some(role) = non_empty(&user.role) else { continue };
+        let entitlement = group_access_placeholder(group_id, &role);
+        page.grants.push(Grant::new(&entitlement.id, ResourceRef::new(USER, &user.id), Vec::new()));
+        push_unique(&mut page.entitlements, entitlement);
+    }
+    page
+}
+
+pub fn role_entitlement_id(role: &str) -> String {
+    entitlement_id(ROLE, role, ASSIGNED)
+}
+
+/// Entitlements whose holders hold a team's grants too.
+pub fn team_expansion(team_id: &str) -> Vec<String> {
+    vec![entitlement_id(TEAM, team_id, MEMBER), entitlement_id(TEAM, team_id, MANAGER)]
+}
+
+pub fn account_info(info: api::AccountInfo) -> crate::model::AccountInfo {
+    use crate::model::KeyKind;
+    let (key_kind, key_owner) = match (non_empty(&info.user_id), non_empty(&info.system_key_id)) {
+        (Some(user), _) => (KeyKind::User, Some(user)),
+        (None, Some(system)) => (KeyKind::System, Some(system)),
+        (None, None) => (KeyKind::Unknown, None),
+    };
+    crate::model::AccountInfo { account_id: info.account_id, account_name: info.account_name, key_kind, key_owner }
+}
+
+/// A role named by a user or team but perhaps not listed by `/v1/roles` (a legacy name): a
+/// placeholder the role listing's own record replaces.
+fn add_role_placeholder(page: &mut Page, role: &str) {
+    if page.resources.iter().any(|r| r.resource_type == ROLE && r.id == role) {
+        return;
+    }
+    let resource = Resource {
+        resource_type: ROLE.into(),
+        id: role.to_owned(),
+        display_name: role.to_owned(),
+        traits: json!({"description": null, "scope": [], "is_custom": false, "deprecated": false, "replacement": null}),
+    };
+    let this = ResourceRef::new(ROLE, role);
+    push_unique(&mut page.entitlements, Entitlement::new(this, ASSIGNED, format!("{role} role"), &[USER, TEAM]));
+    page.resources.push(resource);
+}
+
+/// Built from ids alone, so every listing that reveals it builds the same record.
+fn group_access_placeholder(group_id: &str, role: &str) -> Entitlement {
+    let this = ResourceRef::new(GROUP, group_id);
+    Entitlement::new(this, role, format!("{role} on group {group_id}"), &[USER, TEAM])
+}
+
+fn push_unique(entitlements: &mut Vec<Entitlement>, entitlement: Entitlement) {
+    if !entitlements.iter().any(|e| e.id == entitlement.id) {
+        entitlements.push(entitlement);
+    }
+}
+
+fn role_has_scope(role: &Resource, scope: &str) -> bool {
+    role_scopes(role).any(|s| s.eq_ignore_ascii_case(scope))
+}
+
+fn role_scope_unknown(role: &Resource) -> bool {
+    role_scopes(role).next().is_none()
+}
+
+fn role_scopes(role: &Resource) -> impl Iterator<Item = &str> {
+    role.traits.get("scope").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+}
+
+fn non_empty(value: &Option<String>) -> Option<String> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: &str, role: Option<&str>) -> api::User {
+        api::User {
+            id: id.into(),
+            email: format!("{id}@example.com"),
+            given_name: Some("Zoë".into()),
+            family_name: Some("Ångström".into()),
+            active: true,
+            invited: Some(false),
+            verified: Some(true),
+            logged_in_at: None,
+            created_at: Some("2024-01-01T00:00:00Z".into()),
+            phone: None,
+            role: role.map(Into::into),
+        }
+    }
+
+    fn role(name: &str, scope: &[&str]) -> api::Role {
+        api::Role {
+            name: name.into(),
+            description: None,
+            scope: scope.iter().map(|s| (*s).into()).collect(),
+            is_custom: false,
+            is_deprecated: false,
+            replacement_role_name: None,
+        }
+    }
+
+    #[test]
+    fn user_traits_follow_the_contract() {
+        let mut u = user("u1", Some("Account Analyst"));
+        u.active = false;
+        u.phone = Some("".into());
+        let r = user_resource(&u);
+        assert_eq!(r.display_name, "Zoë Ångström");
+        assert_eq!(r.traits["status"], "disabled");
+        assert_eq!(r.traits["login"], "u1@example.com");
+        assert_eq!(r.traits["phone"], Value::Null);
+        assert_eq!(r.traits["last_login"], Value::Null);
+        assert_eq!(r.traits["account_role"], "Account Analyst");
+    }
+
+    #[test]
+    fn display_name_falls_back_to_email() {
+        let mut u = user("u1", None);
+        u.given_name = Some("  ".into());
+        u.family_name = None;
+        assert_eq!(user_resource(&u).display_name, "u1@example.com");
+    }
+
+    #[test]
+    fn users_page_grants_account_roles_and_skips_users_without_one() {
+        let page = users_page(&[user("u1", Some("Account Reviewer")), user("u2", None), user("u3", Some(""))]);
+        assert_eq!(page.resources.iter().filter(|r| r.resource_type == USER).count(), 3);
+        let grants: Vec<_> = page.grants.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(grants, ["role:Account Reviewer:assigned:user:u1"]);
+        assert!(page.resources.iter().any(|r| r.resource_type == ROLE && r.id == "Account Reviewer"));
+    }
+
+    #[test]
+    fn team_role_grant_is_expandable_to_members_and_managers() {
+        let team = api::Team { id: "t1".into(), name: Some("Fin".into()), description: None, role: Some("Account Analyst".into()) };
+        let page = teams_page(&[team]);
+        assert_eq!(page.grants[0].id, "role:Account Analyst:assigned:team:t1");
+        assert_eq!(page.grants[0].expandable, ["team:t1:member", "team:t1:manager"]);
+    }
+
+    #[test]
+    fn group_entitlements_come_from_destination_roles() {
+        let roles: Vec<_> = [role("Manage Destination", &["DESTINATION"]), role("Account Analyst", &["ACCOUNT"])]
+            .iter()
+            .map(role_resource)
+            .collect();
+        let group = group_resource(&api::Group { id: "g1".into(), name: Some("Warehouse".into()), created_at: None });
+        let ents = entitlements(&group, &roles);
+        assert_eq!(ents.len(), 1);
+        assert_eq!(ents[0].id, "group:g1:Manage Destination");
+        assert_eq!(ents[0].display_name, "Manage Destination on Warehouse");
+        assert_eq!(entitlements(&roles[0], &[]).len(), 0, "destination roles are not account roles");
+        assert_eq!(entitlements(&roles[1], &[])[0].id, "role:Account Analyst:assigned");
+    }
+
+    #[test]
+    fn inherited_group_users_hold_no_grant() {
+        let page = group_user_page("g1", &[user("u1", None), user("u2", Some(" ")), user("u3", Some("View Destination"))]);
+        let grants: Vec<_> = page.grants.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(grants, ["group:g1:View Destination:user:u3"]);
+        assert_eq!(page.entitlements.len(), 1);
+    }
+
+    #[test]
+    fn team_memberships_map_to_member_and_manager() {
+        let items = [
+            api::TeamMembership { user_id: "u1".into(), role: Some("Team Manager".into()) },
+            api::TeamMembership { user_id: "u2".into(), role: Some("Team Member".into()) },
+        ];
+        let ids: Vec<_> = team_user_grants("t1", &items).into_iter().map(|g| g.id).collect();
+        assert_eq!(ids, ["team:t1:manager:user:u1", "team:t1:member:user:u2"]);
+    }
+
+    #[test]
+    fn key_kind_comes_from_which_id_is_present() {
+        let info = api::AccountInfo { account_id: "a".into(), account_name: None, user_id: None, system_key_id: Some("k".into()) };
+        assert_eq!(account_info(info).key_kind, crate::model::KeyKind::System);
+    }
+}

@@ -1,0 +1,120 @@
+//! What the connector reports, as plain Rust: a mirror of the WIT `types` interface.
+
+use serde_json::Value;
+
+/// Resource type ids, fixed by the contract.
+pub const USER: &str = "user";
+pub const ROLE: &str = "role";
+pub const TEAM: &str = "team";
+pub const GROUP: &str = "group";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceRef {
+    pub resource_type: String,
+    pub id: String,
+}
+
+impl ResourceRef {
+    pub fn new(resource_type: &str, id: &str) -> Self {
+        Self { resource_type: resource_type.to_owned(), id: id.to_owned() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub resource_type: String,
+    pub id: String,
+    pub display_name: String,
+    /// Always a JSON object.
+    pub traits: Value,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entitlement {
+    pub id: String,
+    pub resource: ResourceRef,
+    pub slug: String,
+    pub display_name: String,
+    pub grantable_to: Vec<String>,
+}
+
+impl Entitlement {
+    pub fn new(resource: ResourceRef, slug: &str, display_name: String, grantable_to: &[&str]) -> Self {
+        Self {
+            id: entitlement_id(&resource.resource_type, &resource.id, slug),
+            resource,
+            slug: slug.to_owned(),
+            display_name,
+            grantable_to: grantable_to.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    pub id: String,
+    pub entitlement: String,
+    pub principal: ResourceRef,
+    pub expandable: Vec<String>,
+}
+
+impl Grant {
+    pub fn new(entitlement: &str, principal: ResourceRef, expandable: Vec<String>) -> Self {
+        Self {
+            id: format!("{entitlement}:{}:{}", principal.resource_type, principal.id),
+            entitlement: entitlement.to_owned(),
+            principal,
+            expandable,
+        }
+    }
+}
+
+/// `{type}:{resource_id}:{slug}`.
+pub fn entitlement_id(resource_type: &str, resource_id: &str, slug: &str) -> String {
+    format!("{resource_type}:{resource_id}:{slug}")
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Page {
+    pub resources: Vec<Resource>,
+    pub entitlements: Vec<Entitlement>,
+    pub grants: Vec<Grant>,
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub base_url: String,
+    pub page_size: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    User,
+    System,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountInfo {
+    pub account_id: String,
+    pub account_name: Option<String>,
+    pub key_kind: KeyKind,
+    pub key_owner: Option<String>,
+}
+
+/// Errors the host acts on; mirrors the WIT `connector-error` variant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectorError {
+    Unauthorized(String),
+    Forbidden(String),
+    NotFound(String),
+    RateLimited { retry_after_ms: Option<u64>, message: String },
+    InvalidArgument(String),
+    Conflict(String),
+    Upstream { status: Option<u16>, code: Option<String>, message: String },
+    Unsupported(String),
+    Internal(String),
+}
+
+pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;

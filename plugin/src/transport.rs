@@ -1,0 +1,55 @@
+//! The one way out: an HTTP exchange the host performs. In the component this is `wasi:http`
+//! through `waki`; in unit tests, canned answers.
+
+/// A request to the Fivetran API, relative to the configured base URL.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiRequest {
+    pub method: &'static str,
+    /// Path and query, e.g. `/v1/users?limit=1000`; ids and cursors already percent-encoded.
+    pub path: String,
+    pub body: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub retry_after: Option<String>,
+    pub body: Vec<u8>,
+}
+
+/// Why no answer came back.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransportError {
+    /// The host refused to send the request (egress policy).
+    Denied(String),
+    /// Connection refused, reset, timed out, or the body was cut short.
+    Failed(String),
+}
+
+pub trait Transport {
+    fn send(&self, base_url: &str, request: &ApiRequest) -> Result<ApiResponse, TransportError>;
+}
+
+/// Percent-encodes one path segment or query value (RFC 3986 unreserved characters pass).
+pub fn encode(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for byte in value.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(byte as char),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::encode;
+
+    #[test]
+    fn encode_escapes_everything_but_unreserved() {
+        assert_eq!(encode("abc-DEF_1.2~"), "abc-DEF_1.2~");
+        assert_eq!(encode("a/b?c=d&e f"), "a%2Fb%3Fc%3Dd%26e%20f");
+        assert_eq!(encode("é"), "%C3%A9");
+    }
+}

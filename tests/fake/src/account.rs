@@ -1,0 +1,151 @@
+//! The state of one fake Fivetran account.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub active: bool,
+    pub invited: bool,
+    pub verified: bool,
+    pub logged_in_at: Option<String>,
+    pub created_at: String,
+    pub phone: Option<String>,
+    pub picture: Option<String>,
+    /// The account role name.
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Role {
+    pub name: String,
+    pub description: String,
+    pub scope: Vec<String>,
+    pub is_custom: bool,
+    pub is_deprecated: bool,
+    pub replacement_role_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub role: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub id: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+/// How an inherited (account-level) user appears in a group's user listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InheritedRole {
+    Null,
+    Empty,
+}
+
+/// An API key: a user key names its user, a system key its own id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKey {
+    pub key: String,
+    pub secret: String,
+    pub user_id: Option<String>,
+    pub system_key_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Account {
+    pub account_id: String,
+    pub account_name: String,
+    pub users: BTreeMap<String, User>,
+    /// In the order `/v1/roles` lists them.
+    pub roles: Vec<Role>,
+    pub teams: BTreeMap<String, Team>,
+    pub groups: BTreeMap<String, Group>,
+    /// (team id, user id) → `Team Member` / `Team Manager`.
+    pub team_users: BTreeMap<(String, String), String>,
+    /// (team id, group id) → destination role.
+    pub team_groups: BTreeMap<(String, String), String>,
+    /// (group id, user id) → destination role.
+    pub group_users: BTreeMap<(String, String), String>,
+    /// Account roles whose holders every group lists by inheritance, with a null or empty role.
+    pub inheriting_roles: Vec<(String, InheritedRole)>,
+    pub api_keys: Vec<ApiKey>,
+}
+
+impl Account {
+    /// The first API key: what a test or the demo syncs with.
+    pub fn primary_key(&self) -> &ApiKey {
+        &self.api_keys[0]
+    }
+
+    pub fn key_for(&self, key: &str, secret: &str) -> Option<&ApiKey> {
+        self.api_keys.iter().find(|k| k.key == key && k.secret == secret)
+    }
+
+    /// The items of `GET /v1/groups/{id}/users`: members with their role in the group, then
+    /// account-level users reaching it by inheritance, with a null or empty role; sorted by id.
+    pub fn group_listing(&self, group_id: &str) -> Vec<(String, Option<String>)> {
+        let mut listed: BTreeMap<String, Option<String>> = self
+            .group_users
+            .iter()
+            .filter(|((g, _), _)| g == group_id)
+            .map(|((_, u), role)| (u.clone(), Some(role.clone())))
+            .collect();
+        for user in self.users.values() {
+            let inherited = self.inheriting_roles.iter().find(|(r, _)| Some(r) == user.role.as_ref());
+            if let Some((_, how)) = inherited {
+                listed.entry(user.id.clone()).or_insert(match how {
+                    InheritedRole::Null => None,
+                    InheritedRole::Empty => Some(String::new()),
+                });
+            }
+        }
+        listed.into_iter().collect()
+    }
+
+    pub fn user_json(user: &User, role: Option<&str>) -> Value {
+        json!({
+            "id": user.id,
+            "email": user.email,
+            "given_name": user.given_name,
+            "family_name": user.family_name,
+            "verified": user.verified,
+            "invited": user.invited,
+            "picture": user.picture,
+            "phone": user.phone,
+            "role": role,
+            "logged_in_at": user.logged_in_at,
+            "created_at": user.created_at,
+            "active": user.active,
+        })
+    }
+
+    pub fn role_json(role: &Role) -> Value {
+        json!({
+            "name": role.name,
+            "description": role.description,
+            "scope": role.scope,
+            "is_custom": role.is_custom,
+            "is_deprecated": role.is_deprecated,
+            "replacement_role_name": role.replacement_role_name,
+        })
+    }
+
+    pub fn team_json(team: &Team) -> Value {
+        json!({"id": team.id, "name": team.name, "description": team.description, "role": team.role})
+    }
+
+    pub fn group_json(group: &Group) -> Value {
+        json!({"id": group.id, "name": group.name, "created_at": group.created_at})
+    }
+}

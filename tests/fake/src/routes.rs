@@ -1,0 +1,226 @@
+//! The API's endpoints over an [`Account`]: routing, paging, envelopes and error bodies.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+use crate::account::{Account, ApiKey};
+
+pub(crate) const DEFAULT_LIMIT: usize = 100;
+pub(crate) const MAX_LIMIT: usize = 1000;
+
+/// A status and a JSON body.
+pub(crate) struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Reply {
+    fn ok(message: &str, data: Value) -> Self {
+        Self { status: 200, body: json!({"code": "Success", "message": message, "data": data}) }
+    }
+
+    pub(crate) fn error(status: u16, code: &str, message: impl Into<String>) -> Self {
+        Self { status, body: json!({"code": code, "message": message.into()}) }
+    }
+}
+
+/// Decoded query parameters.
+pub(crate) type Query = BTreeMap<String, String>;
+
+pub(crate) fn parse_query(query: Option<&str>) -> Query {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+        .collect()
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 3 <= bytes.len() => {
+                match std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or(()) {
+                    Ok(byte) => {
+                        out.push(byte);
+                        i += 3;
+                        continue;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            byte => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Answers one authenticated request.
+pub(crate) fn route(account: &Account, key: &ApiKey, method: &str, path: &str, query: &Query) -> Reply {
+    let segments: Vec<String> = path.trim_end_matches('/').split('/').skip(1).map(percent_decode).collect();
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    match (method, segments.as_slice()) {
+        ("GET", ["v1", "account", "info"]) => Reply::ok(
+            "Account information retrieved successfully",
+            json!({
+                "account_id": account.account_id,
+                "account_name": account.account_name,
+                "user_id": key.user_id,
+                "system_key_id": key.system_key_id,
+            }),
+        ),
+        ("GET", ["v1", "users"]) => list(query, "Users list retrieved successfully", || {
+            filter_active(query, account.users.values().map(|u| (u.id.clone(), u.active, Account::user_json(u, u.role.as_deref()))))
+        }),
+        ("GET", ["v1", "users", id]) => match account.users.get(*id) {
+            Some(user) => Reply::ok("User retrieved successfully", Account::user_json(user, user.role.as_deref())),
+            None => not_found_user(id),
+        },
+        ("GET", ["v1", "users", id, "groups"]) => {
+            if !account.users.contains_key(*id) {
+                return not_found_user(id);
+            }
+            list(query, "User memberships in groups retrieved successfully", || {
+                account
+                    .group_users
+                    .iter()
+                    .filter(|((_, u), _)| u == id)
+                    .map(|((g, _), role)| (g.clone(), json!({"id": g, "role": role, "created_at": "2024-01-01T00:00:00Z"})))
+                    .collect()
+            })
+        }
+        ("GET", ["v1", "roles"]) => list(query, "Roles list retrieved successfully", || {
+            // Roles have no id: their listing order is their position.
+            account.roles.iter().enumerate().map(|(i, r)| (format!("{i:08}"), Account::role_json(r))).collect()
+        }),
+        ("GET", ["v1", "teams"]) => list(query, "Teams retrieved successfully", || {
+            account.teams.values().map(|t| (t.id.clone(), Account::team_json(t))).collect()
+        }),
+        ("GET", ["v1", "teams", id]) => match account.teams.get(*id) {
+            Some(team) => Reply::ok("Team retrieved successfully", Account::team_json(team)),
+            None => not_found("Team", id),
+        },
+        ("GET", ["v1", "teams", id, "users"]) => {
+            if !account.teams.contains_key(*id) {
+                return not_found("Team", id);
+            }
+            list(query, "Team users retrieved successfully", || {
+                let members = account.team_users.iter().filter(|((t, _), _)| t == id);
+                filter_active(
+                    query,
+                    members.map(|((_, u), role)| {
+                        let active = account.users.get(u).is_none_or(|user| user.active);
+                        (u.clone(), active, json!({"user_id": u, "role": role, "created_at": "2024-01-01T00:00:00Z"}))
+                    }),
+                )
+            })
+        }
+        ("GET", ["v1", "teams", id, "groups"]) => {
+            if !account.teams.contains_key(*id) {
+                return not_found("Team", id);
+            }
+            list(query, "Team group memberships retrieved successfully", || {
+                account
+                    .team_groups
+                    .iter()
+                    .filter(|((t, _), _)| t == id)
+                    .map(|((_, g), role)| (g.clone(), json!({"id": g, "role": role, "created_at": "2024-01-01T00:00:00Z"})))
+                    .collect()
+            })
+        }
+        ("GET", ["v1", "groups"]) => list(query, "Groups retrieved successfully", || {
+            account.groups.values().map(|g| (g.id.clone(), Account::group_json(g))).collect()
+        }),
+        ("GET", ["v1", "groups", id]) => match account.groups.get(*id) {
+            Some(group) => Reply::ok("Group retrieved successfully", Account::group_json(group)),
+            None => not_found("Group", id),
+        },
+        ("GET", ["v1", "groups", id, "users"]) => {
+            if !account.groups.contains_key(*id) {
+                return not_found("Group", id);
+            }
+            list(query, "Group users retrieved successfully", || {
+                let listed = account.group_listing(id).into_iter().filter_map(|(user_id, role)| {
+                    let user = account.users.get(&user_id)?;
+                    Some((user_id, user.active, Account::user_json(user, role.as_deref())))
+                });
+                filter_active(query, listed)
+            })
+        }
+        (_, ["v1", ..]) if known_path(&segments) => {
+            Reply::error(405, "MethodNotAllowed", format!("{method} is not supported on {path}"))
+        }
+        _ => Reply::error(404, "NotFound", format!("No endpoint {method} {path}")),
+    }
+}
+
+/// Paths the definition has, for telling 405 from 404.
+fn known_path(segments: &[&str]) -> bool {
+    matches!(
+        segments,
+        ["v1", "users" | "teams" | "groups" | "roles"]
+            | ["v1", "users" | "teams" | "groups", _]
+            | ["v1", "users", _, "groups" | "connections" | "role"]
+            | ["v1", "users", _, "groups" | "connections", _]
+            | ["v1", "teams", _, "users" | "groups" | "connections" | "role"]
+            | ["v1", "teams", _, "users" | "groups" | "connections", _]
+            | ["v1", "groups", _, "users"]
+            | ["v1", "groups", _, "users", _]
+    )
+}
+
+fn filter_active(query: &Query, items: impl Iterator<Item = (String, bool, Value)>) -> Vec<(String, Value)> {
+    let wanted = match query.get("active").map(String::as_str) {
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        _ => None,
+    };
+    items.filter(|(_, active, _)| wanted.is_none_or(|w| w == *active)).map(|(k, _, v)| (k, v)).collect()
+}
+
+/// Cursor paging over items sorted by key: the cursor names the last key served.
+fn list(query: &Query, message: &str, items: impl FnOnce() -> Vec<(String, Value)>) -> Reply {
+    let limit = match query.get("limit") {
+        None => DEFAULT_LIMIT,
+        Some(text) => match text.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => n,
+            _ => return Reply::error(400, "InvalidInput", format!("Invalid limit '{text}': expected 1..{MAX_LIMIT}")),
+        },
+    };
+    let after = match query.get("cursor").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(cursor) => match URL_SAFE_NO_PAD.decode(cursor).ok().and_then(|b| String::from_utf8(b).ok()) {
+            Some(key) => Some(key),
+            None => return Reply::error(400, "InvalidInput", format!("Invalid cursor '{cursor}'")),
+        },
+    };
+    let mut items = items();
+    items.sort_by(|a, b| a.0.cmp(&b.0));
+    let start = after.map_or(0, |key| items.partition_point(|(k, _)| *k <= key));
+    let rest = &items[start.min(items.len())..];
+    let page: Vec<Value> = rest.iter().take(limit).map(|(_, v)| v.clone()).collect();
+    let mut data = json!({"items": page});
+    if rest.len() > limit {
+        data["next_cursor"] = json!(URL_SAFE_NO_PAD.encode(&rest[limit - 1].0));
+    }
+    Reply::ok(message, data)
+}
+
+fn not_found_user(id: &str) -> Reply {
+    not_found("User", id)
+}
+
+fn not_found(kind: &str, id: &str) -> Reply {
+    Reply::error(404, &format!("NotFound_{kind}"), format!("{kind} with id '{id}' doesn't exist"))
+}

@@ -1,0 +1,237 @@
+//! The HTTP server: one thread with its own runtime, so a test or the host's demo can start it
+//! from any context, and dropping it stops it.
+
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::sync::oneshot;
+
+use crate::account::Account;
+use crate::faults::{Fault, FaultPlan, FaultRule};
+use crate::http_body::FakeBody;
+use crate::routes::{self, Reply};
+
+/// One request as the fake saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub status: u16,
+    /// Whether an `Authorization` header came with it (its value is never kept).
+    pub authorized: bool,
+}
+
+struct State {
+    account: Account,
+    faults: FaultPlan,
+    log: Vec<RecordedRequest>,
+    /// `X-Rate-Limit-Remaining`; when it reaches 0 every request gets 429 until reset.
+    rate_limit: u64,
+    rate_remaining: u64,
+}
+
+/// A running fake Fivetran. Stops when dropped.
+pub struct FakeFivetran {
+    addr: SocketAddr,
+    state: Arc<Mutex<State>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// The hourly request budget of a paid Fivetran account.
+pub const HOURLY_RATE_LIMIT: u64 = 20_000;
+
+impl FakeFivetran {
+    /// Serves `account` on an ephemeral loopback port.
+    pub fn start(account: Account) -> std::io::Result<Self> {
+        Self::start_on("127.0.0.1:0".parse().expect("valid address"), account)
+    }
+
+    pub fn start_on(addr: SocketAddr, account: Account) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(Mutex::new(State {
+            account,
+            faults: FaultPlan::default(),
+            log: Vec::new(),
+            rate_limit: HOURLY_RATE_LIMIT,
+            rate_remaining: u64::MAX,
+        }));
+        let (shutdown, stopped) = oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let served = Arc::clone(&state);
+        let thread = std::thread::Builder::new().name("fake-fivetran".into()).spawn(move || {
+            runtime.block_on(serve(listener, served, stopped));
+        })?;
+        Ok(Self { addr, state, shutdown: Some(shutdown), thread: Some(thread) })
+    }
+
+    /// `http://127.0.0.1:PORT`, the base URL to sync from.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The account as it is now.
+    pub fn account(&self) -> Account {
+        self.lock().account.clone()
+    }
+
+    /// Changes the account in place (for tests that sync, change, and sync again).
+    pub fn update(&self, change: impl FnOnce(&mut Account)) {
+        change(&mut self.lock().account);
+    }
+
+    pub fn inject(&self, rule: FaultRule) {
+        self.lock().faults.add(rule);
+    }
+
+    pub fn clear_faults(&self) {
+        self.lock().faults.clear();
+    }
+
+    /// Every request served so far, in order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.lock().log.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.lock().log.clear();
+    }
+
+    /// Sets the request budget left; at 0 the fake answers 429 as a drained account would.
+    pub fn set_rate_remaining(&self, remaining: u64) {
+        self.lock().rate_remaining = remaining;
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for FakeFivetran {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+async fn serve(listener: TcpListener, state: Arc<Mutex<State>>, mut stopped: oneshot::Receiver<()>) {
+    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+    loop {
+        let stream = tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => continue,
+            },
+        };
+        let state = Arc::clone(&state);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let state = Arc::clone(&state);
+                async move { Ok::<_, std::convert::Infallible>(answer(&state, request).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+        });
+    }
+}
+
+async fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Response<FakeBody> {
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().map(str::to_owned);
+    let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    // Read the body whole, so a client's request is complete before we answer.
+    let _body: Bytes = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+
+    let (reply, fault, rate) = {
+        let mut state = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let fault = state.faults.take(&method, &path);
+        let reply = reply(&mut state, &method, &path, query.as_deref(), authorization.as_deref(), fault.as_ref());
+        state.log.push(RecordedRequest {
+            method: method.clone(),
+            path: path.clone(),
+            query: query.clone(),
+            status: reply.status,
+            authorized: authorization.is_some(),
+        });
+        (reply, fault, (state.rate_limit, state.rate_remaining))
+    };
+
+    if let Some(Fault::Slow(delay)) = &fault {
+        tokio::time::sleep(*delay).await;
+    }
+    let text = match fault {
+        Some(Fault::Malformed) => r#"{"code":"Success","data":{"items":[{"id":"#.to_owned(),
+        _ => reply.body.to_string(),
+    };
+    let body = match fault {
+        Some(Fault::Truncated) => FakeBody::truncated(text),
+        _ => FakeBody::full(text),
+    };
+    let mut response = Response::builder()
+        .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("X-Rate-Limit", rate.0.to_string())
+        .header("X-Rate-Limit-Remaining", rate.1.min(rate.0).to_string());
+    if reply.status == 429 {
+        let retry_after = match fault {
+            Some(Fault::RateLimited { retry_after_s }) => retry_after_s,
+            _ => 60,
+        };
+        response = response.header(header::RETRY_AFTER, retry_after.to_string());
+    }
+    response.body(body).unwrap_or_else(|_| Response::new(FakeBody::full("")))
+}
+
+fn reply(
+    state: &mut State,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    authorization: Option<&str>,
+    fault: Option<&Fault>,
+) -> Reply {
+    match fault {
+        Some(Fault::RateLimited { .. }) => {
+            return Reply::error(429, "TooManyRequests", "Too many requests; retry after the given time");
+        }
+        Some(Fault::Unavailable) => return Reply::error(503, "ServiceUnavailable", "Service temporarily unavailable"),
+        _ => {}
+    }
+    let Some(key) = authenticate(&state.account, authorization) else {
+        return Reply::error(401, "AuthFailed", "Missing or invalid API key and secret");
+    };
+    if state.rate_remaining == 0 {
+        return Reply::error(429, "TooManyRequests", "Account request limit reached");
+    }
+    state.rate_remaining = state.rate_remaining.saturating_sub(1);
+    let key = key.clone();
+    routes::route(&state.account, &key, method, path, &routes::parse_query(query))
+}
+
+fn authenticate<'a>(account: &'a Account, authorization: Option<&str>) -> Option<&'a crate::account::ApiKey> {
+    let encoded = authorization?.strip_prefix("Basic ")?;
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (key, secret) = decoded.split_once(':')?;
+    account.key_for(key, secret)
+}
