@@ -16,7 +16,29 @@ fn main() {
     println!("cargo:rustc-env=FIVETRAN_PLUGIN_WASM={}", wasm.display());
 }
 
+/// rustup installs the targets `rust-toolchain.toml` names only with a toolchain it installs;
+/// when the toolchain was already there, add the target here so `cargo` alone is enough.
+fn ensure_wasm_target() {
+    const TARGET: &str = "wasm32-wasip2";
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let sysroot = Command::new(&rustc).args(["--print", "sysroot"]).output().ok().filter(|o| o.status.success());
+    let Some(sysroot) = sysroot.map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim())) else { return };
+    if sysroot.join("lib").join("rustlib").join(TARGET).is_dir() {
+        return;
+    }
+    let mut rustup = Command::new("rustup");
+    rustup.args(["target", "add", TARGET]);
+    if let Ok(toolchain) = std::env::var("RUSTUP_TOOLCHAIN") {
+        rustup.args(["--toolchain", &toolchain]);
+    }
+    match rustup.status() {
+        Ok(status) if status.success() => {}
+        _ => panic!("the {TARGET} target is not installed and `rustup target add {TARGET}` failed; install it and build again"),
+    }
+}
+
 fn build_component(workspace: &Path, target_dir: &Path, package: &str, artifact: &str) -> PathBuf {
+    ensure_wasm_target();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command
