@@ -1,7 +1,7 @@
 //! How a failed call into the plugin becomes a [`HostError`]: the exit status, and one line that
 //! says what failed and what to do.
 
-use crate::bindings::v0_1::types::ConnectorError;
+use crate::bindings::v0_2::types::ConnectorError;
 use crate::error::HostError;
 use crate::runtime::CallError;
 use crate::tenant::TenantConfig;

@@ -1,14 +1,22 @@
-//! The single-call operations: validate a key, invite a user.
+//! The single operations: validate a key, invite or delete a user, grant or revoke access.
+//!
+//! Changes are retried only as safely as the connector allows: each connector operation reads
+//! before it writes, so running it again after a 429, a 5xx or a lost answer finds what the
+//! first attempt did instead of doing it twice.
 
 use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::bindings::v0_1::types::{KeyKind, NewAccount, ProvisionOutcome};
-use crate::error::Result;
+use crate::bindings::v0_2::types::{
+    DeprovisionOutcome, Grant, GrantChange, KeyKind, NewAccount, ProvisionOutcome, Resource, ResourceRef,
+    RevokeChange,
+};
+use crate::error::{HostError, Result};
 use crate::failure::call_failure;
 use crate::http::RequestMeter;
-use crate::runtime::ConnectorRuntime;
+use crate::retry::{RetryStats, with_retries};
+use crate::runtime::{CallError, ConnectorRuntime, Session};
 use crate::tenant::TenantConfig;
 
 /// The account behind the credentials, and what kind of key they are.
@@ -21,9 +29,23 @@ pub struct Validation {
     pub key_owner: Option<String>,
 }
 
-pub async fn validate(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Result<Validation> {
+/// Opens a session and runs `call` in it with the tenant's retry policy.
+async fn run<T>(
+    runtime: &ConnectorRuntime,
+    tenant: &TenantConfig,
+    mut call: impl AsyncFnMut(&mut Session) -> Result<T, CallError>,
+) -> Result<T> {
     let mut session = runtime.open(tenant, Arc::new(RequestMeter::default())).await?;
-    let info = session.validate().await.map_err(|e| call_failure(tenant, e, 1))?;
+    let mut stats = RetryStats::default();
+    let result = with_retries(&tenant.retry, &tenant.id, &mut stats, async || call(&mut session).await).await;
+    if stats.retries > 0 {
+        tracing::info!(tenant = %tenant.id, "done after {} retries; the operation read the state before changing it again", stats.retries);
+    }
+    result.map_err(|(error, attempts)| call_failure(tenant, error, attempts))
+}
+
+pub async fn validate(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Result<Validation> {
+    let info = run(runtime, tenant, async |s| s.validate().await).await?;
     Ok(Validation {
         account_id: info.account_id,
         account_name: info.account_name,
@@ -36,17 +58,76 @@ pub async fn validate(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Resu
     })
 }
 
-/// Invites a user; `{"outcome": "created" | "already_exists", "user": RESOURCE}`.
+/// Invites a user: `{"outcome": "created" | "already_exists", "user": RESOURCE}`.
 pub async fn provision(runtime: &ConnectorRuntime, tenant: &TenantConfig, account: NewAccount) -> Result<Value> {
-    let mut session = runtime.open(tenant, Arc::new(RequestMeter::default())).await?;
-    let outcome = session.provision_account(&account).await.map_err(|e| call_failure(tenant, e, 1))?;
+    let outcome = run(runtime, tenant, async |s| s.provision_account(&account).await).await?;
     let (outcome, user) = match outcome {
         ProvisionOutcome::Created(user) => ("created", user),
         ProvisionOutcome::AlreadyExists(user) => ("already_exists", user),
     };
-    let traits: Value = serde_json::from_str(&user.traits_json).unwrap_or(Value::Null);
-    Ok(json!({
-        "outcome": outcome,
-        "user": {"type": user.resource_type, "id": user.id, "display_name": user.display_name, "traits": traits},
-    }))
+    Ok(json!({"outcome": outcome, "user": resource_json(&user)?}))
+}
+
+/// Deletes a user: `{"outcome": "deleted" | "not_found"}`.
+pub async fn deprovision(runtime: &ConnectorRuntime, tenant: &TenantConfig, user_id: &str) -> Result<Value> {
+    let outcome = run(runtime, tenant, async |s| s.deprovision_account(user_id).await).await?;
+    let outcome = match outcome {
+        DeprovisionOutcome::Deleted => "deleted",
+        DeprovisionOutcome::NotFound => "not_found",
+    };
+    Ok(json!({"outcome": outcome, "user_id": user_id}))
+}
+
+/// Grants an entitlement: `{"outcome": "granted" | "updated" | "already_held", "grant": GRANT}`.
+pub async fn grant(runtime: &ConnectorRuntime, tenant: &TenantConfig, entitlement: &str, principal: &str) -> Result<Value> {
+    let principal = parse_principal(principal)?;
+    let outcome = run(runtime, tenant, async |s| s.grant_entitlement(entitlement, &principal).await).await?;
+    let change = match outcome.change {
+        GrantChange::Granted => "granted",
+        GrantChange::Updated => "updated",
+        GrantChange::AlreadyHeld => "already_held",
+    };
+    let mut result = json!({"outcome": change, "grant": grant_json(&outcome.grant)});
+    if let Some(replaced) = outcome.replaced {
+        result["replaced"] = json!(replaced);
+    }
+    Ok(result)
+}
+
+/// Revokes a grant: `{"outcome": "revoked" | "not_held", "grant": ID}`.
+pub async fn revoke(runtime: &ConnectorRuntime, tenant: &TenantConfig, grant: &str) -> Result<Value> {
+    let outcome = run(runtime, tenant, async |s| s.revoke_grant(grant).await).await?;
+    let change = match outcome.change {
+        RevokeChange::Revoked => "revoked",
+        RevokeChange::NotHeld => "not_held",
+    };
+    Ok(json!({"outcome": change, "grant": outcome.grant}))
+}
+
+/// `TYPE:ID`, e.g. `user:U1`.
+pub fn parse_principal(text: &str) -> Result<ResourceRef> {
+    match text.split_once(':') {
+        Some((resource_type, id)) if !resource_type.is_empty() && !id.is_empty() => {
+            Ok(ResourceRef { resource_type: resource_type.to_owned(), id: id.to_owned() })
+        }
+        _ => Err(HostError::Usage(format!("--principal {text:?} is not TYPE:ID; write it as user:USER_ID or team:TEAM_ID"))),
+    }
+}
+
+fn resource_json(resource: &Resource) -> Result<Value> {
+    let traits: Value = serde_json::from_str(&resource.traits_json)
+        .map_err(|_| HostError::Other(format!("the connector reported traits of {} that are not JSON", resource.id)))?;
+    Ok(json!({"type": resource.resource_type, "id": resource.id, "display_name": resource.display_name, "traits": traits}))
+}
+
+fn grant_json(grant: &Grant) -> Value {
+    let mut value = json!({
+        "id": grant.id,
+        "entitlement": grant.entitlement,
+        "principal": {"type": grant.principal.resource_type, "id": grant.principal.id},
+    });
+    if !grant.expandable.is_empty() {
+        value["expandable"] = json!(grant.expandable);
+    }
+    value
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::bindings::v0_1::types::ConnectorError;
+use crate::bindings::v0_2::types::ConnectorError;
 
 /// Retries for reads: after a 429, the wait the API asked for; after a 5xx or a lost
 /// connection, capped exponential backoff with jitter; a bounded number of times.
@@ -91,7 +91,7 @@ fn is_transient(status: Option<u16>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::v0_1::types::{RateLimit, UpstreamError};
+    use crate::bindings::v0_2::types::{RateLimit, UpstreamError};
 
     fn upstream(status: Option<u16>) -> ConnectorError {
         ConnectorError::Upstream(UpstreamError { status, code: None, message: "x".into() })
@@ -130,6 +130,52 @@ mod tests {
             let first = policy.backoff(1);
             assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100));
             assert!(policy.backoff(30) <= Duration::from_secs(1));
+        }
+    }
+}
+
+/// Retries and rate-limit waits a run has sat through.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct RetryStats {
+    pub retries: u64,
+    pub rate_limit_waits: u64,
+}
+
+/// Runs `call` until it succeeds or `policy` gives up; the error comes back with the number of
+/// attempts made. Only connector errors are retried: a trap, a timeout or a refusal is final.
+pub(crate) async fn with_retries<T>(
+    policy: &RetryPolicy,
+    tenant: &str,
+    stats: &mut RetryStats,
+    mut call: impl AsyncFnMut() -> Result<T, crate::runtime::CallError>,
+) -> Result<T, (crate::runtime::CallError, u32)> {
+    use crate::runtime::CallError;
+    let mut attempts = Attempts::default();
+    loop {
+        let error = match call().await {
+            Ok(value) => return Ok(value),
+            Err(CallError::Connector(error)) => error,
+            Err(other) => return Err((other, attempts.failures + 1)),
+        };
+        match policy.decide(&error, &mut attempts) {
+            Decision::RetryAfter(wait) => {
+                if let ConnectorError::RateLimited(limit) = &error {
+                    stats.rate_limit_waits += 1;
+                    tracing::info!(tenant, "rate limited ({}); waiting {} ms", limit.message, wait.as_millis());
+                } else {
+                    stats.retries += 1;
+                    let why = match &error {
+                        ConnectorError::Upstream(upstream) => upstream.message.as_str(),
+                        _ => "transient failure",
+                    };
+                    tracing::info!(tenant, "{why}; retrying in {} ms", wait.as_millis());
+                }
+                tokio::time::sleep(wait).await;
+            }
+            Decision::GiveUp => {
+                let tries = attempts.failures.max(attempts.rate_limit_waits) + 1;
+                return Err((CallError::Connector(error), tries));
+            }
         }
     }
 }

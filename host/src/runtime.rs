@@ -7,11 +7,12 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store, StoreLimitsBuilder};
 
-use crate::bindings::v0_1::types::{
-    AccountInfo, Config as CallConfig, ConnectorError, ConnectorMetadata, Entitlement, NewAccount, Page,
-    ProvisionOutcome, Resource,
+use crate::bindings::CONTRACT_VERSION;
+use crate::bindings::v0_2::types::{
+    AccountInfo, Config as CallConfig, ConnectorError, ConnectorMetadata, DeprovisionOutcome, Entitlement,
+    GrantOutcome, NewAccount, Page, ProvisionOutcome, Resource, ResourceRef, RevokeOutcome,
 };
-use crate::bindings::v0_1::{ConnectorWorld, ConnectorWorldPre};
+use crate::bindings::v0_2::{ConnectorWorld, ConnectorWorldPre};
 use crate::error::{HostError, Result};
 use crate::http::{EgressHooks, RequestMeter};
 use crate::state::TenantState;
@@ -41,6 +42,7 @@ impl ConnectorRuntime {
     }
 
     pub fn from_component(engine: &Engine, component: &Component) -> Result<Self> {
+        check_contract(engine, component)?;
         let mut linker = Linker::<TenantState>::new(engine);
         let link = |e: wasmtime::Error| HostError::Other(format!("cannot link the host interfaces: {e:#}"));
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
@@ -48,12 +50,12 @@ impl ConnectorRuntime {
         ConnectorWorld::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state).map_err(link)?;
         let instance_pre = linker.instantiate_pre(component).map_err(|e| {
             HostError::Usage(format!(
-                "the plugin does not fit this host: {e:#}; it must implement accessgov:connector@0.1.0 and import only WASI 0.2 and wasi:http"
+                "the plugin does not fit this host: {e:#}; it must implement accessgov:connector@{CONTRACT_VERSION} and import only WASI 0.2 and wasi:http"
             ))
         })?;
         let pre = ConnectorWorldPre::new(instance_pre).map_err(|e| {
             HostError::Usage(format!(
-                "the plugin does not export accessgov:connector/connector@0.1.0: {e:#}; rebuild it against this host's wit/"
+                "the plugin does not export accessgov:connector/connector@{CONTRACT_VERSION}: {e:#}; rebuild it against this host's wit/"
             ))
         })?;
         Ok(Self { engine: engine.clone(), pre })
@@ -92,6 +94,37 @@ impl ConnectorRuntime {
             config: CallConfig { base_url: tenant.base_url.trim_end_matches('/').to_owned(), page_size: tenant.page_size },
         })
     }
+}
+
+/// The name prefix of the connector interface a component exports, before its version.
+const CONNECTOR_EXPORT: &str = "accessgov:connector/connector@";
+
+/// Refuses, with both versions named, a component built against another contract version.
+fn check_contract(engine: &Engine, component: &Component) -> Result<()> {
+    let ty = component.component_type();
+    let exported: Vec<&str> = ty.exports(engine).filter_map(|(name, _)| name.strip_prefix(CONNECTOR_EXPORT)).collect();
+    match exported.as_slice() {
+        [version] if *version == CONTRACT_VERSION => Ok(()),
+        [version] => {
+            let older = version_parts(version) < version_parts(CONTRACT_VERSION);
+            Err(HostError::Usage(if older {
+                format!(
+                    "the plugin implements accessgov:connector@{version}, an older contract than this host's @{CONTRACT_VERSION}; rebuild the plugin against this host's wit/ (or run a connector-host of its version)"
+                )
+            } else {
+                format!(
+                    "the plugin implements accessgov:connector@{version}, newer than this host's @{CONTRACT_VERSION}; upgrade connector-host"
+                )
+            }))
+        }
+        _ => Err(HostError::Usage(format!(
+            "the plugin exports no accessgov:connector/connector interface; it is not an access connector (this host runs @{CONTRACT_VERSION})"
+        ))),
+    }
+}
+
+fn version_parts(version: &str) -> Vec<u64> {
+    version.split(['.', '-']).map(|p| p.parse().unwrap_or(0)).collect()
 }
 
 /// Why a call into the plugin did not return a value.
@@ -165,6 +198,21 @@ impl Session {
     pub async fn provision_account(&mut self, account: &NewAccount) -> Result<ProvisionOutcome, CallError> {
         let config = self.config.clone();
         call!(self, call_provision_account, &config, account)
+    }
+
+    pub async fn deprovision_account(&mut self, user_id: &str) -> Result<DeprovisionOutcome, CallError> {
+        let config = self.config.clone();
+        call!(self, call_deprovision_account, &config, user_id)
+    }
+
+    pub async fn grant_entitlement(&mut self, entitlement: &str, principal: &ResourceRef) -> Result<GrantOutcome, CallError> {
+        let config = self.config.clone();
+        call!(self, call_grant_entitlement, &config, entitlement, principal)
+    }
+
+    pub async fn revoke_grant(&mut self, grant: &str) -> Result<RevokeOutcome, CallError> {
+        let config = self.config.clone();
+        call!(self, call_revoke_grant, &config, grant)
     }
 
     fn settle<T>(

@@ -8,7 +8,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::bindings::v0_1::accessgov::connector::log;
+use crate::bindings::v0_2::accessgov::connector::log;
 use crate::http::EgressHooks;
 
 /// The longest log message a plugin may write; the rest is cut off.
@@ -65,4 +65,4 @@ impl log::Host for TenantState {
     }
 }
 
-impl crate::bindings::v0_1::accessgov::connector::types::Host for TenantState {}
+impl crate::bindings::v0_2::accessgov::connector::types::Host for TenantState {}

@@ -7,11 +7,11 @@ use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
 
-use crate::bindings::v0_1::types::{Capability, ConnectorError, Entitlement, Grant, Page, Resource};
+use crate::bindings::v0_2::types::{Capability, ConnectorError, Entitlement, Grant, Page, Resource};
 use crate::error::{HostError, Result};
 use crate::failure::{call_failure, redact};
 use crate::http::RequestMeter;
-use crate::retry::{Attempts, Decision};
+use crate::retry::{RetryStats, with_retries};
 use crate::runtime::{CallError, ConnectorRuntime, Session};
 use crate::snapshot::{
     ConnectorInfo, EntitlementRecord, FORMAT, GrantRecord, ResourceKey, ResourceRecord, ResourceTypeRecord, Snapshot,
@@ -45,7 +45,7 @@ async fn sync_unbounded(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Re
         return Err(HostError::Usage(format!("the plugin {} cannot sync", metadata.name)));
     }
 
-    let mut driver = Driver { tenant, session: &mut session, merged: Merged::default(), retries: 0, rate_limit_waits: 0 };
+    let mut driver = Driver { tenant, session: &mut session, merged: Merged::default(), stats: RetryStats::default() };
 
     for resource_type in &metadata.resource_types {
         let mut token = None;
@@ -91,7 +91,7 @@ async fn sync_unbounded(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Re
         tracing::info!(tenant = %tenant.id, "listed grants on {}s", resource_type.id);
     }
 
-    let (retries, rate_limit_waits) = (driver.retries, driver.rate_limit_waits);
+    let RetryStats { retries, rate_limit_waits } = driver.stats;
     let merged = std::mem::take(&mut driver.merged);
     let mut snapshot = merged.into_snapshot(tenant)?;
     snapshot.connector = ConnectorInfo { name: metadata.name, version: metadata.version };
@@ -124,55 +124,29 @@ struct Driver<'a> {
     tenant: &'a TenantConfig,
     session: &'a mut Session,
     merged: Merged,
-    retries: u64,
-    rate_limit_waits: u64,
+    stats: RetryStats,
 }
 
 impl Driver<'_> {
     /// One page, retried as the tenant's policy allows. A resource that vanished since it was
     /// listed has no grants.
     async fn page(&mut self, listing: Listing<'_>, token: Option<&str>) -> Result<Page> {
-        let mut attempts = Attempts::default();
-        loop {
-            let result = match &listing {
-                Listing::Resources(resource_type) => self.session.list_resources(resource_type, token).await,
-                Listing::Grants(resource) => self.session.list_grants(resource, token).await,
-            };
-            let error = match result {
-                Ok(page) => return Ok(page),
-                Err(error) => error,
-            };
-            if let (Listing::Grants(resource), CallError::Connector(ConnectorError::NotFound(why))) = (&listing, &error) {
-                tracing::warn!(tenant = %self.tenant.id, "{} {} vanished during the sync: {why}", resource.resource_type, resource.id);
-                return Ok(Page { resources: vec![], entitlements: vec![], grants: vec![], next_page_token: None });
-            }
-            let CallError::Connector(connector_error) = &error else {
-                return Err(call_failure(self.tenant, error, attempts.failures + 1));
-            };
-            match self.tenant.retry.decide(connector_error, &mut attempts) {
-                Decision::RetryAfter(wait) => {
-                    if matches!(connector_error, ConnectorError::RateLimited(_)) {
-                        self.rate_limit_waits += 1;
-                        tracing::info!(tenant = %self.tenant.id, "rate limited; waiting {} ms", wait.as_millis());
-                    } else {
-                        self.retries += 1;
-                        tracing::info!(tenant = %self.tenant.id, "{}; retrying in {} ms", describe(connector_error), wait.as_millis());
-                    }
-                    tokio::time::sleep(wait).await;
+        let session = &mut *self.session;
+        let result = with_retries(&self.tenant.retry, &self.tenant.id, &mut self.stats, async || match &listing {
+            Listing::Resources(resource_type) => session.list_resources(resource_type, token).await,
+            Listing::Grants(resource) => session.list_grants(resource, token).await,
+        })
+        .await;
+        match result {
+            Ok(page) => Ok(page),
+            Err((CallError::Connector(ConnectorError::NotFound(why)), _)) if matches!(listing, Listing::Grants(_)) => {
+                if let Listing::Grants(resource) = listing {
+                    tracing::warn!(tenant = %self.tenant.id, "{} {} vanished during the sync: {why}", resource.resource_type, resource.id);
                 }
-                Decision::GiveUp => {
-                    let tries = attempts.failures.max(attempts.rate_limit_waits);
-                    return Err(call_failure(self.tenant, error, tries));
-                }
+                Ok(Page { resources: vec![], entitlements: vec![], grants: vec![], next_page_token: None })
             }
+            Err((error, attempts)) => Err(call_failure(self.tenant, error, attempts)),
         }
-    }
-}
-
-fn describe(error: &ConnectorError) -> String {
-    match error {
-        ConnectorError::Upstream(u) => u.message.clone(),
-        other => format!("{other:?}"),
     }
 }
 
@@ -238,7 +212,7 @@ impl Merged {
             resources.push(ResourceRecord { resource_type, id, display_name: resource.display_name, traits });
         }
         let known: std::collections::BTreeSet<ResourceKey> = resources.iter().map(ResourceRecord::key).collect();
-        let key = |r: &crate::bindings::v0_1::types::ResourceRef| ResourceKey { resource_type: r.resource_type.clone(), id: r.id.clone() };
+        let key = |r: &crate::bindings::v0_2::types::ResourceRef| ResourceKey { resource_type: r.resource_type.clone(), id: r.id.clone() };
 
         let entitlements: Vec<EntitlementRecord> = self
             .entitlements

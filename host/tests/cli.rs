@@ -192,16 +192,64 @@ fn a_tenant_file_names_where_the_credentials_are() {
 }
 
 #[test]
-fn provision_is_reported_unsupported_for_now() {
+fn provision_grant_revoke_and_deprovision_print_json() {
+    let (fake, account) = fake();
+    let url = fake.base_url();
+    let common = ["--base-url", url.as_str(), "--allow-private-network"];
+    let json = |args: &[&str]| -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(common);
+        let output = run(&all, Some(key(&account)));
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        serde_json::from_slice(&output.stdout).expect("stdout is JSON")
+    };
+    let invited = json(&["provision", "--email", "ann@b.test", "--given-name", "Ann", "--family-name", "Lee", "--role", "Account Reviewer"]);
+    assert_eq!(invited["outcome"], "created");
+    let user = invited["user"]["id"].as_str().unwrap().to_owned();
+    let team = account.teams.keys().next().unwrap();
+    let granted = json(&["grant", "--entitlement", &format!("team:{team}:member"), "--principal", &format!("user:{user}")]);
+    assert_eq!(granted["outcome"], "granted");
+    let grant_id = granted["grant"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(grant_id, format!("team:{team}:member:user:{user}"));
+    assert_eq!(json(&["revoke", "--grant", &grant_id])["outcome"], "revoked");
+    assert_eq!(json(&["deprovision", "--user-id", &user])["outcome"], "deleted");
+    assert_eq!(json(&["deprovision", "--user-id", &user])["outcome"], "not_found");
+}
+
+#[test]
+fn an_invalid_grant_exits_2_with_one_line() {
     let (fake, account) = fake();
     let url = fake.base_url();
     let output = run(
-        &["provision", "--email", "a@b.test", "--given-name", "A", "--family-name", "B", "--base-url", &url, "--allow-private-network"],
+        &["grant", "--entitlement", "team:t1:owner", "--principal", "user:u1", "--base-url", &url, "--allow-private-network"],
         Some(key(&account)),
     );
-    assert_eq!(output.status.code(), Some(1));
-    assert!(error_line(&output).contains("not supported"));
-    assert!(fake.requests().is_empty(), "nothing is sent");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(error_line(&output).contains("member and manager"));
+    let output = run(&["grant", "--entitlement", "team:t1:member", "--principal", "u1", "--base-url", &url], Some(key(&account)));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(error_line(&output).contains("TYPE:ID"));
+    assert!(fake.requests().iter().all(|r| r.method == "GET"));
+}
+
+#[test]
+fn a_component_of_an_older_contract_is_refused_by_name() {
+    let component = wat::parse_str(
+        r#"(component
+            (core module $m (func (export "f") (result i32) i32.const 0))
+            (core instance $i (instantiate $m))
+            (func $f (result u32) (canon lift (core func $i "f")))
+            (instance $connector (export "placeholder" (func $f)))
+            (export "accessgov:connector/connector@0.1.0" (instance $connector)))"#,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("old.wasm");
+    std::fs::write(&plugin, component).unwrap();
+    let output = run(&["validate", "--plugin", plugin.to_str().unwrap()], Some(("k", "s")));
+    assert_eq!(output.status.code(), Some(2));
+    let line = error_line(&output);
+    assert!(line.contains("accessgov:connector@0.1.0") && line.contains("older") && line.contains("@0.2.0"), "{line}");
 }
 
 #[test]

@@ -32,7 +32,7 @@ impl Guest for FivetranConnector {
                     entitlements_need: t.entitlements_need.iter().map(|s| (*s).into()).collect(),
                 })
                 .collect(),
-            capabilities: vec![wit::Capability::Sync],
+            capabilities: vec![wit::Capability::Sync, wit::Capability::Provision],
         }
     }
 
@@ -82,12 +82,57 @@ impl Guest for FivetranConnector {
     }
 
     fn provision_account(
-        _cfg: wit::Config,
-        _account: wit::NewAccount,
+        cfg: wit::Config,
+        account: wit::NewAccount,
     ) -> Result<wit::ProvisionOutcome, wit::ConnectorError> {
-        Err(wit::ConnectorError::Unsupported(
-            "provision-account is not implemented by this version of the Fivetran connector".into(),
-        ))
+        let account = model::NewAccount {
+            email: account.email,
+            given_name: account.given_name,
+            family_name: account.family_name,
+            account_role: account.account_role,
+            phone: account.phone,
+        };
+        let outcome = Connector::new(&Waki, config(cfg)).provision(&account).map_err(error)?;
+        Ok(match outcome {
+            model::ProvisionOutcome::Created(user) => wit::ProvisionOutcome::Created(resource(user)),
+            model::ProvisionOutcome::AlreadyExists(user) => wit::ProvisionOutcome::AlreadyExists(resource(user)),
+        })
+    }
+
+    fn deprovision_account(cfg: wit::Config, user_id: String) -> Result<wit::DeprovisionOutcome, wit::ConnectorError> {
+        Ok(match Connector::new(&Waki, config(cfg)).deprovision(&user_id).map_err(error)? {
+            model::DeprovisionOutcome::Deleted => wit::DeprovisionOutcome::Deleted,
+            model::DeprovisionOutcome::NotFound => wit::DeprovisionOutcome::NotFound,
+        })
+    }
+
+    fn grant_entitlement(
+        cfg: wit::Config,
+        entitlement: String,
+        principal: wit::ResourceRef,
+    ) -> Result<wit::GrantOutcome, wit::ConnectorError> {
+        let principal = model::ResourceRef { resource_type: principal.resource_type, id: principal.id };
+        let outcome = Connector::new(&Waki, config(cfg)).grant(&entitlement, &principal).map_err(error)?;
+        Ok(wit::GrantOutcome {
+            grant: grant(outcome.grant),
+            change: match outcome.change {
+                model::GrantChange::Granted => wit::GrantChange::Granted,
+                model::GrantChange::Updated => wit::GrantChange::Updated,
+                model::GrantChange::AlreadyHeld => wit::GrantChange::AlreadyHeld,
+            },
+            replaced: outcome.replaced,
+        })
+    }
+
+    fn revoke_grant(cfg: wit::Config, grant: String) -> Result<wit::RevokeOutcome, wit::ConnectorError> {
+        let outcome = Connector::new(&Waki, config(cfg)).revoke(&grant).map_err(error)?;
+        Ok(wit::RevokeOutcome {
+            grant: outcome.grant,
+            change: match outcome.change {
+                model::RevokeChange::Revoked => wit::RevokeChange::Revoked,
+                model::RevokeChange::NotHeld => wit::RevokeChange::NotHeld,
+            },
+        })
     }
 }
 

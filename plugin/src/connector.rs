@@ -35,7 +35,7 @@ const TEAM_GROUPS: &str = "groups:";
 
 pub struct Connector<'a, T: Transport> {
     transport: &'a T,
-    config: Config,
+    pub(crate) config: Config,
 }
 
 impl<'a, T: Transport> Connector<'a, T> {
@@ -120,22 +120,50 @@ impl<'a, T: Transport> Connector<'a, T> {
             path_and_query.push_str("&cursor=");
             path_and_query.push_str(&encode(cursor));
         }
-        let request = ApiRequest { method: "GET", path: path_and_query, body: None };
-        let endpoint = api::endpoint(&request);
-        let response =
-            self.transport.send(&self.config.base_url, &request).map_err(|e| api::transport_error(&endpoint, e))?;
+        let (endpoint, response) = self.send("GET", path_and_query, None)?;
         let (items, next) = api::decode_list(&endpoint, &response)?;
         let mut page = map(items);
         page.next_page_token = next;
         Ok(page)
     }
 
-    fn get_data<D: DeserializeOwned>(&self, path: &str) -> Result<D> {
-        let request = ApiRequest { method: "GET", path: path.to_owned(), body: None };
+    pub(crate) fn get_data<D: DeserializeOwned>(&self, path: &str) -> Result<D> {
+        let (endpoint, response) = self.send("GET", path.to_owned(), None)?;
+        api::decode_data(&endpoint, &response)
+    }
+
+    /// Sends one request; answers with the endpoint's name (for errors) and the response.
+    pub(crate) fn send(
+        &self,
+        method: &'static str,
+        path: String,
+        body: Option<serde_json::Value>,
+    ) -> Result<(String, crate::transport::ApiResponse)> {
+        let request = ApiRequest { method, path, body: body.map(|b| b.to_string().into_bytes()) };
         let endpoint = api::endpoint(&request);
         let response =
             self.transport.send(&self.config.base_url, &request).map_err(|e| api::transport_error(&endpoint, e))?;
-        api::decode_data(&endpoint, &response)
+        Ok((endpoint, response))
+    }
+
+    /// Every item of a list endpoint, page after page.
+    pub(crate) fn list_all<I: DeserializeOwned>(&self, path: &str) -> Result<Vec<I>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path_and_query = format!("{path}?limit={}", self.config.page_size);
+            if let Some(cursor) = &cursor {
+                path_and_query.push_str("&cursor=");
+                path_and_query.push_str(&encode(cursor));
+            }
+            let (endpoint, response) = self.send("GET", path_and_query, None)?;
+            let (page, next) = api::decode_list(&endpoint, &response)?;
+            items.extend(page);
+            match next {
+                Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
+                _ => return Ok(items),
+            }
+        }
     }
 }
 
@@ -160,32 +188,9 @@ fn unknown_type(resource_type: &str) -> ConnectorError {
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-    use std::collections::VecDeque;
-
     use super::*;
-    use crate::transport::{ApiResponse, TransportError};
 
-    /// Answers requests from a queue and records them.
-    #[derive(Default)]
-    struct Canned {
-        answers: RefCell<VecDeque<(u16, &'static str)>>,
-        seen: RefCell<Vec<String>>,
-    }
-
-    impl Canned {
-        fn new(answers: &[(u16, &'static str)]) -> Self {
-            Self { answers: RefCell::new(answers.iter().copied().collect()), seen: RefCell::default() }
-        }
-    }
-
-    impl Transport for Canned {
-        fn send(&self, base_url: &str, request: &ApiRequest) -> Result<ApiResponse, TransportError> {
-            self.seen.borrow_mut().push(format!("{} {base_url}{}", request.method, request.path));
-            let (status, body) = self.answers.borrow_mut().pop_front().ok_or(TransportError::Failed("no answer".into()))?;
-            Ok(ApiResponse { status, retry_after: None, body: body.as_bytes().to_vec() })
-        }
-    }
+    use crate::testing::Canned;
 
     fn config() -> Config {
         Config { base_url: "https://api.example/".into(), page_size: 5000 }

@@ -9,9 +9,14 @@
 
 pub mod api;
 pub mod connector;
+pub mod ids;
 pub mod mapping;
 pub mod model;
+pub mod provision;
 pub mod transport;
+
+#[cfg(test)]
+mod testing;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

@@ -118,3 +118,51 @@ pub enum ConnectorError {
 }
 
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAccount {
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub account_role: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProvisionOutcome {
+    Created(Resource),
+    AlreadyExists(Resource),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeprovisionOutcome {
+    Deleted,
+    NotFound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantChange {
+    Granted,
+    Updated,
+    AlreadyHeld,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantOutcome {
+    pub grant: Grant,
+    pub change: GrantChange,
+    /// The grant an update replaced.
+    pub replaced: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeChange {
+    Revoked,
+    NotHeld,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevokeOutcome {
+    pub grant: String,
+    pub change: RevokeChange,
+}

@@ -5,14 +5,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use connector_host::bindings::v0_1::types::NewAccount;
+use connector_host::bindings::v0_2::types::NewAccount;
 use connector_host::tenant::{Overrides, TenantEntry, read_tenant_file};
 use connector_host::{ConnectorRuntime, Credentials, HostError, Snapshot, TenantConfig, operations, sync};
 use fivetran_fake::{AccountSpec, FakeFivetran, generate};
 
 #[derive(Parser)]
 #[command(name = "connector-host", version, about = "Runs an access-connector WebAssembly component: sync a Fivetran account's identities and access into a snapshot.")]
-#[command(after_help = "Credentials come from FIVETRAN_API_KEY and FIVETRAN_API_SECRET, or from a tenant file.\n\nExamples:\n  connector-host demo\n  connector-host validate\n  connector-host sync --out snapshot.json")]
+#[command(after_help = "Credentials come from FIVETRAN_API_KEY and FIVETRAN_API_SECRET, or from a tenant file.\n\nExamples:\n  connector-host demo\n  connector-host validate\n  connector-host sync --out snapshot.json\n  connector-host grant --entitlement team:T1:member --principal user:U1")]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -55,14 +55,14 @@ enum Command {
     #[command(after_help = "Example:\n  FIVETRAN_API_KEY=... FIVETRAN_API_SECRET=... connector-host validate")]
     Validate,
     /// Read the whole account into a snapshot file, written atomically.
-    #[command(after_help = "Example:\n  connector-host sync --out snapshot.json")]
+    #[command(after_help = "Example:\n  connector-host sync --out snapshot.json\n  connector-host grant --entitlement team:T1:member --principal user:U1")]
     Sync {
         /// Where to write the snapshot.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
-    /// Invite a user (not yet implemented by the Fivetran plugin: it answers "unsupported").
-    #[command(after_help = "Example:\n  connector-host provision --email ann@example.com --given-name Ann --family-name Lee --role \"Account Reviewer\"")]
+    /// Invite a user; an existing user with the same email (any case) is reported, not invited again.
+    #[command(after_help = "Prints {\"outcome\": \"created\" or \"already_exists\", \"user\": RESOURCE}.\n\nExample:\n  connector-host provision --email ann@example.com --given-name Ann --family-name Lee --role \"Account Reviewer\"")]
     Provision {
         #[arg(long)]
         email: String,
@@ -70,11 +70,34 @@ enum Command {
         given_name: String,
         #[arg(long)]
         family_name: String,
-        /// An account role, e.g. "Account Reviewer".
+        /// An account role from /v1/roles, e.g. "Account Reviewer".
         #[arg(long)]
         role: Option<String>,
         #[arg(long)]
         phone: Option<String>,
+    },
+    /// Delete a user. The user behind the API key is refused.
+    #[command(after_help = "Prints {\"outcome\": \"deleted\" or \"not_found\"}.\n\nExample:\n  connector-host deprovision --user-id decent_dropsy")]
+    Deprovision {
+        #[arg(long, value_name = "ID")]
+        user_id: String,
+    },
+    /// Give a user or team an entitlement from the snapshot (account role, team membership, destination access).
+    #[command(after_help = "Prints {\"outcome\": \"granted\", \"updated\" or \"already_held\", \"grant\": GRANT}.\n\nExamples:\n  connector-host grant --entitlement \"role:Account Reviewer:assigned\" --principal user:decent_dropsy\n  connector-host grant --entitlement team:sleepy_otter:manager --principal user:decent_dropsy\n  connector-host grant --entitlement \"group:warm_lake:Manage Destination\" --principal team:sleepy_otter")]
+    Grant {
+        /// An entitlement id, as in the snapshot.
+        #[arg(long, value_name = "ENT")]
+        entitlement: String,
+        /// Who gets it: user:ID or team:ID.
+        #[arg(long, value_name = "TYPE:ID")]
+        principal: String,
+    },
+    /// Take away a grant.
+    #[command(after_help = "Prints {\"outcome\": \"revoked\" or \"not_held\", \"grant\": ID}.\n\nExample:\n  connector-host revoke --grant team:sleepy_otter:member:user:decent_dropsy")]
+    Revoke {
+        /// A grant id, as in the snapshot.
+        #[arg(long, value_name = "GRANT")]
+        grant: String,
     },
 }
 
@@ -144,11 +167,30 @@ async fn run(cli: Cli) -> Result<(), HostError> {
         Command::Provision { email, given_name, family_name, role, phone } => {
             let tenant = tenant(&cli.global)?;
             let account = NewAccount { email, given_name, family_name, account_role: role, phone };
-            let result = operations::provision(&runtime, &tenant, account).await?;
-            println!("{}", serde_json::to_string_pretty(&result).unwrap_or_default());
+            print_json(&operations::provision(&runtime, &tenant, account).await?);
+            Ok(())
+        }
+        Command::Deprovision { user_id } => {
+            let tenant = tenant(&cli.global)?;
+            print_json(&operations::deprovision(&runtime, &tenant, &user_id).await?);
+            Ok(())
+        }
+        Command::Grant { entitlement, principal } => {
+            operations::parse_principal(&principal)?;
+            let tenant = tenant(&cli.global)?;
+            print_json(&operations::grant(&runtime, &tenant, &entitlement, &principal).await?);
+            Ok(())
+        }
+        Command::Revoke { grant } => {
+            let tenant = tenant(&cli.global)?;
+            print_json(&operations::revoke(&runtime, &tenant, &grant).await?);
             Ok(())
         }
     }
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
 /// The tenant from `--tenant FILE` (exactly one table) or the default one, with flags applied.

@@ -14,6 +14,8 @@ pub enum Fault {
     Truncated,
     /// 200 with a body that is not the endpoint's JSON.
     Malformed,
+    /// The request takes effect, then the answer is a 503: the client cannot tell it worked.
+    AppliedThenUnavailable,
 }
 
 /// Which requests a fault hits: those whose path starts with `path_prefix` (and whose method is

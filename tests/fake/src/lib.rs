@@ -10,6 +10,7 @@ pub mod faults;
 pub mod generate;
 pub mod oracle;
 mod http_body;
+mod mutations;
 mod routes;
 pub mod server;
 

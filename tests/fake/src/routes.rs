@@ -30,6 +30,15 @@ impl Reply {
 /// Decoded query parameters.
 pub(crate) type Query = BTreeMap<String, String>;
 
+/// One authenticated request, as the routes see it.
+pub(crate) struct Request<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub query: Query,
+    pub body: &'a [u8],
+    pub content_type: Option<&'a str>,
+}
+
 pub(crate) fn parse_query(query: Option<&str>) -> Query {
     query
         .unwrap_or_default()
@@ -67,9 +76,16 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// Answers one authenticated request.
-pub(crate) fn route(account: &Account, key: &ApiKey, method: &str, path: &str, query: &Query) -> Reply {
+pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>) -> Reply {
+    let (method, path, query) = (request.method, request.path, &request.query);
     let segments: Vec<String> = path.trim_end_matches('/').split('/').skip(1).map(percent_decode).collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
+    if method != "GET" {
+        if let Some(reply) = crate::mutations::route(account, key, method, &segments, request.body, request.content_type) {
+            return reply;
+        }
+    }
+    let account = &*account;
     match (method, segments.as_slice()) {
         ("GET", ["v1", "account", "info"]) => Reply::ok(
             "Account information retrieved successfully",
@@ -100,6 +116,21 @@ pub(crate) fn route(account: &Account, key: &ApiKey, method: &str, path: &str, q
                     .collect()
             })
         }
+        ("GET", ["v1", "users", user, "groups", group]) => match account.group_users.get(&(group.to_string(), user.to_string())) {
+            Some(role) => Reply::ok("User membership retrieved successfully", json!({"id": group, "role": role, "created_at": "2024-01-01T00:00:00Z"})),
+            None if !account.users.contains_key(*user) => not_found_user(user),
+            None => not_found("UserMembership", &format!("{user}/{group}")),
+        },
+        ("GET", ["v1", "teams", team, "users", user]) => match account.team_users.get(&(team.to_string(), user.to_string())) {
+            Some(role) => Reply::ok("Team membership retrieved successfully", json!({"user_id": user, "role": role, "created_at": "2024-01-01T00:00:00Z"})),
+            None if !account.teams.contains_key(*team) => not_found("Team", team),
+            None => not_found("TeamMembership", &format!("{team}/{user}")),
+        },
+        ("GET", ["v1", "teams", team, "groups", group]) => match account.team_groups.get(&(team.to_string(), group.to_string())) {
+            Some(role) => Reply::ok("Team membership retrieved successfully", json!({"id": group, "role": role, "created_at": "2024-01-01T00:00:00Z"})),
+            None if !account.teams.contains_key(*team) => not_found("Team", team),
+            None => not_found("TeamMembership", &format!("{team}/{group}")),
+        },
         ("GET", ["v1", "roles"]) => list(query, "Roles list retrieved successfully", || {
             // Roles have no id: their listing order is their position.
             account.roles.iter().enumerate().map(|(i, r)| (format!("{i:08}"), Account::role_json(r))).collect()

@@ -160,13 +160,21 @@ async fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Response<Fa
     let path = request.uri().path().to_owned();
     let query = request.uri().query().map(str::to_owned);
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     // Read the body whole, so a client's request is complete before we answer.
-    let _body: Bytes = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+    let body: Bytes = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
 
     let (reply, fault, rate) = {
         let mut state = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let fault = state.faults.take(&method, &path);
-        let reply = reply(&mut state, &method, &path, query.as_deref(), authorization.as_deref(), fault.as_ref());
+        let call = routes::Request {
+            method: &method,
+            path: &path,
+            query: routes::parse_query(query.as_deref()),
+            body: &body,
+            content_type: content_type.as_deref(),
+        };
+        let reply = reply(&mut state, &call, authorization.as_deref(), fault.as_ref());
         state.log.push(RecordedRequest {
             method: method.clone(),
             path: path.clone(),
@@ -203,14 +211,7 @@ async fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Response<Fa
     response.body(body).unwrap_or_else(|_| Response::new(FakeBody::full("")))
 }
 
-fn reply(
-    state: &mut State,
-    method: &str,
-    path: &str,
-    query: Option<&str>,
-    authorization: Option<&str>,
-    fault: Option<&Fault>,
-) -> Reply {
+fn reply(state: &mut State, call: &routes::Request<'_>, authorization: Option<&str>, fault: Option<&Fault>) -> Reply {
     match fault {
         Some(Fault::RateLimited { .. }) => {
             return Reply::error(429, "TooManyRequests", "Too many requests; retry after the given time");
@@ -226,7 +227,11 @@ fn reply(
     }
     state.rate_remaining = state.rate_remaining.saturating_sub(1);
     let key = key.clone();
-    routes::route(&state.account, &key, method, path, &routes::parse_query(query))
+    let reply = routes::route(&mut state.account, &key, call);
+    match fault {
+        Some(Fault::AppliedThenUnavailable) => Reply::error(503, "ServiceUnavailable", "Service temporarily unavailable"),
+        _ => reply,
+    }
 }
 
 fn authenticate<'a>(account: &'a Account, authorization: Option<&str>) -> Option<&'a crate::account::ApiKey> {

@@ -1,0 +1,157 @@
+//! Entitlement and grant ids, parsed back into what they name, and checked against what can
+//! hold them (`CONTRACT.md` section 1).
+//!
+//! Fivetran ids (users, teams, groups) hold no `:`; role names may hold anything but are never
+//! the last segment of a grant id, so ids parse from both ends.
+
+use crate::mapping::{ASSIGNED, MANAGER, MEMBER};
+use crate::model::{ConnectorError, GROUP, ROLE, ResourceRef, Result, TEAM, USER, entitlement_id};
+
+/// What an entitlement id names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// `role:R:assigned`: account role `R`.
+    AccountRole { role: String },
+    /// `team:T:member` or `team:T:manager`.
+    TeamMembership { team: String, manager: bool },
+    /// `group:G:R`: destination role `R` on group `G`.
+    GroupAccess { group: String, role: String },
+}
+
+impl Target {
+    pub fn entitlement_id(&self) -> String {
+        match self {
+            Target::AccountRole { role } => entitlement_id(ROLE, role, ASSIGNED),
+            Target::TeamMembership { team, manager } => entitlement_id(TEAM, team, if *manager { MANAGER } else { MEMBER }),
+            Target::GroupAccess { group, role } => entitlement_id(GROUP, group, role),
+        }
+    }
+
+    /// The principal types that can hold it.
+    pub fn grantable_to(&self) -> &'static [&'static str] {
+        match self {
+            Target::AccountRole { .. } | Target::GroupAccess { .. } => &[USER, TEAM],
+            Target::TeamMembership { .. } => &[USER],
+        }
+    }
+
+    /// Refuses a principal type that cannot hold this entitlement.
+    pub fn check_principal(&self, principal: &ResourceRef) -> Result<()> {
+        if principal.id.is_empty() || principal.id.contains(['/', '?', '#']) {
+            return Err(invalid(format!("principal id {:?} is not a Fivetran id", principal.id)));
+        }
+        if self.grantable_to().contains(&principal.resource_type.as_str()) {
+            return Ok(());
+        }
+        Err(invalid(format!(
+            "{} cannot be granted to a {}; it can be granted to: {}",
+            self.entitlement_id(),
+            principal.resource_type,
+            self.grantable_to().join(", ")
+        )))
+    }
+}
+
+fn invalid(message: String) -> ConnectorError {
+    ConnectorError::InvalidArgument(message)
+}
+
+fn plain_id(id: &str, what: &str, whole: &str) -> Result<String> {
+    if id.is_empty() || id.contains([':', '/', '?', '#']) || id.trim() != id {
+        return Err(invalid(format!("{whole:?} does not name a {what}: {id:?} is not a Fivetran id")));
+    }
+    Ok(id.to_owned())
+}
+
+/// Parses `role:R:assigned`, `team:T:member|manager` or `group:G:R`.
+pub fn parse_entitlement(id: &str) -> Result<Target> {
+    let shape = "entitlement ids look like role:NAME:assigned, team:TEAM_ID:member, team:TEAM_ID:manager or group:GROUP_ID:ROLE";
+    let Some((kind, rest)) = id.split_once(':') else {
+        return Err(invalid(format!("{id:?} is not an entitlement id; {shape}")));
+    };
+    match kind {
+        ROLE => {
+            let role = rest.strip_suffix(&format!(":{ASSIGNED}")).filter(|r| !r.trim().is_empty());
+            role.map(|role| Target::AccountRole { role: role.to_owned() })
+                .ok_or_else(|| invalid(format!("{id:?} is not a role entitlement; {shape}")))
+        }
+        TEAM => {
+            let (team, slug) = rest.split_once(':').ok_or_else(|| invalid(format!("{id:?} names no slug; {shape}")))?;
+            let manager = match slug {
+                MEMBER => false,
+                MANAGER => true,
+                other => return Err(invalid(format!("a team offers member and manager, not {other:?}"))),
+            };
+            Ok(Target::TeamMembership { team: plain_id(team, "team", id)?, manager })
+        }
+        GROUP => {
+            let (group, role) = rest.split_once(':').ok_or_else(|| invalid(format!("{id:?} names no role; {shape}")))?;
+            if role.trim().is_empty() {
+                return Err(invalid(format!("{id:?} names no role; {shape}")));
+            }
+            Ok(Target::GroupAccess { group: plain_id(group, "group", id)?, role: role.to_owned() })
+        }
+        USER => Err(invalid(format!("users offer no entitlements; {shape}"))),
+        other => Err(invalid(format!("{other:?} is not a resource type of this connector; {shape}"))),
+    }
+}
+
+/// Parses `{entitlement id}:{principal type}:{principal id}`.
+pub fn parse_grant(id: &str) -> Result<(Target, ResourceRef)> {
+    let shape = "grant ids look like ENTITLEMENT_ID:user:USER_ID or ENTITLEMENT_ID:team:TEAM_ID";
+    let mut parts = id.rsplitn(3, ':');
+    let (Some(principal_id), Some(principal_type), Some(entitlement)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(invalid(format!("{id:?} is not a grant id; {shape}")));
+    };
+    if ![USER, TEAM].contains(&principal_type) {
+        return Err(invalid(format!("{id:?} is not a grant id; {shape}")));
+    }
+    let target = parse_entitlement(entitlement)?;
+    let principal = ResourceRef::new(principal_type, &plain_id(principal_id, principal_type, id)?);
+    target.check_principal(&principal)?;
+    Ok((target, principal))
+}
+
+/// `TYPE:ID` as the command line writes a principal.
+pub fn grant_id(target: &Target, principal: &ResourceRef) -> String {
+    format!("{}:{}:{}", target.entitlement_id(), principal.resource_type, principal.id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entitlement_ids_round_trip() {
+        for id in ["role:Account Analyst:assigned", "team:t1:member", "team:t1:manager", "group:g1:Manage Destination"] {
+            assert_eq!(parse_entitlement(id).unwrap().entitlement_id(), id);
+        }
+    }
+
+    #[test]
+    fn grant_ids_parse_from_both_ends() {
+        let (target, principal) = parse_grant("group:g1:Destination: Odd Name:team:t9").unwrap();
+        assert_eq!(target, Target::GroupAccess { group: "g1".into(), role: "Destination: Odd Name".into() });
+        assert_eq!(principal, ResourceRef::new(TEAM, "t9"));
+        let (target, _) = parse_grant("role:Account Reviewer:assigned:user:u1").unwrap();
+        assert_eq!(target, Target::AccountRole { role: "Account Reviewer".into() });
+    }
+
+    #[test]
+    fn malformed_ids_are_invalid_arguments() {
+        for id in ["", "role", "role::assigned", "role:X:member", "team:t1:owner", "team::member", "group:g1:", "user:u1:x", "connector:c:x", "team:a/b:member"] {
+            assert!(matches!(parse_entitlement(id), Err(ConnectorError::InvalidArgument(_))), "{id}");
+        }
+        for id in ["team:t1:member", "team:t1:member:group:g1", "team:t1:member:user:", "team:t1:member:team:t2"] {
+            assert!(matches!(parse_grant(id), Err(ConnectorError::InvalidArgument(_))), "{id}");
+        }
+    }
+
+    #[test]
+    fn only_users_join_teams() {
+        let target = parse_entitlement("team:t1:member").unwrap();
+        assert!(target.check_principal(&ResourceRef::new(USER, "u1")).is_ok());
+        let error = target.check_principal(&ResourceRef::new(TEAM, "t2")).unwrap_err();
+        assert!(matches!(error, ConnectorError::InvalidArgument(m) if m.contains("can be granted to: user")));
+    }
+}

@@ -1,0 +1,372 @@
+//! Changing access: invite and delete users, grant and revoke every entitlement the sync reports.
+//!
+//! Every operation validates its input before it sends anything, and reads before it writes, so
+//! that running it twice changes nothing the second time: the host may retry an operation whose
+//! answer was lost without inviting, granting or deleting twice.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::api;
+use crate::connector::Connector;
+use crate::ids::{self, Target};
+use crate::mapping;
+use crate::model::{
+    ConnectorError, DeprovisionOutcome, Grant, GrantChange, GrantOutcome, NewAccount, ProvisionOutcome, ResourceRef,
+    Result, RevokeChange, RevokeOutcome, TEAM, USER,
+};
+use crate::transport::{Transport, encode};
+
+const TEAM_MEMBER: &str = "Team Member";
+const TEAM_MANAGER: &str = "Team Manager";
+const ACCOUNT: &str = "ACCOUNT";
+const DESTINATION: &str = "DESTINATION";
+
+fn invalid(message: String) -> ConnectorError {
+    ConnectorError::InvalidArgument(message)
+}
+
+/// A plausible email: one `@`, something on each side, a dot in the domain, no spaces.
+pub fn check_email(email: &str) -> Result<()> {
+    let valid = email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && !domain.contains('@')
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains("..")
+        });
+    if valid { Ok(()) } else { Err(invalid(format!("email {email:?} is not a valid address, e.g. ann@example.com"))) }
+}
+
+fn check_name(value: &str, flag: &str) -> Result<()> {
+    if value.trim().is_empty() {
+        return Err(invalid(format!("{flag} is empty; give the user's name")));
+    }
+    if value.chars().count() > 255 || value.chars().any(char::is_control) {
+        return Err(invalid(format!("{flag} {value:?} is too long or holds control characters")));
+    }
+    Ok(())
+}
+
+fn check_phone(phone: &str) -> Result<()> {
+    let digits = phone.chars().filter(char::is_ascii_digit).count();
+    let allowed = phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
+    if allowed && (4..=20).contains(&digits) {
+        Ok(())
+    } else {
+        Err(invalid(format!("phone {phone:?} is not a phone number, e.g. +15551234567")))
+    }
+}
+
+fn check_id(id: &str, what: &str) -> Result<()> {
+    if id.is_empty() || id.contains([':', '/', '?', '#', ' ']) {
+        return Err(invalid(format!("{what} {id:?} is not a Fivetran id")));
+    }
+    Ok(())
+}
+
+impl<T: Transport> Connector<'_, T> {
+    /// Invites a user, or finds the one that has this email already.
+    pub fn provision(&self, account: &NewAccount) -> Result<ProvisionOutcome> {
+        let email = account.email.trim();
+        check_email(email)?;
+        check_name(&account.given_name, "given name")?;
+        check_name(&account.family_name, "family name")?;
+        if let Some(phone) = &account.phone {
+            check_phone(phone)?;
+        }
+        if let Some(role) = &account.account_role {
+            self.require_role(role, ACCOUNT)?;
+        }
+        if let Some(existing) = self.find_user_by_email(email)? {
+            return Ok(ProvisionOutcome::AlreadyExists(mapping::user_resource(&existing)));
+        }
+        let mut body = json!({
+            "email": email,
+            "given_name": account.given_name.trim(),
+            "family_name": account.family_name.trim(),
+        });
+        if let Some(role) = &account.account_role {
+            body["role"] = json!(role);
+        }
+        if let Some(phone) = &account.phone {
+            body["phone"] = json!(phone);
+        }
+        let (endpoint, response) = self.send("POST", "/v1/users".into(), Some(body))?;
+        if response.status == 409 {
+            // Invited by someone else since we looked.
+            return match self.find_user_by_email(email)? {
+                Some(existing) => Ok(ProvisionOutcome::AlreadyExists(mapping::user_resource(&existing))),
+                None => Err(ConnectorError::Conflict(format!("{endpoint} answered 409 for {email}, but no user has that email"))),
+            };
+        }
+        let user: api::User = api::decode_data(&endpoint, &response)?;
+        Ok(ProvisionOutcome::Created(mapping::user_resource(&user)))
+    }
+
+    /// Deletes a user; refuses the user behind the API key.
+    pub fn deprovision(&self, user_id: &str) -> Result<DeprovisionOutcome> {
+        check_id(user_id, "user id")?;
+        let info: api::AccountInfo = self.get_data("/v1/account/info")?;
+        if info.user_id.as_deref() == Some(user_id) {
+            return Err(invalid(format!(
+                "refusing to delete user {user_id}: it owns the API key in use; delete it with another administrator's key"
+            )));
+        }
+        let (endpoint, response) = self.send("DELETE", format!("/v1/users/{}", encode(user_id)), None)?;
+        match response.status {
+            404 => Ok(DeprovisionOutcome::NotFound),
+            _ => api::check_status(&endpoint, &response).map(|()| DeprovisionOutcome::Deleted),
+        }
+    }
+
+    pub fn grant(&self, entitlement: &str, principal: &ResourceRef) -> Result<GrantOutcome> {
+        let target = ids::parse_entitlement(entitlement)?;
+        target.check_principal(principal)?;
+        let grant_id = ids::grant_id(&target, principal);
+        let expandable = if principal.resource_type == TEAM { mapping::team_expansion(&principal.id) } else { Vec::new() };
+        let grant = Grant::new(&target.entitlement_id(), principal.clone(), expandable);
+        debug_assert_eq!(grant.id, grant_id);
+        let (change, replaced) = match &target {
+            Target::AccountRole { role } => self.grant_account_role(role, principal),
+            Target::TeamMembership { team, manager } => self.grant_team_membership(team, *manager, &principal.id),
+            Target::GroupAccess { group, role } => self.grant_group_access(group, role, principal),
+        }
+        .map_err(|error| match error {
+            // The entitlement's resource or the principal does not exist: the request is wrong.
+            ConnectorError::NotFound(why) => invalid(format!("{why}; check the ids in {entitlement} and {}:{}", principal.resource_type, principal.id)),
+            other => other,
+        })?;
+        Ok(GrantOutcome { grant, change, replaced })
+    }
+
+    pub fn revoke(&self, grant_id: &str) -> Result<RevokeOutcome> {
+        let (target, principal) = ids::parse_grant(grant_id)?;
+        let held = match &target {
+            Target::AccountRole { role } => self.revoke_account_role(role, &principal)?,
+            Target::TeamMembership { team, manager } => self.revoke_team_membership(team, *manager, &principal.id)?,
+            Target::GroupAccess { group, role } => self.revoke_group_access(group, role, &principal)?,
+        };
+        let change = if held { RevokeChange::Revoked } else { RevokeChange::NotHeld };
+        Ok(RevokeOutcome { grant: grant_id.to_owned(), change })
+    }
+
+    fn grant_account_role(&self, role: &str, principal: &ResourceRef) -> Result<(GrantChange, Option<String>)> {
+        self.require_role(role, ACCOUNT)?;
+        let path = principal_path(principal);
+        let current = self.current_account_role(principal)?;
+        if current.as_deref() == Some(role) {
+            return Ok((GrantChange::AlreadyHeld, None));
+        }
+        self.write("PATCH", path, json!({"role": role}))?;
+        Ok(match current {
+            Some(old) => (GrantChange::Updated, Some(ids::grant_id(&Target::AccountRole { role: old }, principal))),
+            None => (GrantChange::Granted, None),
+        })
+    }
+
+    fn revoke_account_role(&self, role: &str, principal: &ResourceRef) -> Result<bool> {
+        let current = match self.current_account_role(principal) {
+            Err(ConnectorError::NotFound(_)) => return Ok(false),
+            other => other?,
+        };
+        if current.as_deref() != Some(role) {
+            return Ok(false);
+        }
+        self.write("DELETE", format!("{}/role", principal_path(principal)), Value::Null)?;
+        Ok(true)
+    }
+
+    /// A user's or a team's account role; `not-found` when the principal does not exist.
+    fn current_account_role(&self, principal: &ResourceRef) -> Result<Option<String>> {
+        let path = principal_path(principal);
+        let role = if principal.resource_type == USER {
+            self.get_data::<api::User>(&path)?.role
+        } else {
+            self.get_data::<api::Team>(&path)?.role
+        };
+        Ok(role.filter(|r| !r.trim().is_empty()))
+    }
+
+    fn grant_team_membership(&self, team: &str, manager: bool, user: &str) -> Result<(GrantChange, Option<String>)> {
+        let role = if manager { TEAM_MANAGER } else { TEAM_MEMBER };
+        let path = format!("/v1/teams/{}/users", encode(team));
+        let member_path = format!("{path}/{}", encode(user));
+        match self.get_optional::<api::TeamMembership>(&member_path)? {
+            None => {
+                self.write("POST", path, json!({"user_id": user, "role": role}))?;
+                Ok((GrantChange::Granted, None))
+            }
+            Some(current) if current.role.as_deref() == Some(role) => Ok((GrantChange::AlreadyHeld, None)),
+            Some(current) => {
+                self.write("PATCH", member_path, json!({"role": role}))?;
+                let old = Target::TeamMembership { team: team.into(), manager: current.role.as_deref() == Some(TEAM_MANAGER) };
+                Ok((GrantChange::Updated, Some(ids::grant_id(&old, &ResourceRef::new(USER, user)))))
+            }
+        }
+    }
+
+    fn revoke_team_membership(&self, team: &str, manager: bool, user: &str) -> Result<bool> {
+        let member_path = format!("/v1/teams/{}/users/{}", encode(team), encode(user));
+        let Some(current) = self.get_optional::<api::TeamMembership>(&member_path)? else { return Ok(false) };
+        if (current.role.as_deref() == Some(TEAM_MANAGER)) != manager {
+            return Ok(false);
+        }
+        self.write("DELETE", member_path, Value::Null)?;
+        Ok(true)
+    }
+
+    fn grant_group_access(&self, group: &str, role: &str, principal: &ResourceRef) -> Result<(GrantChange, Option<String>)> {
+        self.require_role(role, DESTINATION)?;
+        let path = format!("{}/groups", principal_path(principal));
+        let membership_path = format!("{path}/{}", encode(group));
+        match self.get_optional::<api::Membership>(&membership_path)? {
+            None => {
+                self.write("POST", path, json!({"id": group, "role": role}))?;
+                Ok((GrantChange::Granted, None))
+            }
+            Some(current) if current.role.as_deref() == Some(role) => Ok((GrantChange::AlreadyHeld, None)),
+            Some(current) => {
+                self.write("PATCH", membership_path, json!({"role": role}))?;
+                let replaced = current.role.filter(|r| !r.is_empty()).map(|old| {
+                    ids::grant_id(&Target::GroupAccess { group: group.into(), role: old }, principal)
+                });
+                Ok((if replaced.is_some() { GrantChange::Updated } else { GrantChange::Granted }, replaced))
+            }
+        }
+    }
+
+    fn revoke_group_access(&self, group: &str, role: &str, principal: &ResourceRef) -> Result<bool> {
+        let membership_path = format!("{}/groups/{}", principal_path(principal), encode(group));
+        let Some(current) = self.get_optional::<api::Membership>(&membership_path)? else { return Ok(false) };
+        if current.role.as_deref() != Some(role) {
+            return Ok(false);
+        }
+        self.write("DELETE", membership_path, Value::Null)?;
+        Ok(true)
+    }
+
+    /// A change request; `Value::Null` sends no body.
+    fn write(&self, method: &'static str, path: String, body: Value) -> Result<()> {
+        let body = (!body.is_null()).then_some(body);
+        let (endpoint, response) = self.send(method, path, body)?;
+        api::check_status(&endpoint, &response)
+    }
+
+    /// The `data` of a single-object answer, or none on 404.
+    fn get_optional<D: DeserializeOwned>(&self, path: &str) -> Result<Option<D>> {
+        let (endpoint, response) = self.send("GET", path.to_owned(), None)?;
+        if response.status == 404 {
+            return Ok(None);
+        }
+        api::decode_data(&endpoint, &response).map(Some)
+    }
+
+    fn find_user_by_email(&self, email: &str) -> Result<Option<api::User>> {
+        let users: Vec<api::User> = self.list_all("/v1/users")?;
+        Ok(users.into_iter().find(|u| u.email.trim().eq_ignore_ascii_case(email)))
+    }
+
+    /// Refuses a role `/v1/roles` does not list, or lists for another scope.
+    fn require_role(&self, role: &str, scope: &str) -> Result<()> {
+        let roles: Vec<api::Role> = self.list_all("/v1/roles")?;
+        let fits = |r: &api::Role| r.scope.iter().any(|s| s.eq_ignore_ascii_case(scope));
+        match roles.iter().find(|r| r.name == role) {
+            Some(r) if fits(r) => Ok(()),
+            Some(r) => Err(invalid(format!(
+                "role {role:?} is a {} role, not {} {scope} role; choose one of: {}",
+                r.scope.join("/"),
+                if scope == ACCOUNT { "an" } else { "a" },
+                names(&roles, fits)
+            ))),
+            None => {
+                let hint = roles
+                    .iter()
+                    .find(|r| r.name.eq_ignore_ascii_case(role))
+                    .map(|r| format!(" (did you mean {:?}?)", r.name))
+                    .unwrap_or_default();
+                Err(invalid(format!("role {role:?} does not exist{hint}; {scope} roles are: {}", names(&roles, fits))))
+            }
+        }
+    }
+}
+
+fn names(roles: &[api::Role], fits: impl Fn(&api::Role) -> bool) -> String {
+    let names: Vec<&str> = roles.iter().filter(|r| fits(r) && !r.is_deprecated).map(|r| r.name.as_str()).collect();
+    names.join(", ")
+}
+
+/// `/v1/users/{id}` or `/v1/teams/{id}`.
+fn principal_path(principal: &ResourceRef) -> String {
+    let collection = if principal.resource_type == TEAM { "teams" } else { "users" };
+    format!("/v1/{collection}/{}", encode(&principal.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Config;
+    use crate::testing::Canned;
+
+    const NO_USERS: &str = r#"{"data":{"items":[]}}"#;
+    const ANN: &str = r#"{"data":{"items":[{"id":"u9","email":"Ann@Example.com","active":true,"invited":true}]}}"#;
+
+    fn connector(canned: &Canned) -> Connector<'_, Canned> {
+        Connector::new(canned, Config { base_url: "https://api.example".into(), page_size: 1000 })
+    }
+
+    #[test]
+    fn a_409_means_someone_invited_the_user_since_we_looked() {
+        let canned = Canned::new(&[(200, NO_USERS), (409, r#"{"code":"Conflict"}"#), (200, ANN)]);
+        let outcome = connector(&canned).provision(&NewAccount {
+            email: "ann@example.com".into(),
+            given_name: "Ann".into(),
+            family_name: "Lee".into(),
+            account_role: None,
+            phone: None,
+        });
+        match outcome {
+            Ok(ProvisionOutcome::AlreadyExists(user)) => assert_eq!(user.id, "u9"),
+            other => panic!("unexpected {other:?}"),
+        }
+        let seen = canned.seen.borrow();
+        assert!(seen[1].starts_with("POST https://api.example/v1/users {"), "{}", seen[1]);
+        assert!(seen[1].contains(r#""email":"ann@example.com""#));
+    }
+
+    #[test]
+    fn an_invite_sends_only_what_was_given() {
+        let canned = Canned::new(&[(200, NO_USERS), (201, r#"{"data":{"id":"u1","email":"a@b.co","active":true}}"#)]);
+        let account = NewAccount {
+            email: " a@b.co ".into(),
+            given_name: "A".into(),
+            family_name: "B".into(),
+            account_role: None,
+            phone: None,
+        };
+        assert!(matches!(connector(&canned).provision(&account), Ok(ProvisionOutcome::Created(_))));
+        let seen = canned.seen.borrow();
+        assert_eq!(seen[1], r#"POST https://api.example/v1/users {"email":"a@b.co","family_name":"B","given_name":"A"}"#);
+    }
+
+    #[test]
+    fn emails_are_checked_before_anything_is_sent() {
+        for good in ["ann@example.com", "a.b+c@sub.example.co.uk"] {
+            assert!(check_email(good).is_ok(), "{good}");
+        }
+        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "a@b@c.com", "ann@.com", "ann@example..com"] {
+            assert!(check_email(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn names_and_phones_are_checked() {
+        assert!(check_name("  ", "given name").is_err());
+        assert!(check_name("Zoë", "given name").is_ok());
+        assert!(check_phone("+1 (555) 123-4567").is_ok());
+        assert!(check_phone("call me").is_err());
+    }
+}
