@@ -36,23 +36,18 @@ pub fn call_failure(tenant: &TenantConfig, error: CallError, retried: u32) -> Ho
             ConnectorError::Internal(m) => HostError::Other(format!("the connector failed: {m}")),
         },
         CallError::Denied(why) => HostError::Sandbox(why),
+        CallError::Limit(why) => HostError::Sandbox(why),
         CallError::TimedOut(limit) => HostError::Sandbox(format!(
             "a call into the plugin ran longer than {}s and was stopped; check the API's responsiveness",
             limit.as_secs()
         )),
-        CallError::Trap(trap) => trap_failure(tenant, &trap),
+        CallError::Trap(trap) => trap_failure(&trap),
     };
     redact(tenant, error)
 }
 
-fn trap_failure(tenant: &TenantConfig, trap: &str) -> HostError {
+fn trap_failure(trap: &str) -> HostError {
     let first_line = trap.lines().next().unwrap_or("trap");
-    if trap.contains("memory") && (trap.contains("grow") || trap.contains("limit")) {
-        return HostError::Sandbox(format!(
-            "the plugin hit its memory limit of {} MiB and was stopped; raise memory_limit_mib in the tenant file if the account is that large",
-            tenant.memory_limit_bytes / (1024 * 1024)
-        ));
-    }
     HostError::Other(format!("the plugin crashed: {first_line}; this is a connector bug, report it"))
 }
 

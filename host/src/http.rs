@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use http::HeaderValue;
 use http::header::{AUTHORIZATION, HeaderName, PROXY_AUTHORIZATION};
-use http_body_util::BodyExt;
 use wasmtime_wasi_http::{
     DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks,
 };
@@ -24,6 +23,21 @@ pub struct RequestMeter {
     denial: Mutex<Option<String>>,
 }
 
+/// Limits on a run's traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrafficLimits {
+    /// Requests a run may send.
+    pub max_requests: u64,
+    /// Bytes one response body may hold.
+    pub max_response_bytes: u64,
+}
+
+impl Default for TrafficLimits {
+    fn default() -> Self {
+        Self { max_requests: 100_000, max_response_bytes: 32 * 1024 * 1024 }
+    }
+}
+
 impl RequestMeter {
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::Relaxed)
@@ -34,7 +48,7 @@ impl RequestMeter {
         self.denial.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn deny(&self, why: String) {
+    pub(crate) fn deny(&self, why: String) {
         tracing::warn!(target: "connector_host::egress", "{why}");
         self.denial.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(why);
     }
@@ -76,6 +90,7 @@ pub(crate) struct EgressHooks {
     pub credentials: Arc<Credentials>,
     pub meter: Arc<RequestMeter>,
     pub timeouts: RequestTimeouts,
+    pub limits: TrafficLimits,
 }
 
 fn forbidden(name: &HeaderName) -> bool {
@@ -106,6 +121,7 @@ impl WasiHttpHooks for EgressHooks {
         let credentials = Arc::clone(&self.credentials);
         let meter = Arc::clone(&self.meter);
         let options = self.timeouts.cap(options);
+        let limits = self.limits;
         Box::new(async move {
             let Some(origin) = Origin::of(request.uri()) else {
                 meter.deny(format!("egress to {:?} denied: not an absolute http(s) URL", request.uri().to_string()));
@@ -120,6 +136,13 @@ impl WasiHttpHooks for EgressHooks {
                 meter.deny(why);
                 return Err(HttpError::HttpRequestDenied);
             }
+            if meter.requests() >= limits.max_requests {
+                meter.deny(format!(
+                    "request limit reached: the run sent {} requests; raise max_requests in the tenant file if the account needs more",
+                    limits.max_requests
+                ));
+                return Err(HttpError::HttpRequestDenied);
+            }
             // The filter above already refused a guest-set Authorization; this is the only one.
             let mut authorization =
                 HeaderValue::from_str(&credentials.authorization()).map_err(|_| HttpError::HttpRequestDenied)?;
@@ -127,11 +150,11 @@ impl WasiHttpHooks for EgressHooks {
             request.headers_mut().insert(AUTHORIZATION, authorization);
             meter.requests.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(target: "connector_host::http", method = %request.method(), path = %request.uri().path(), "request");
-            // Note: the default sender resolves the name again when it connects; pinning the
-            // connection to the checked address is the sandbox issue's work.
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            // Connect to the address just checked, not to whatever the name resolves to next.
+            let address = std::net::SocketAddr::new(addresses[0], origin.port);
+            let (response, io) = crate::outbound::send(request, &origin, address, options, limits.max_response_bytes, Arc::clone(&meter)).await?;
             tracing::debug!(target: "connector_host::http", status = response.status().as_u16(), "response");
-            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as Box<dyn Future<Output = _> + Send>))
+            Ok((response, Box::new(io) as Box<dyn Future<Output = _> + Send>))
         })
     }
 }

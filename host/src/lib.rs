@@ -17,12 +17,15 @@
 //! ```
 
 pub mod bindings;
+pub mod cache;
 pub mod credentials;
 pub mod egress;
+pub mod engine;
 pub mod error;
 pub mod failure;
 pub mod http;
 pub mod operations;
+mod outbound;
 pub mod retry;
 pub mod runtime;
 pub mod snapshot;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Engine, Store, StoreLimitsBuilder};
+use wasmtime::{Engine, Store};
 
 use crate::bindings::CONTRACT_VERSION;
 use crate::bindings::v0_2::types::{
@@ -26,19 +26,26 @@ pub struct ConnectorRuntime {
 }
 
 impl ConnectorRuntime {
-    /// The engine configuration every connector runs under.
+    /// The engine every connector runs on (see [`crate::engine`]), with a default pool.
     pub fn engine() -> Result<Engine> {
-        let mut config = wasmtime::Config::new();
-        config.wasm_component_model(true);
-        Engine::new(&config).map_err(|e| HostError::Other(format!("cannot start the WebAssembly engine: {e}")))
+        crate::engine::new_engine(crate::engine::PoolSize::default())
     }
 
     /// Compiles `component` (a WASI Preview 2 component of the `accessgov:connector` world).
     pub fn new(engine: &Engine, component: &[u8]) -> Result<Self> {
-        let component = Component::new(engine, component).map_err(|e| {
-            HostError::Usage(format!("the plugin is not a loadable WebAssembly component: {e:#}; pass a file built for wasm32-wasip2"))
-        })?;
-        Self::from_component(engine, &component)
+        Self::from_component(engine, &crate::cache::compile(engine, component)?)
+    }
+
+    /// Like [`Self::new`], through an on-disk cache of compiled components.
+    pub fn load(engine: &Engine, component: &[u8], cache: Option<&crate::cache::ComponentCache>) -> Result<Self> {
+        match cache {
+            Some(cache) => {
+                let (compiled, hit) = cache.load(engine, component)?;
+                tracing::debug!(cached = hit, "loaded the component");
+                Self::from_component(engine, &compiled)
+            }
+            None => Self::new(engine, component),
+        }
     }
 
     pub fn from_component(engine: &Engine, component: &Component) -> Result<Self> {
@@ -73,24 +80,38 @@ impl ConnectorRuntime {
             credentials: Arc::new(tenant.credentials.clone()),
             meter: Arc::clone(&meter),
             timeouts: tenant.request_timeouts,
+            limits: tenant.traffic,
         };
-        let limits = StoreLimitsBuilder::new()
-            .memory_size(tenant.memory_limit_bytes)
-            .instances(8)
-            .tables(64)
-            .memories(8)
-            .trap_on_grow_failure(true)
-            .build();
-        let mut store = Store::new(&self.engine, TenantState::new(Arc::from(tenant.id.as_str()), hooks, limits));
-        store.limiter(|state| &mut state.limits);
+        let cpu_ticks = (tenant.cpu_time_per_call.as_millis() / crate::engine::EPOCH_TICK.as_millis()).max(1) as u64;
+        let mut store = Store::new(&self.engine, TenantState::new(Arc::from(tenant.id.as_str()), hooks, tenant.memory_limit_bytes, cpu_ticks));
+        store.limiter(|state| &mut state.memory);
+        // Each tick the plugin's code runs past costs one tick of its CPU budget; it yields to
+        // the other tenants' work every tick, and traps when the budget is spent.
+        store.epoch_deadline_callback(|mut context| {
+            let cpu = &mut context.data_mut().cpu;
+            cpu.used += 1;
+            if cpu.used > cpu.allowed {
+                cpu.exhausted = true;
+                return Ok(wasmtime::UpdateDeadline::Interrupt);
+            }
+            Ok(wasmtime::UpdateDeadline::Yield(1))
+        });
+        store.set_epoch_deadline(1);
         let world = self.pre.instantiate_async(&mut store).await.map_err(|e| {
-            HostError::Sandbox(format!("the plugin could not start for tenant {}: {e:#}", tenant.id))
+            let first = format!("{e:#}");
+            HostError::Sandbox(format!(
+                "the plugin could not start for tenant {}: {}",
+                tenant.id,
+                first.lines().next().unwrap_or("instantiation failed")
+            ))
         })?;
         Ok(Session {
             store,
             world,
             meter,
             call_timeout: tenant.call_timeout,
+            cpu_time: tenant.cpu_time_per_call,
+            max_return_bytes: tenant.max_return_bytes,
             config: CallConfig { base_url: tenant.base_url.trim_end_matches('/').to_owned(), page_size: tenant.page_size },
         })
     }
@@ -138,6 +159,8 @@ pub enum CallError {
     Trap(String),
     /// The call ran past the per-call time limit.
     TimedOut(Duration),
+    /// The plugin hit a sandbox limit (CPU time, returned size).
+    Limit(String),
 }
 
 /// One running instance of a connector, for one tenant.
@@ -146,14 +169,19 @@ pub struct Session {
     world: ConnectorWorld,
     meter: Arc<RequestMeter>,
     call_timeout: Duration,
+    cpu_time: Duration,
+    max_return_bytes: usize,
     config: CallConfig,
 }
 
 macro_rules! call {
     ($self:ident, $method:ident $(, $arg:expr)*) => {{
+        $self.store.data_mut().cpu.reset();
+        $self.store.set_epoch_deadline(1);
         let exports = $self.world.accessgov_connector_connector();
         let future = exports.$method(&mut $self.store $(, $arg)*);
         let outcome = tokio::time::timeout($self.call_timeout, future).await;
+        $self.store.data_mut().flush_output();
         $self.settle(outcome)
     }};
 }
@@ -164,8 +192,11 @@ impl Session {
     }
 
     pub async fn metadata(&mut self) -> Result<ConnectorMetadata, CallError> {
+        self.store.data_mut().cpu.reset();
+        self.store.set_epoch_deadline(1);
         let exports = self.world.accessgov_connector_connector();
         let outcome = tokio::time::timeout(self.call_timeout, exports.call_metadata(&mut self.store)).await;
+        self.store.data_mut().flush_output();
         self.settle(outcome.map(|r| r.map(Ok)))
     }
 
@@ -177,7 +208,9 @@ impl Session {
     pub async fn list_resources(&mut self, resource_type: &str, token: Option<&str>) -> Result<Page, CallError> {
         let config = self.config.clone();
         let token = token.map(str::to_owned);
-        call!(self, call_list_resources, &config, resource_type, token.as_deref())
+        let page = call!(self, call_list_resources, &config, resource_type, token.as_deref())?;
+        self.check_size("list-resources", page_size(&page))?;
+        Ok(page)
     }
 
     pub async fn list_entitlements(
@@ -186,13 +219,17 @@ impl Session {
         related: &[Resource],
     ) -> Result<Vec<Entitlement>, CallError> {
         let config = self.config.clone();
-        call!(self, call_list_entitlements, &config, resource, related)
+        let entitlements = call!(self, call_list_entitlements, &config, resource, related)?;
+        self.check_size("list-entitlements", entitlements.iter().map(entitlement_size).sum())?;
+        Ok(entitlements)
     }
 
     pub async fn list_grants(&mut self, resource: &Resource, token: Option<&str>) -> Result<Page, CallError> {
         let config = self.config.clone();
         let token = token.map(str::to_owned);
-        call!(self, call_list_grants, &config, resource, token.as_deref())
+        let page = call!(self, call_list_grants, &config, resource, token.as_deref())?;
+        self.check_size("list-grants", page_size(&page))?;
+        Ok(page)
     }
 
     pub async fn provision_account(&mut self, account: &NewAccount) -> Result<ProvisionOutcome, CallError> {
@@ -215,11 +252,33 @@ impl Session {
         call!(self, call_revoke_grant, &config, grant)
     }
 
+    fn check_size(&self, call: &str, bytes: usize) -> Result<(), CallError> {
+        if bytes <= self.max_return_bytes {
+            return Ok(());
+        }
+        Err(CallError::Limit(format!(
+            "return size limit: {call} returned {bytes} bytes, more than the {} a call may return; the plugin misbehaves or pages too large",
+            self.max_return_bytes
+        )))
+    }
+
     fn settle<T>(
         &self,
         outcome: std::result::Result<wasmtime::Result<std::result::Result<T, ConnectorError>>, tokio::time::error::Elapsed>,
     ) -> Result<T, CallError> {
         let denial = self.meter.denial();
+        if self.store.data().memory.hit {
+            return Err(CallError::Limit(format!(
+                "memory limit: the plugin needed more than its {} MiB and was stopped; raise memory_limit_mib in the tenant file if the account is that large",
+                self.store.data().memory.max_bytes / (1024 * 1024)
+            )));
+        }
+        if self.store.data().cpu.exhausted {
+            return Err(CallError::Limit(format!(
+                "CPU time limit: the plugin computed for more than {} ms in one call and was stopped; raise cpu_time_ms in the tenant file if that is expected",
+                self.cpu_time.as_millis()
+            )));
+        }
         match outcome {
             Err(_) => Err(CallError::TimedOut(self.call_timeout)),
             Ok(Err(trap)) => Err(match denial {
@@ -233,4 +292,28 @@ impl Session {
             Ok(Ok(Ok(value))) => Ok(value),
         }
     }
+}
+
+/// Bytes of strings a page carries: what lifting it into the host costs, near enough.
+fn page_size(page: &Page) -> usize {
+    let resources: usize = page.resources.iter().map(resource_size).sum();
+    let entitlements: usize = page.entitlements.iter().map(entitlement_size).sum();
+    let grants: usize = page
+        .grants
+        .iter()
+        .map(|g| 32 + g.id.len() + g.entitlement.len() + ref_size(&g.principal) + g.expandable.iter().map(|e| 16 + e.len()).sum::<usize>())
+        .sum();
+    resources + entitlements + grants + page.next_page_token.as_ref().map_or(0, String::len)
+}
+
+fn resource_size(r: &Resource) -> usize {
+    32 + r.resource_type.len() + r.id.len() + r.display_name.len() + r.traits_json.len()
+}
+
+fn entitlement_size(e: &Entitlement) -> usize {
+    32 + e.id.len() + ref_size(&e.resource) + e.slug.len() + e.display_name.len() + e.grantable_to.iter().map(|g| 16 + g.len()).sum::<usize>()
+}
+
+fn ref_size(r: &ResourceRef) -> usize {
+    16 + r.resource_type.len() + r.id.len()
 }

@@ -3,8 +3,9 @@
 
 use std::sync::Arc;
 
-use wasmtime::StoreLimits;
+use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -14,20 +15,111 @@ use crate::http::EgressHooks;
 /// The longest log message a plugin may write; the rest is cut off.
 const MAX_LOG_MESSAGE: usize = 4096;
 
+/// What the plugin may write to stdout and to stderr in one run; past it, writes fail.
+const MAX_OUTPUT: usize = 64 * 1024;
+
+/// CPU time of the current call, in epoch ticks.
+#[derive(Debug, Default)]
+pub(crate) struct CpuBudget {
+    pub used: u64,
+    pub allowed: u64,
+    pub exhausted: bool,
+}
+
+impl CpuBudget {
+    pub fn reset(&mut self) {
+        self.used = 0;
+        self.exhausted = false;
+    }
+}
+
+/// The plugin's memory limit; remembers being hit, so the error can name it.
+#[derive(Debug)]
+pub(crate) struct MemoryLimit {
+    pub max_bytes: usize,
+    pub hit: bool,
+}
+
+/// Entries a table may grow to: far more than any connector needs.
+const MAX_TABLE_ELEMENTS: usize = 1 << 20;
+
+impl ResourceLimiter for MemoryLimit {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max_bytes {
+            self.hit = true;
+            wasmtime::bail!("memory limit of {} bytes reached", self.max_bytes);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= MAX_TABLE_ELEMENTS)
+    }
+}
+
+/// A guest output stream captured for the host's log.
+struct CapturedOutput {
+    name: &'static str,
+    pipe: MemoryOutputPipe,
+    logged: usize,
+}
+
 pub(crate) struct TenantState {
     pub tenant: Arc<str>,
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub http: WasiHttpCtx,
     pub hooks: EgressHooks,
-    pub limits: StoreLimits,
+    pub memory: MemoryLimit,
+    pub cpu: CpuBudget,
+    outputs: [CapturedOutput; 2],
 }
 
 impl TenantState {
-    pub fn new(tenant: Arc<str>, hooks: EgressHooks, limits: StoreLimits) -> Self {
-        // No files, no environment, no arguments, no sockets, no stdin.
-        let wasi = WasiCtx::builder().allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false).build();
-        Self { tenant, wasi, table: ResourceTable::new(), http: WasiHttpCtx::new(), hooks, limits }
+    pub fn new(tenant: Arc<str>, hooks: EgressHooks, memory_bytes: usize, cpu_ticks: u64) -> Self {
+        let stdout = MemoryOutputPipe::new(MAX_OUTPUT);
+        let stderr = MemoryOutputPipe::new(MAX_OUTPUT);
+        // No files, no environment, no arguments, no sockets, no stdin; stdout and stderr go to
+        // the host's log.
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        Self {
+            tenant,
+            wasi,
+            table: ResourceTable::new(),
+            http: WasiHttpCtx::new(),
+            hooks,
+            memory: MemoryLimit { max_bytes: memory_bytes, hit: false },
+            cpu: CpuBudget { allowed: cpu_ticks, ..CpuBudget::default() },
+            outputs: [
+                CapturedOutput { name: "stdout", pipe: stdout, logged: 0 },
+                CapturedOutput { name: "stderr", pipe: stderr, logged: 0 },
+            ],
+        }
+    }
+
+    /// Logs what the plugin wrote to stdout and stderr since the last call, tagged with the tenant.
+    pub fn flush_output(&mut self) {
+        for output in &mut self.outputs {
+            let contents = output.pipe.contents();
+            if contents.len() <= output.logged {
+                continue;
+            }
+            let text = String::from_utf8_lossy(&contents[output.logged..]).into_owned();
+            output.logged = contents.len();
+            let text = self.hooks.credentials.redact(&text);
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                tracing::info!(target: "connector_host::plugin", tenant = &*self.tenant, stream = output.name, "{line}");
+            }
+            if output.logged >= MAX_OUTPUT {
+                tracing::warn!(target: "connector_host::plugin", tenant = &*self.tenant, "the plugin's {} reached its {MAX_OUTPUT}-byte limit; later writes fail", output.name);
+            }
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::credentials::{CredentialSource, Credentials, DEFAULT_KEY_ENV, DEFAULT_SECRET_ENV};
 use crate::egress::EgressPolicy;
 use crate::error::{HostError, Result};
-use crate::http::RequestTimeouts;
+use crate::http::{RequestTimeouts, TrafficLimits};
 use crate::retry::RetryPolicy;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.fivetran.com";
@@ -36,7 +36,16 @@ pub struct TenantConfig {
     pub page_size: u32,
     pub request_timeouts: RequestTimeouts,
     pub retry: RetryPolicy,
+    /// Requests per run and bytes per response.
+    pub traffic: TrafficLimits,
+    /// CPU time one call may spend in the plugin's code (waiting for the API does not count).
+    pub cpu_time_per_call: Duration,
+    /// Bytes one call may return to the host.
+    pub max_return_bytes: usize,
 }
+
+/// The most memory a tenant may give its plugin.
+pub const MAX_MEMORY_LIMIT_MIB: u64 = 1024;
 
 impl TenantConfig {
     /// A tenant with default settings.
@@ -53,6 +62,9 @@ impl TenantConfig {
             page_size: DEFAULT_PAGE_SIZE,
             request_timeouts: RequestTimeouts::default(),
             retry: RetryPolicy::default(),
+            traffic: TrafficLimits::default(),
+            cpu_time_per_call: Duration::from_secs(10),
+            max_return_bytes: 16 * 1024 * 1024,
         }
     }
 
@@ -75,6 +87,12 @@ pub struct TenantEntry {
     pub memory_limit_mib: Option<u64>,
     pub timeout_s: Option<u64>,
     pub max_concurrency: Option<usize>,
+    /// Requests one sync may send (default 100000).
+    pub max_requests: Option<u64>,
+    /// Bytes one API answer may hold, in MiB (default 32).
+    pub max_response_mib: Option<u64>,
+    /// CPU time one call into the plugin may use, in milliseconds (default 10000).
+    pub cpu_time_ms: Option<u64>,
     /// Where relative credential file paths start: the tenant file's folder.
     #[serde(skip)]
     pub base_dir: Option<PathBuf>,
@@ -155,8 +173,8 @@ impl TenantEntry {
         let mut config = TenantConfig::new(&self.id, &base_url, credentials);
         config.allow_private_network = overrides.allow_private_network || self.allow_private_network.unwrap_or(false);
         if let Some(mib) = self.memory_limit_mib {
-            if !(1..=4096).contains(&mib) {
-                return Err(self.bad("memory_limit_mib", "must be between 1 and 4096"));
+            if !(1..=MAX_MEMORY_LIMIT_MIB).contains(&mib) {
+                return Err(self.bad("memory_limit_mib", &format!("must be between 1 and {MAX_MEMORY_LIMIT_MIB}")));
             }
             config.memory_limit_bytes = (mib * 1024 * 1024) as usize;
         }
@@ -165,6 +183,24 @@ impl TenantEntry {
                 return Err(self.bad("timeout_s", "must be at least 1"));
             }
             config.run_timeout = Duration::from_secs(seconds);
+        }
+        if let Some(n) = self.max_requests {
+            if n == 0 {
+                return Err(self.bad("max_requests", "must be at least 1"));
+            }
+            config.traffic.max_requests = n;
+        }
+        if let Some(mib) = self.max_response_mib {
+            if !(1..=1024).contains(&mib) {
+                return Err(self.bad("max_response_mib", "must be between 1 and 1024"));
+            }
+            config.traffic.max_response_bytes = mib * 1024 * 1024;
+        }
+        if let Some(ms) = self.cpu_time_ms {
+            if !(10..=600_000).contains(&ms) {
+                return Err(self.bad("cpu_time_ms", "must be between 10 and 600000"));
+            }
+            config.cpu_time_per_call = Duration::from_millis(ms);
         }
         if let Some(n) = self.max_concurrency {
             if !(1..=64).contains(&n) {

@@ -1,0 +1,66 @@
+//! The one engine every tenant's plugin runs on: the pooling allocator for cheap instances with
+//! copy-on-write memory images, and epoch interruption for CPU limits.
+
+use std::time::Duration;
+
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::error::{HostError, Result};
+use crate::tenant::MAX_MEMORY_LIMIT_MIB;
+
+/// How often the epoch advances: the granularity of CPU limits.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Sizes of the instance pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolSize {
+    /// Instances alive at once, across all tenants.
+    pub instances: u32,
+}
+
+impl Default for PoolSize {
+    fn default() -> Self {
+        Self { instances: 256 }
+    }
+}
+
+/// Builds the engine and starts its epoch ticker (a thread that ends with the engine).
+pub fn new_engine(pool: PoolSize) -> Result<Engine> {
+    let mut config = wasmtime::Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    let mut pooling = PoolingAllocationConfig::default();
+    // A connector component holds a few core instances (the plugin, the WASI adapter's pieces).
+    pooling
+        .total_component_instances(pool.instances)
+        .total_core_instances(pool.instances * 8)
+        .total_memories(pool.instances * 4)
+        .total_tables(pool.instances * 8)
+        .max_memories_per_component(8)
+        .max_tables_per_component(16)
+        .max_core_instances_per_component(16)
+        .max_memory_size((MAX_MEMORY_LIMIT_MIB * 1024 * 1024) as usize);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    let engine = Engine::new(&config).or_else(|pooled| {
+        // Some machines limit virtual memory too tightly for the pool; run without it then.
+        tracing::warn!("the pooling allocator is unavailable ({pooled}); instances are allocated on demand");
+        config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+        Engine::new(&config)
+    });
+    let engine = engine.map_err(|e| HostError::Other(format!("cannot start the WebAssembly engine: {e}")))?;
+    start_ticker(&engine);
+    Ok(engine)
+}
+
+fn start_ticker(engine: &Engine) {
+    let weak = engine.weak();
+    let _ = std::thread::Builder::new().name("epoch-ticker".into()).spawn(move || {
+        loop {
+            std::thread::sleep(EPOCH_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => return,
+            }
+        }
+    });
+}
