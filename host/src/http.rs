@@ -168,3 +168,30 @@ async fn resolve(origin: &Origin) -> Result<Vec<IpAddr>, HttpError> {
         Err(error) => Err(HttpError::DnsError { rcode: Some(error.to_string()), info_code: None }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guest_timeouts_are_capped_by_the_host() {
+        let host = RequestTimeouts::default();
+        let asked = RequestOptions {
+            connect_timeout: Some(Duration::from_secs(3600)),
+            first_byte_timeout: Some(Duration::from_secs(1)),
+            between_bytes_timeout: None,
+        };
+        let capped = host.cap(Some(asked));
+        assert_eq!(capped.connect_timeout, Some(host.connect), "a longer wish is cut to the host's cap");
+        assert_eq!(capped.first_byte_timeout, Some(Duration::from_secs(1)), "a shorter one is kept");
+        assert_eq!(capped.between_bytes_timeout, Some(host.between_bytes), "none means the host's");
+    }
+
+    #[test]
+    fn the_guest_may_not_set_credentials_headers() {
+        for name in [AUTHORIZATION, PROXY_AUTHORIZATION, http::header::CONNECTION] {
+            assert!(forbidden(&name), "{name}");
+        }
+        assert!(!forbidden(&http::header::ACCEPT));
+    }
+}

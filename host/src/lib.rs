@@ -23,6 +23,7 @@ pub mod egress;
 pub mod engine;
 pub mod error;
 pub mod failure;
+mod guest_output;
 pub mod http;
 pub mod operations;
 mod outbound;
@@ -31,6 +32,7 @@ pub mod runtime;
 pub mod snapshot;
 mod state;
 pub mod sync;
+pub mod sync_all;
 pub mod tenant;
 
 pub use credentials::Credentials;

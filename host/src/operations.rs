@@ -15,8 +15,8 @@ use crate::bindings::v0_2::types::{
 use crate::error::{HostError, Result};
 use crate::failure::call_failure;
 use crate::http::RequestMeter;
-use crate::retry::{RetryStats, with_retries};
-use crate::runtime::{CallError, ConnectorRuntime, Session};
+use crate::retry::{Retrier, RetryStats, retrying};
+use crate::runtime::{CallError, ConnectorRuntime};
 use crate::tenant::TenantConfig;
 
 /// The account behind the credentials, and what kind of key they are.
@@ -29,23 +29,24 @@ pub struct Validation {
     pub key_owner: Option<String>,
 }
 
-/// Opens a session and runs `call` in it with the tenant's retry policy.
-async fn run<T>(
-    runtime: &ConnectorRuntime,
-    tenant: &TenantConfig,
-    mut call: impl AsyncFnMut(&mut Session) -> Result<T, CallError>,
-) -> Result<T> {
-    let mut session = runtime.open(tenant, Arc::new(RequestMeter::default())).await?;
-    let mut stats = RetryStats::default();
-    let result = with_retries(&tenant.retry, &tenant.id, &mut stats, async || call(&mut session).await).await;
-    if stats.retries > 0 {
-        tracing::info!(tenant = %tenant.id, "done after {} retries; the operation read the state before changing it again", stats.retries);
-    }
-    result.map_err(|(error, attempts)| call_failure(tenant, error, attempts))
+/// Opens a session and runs `$call` (an expression using `session`) in it with the tenant's
+/// retry policy.
+macro_rules! run {
+    ($runtime:expr, $tenant:expr, |$session:ident| $call:expr) => {{
+        let tenant: &TenantConfig = $tenant;
+        let mut $session = $runtime.open(tenant, Arc::new(RequestMeter::default())).await?;
+        let mut stats = RetryStats::default();
+        let mut retrier = Retrier::new(&tenant.retry, &tenant.id, &mut stats);
+        let result = retrying!(retrier, $call);
+        if stats.retries > 0 {
+            tracing::info!(tenant = %tenant.id, "done after {} retries; the operation read the state before changing it again", stats.retries);
+        }
+        result.map_err(|(error, attempts): (CallError, u32)| call_failure(tenant, error, attempts))
+    }};
 }
 
 pub async fn validate(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Result<Validation> {
-    let info = run(runtime, tenant, async |s| s.validate().await).await?;
+    let info = run!(runtime, tenant, |s| s.validate().await)?;
     Ok(Validation {
         account_id: info.account_id,
         account_name: info.account_name,
@@ -60,7 +61,7 @@ pub async fn validate(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Resu
 
 /// Invites a user: `{"outcome": "created" | "already_exists", "user": RESOURCE}`.
 pub async fn provision(runtime: &ConnectorRuntime, tenant: &TenantConfig, account: NewAccount) -> Result<Value> {
-    let outcome = run(runtime, tenant, async |s| s.provision_account(&account).await).await?;
+    let outcome = run!(runtime, tenant, |s| s.provision_account(&account).await)?;
     let (outcome, user) = match outcome {
         ProvisionOutcome::Created(user) => ("created", user),
         ProvisionOutcome::AlreadyExists(user) => ("already_exists", user),
@@ -70,7 +71,7 @@ pub async fn provision(runtime: &ConnectorRuntime, tenant: &TenantConfig, accoun
 
 /// Deletes a user: `{"outcome": "deleted" | "not_found"}`.
 pub async fn deprovision(runtime: &ConnectorRuntime, tenant: &TenantConfig, user_id: &str) -> Result<Value> {
-    let outcome = run(runtime, tenant, async |s| s.deprovision_account(user_id).await).await?;
+    let outcome = run!(runtime, tenant, |s| s.deprovision_account(user_id).await)?;
     let outcome = match outcome {
         DeprovisionOutcome::Deleted => "deleted",
         DeprovisionOutcome::NotFound => "not_found",
@@ -81,7 +82,7 @@ pub async fn deprovision(runtime: &ConnectorRuntime, tenant: &TenantConfig, user
 /// Grants an entitlement: `{"outcome": "granted" | "updated" | "already_held", "grant": GRANT}`.
 pub async fn grant(runtime: &ConnectorRuntime, tenant: &TenantConfig, entitlement: &str, principal: &str) -> Result<Value> {
     let principal = parse_principal(principal)?;
-    let outcome = run(runtime, tenant, async |s| s.grant_entitlement(entitlement, &principal).await).await?;
+    let outcome = run!(runtime, tenant, |s| s.grant_entitlement(entitlement, &principal).await)?;
     let change = match outcome.change {
         GrantChange::Granted => "granted",
         GrantChange::Updated => "updated",
@@ -96,7 +97,7 @@ pub async fn grant(runtime: &ConnectorRuntime, tenant: &TenantConfig, entitlemen
 
 /// Revokes a grant: `{"outcome": "revoked" | "not_held", "grant": ID}`.
 pub async fn revoke(runtime: &ConnectorRuntime, tenant: &TenantConfig, grant: &str) -> Result<Value> {
-    let outcome = run(runtime, tenant, async |s| s.revoke_grant(grant).await).await?;
+    let outcome = run!(runtime, tenant, |s| s.revoke_grant(grant).await)?;
     let change = match outcome.change {
         RevokeChange::Revoked => "revoked",
         RevokeChange::NotHeld => "not_held",

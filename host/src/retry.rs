@@ -141,41 +141,66 @@ pub struct RetryStats {
     pub rate_limit_waits: u64,
 }
 
-/// Runs `call` until it succeeds or `policy` gives up; the error comes back with the number of
-/// attempts made. Only connector errors are retried: a trap, a timeout or a refusal is final.
-pub(crate) async fn with_retries<T>(
-    policy: &RetryPolicy,
-    tenant: &str,
-    stats: &mut RetryStats,
-    mut call: impl AsyncFnMut() -> Result<T, crate::runtime::CallError>,
-) -> Result<T, (crate::runtime::CallError, u32)> {
-    use crate::runtime::CallError;
-    let mut attempts = Attempts::default();
-    loop {
-        let error = match call().await {
-            Ok(value) => return Ok(value),
-            Err(CallError::Connector(error)) => error,
-            Err(other) => return Err((other, attempts.failures + 1)),
+/// Decides, after each failed attempt of one call, whether to wait and try again. Only
+/// connector errors are retried: a trap, a timeout or a refusal is final.
+pub(crate) struct Retrier<'a> {
+    policy: &'a RetryPolicy,
+    tenant: &'a str,
+    stats: &'a mut RetryStats,
+    attempts: Attempts,
+}
+
+impl<'a> Retrier<'a> {
+    pub fn new(policy: &'a RetryPolicy, tenant: &'a str, stats: &'a mut RetryStats) -> Self {
+        Self { policy, tenant, stats, attempts: Attempts::default() }
+    }
+
+    /// Waits before the next attempt, or gives `error` back with the number of attempts made.
+    pub async fn retry_or_fail(&mut self, error: crate::runtime::CallError) -> Result<(), (crate::runtime::CallError, u32)> {
+        use crate::runtime::CallError;
+        let CallError::Connector(connector_error) = &error else {
+            return Err((error, self.attempts.failures + 1));
         };
-        match policy.decide(&error, &mut attempts) {
+        match self.policy.decide(connector_error, &mut self.attempts) {
             Decision::RetryAfter(wait) => {
-                if let ConnectorError::RateLimited(limit) = &error {
-                    stats.rate_limit_waits += 1;
-                    tracing::info!(tenant, "rate limited ({}); waiting {} ms", limit.message, wait.as_millis());
+                if let ConnectorError::RateLimited(limit) = connector_error {
+                    self.stats.rate_limit_waits += 1;
+                    tracing::info!(tenant = self.tenant, "rate limited ({}); waiting {} ms", limit.message, wait.as_millis());
                 } else {
-                    stats.retries += 1;
-                    let why = match &error {
+                    self.stats.retries += 1;
+                    let why = match connector_error {
                         ConnectorError::Upstream(upstream) => upstream.message.as_str(),
                         _ => "transient failure",
                     };
-                    tracing::info!(tenant, "{why}; retrying in {} ms", wait.as_millis());
+                    tracing::info!(tenant = self.tenant, "{why}; retrying in {} ms", wait.as_millis());
                 }
                 tokio::time::sleep(wait).await;
+                Ok(())
             }
             Decision::GiveUp => {
-                let tries = attempts.failures.max(attempts.rate_limit_waits) + 1;
-                return Err((CallError::Connector(error), tries));
+                let tries = self.attempts.failures.max(self.attempts.rate_limit_waits) + 1;
+                Err((error, tries))
             }
         }
     }
 }
+
+/// Evaluates `$call` (an `.await`ed call into the plugin) until it succeeds or `$retrier` gives
+/// up: `Ok(value)` or `Err((error, attempts))`. A loop, not a closure, so that the future stays
+/// `Send` for callers that spawn it.
+macro_rules! retrying {
+    ($retrier:expr, $call:expr) => {{
+        let retrier = &mut $retrier;
+        loop {
+            match $call {
+                Ok(value) => break Ok(value),
+                Err(error) => {
+                    if let Err(failed) = retrier.retry_or_fail(error).await {
+                        break Err(failed);
+                    }
+                }
+            }
+        }
+    }};
+}
+pub(crate) use retrying;

@@ -5,18 +5,15 @@ use std::sync::Arc;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::bindings::v0_2::accessgov::connector::log;
+use crate::guest_output::CappedOutput;
 use crate::http::EgressHooks;
 
 /// The longest log message a plugin may write; the rest is cut off.
 const MAX_LOG_MESSAGE: usize = 4096;
-
-/// What the plugin may write to stdout and to stderr in one run; past it, writes fail.
-const MAX_OUTPUT: usize = 64 * 1024;
 
 /// CPU time of the current call, in epoch ticks.
 #[derive(Debug, Default)]
@@ -57,13 +54,6 @@ impl ResourceLimiter for MemoryLimit {
     }
 }
 
-/// A guest output stream captured for the host's log.
-struct CapturedOutput {
-    name: &'static str,
-    pipe: MemoryOutputPipe,
-    logged: usize,
-}
-
 pub(crate) struct TenantState {
     pub tenant: Arc<str>,
     pub wasi: WasiCtx,
@@ -72,13 +62,13 @@ pub(crate) struct TenantState {
     pub hooks: EgressHooks,
     pub memory: MemoryLimit,
     pub cpu: CpuBudget,
-    outputs: [CapturedOutput; 2],
+    outputs: [CappedOutput; 2],
 }
 
 impl TenantState {
     pub fn new(tenant: Arc<str>, hooks: EgressHooks, memory_bytes: usize, cpu_ticks: u64) -> Self {
-        let stdout = MemoryOutputPipe::new(MAX_OUTPUT);
-        let stderr = MemoryOutputPipe::new(MAX_OUTPUT);
+        let stdout = CappedOutput::new("stdout");
+        let stderr = CappedOutput::new("stderr");
         // No files, no environment, no arguments, no sockets, no stdin; stdout and stderr go to
         // the host's log.
         let wasi = WasiCtx::builder()
@@ -96,29 +86,14 @@ impl TenantState {
             hooks,
             memory: MemoryLimit { max_bytes: memory_bytes, hit: false },
             cpu: CpuBudget { allowed: cpu_ticks, ..CpuBudget::default() },
-            outputs: [
-                CapturedOutput { name: "stdout", pipe: stdout, logged: 0 },
-                CapturedOutput { name: "stderr", pipe: stderr, logged: 0 },
-            ],
+            outputs: [stdout, stderr],
         }
     }
 
     /// Logs what the plugin wrote to stdout and stderr since the last call, tagged with the tenant.
     pub fn flush_output(&mut self) {
-        for output in &mut self.outputs {
-            let contents = output.pipe.contents();
-            if contents.len() <= output.logged {
-                continue;
-            }
-            let text = String::from_utf8_lossy(&contents[output.logged..]).into_owned();
-            output.logged = contents.len();
-            let text = self.hooks.credentials.redact(&text);
-            for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                tracing::info!(target: "connector_host::plugin", tenant = &*self.tenant, stream = output.name, "{line}");
-            }
-            if output.logged >= MAX_OUTPUT {
-                tracing::warn!(target: "connector_host::plugin", tenant = &*self.tenant, "the plugin's {} reached its {MAX_OUTPUT}-byte limit; later writes fail", output.name);
-            }
+        for output in &self.outputs {
+            output.drain_to_log(&self.tenant, |text| self.hooks.credentials.redact(text));
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::bindings::v0_2::types::{Capability, ConnectorError, Entitlement, Gran
 use crate::error::{HostError, Result};
 use crate::failure::{call_failure, redact};
 use crate::http::RequestMeter;
-use crate::retry::{RetryStats, with_retries};
+use crate::retry::{Retrier, RetryStats, retrying};
 use crate::runtime::{CallError, ConnectorRuntime, Session};
 use crate::snapshot::{
     ConnectorInfo, EntitlementRecord, FORMAT, GrantRecord, ResourceKey, ResourceRecord, ResourceTypeRecord, Snapshot,
@@ -132,11 +132,11 @@ impl Driver<'_> {
     /// listed has no grants.
     async fn page(&mut self, listing: Listing<'_>, token: Option<&str>) -> Result<Page> {
         let session = &mut *self.session;
-        let result = with_retries(&self.tenant.retry, &self.tenant.id, &mut self.stats, async || match &listing {
+        let mut retrier = Retrier::new(&self.tenant.retry, &self.tenant.id, &mut self.stats);
+        let result: Result<Page, (CallError, u32)> = retrying!(retrier, match &listing {
             Listing::Resources(resource_type) => session.list_resources(resource_type, token).await,
             Listing::Grants(resource) => session.list_grants(resource, token).await,
-        })
-        .await;
+        });
         match result {
             Ok(page) => Ok(page),
             Err((CallError::Connector(ConnectorError::NotFound(why)), _)) if matches!(listing, Listing::Grants(_)) => {

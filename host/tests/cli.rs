@@ -15,7 +15,12 @@ fn fake() -> (FakeFivetran, Account) {
 /// Runs the binary with only the given credential variables set.
 fn run(args: &[&str], key: Option<(&str, &str)>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_connector-host"));
-    command.args(args).env_remove("FIVETRAN_API_KEY").env_remove("FIVETRAN_API_SECRET").env_remove("RUST_LOG");
+    command
+        .args(args)
+        .env_remove("FIVETRAN_API_KEY")
+        .env_remove("FIVETRAN_API_SECRET")
+        .env_remove("RUST_LOG")
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"));
     if let Some((k, s)) = key {
         command.env("FIVETRAN_API_KEY", k).env("FIVETRAN_API_SECRET", s);
     }
@@ -266,4 +271,97 @@ fn demo_runs_without_credentials_or_flags() {
     assert!(stdout(&output).contains("snapshot written to demo-snapshot.json"));
     let snapshot: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("demo-snapshot.json")).unwrap()).unwrap();
     assert!(snapshot["grants"].as_array().unwrap().len() > 500);
+}
+
+#[test]
+fn sync_all_writes_only_the_good_tenants_and_exits_with_the_worst_status() {
+    let (fake, account) = fake();
+    let (other_fake, other_account) = {
+        let account = generate(&AccountSpec::sized(32, 40, 3, 2));
+        (FakeFivetran::start(account.clone()).unwrap(), account)
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("tenants.toml");
+    let url = fake.base_url();
+    let other_url = other_fake.base_url();
+    std::fs::write(
+        &tenants,
+        format!(
+            r#"
+[[tenant]]
+id = "acme"
+base_url = "{url}"
+allow_private_network = true
+api_key_env = "ACME_KEY"
+api_secret_env = "ACME_SECRET"
+
+[[tenant]]
+id = "globex"
+base_url = "{other_url}"
+allow_private_network = true
+api_key_env = "GLOBEX_KEY"
+api_secret_env = "GLOBEX_SECRET"
+
+[[tenant]]
+id = "initech"
+base_url = "{url}"
+api_key_env = "ACME_KEY"
+api_secret_env = "ACME_SECRET"
+
+[[tenant]]
+id = "umbrella"
+base_url = "{url}"
+allow_private_network = true
+api_key_env = "ACME_KEY"
+api_secret_env = "WRONG_SECRET"
+"#
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let output = Command::new(env!("CARGO_BIN_EXE_connector-host"))
+        .args(["sync-all", "--tenants", tenants.to_str().unwrap(), "--out-dir", out.to_str().unwrap()])
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .env("ACME_KEY", &account.primary_key().key)
+        .env("ACME_SECRET", &account.primary_key().secret)
+        .env("GLOBEX_KEY", &other_account.primary_key().key)
+        .env("GLOBEX_SECRET", &other_account.primary_key().secret)
+        .env("WRONG_SECRET", "definitely-wrong-secret")
+        .output()
+        .unwrap();
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(5), "initech is denied by policy (5), umbrella's key is wrong (3): {text}{}", stderr(&output));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert!(lines[0].starts_with("acme") && lines[0].contains(" ok "), "{text}");
+    assert!(lines[1].starts_with("globex") && lines[1].contains(" ok "), "{text}");
+    assert!(lines[2].starts_with("initech") && lines[2].contains("failed (5)"), "{text}");
+    assert!(lines[3].starts_with("umbrella") && lines[3].contains("failed (3)"), "{text}");
+    let mut written: Vec<String> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    written.sort();
+    assert_eq!(written, ["acme.json", "globex.json"]);
+    let globex: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("globex.json")).unwrap()).unwrap();
+    assert_eq!(globex["tenant"], "globex");
+    assert_eq!(globex["resources"].as_array().unwrap().iter().filter(|r| r["type"] == "user").count(), 40);
+    for secret in [&account.primary_key().secret, &other_account.primary_key().secret, &"definitely-wrong-secret".to_owned()] {
+        assert!(!text.contains(secret.as_str()) && !stderr(&output).contains(secret.as_str()));
+    }
+}
+
+#[test]
+fn a_restart_loads_the_compiled_component_from_the_cache() {
+    let cache = tempfile::tempdir().unwrap();
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_connector-host"))
+            .args(["validate", "-v", "--base-url", "http://127.0.0.1:9", "--cache-dir", cache.path().to_str().unwrap()])
+            .env("FIVETRAN_API_KEY", "k")
+            .env("FIVETRAN_API_SECRET", "s")
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    assert!(stderr(&first).contains("cached=false"), "{}", stderr(&first));
+    let second = run();
+    assert!(stderr(&second).contains("cached=true"), "{}", stderr(&second));
+    assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 1);
 }

@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use connector_host::bindings::v0_2::types::NewAccount;
 use connector_host::tenant::{Overrides, TenantEntry, read_tenant_file};
+use connector_host::cache::ComponentCache;
+use connector_host::sync_all::{TenantRun, overall_exit_status, sync_all};
 use connector_host::{ConnectorRuntime, Credentials, HostError, Snapshot, TenantConfig, operations, sync};
 use fivetran_fake::{AccountSpec, FakeFivetran, generate};
 
@@ -40,6 +42,12 @@ struct Global {
     /// Show errors only.
     #[arg(long, short, global = true)]
     quiet: bool,
+    /// Where compiled components are cached (default: $XDG_CACHE_HOME/connector-host or ~/.cache/connector-host).
+    #[arg(long, global = true, value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Compile the component at every start instead of using the cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
 }
 
 #[derive(Subcommand)]
@@ -60,6 +68,16 @@ enum Command {
         /// Where to write the snapshot.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+    },
+    /// Sync every tenant of a tenant file at once, each in its own sandbox, into DIR/<id>.json.
+    #[command(after_help = "Prints one line per tenant; exits 0 when every tenant succeeded, else with the highest exit status among them.\n\nExample:\n  connector-host sync-all --tenants tenants.toml --out-dir snapshots/")]
+    SyncAll {
+        /// A tenant file with one [[tenant]] table per tenant.
+        #[arg(long, value_name = "FILE")]
+        tenants: PathBuf,
+        /// Where to write the snapshots; created when missing.
+        #[arg(long, value_name = "DIR")]
+        out_dir: PathBuf,
     },
     /// Invite a user; an existing user with the same email (any case) is reported, not invited again.
     #[command(after_help = "Prints {\"outcome\": \"created\" or \"already_exists\", \"user\": RESOURCE}.\n\nExample:\n  connector-host provision --email ann@example.com --given-name Ann --family-name Lee --role \"Account Reviewer\"")]
@@ -145,8 +163,14 @@ async fn run(cli: Cli) -> Result<(), HostError> {
             .map_err(|e| HostError::Usage(format!("cannot read --plugin {}: {e}", path.display())))?,
         None => connector_host::FIVETRAN_PLUGIN.to_vec(),
     };
-    let runtime = ConnectorRuntime::new(&engine, &component)?;
+    let cache = match (&cli.global.cache_dir, cli.global.no_cache) {
+        (_, true) => None,
+        (Some(dir), false) => Some(ComponentCache::new(dir)),
+        (None, false) => ComponentCache::default_dir().map(ComponentCache::new),
+    };
+    let runtime = ConnectorRuntime::load(&engine, &component, cache.as_ref())?;
     match cli.command {
+        Command::SyncAll { tenants, out_dir } => sync_all_tenants(&runtime, &cli.global, &tenants, &out_dir).await,
         Command::Demo { out } => demo(&runtime, &out).await,
         Command::Validate => {
             let tenant = tenant(&cli.global)?;
@@ -185,6 +209,47 @@ async fn run(cli: Cli) -> Result<(), HostError> {
             let tenant = tenant(&cli.global)?;
             print_json(&operations::revoke(&runtime, &tenant, &grant).await?);
             Ok(())
+        }
+    }
+}
+
+async fn sync_all_tenants(runtime: &ConnectorRuntime, global: &Global, file: &std::path::Path, out_dir: &std::path::Path) -> Result<(), HostError> {
+    let entries = read_tenant_file(file)?;
+    std::fs::create_dir_all(out_dir)
+        .map_err(|e| HostError::Usage(format!("cannot create --out-dir {}: {e}", out_dir.display())))?;
+    let overrides = Overrides { base_url: global.base_url.clone(), allow_private_network: global.allow_private_network };
+    let runs = entries
+        .iter()
+        .map(|entry| TenantRun { id: entry.id.clone(), runtime: runtime.clone(), tenant: entry.resolve(&overrides) })
+        .collect();
+    let outcomes = sync_all(runs, out_dir).await;
+    let width = outcomes.iter().map(|o| o.id.len()).max().unwrap_or(0);
+    for outcome in &outcomes {
+        let seconds = outcome.duration.as_secs_f64();
+        match &outcome.result {
+            Ok(s) => println!(
+                "{:<width$}  ok         {} resources, {} grants, {} requests in {seconds:.1}s -> {}",
+                outcome.id,
+                s.resources,
+                s.grants,
+                s.requests,
+                s.path.display()
+            ),
+            Err(error) => println!("{:<width$}  failed ({})  {error}", outcome.id, error.exit_status()),
+        }
+    }
+    match overall_exit_status(&outcomes) {
+        0 => Ok(()),
+        status => {
+            let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+            let message = format!("{failed} of {} tenants failed; see the lines above", outcomes.len());
+            Err(match status {
+                2 => HostError::Usage(message),
+                3 => HostError::Credentials(message),
+                4 => HostError::Api(message),
+                5 => HostError::Sandbox(message),
+                _ => HostError::Other(message),
+            })
         }
     }
 }

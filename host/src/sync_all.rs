@@ -1,0 +1,88 @@
+//! Many tenants at once: one engine, one compiled component per plugin, a store per run. A
+//! tenant's failure, misbehaviour or panic changes no other tenant's result or snapshot.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::error::{HostError, Result};
+use crate::runtime::ConnectorRuntime;
+use crate::snapshot::Snapshot;
+use crate::sync::sync;
+use crate::tenant::TenantConfig;
+
+/// One tenant's run: the component to run and the tenant to run it for. A tenant whose
+/// configuration could not be resolved (a missing credential, say) carries that error instead.
+pub struct TenantRun {
+    pub id: String,
+    pub runtime: ConnectorRuntime,
+    pub tenant: Result<TenantConfig>,
+}
+
+/// How one tenant's sync ended.
+#[derive(Debug)]
+pub struct TenantOutcome {
+    pub id: String,
+    pub result: Result<TenantSummary>,
+    pub duration: Duration,
+}
+
+/// What a successful tenant sync wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantSummary {
+    pub path: PathBuf,
+    pub resources: usize,
+    pub grants: usize,
+    pub requests: u64,
+}
+
+impl TenantOutcome {
+    pub fn exit_status(&self) -> i32 {
+        self.result.as_ref().err().map_or(0, HostError::exit_status)
+    }
+}
+
+/// Syncs every tenant concurrently and writes `out_dir/<id>.json` for each that succeeds.
+/// Outcomes come back in the order of `runs`.
+pub async fn sync_all(runs: Vec<TenantRun>, out_dir: &Path) -> Vec<TenantOutcome> {
+    let mut tasks = Vec::with_capacity(runs.len());
+    for run in runs {
+        let out_dir = out_dir.to_path_buf();
+        let id = run.id.clone();
+        // A task per tenant: a panic in one is that tenant's failure, not the process's.
+        let task = tokio::spawn(async move {
+            let started = Instant::now();
+            let result = match run.tenant {
+                Ok(tenant) => sync_one(&run.runtime, &tenant, &out_dir).await,
+                Err(error) => Err(error),
+            };
+            (result, started.elapsed())
+        });
+        tasks.push((id, task));
+    }
+    let mut outcomes = Vec::with_capacity(tasks.len());
+    for (id, task) in tasks {
+        let (result, duration) = match task.await {
+            Ok(done) => done,
+            Err(join) => (Err(HostError::Other(format!("tenant {id}: the run panicked: {join}; this is a host bug, report it"))), Duration::ZERO),
+        };
+        outcomes.push(TenantOutcome { id, result, duration });
+    }
+    outcomes
+}
+
+async fn sync_one(runtime: &ConnectorRuntime, tenant: &TenantConfig, out_dir: &Path) -> Result<TenantSummary> {
+    let snapshot: Snapshot = sync(runtime, tenant).await?;
+    let path = out_dir.join(format!("{}.json", tenant.id));
+    snapshot.write_atomic(&path)?;
+    Ok(TenantSummary {
+        path,
+        resources: snapshot.resources.len(),
+        grants: snapshot.grants.len(),
+        requests: snapshot.stats.http_requests,
+    })
+}
+
+/// The exit status of a whole `sync-all`: 0 when every tenant succeeded, else the highest.
+pub fn overall_exit_status(outcomes: &[TenantOutcome]) -> i32 {
+    outcomes.iter().map(TenantOutcome::exit_status).max().unwrap_or(0)
+}

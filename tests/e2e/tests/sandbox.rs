@@ -1,0 +1,182 @@
+//! Hostile components: each misbehaviour is stopped with the right error, quickly, while a
+//! well-behaved tenant syncing at the same time finishes with a correct snapshot.
+
+use std::collections::BTreeSet;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use connector_e2e::{runtime, start, tenant};
+use connector_host::sync_all::{TenantOutcome, TenantRun, sync_all};
+use connector_host::{ConnectorRuntime, Credentials, HostError, Snapshot, TenantConfig};
+use fivetran_fake::oracle::expected_grants;
+use fivetran_fake::{Account, AccountSpec};
+
+fn hostile_runtime() -> &'static ConnectorRuntime {
+    static RUNTIME: OnceLock<ConnectorRuntime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let bytes = std::fs::read(env!("HOSTILE_COMPONENT_WASM")).expect("the hostile component was built");
+        ConnectorRuntime::new(runtime().engine_ref(), &bytes).expect("it loads")
+    })
+}
+
+const SECRET: &str = "hostile-secret-value";
+
+fn hostile(base_url: &str) -> TenantConfig {
+    let mut tenant = TenantConfig::new("hostile", base_url, Credentials::new("hostile-key", SECRET));
+    tenant.cpu_time_per_call = Duration::from_millis(300);
+    tenant
+}
+
+struct Run {
+    good: TenantOutcome,
+    bad: TenantOutcome,
+    account: Account,
+    dir: tempfile::TempDir,
+}
+
+/// Syncs a good tenant and `bad` together.
+async fn alongside(bad: TenantConfig) -> Run {
+    let (fake, account) = start(&AccountSpec::sized(51, 200, 10, 8));
+    let good = tenant(&fake, &account);
+    let dir = tempfile::tempdir().unwrap();
+    let runs = vec![
+        TenantRun { id: good.id.clone(), runtime: runtime().clone(), tenant: Ok(good) },
+        TenantRun { id: bad.id.clone(), runtime: hostile_runtime().clone(), tenant: Ok(bad) },
+    ];
+    let mut outcomes = sync_all(runs, dir.path()).await.into_iter();
+    let (good, bad) = (outcomes.next().unwrap(), outcomes.next().unwrap());
+    drop(fake);
+    Run { good, bad, account, dir }
+}
+
+impl Run {
+    fn assert_good_tenant_correct(&self) {
+        let summary = self.good.result.as_ref().expect("the good tenant succeeds");
+        let snapshot = Snapshot::read(&summary.path).unwrap();
+        let grants: BTreeSet<String> = snapshot.grants.into_iter().map(|g| g.id).collect();
+        assert_eq!(grants, expected_grants(&self.account));
+    }
+
+    /// The hostile tenant failed with exit status 5, saying `expect`, and wrote nothing.
+    fn assert_stopped(&self, expect: &str, within: Duration) -> String {
+        self.assert_good_tenant_correct();
+        let error = self.bad.result.as_ref().expect_err("the hostile tenant is stopped");
+        assert!(matches!(error, HostError::Sandbox(_)), "{error:?}");
+        assert_eq!(error.exit_status(), 5);
+        let text = error.to_string();
+        assert!(text.contains(expect), "{text} should say {expect}");
+        assert!(!text.contains(SECRET));
+        assert!(self.bad.duration < within, "stopped in {:?}", self.bad.duration);
+        assert!(!self.dir.path().join("hostile.json").exists(), "no snapshot for the stopped tenant");
+        text
+    }
+
+    fn hostile_traits(&self) -> serde_json::Value {
+        let summary = self.bad.result.as_ref().expect("the hostile tenant's sync completes");
+        let snapshot = Snapshot::read(&summary.path).unwrap();
+        snapshot.resources[0].traits.clone()
+    }
+}
+
+#[tokio::test]
+async fn an_endless_loop_hits_the_cpu_limit() {
+    let run = alongside(hostile("https://spin.hostile.test")).await;
+    run.assert_stopped("CPU time limit", Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn unbounded_memory_growth_hits_the_memory_limit() {
+    let mut bad = hostile("https://hog.hostile.test");
+    bad.memory_limit_bytes = 32 * 1024 * 1024;
+    let run = alongside(bad).await;
+    let text = run.assert_stopped("memory limit", Duration::from_secs(5));
+    assert!(text.contains("32 MiB"), "{text}");
+}
+
+#[tokio::test]
+async fn a_huge_return_value_hits_the_return_limit() {
+    let run = alongside(hostile("https://flood.hostile.test")).await;
+    run.assert_stopped("return size limit", Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn requests_to_other_hosts_and_the_metadata_address_are_refused() {
+    let run = alongside(hostile("https://elsewhere.hostile.test")).await;
+    let text = run.assert_stopped("egress to http://169.254.169.254:80 denied", Duration::from_secs(5));
+    assert!(text.contains("--base-url"), "{text}");
+}
+
+#[tokio::test]
+async fn loopback_is_refused_without_allow_private_network() {
+    let (fake, _) = start(&AccountSpec::sized(52, 5, 1, 1));
+    let run = alongside(hostile(&fake.base_url())).await;
+    run.assert_stopped("non-public address 127.0.0.1", Duration::from_secs(5));
+    assert!(fake.requests().is_empty(), "nothing reached loopback");
+}
+
+#[tokio::test]
+async fn the_cloud_metadata_address_is_refused_even_as_base_url() {
+    let run = alongside(hostile("http://169.254.169.254")).await;
+    run.assert_stopped("169.254.169.254", Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_name_resolving_to_loopback_is_refused() {
+    let (fake, _) = start(&AccountSpec::sized(53, 5, 1, 1));
+    let url = format!("http://localhost:{}", fake.addr().port());
+    let run = alongside(hostile(&url)).await;
+    run.assert_stopped("non-public address", Duration::from_secs(5));
+    assert!(fake.requests().is_empty());
+}
+
+#[tokio::test]
+async fn an_authorization_header_of_the_guest_is_refused() {
+    let run = alongside(hostile("https://authz.hostile.test")).await;
+    run.assert_good_tenant_correct();
+    let traits = run.hostile_traits();
+    let outcome = traits["authorization"].as_str().unwrap();
+    assert!(outcome.starts_with("refused"), "{outcome}");
+}
+
+#[tokio::test]
+async fn files_environment_stdin_and_sockets_are_out_of_reach() {
+    let run = alongside(hostile("https://snoop.hostile.test")).await;
+    run.assert_good_tenant_correct();
+    let traits = run.hostile_traits();
+    assert!(traits["file"].as_str().unwrap().starts_with("denied"), "{traits}");
+    assert!(traits["root"].as_str().unwrap().starts_with("denied"), "{traits}");
+    assert_eq!(traits["env"], 0, "{traits}");
+    assert_eq!(traits["args"], 0, "{traits}");
+    assert_eq!(traits["stdin"], "read 0 bytes", "{traits}");
+    assert!(traits["socket"].as_str().unwrap().starts_with("denied"), "{traits}");
+}
+
+#[tokio::test]
+async fn output_floods_are_capped_and_harmless() {
+    let started = Instant::now();
+    let run = alongside(hostile("https://chatty.hostile.test")).await;
+    run.assert_good_tenant_correct();
+    assert!(run.bad.result.is_ok(), "{:?}", run.bad.result);
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[tokio::test]
+async fn a_request_budget_stops_a_runaway_tenant() {
+    let (fake, account) = start(&AccountSpec::sized(54, 50, 20, 5));
+    let mut limited = tenant(&fake, &account);
+    limited.traffic.max_requests = 10;
+    let error = connector_host::sync(runtime(), &limited).await.unwrap_err();
+    assert_eq!(error.exit_status(), 5, "{error}");
+    assert!(error.to_string().contains("request limit"), "{error}");
+    assert_eq!(fake.requests().len(), 10);
+}
+
+#[tokio::test]
+async fn an_oversized_answer_is_cut_off() {
+    let (fake, account) = start(&AccountSpec::sized(55, 2000, 2, 2));
+    let mut limited = tenant(&fake, &account);
+    limited.traffic.max_response_bytes = 64 * 1024;
+    let error = connector_host::sync(runtime(), &limited).await.unwrap_err();
+    assert_eq!(error.exit_status(), 5, "{error}");
+    assert!(error.to_string().contains("response size limit") && error.to_string().contains("GET /v1/users"), "{error}");
+}

@@ -1,0 +1,175 @@
+//! A connector component that implements the `accessgov:connector` world and misbehaves on
+//! purpose, for the sandbox tests. Its misbehaviour is the first label of the base URL's host,
+//! so one build serves every test: `https://spin.hostile.test` loops forever, for example.
+//!
+//! | label | does, in `list-resources` |
+//! |---|---|
+//! | `spin` | loops forever |
+//! | `hog` | allocates without end |
+//! | `flood` | returns a page of about 20 MB |
+//! | `elsewhere` | requests 169.254.169.254 and example.com |
+//! | `authz` | sets an `Authorization` header of its own; reports what happened |
+//! | `snoop` | opens files, reads the environment, arguments and stdin, opens a socket; reports what it got |
+//! | `chatty` | writes 200 KB to stdout and stderr, then behaves |
+//! | anything else | requests `{base_url}/v1/users` (for address checks: loopback, metadata, names) |
+
+#[cfg(target_arch = "wasm32")]
+mod component {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "connector-world",
+    });
+
+    use accessgov::connector::types as wit;
+    use exports::accessgov::connector::connector::Guest;
+
+    struct Hostile;
+
+    export!(Hostile);
+
+    fn behaviour(base_url: &str) -> &str {
+        let host = base_url.split("://").nth(1).unwrap_or_default();
+        host.split(['.', ':', '/']).next().unwrap_or_default()
+    }
+
+    fn resource(id: &str, traits: String) -> wit::Resource {
+        wit::Resource { resource_type: "thing".into(), id: id.into(), display_name: id.into(), traits_json: traits }
+    }
+
+    fn page(resources: Vec<wit::Resource>) -> wit::Page {
+        wit::Page { resources, entitlements: vec![], grants: vec![], next_page_token: None }
+    }
+
+    fn upstream(message: String) -> wit::ConnectorError {
+        wit::ConnectorError::Upstream(wit::UpstreamError { status: None, code: None, message })
+    }
+
+    fn quote(text: &str) -> String {
+        let escaped: String = text.chars().filter(|c| !c.is_control()).map(|c| if c == '"' || c == '\\' { '\'' } else { c }).collect();
+        format!("\"{escaped}\"")
+    }
+
+    fn fetch(url: &str) -> Result<u16, String> {
+        waki::Client::new().get(url).send().map(|r| r.status_code()).map_err(|e| e.to_string())
+    }
+
+    impl Guest for Hostile {
+        fn metadata() -> wit::ConnectorMetadata {
+            wit::ConnectorMetadata {
+                name: "hostile".into(),
+                version: "0.0.0".into(),
+                description: "misbehaves on purpose".into(),
+                resource_types: vec![wit::ResourceType { id: "thing".into(), display_name: "Thing".into(), entitlements_need: vec![] }],
+                capabilities: vec![wit::Capability::Sync],
+            }
+        }
+
+        fn validate(cfg: wit::Config) -> Result<wit::AccountInfo, wit::ConnectorError> {
+            Self::list_resources(cfg, "thing".into(), None)?;
+            Ok(wit::AccountInfo { account_id: "hostile".into(), account_name: None, key_kind: wit::KeyKind::Unknown, key_owner: None })
+        }
+
+        fn list_resources(cfg: wit::Config, _: String, _: Option<String>) -> Result<wit::Page, wit::ConnectorError> {
+            match behaviour(&cfg.base_url) {
+                "spin" => {
+                    let mut n: u64 = 0;
+                    loop {
+                        n = std::hint::black_box(n.wrapping_add(1));
+                    }
+                }
+                "hog" => {
+                    let mut hoard: Vec<Vec<u8>> = Vec::new();
+                    loop {
+                        hoard.push(std::hint::black_box(vec![7u8; 1 << 20]));
+                    }
+                }
+                "flood" => {
+                    let filler = "x".repeat(1000);
+                    let things = (0..20_000).map(|i| resource(&format!("t{i}"), format!("{{\"pad\":\"{filler}\"}}"))).collect();
+                    Ok(page(things))
+                }
+                "elsewhere" => {
+                    let metadata = fetch("http://169.254.169.254/latest/meta-data/");
+                    let other = fetch("https://example.com/");
+                    Err(upstream(format!("metadata: {metadata:?}; example.com: {other:?}")))
+                }
+                "authz" => {
+                    let sent = waki::Client::new()
+                        .get(&format!("{}/v1/users", cfg.base_url))
+                        .header("Authorization", "Basic ZXZpbDpldmls")
+                        .send();
+                    let outcome = match sent {
+                        Ok(response) => format!("sent, status {}", response.status_code()),
+                        Err(error) => format!("refused: {error}"),
+                    };
+                    Ok(page(vec![resource("authz", format!("{{\"authorization\":{}}}", quote(&outcome)))]))
+                }
+                "snoop" => {
+                    let file = match std::fs::read_to_string("/etc/passwd") {
+                        Ok(text) => format!("read {} bytes", text.len()),
+                        Err(error) => format!("denied: {error}"),
+                    };
+                    let root = match std::fs::read_dir("/") {
+                        Ok(entries) => format!("listed {} entries", entries.count()),
+                        Err(error) => format!("denied: {error}"),
+                    };
+                    let mut line = String::new();
+                    let stdin = match std::io::stdin().read_line(&mut line) {
+                        Ok(n) => format!("read {n} bytes"),
+                        Err(error) => format!("denied: {error}"),
+                    };
+                    let socket = match std::net::TcpStream::connect("127.0.0.1:1") {
+                        Ok(_) => "connected".to_owned(),
+                        Err(error) => format!("denied: {error}"),
+                    };
+                    let traits = format!(
+                        "{{\"file\":{},\"root\":{},\"env\":{},\"args\":{},\"stdin\":{},\"socket\":{}}}",
+                        quote(&file),
+                        quote(&root),
+                        std::env::vars().count(),
+                        std::env::args().count(),
+                        quote(&stdin),
+                        quote(&socket)
+                    );
+                    Ok(page(vec![resource("snoop", traits)]))
+                }
+                "chatty" => {
+                    let line = "chatter ".repeat(16);
+                    for _ in 0..1600 {
+                        println!("{line}");
+                        eprintln!("{line}");
+                    }
+                    Ok(page(vec![resource("chatty", "{}".into())]))
+                }
+                _ => match fetch(&format!("{}/v1/users", cfg.base_url)) {
+                    Ok(status) => Ok(page(vec![resource("fetched", format!("{{\"status\":{status}}}"))])),
+                    Err(error) => Err(upstream(error)),
+                },
+            }
+        }
+
+        fn list_entitlements(_: wit::Config, _: wit::Resource, _: Vec<wit::Resource>) -> Result<Vec<wit::Entitlement>, wit::ConnectorError> {
+            Ok(vec![])
+        }
+
+        fn list_grants(_: wit::Config, _: wit::Resource, _: Option<String>) -> Result<wit::Page, wit::ConnectorError> {
+            Ok(page(vec![]))
+        }
+
+        fn provision_account(_: wit::Config, _: wit::NewAccount) -> Result<wit::ProvisionOutcome, wit::ConnectorError> {
+            Err(wit::ConnectorError::Unsupported("hostile".into()))
+        }
+
+        fn deprovision_account(_: wit::Config, _: String) -> Result<wit::DeprovisionOutcome, wit::ConnectorError> {
+            Err(wit::ConnectorError::Unsupported("hostile".into()))
+        }
+
+        fn grant_entitlement(_: wit::Config, _: String, _: wit::ResourceRef) -> Result<wit::GrantOutcome, wit::ConnectorError> {
+            Err(wit::ConnectorError::Unsupported("hostile".into()))
+        }
+
+        fn revoke_grant(_: wit::Config, _: String) -> Result<wit::RevokeOutcome, wit::ConnectorError> {
+            Err(wit::ConnectorError::Unsupported("hostile".into()))
+        }
+    }
+}
