@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use http::HeaderValue;
 use http::header::{AUTHORIZATION, HeaderName, PROXY_AUTHORIZATION};
 use wasmtime_wasi_http::{
@@ -16,12 +18,27 @@ use wasmtime_wasi_http::{
 use crate::credentials::Credentials;
 use crate::egress::{EgressPolicy, Origin};
 
-/// Counts a run's requests and remembers why the policy refused one, if it did.
+/// A run's traffic, shared by all its workers: counts the requests, remembers why the policy
+/// refused one, and paces them by the API's answers. A 429 pauses every worker for its
+/// `Retry-After`; when `X-Rate-Limit-Remaining` falls under a tenth of `X-Rate-Limit`, requests
+/// are spaced to the limit's average rate so that the account does not run dry.
 #[derive(Debug, Default)]
 pub struct RequestMeter {
     requests: AtomicU64,
     denial: Mutex<Option<String>>,
+    pace: Mutex<Pace>,
 }
+
+#[derive(Debug, Default)]
+struct Pace {
+    paused_until: Option<Instant>,
+    spacing: Duration,
+    next_slot: Option<Instant>,
+    slowed: bool,
+}
+
+/// The window `X-Rate-Limit` counts requests in (Fivetran's is an hour).
+const RATE_LIMIT_WINDOW: Duration = Duration::from_secs(3600);
 
 /// Limits on a run's traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +63,58 @@ impl RequestMeter {
     /// The first refusal of this run.
     pub fn denial(&self) -> Option<String> {
         self.denial.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Counts one more request, unless the run has sent `max` already.
+    fn reserve(&self, max: u64) -> bool {
+        self.requests.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1)).is_ok()
+    }
+
+    /// Waits until this request may go: after any pause, and in its slot when spaced.
+    pub(crate) async fn wait_turn(&self) {
+        let wait = {
+            let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let mut at = pace.paused_until.filter(|until| *until > now).unwrap_or(now);
+            if !pace.spacing.is_zero() {
+                at = at.max(pace.next_slot.unwrap_or(now));
+                pace.next_slot = Some(at + pace.spacing);
+            }
+            at.saturating_duration_since(now)
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Learns from an answer's status and rate-limit headers.
+    pub(crate) fn observe(&self, tenant: &str, status: u16, headers: &http::HeaderMap) {
+        let number = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
+        if status == 429 {
+            let wait = Duration::from_secs(number("retry-after").unwrap_or(1).min(RATE_LIMIT_WINDOW.as_secs()));
+            let until = Instant::now() + wait;
+            if pace.paused_until.is_none_or(|current| current < until) {
+                pace.paused_until = Some(until);
+                tracing::info!(target: "connector_host::http", tenant, "rate limited: every request of this run waits {} s", wait.as_secs());
+            }
+        }
+        if let (Some(limit), Some(remaining)) = (number("x-rate-limit"), number("x-rate-limit-remaining")) {
+            let low = limit > 0 && remaining < limit / 10;
+            if low && !pace.slowed {
+                pace.spacing = RATE_LIMIT_WINDOW / u32::try_from(limit).unwrap_or(u32::MAX);
+                tracing::warn!(
+                    target: "connector_host::http",
+                    tenant,
+                    "only {remaining} of {limit} API requests left in this window; slowing down to one request every {} ms",
+                    pace.spacing.as_millis()
+                );
+            } else if !low && pace.slowed {
+                pace.spacing = Duration::ZERO;
+                pace.next_slot = None;
+            }
+            pace.slowed = low;
+        }
     }
 
     pub(crate) fn deny(&self, why: String) {
@@ -86,6 +155,7 @@ impl RequestTimeouts {
 
 /// The `WasiHttpHooks` of one tenant's store.
 pub(crate) struct EgressHooks {
+    pub tenant: Arc<str>,
     pub policy: Arc<EgressPolicy>,
     pub credentials: Arc<Credentials>,
     pub meter: Arc<RequestMeter>,
@@ -122,6 +192,7 @@ impl WasiHttpHooks for EgressHooks {
         let meter = Arc::clone(&self.meter);
         let options = self.timeouts.cap(options);
         let limits = self.limits;
+        let tenant = Arc::clone(&self.tenant);
         Box::new(async move {
             let Some(origin) = Origin::of(request.uri()) else {
                 meter.deny(format!("egress to {:?} denied: not an absolute http(s) URL", request.uri().to_string()));
@@ -136,24 +207,25 @@ impl WasiHttpHooks for EgressHooks {
                 meter.deny(why);
                 return Err(HttpError::HttpRequestDenied);
             }
-            if meter.requests() >= limits.max_requests {
+            if !meter.reserve(limits.max_requests) {
                 meter.deny(format!(
                     "request limit reached: the run sent {} requests; raise max_requests in the tenant file if the account needs more",
                     limits.max_requests
                 ));
                 return Err(HttpError::HttpRequestDenied);
             }
+            meter.wait_turn().await;
             // The filter above already refused a guest-set Authorization; this is the only one.
             let mut authorization =
                 HeaderValue::from_str(&credentials.authorization()).map_err(|_| HttpError::HttpRequestDenied)?;
             authorization.set_sensitive(true);
             request.headers_mut().insert(AUTHORIZATION, authorization);
-            meter.requests.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(target: "connector_host::http", method = %request.method(), path = %request.uri().path(), "request");
             // Connect to the address just checked, not to whatever the name resolves to next.
             let address = std::net::SocketAddr::new(addresses[0], origin.port);
             let (response, io) = crate::outbound::send(request, &origin, address, options, limits.max_response_bytes, Arc::clone(&meter)).await?;
             tracing::debug!(target: "connector_host::http", status = response.status().as_u16(), "response");
+            meter.observe(&tenant, response.status().as_u16(), response.headers());
             Ok((response, Box::new(io) as Box<dyn Future<Output = _> + Send>))
         })
     }
@@ -185,6 +257,37 @@ mod tests {
         assert_eq!(capped.connect_timeout, Some(host.connect), "a longer wish is cut to the host's cap");
         assert_eq!(capped.first_byte_timeout, Some(Duration::from_secs(1)), "a shorter one is kept");
         assert_eq!(capped.between_bytes_timeout, Some(host.between_bytes), "none means the host's");
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
+        pairs.iter().map(|(k, v)| (http::HeaderName::from_static(k), v.parse().unwrap())).collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_429_pauses_every_request_of_the_run() {
+        let meter = RequestMeter::default();
+        meter.observe("t", 429, &headers(&[("retry-after", "7")]));
+        let started = tokio::time::Instant::now();
+        meter.wait_turn().await;
+        meter.wait_turn().await;
+        assert!(started.elapsed() >= Duration::from_secs(7));
+        assert!(started.elapsed() < Duration::from_secs(8), "both wait for the same pause");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_low_budget_spaces_requests_until_it_recovers() {
+        let meter = RequestMeter::default();
+        meter.observe("t", 200, &headers(&[("x-rate-limit", "3600"), ("x-rate-limit-remaining", "100")]));
+        let started = tokio::time::Instant::now();
+        for _ in 0..4 {
+            meter.wait_turn().await;
+        }
+        assert!(started.elapsed() >= Duration::from_secs(3), "one request a second: {:?}", started.elapsed());
+        meter.observe("t", 200, &headers(&[("x-rate-limit", "3600"), ("x-rate-limit-remaining", "3000")]));
+        let resumed = tokio::time::Instant::now();
+        meter.wait_turn().await;
+        meter.wait_turn().await;
+        assert_eq!(resumed.elapsed(), Duration::ZERO, "full speed again");
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub mod error;
 pub mod failure;
 mod guest_output;
 pub mod http;
+mod merge;
 pub mod operations;
 mod outbound;
 pub mod retry;

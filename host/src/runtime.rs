@@ -76,6 +76,7 @@ impl ConnectorRuntime {
     /// limits. Requests it sends are counted in `meter`.
     pub async fn open(&self, tenant: &TenantConfig, meter: Arc<RequestMeter>) -> Result<Session> {
         let hooks = EgressHooks {
+            tenant: Arc::from(tenant.id.as_str()),
             policy: Arc::new(tenant.egress_policy()?),
             credentials: Arc::new(tenant.credentials.clone()),
             meter: Arc::clone(&meter),

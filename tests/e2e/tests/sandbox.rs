@@ -168,7 +168,8 @@ async fn a_request_budget_stops_a_runaway_tenant() {
     let error = connector_host::sync(runtime(), &limited).await.unwrap_err();
     assert_eq!(error.exit_status(), 5, "{error}");
     assert!(error.to_string().contains("request limit"), "{error}");
-    assert_eq!(fake.requests().len(), 10);
+    // Requests still on their way when the run stopped may never arrive; none beyond the budget.
+    assert!(fake.requests().len() <= 10, "{} requests", fake.requests().len());
 }
 
 #[tokio::test]

@@ -65,19 +65,21 @@ impl FaultPlan {
         self.rules.clear();
     }
 
-    /// The fault for this request, if a rule fires; counts the match either way.
+    /// The fault of the first rule, in the order added, that fires for this request; every
+    /// matching rule counts the request.
     pub(crate) fn take(&mut self, method: &str, path: &str) -> Option<Fault> {
+        let mut fired = None;
         for (rule, seen) in &mut self.rules {
             if !rule.matches(method, path) {
                 continue;
             }
             let index = *seen;
             *seen = seen.saturating_add(1);
-            if index >= rule.skip && index - rule.skip < rule.times {
-                return Some(rule.fault.clone());
+            if fired.is_none() && index >= rule.skip && index - rule.skip < rule.times {
+                fired = Some(rule.fault.clone());
             }
         }
-        None
+        fired
     }
 }
 

@@ -29,6 +29,8 @@ pub struct RecordedRequest {
     pub status: u16,
     /// Whether an `Authorization` header came with it (its value is never kept).
     pub authorized: bool,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 struct State {
@@ -38,6 +40,8 @@ struct State {
     /// `X-Rate-Limit-Remaining`; when it reaches 0 every request gets 429 until reset.
     rate_limit: u64,
     rate_remaining: u64,
+    in_flight: usize,
+    max_in_flight: usize,
 }
 
 /// A running fake Fivetran. Stops when dropped.
@@ -67,6 +71,8 @@ impl FakeFivetran {
             log: Vec::new(),
             rate_limit: HOURLY_RATE_LIMIT,
             rate_remaining: u64::MAX,
+            in_flight: 0,
+            max_in_flight: 0,
         }));
         let (shutdown, stopped) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -113,6 +119,11 @@ impl FakeFivetran {
         self.lock().log.clear();
     }
 
+    /// The most requests the fake was answering at one time.
+    pub fn max_in_flight(&self) -> usize {
+        self.lock().max_in_flight
+    }
+
     /// Sets the request budget left; at 0 the fake answers 429 as a drained account would.
     pub fn set_rate_remaining(&self, remaining: u64) {
         self.lock().rate_remaining = remaining;
@@ -156,6 +167,18 @@ async fn serve(listener: TcpListener, state: Arc<Mutex<State>>, mut stopped: one
 }
 
 async fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Response<FakeBody> {
+    let arrived = std::time::Instant::now();
+    {
+        let mut state = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        state.in_flight += 1;
+        state.max_in_flight = state.max_in_flight.max(state.in_flight);
+    }
+    let response = respond(state, request, arrived).await;
+    state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).in_flight -= 1;
+    response
+}
+
+async fn respond(state: &Mutex<State>, request: Request<Incoming>, arrived: std::time::Instant) -> Response<FakeBody> {
     let method = request.method().as_str().to_owned();
     let path = request.uri().path().to_owned();
     let query = request.uri().query().map(str::to_owned);
@@ -181,6 +204,7 @@ async fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Response<Fa
             query: query.clone(),
             status: reply.status,
             authorized: authorization.is_some(),
+            at: arrived,
         });
         (reply, fault, (state.rate_limit, state.rate_remaining))
     };
