@@ -104,7 +104,7 @@ mod tests {
 
     #[test]
     fn a_second_load_comes_from_the_cache() {
-        let engine = crate::engine::new_engine(crate::engine::PoolSize { instances: 4 }).unwrap();
+        let engine = crate::engine::new_engine(crate::engine::Allocation::Pooling(crate::engine::PoolSize { instances: 4 })).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let cache = ComponentCache::new(dir.path().join("cache"));
         let (_, cached) = cache.load(&engine, crate::FIVETRAN_PLUGIN).unwrap();
@@ -116,7 +116,7 @@ mod tests {
 
     #[test]
     fn a_corrupt_entry_is_compiled_again() {
-        let engine = crate::engine::new_engine(crate::engine::PoolSize { instances: 4 }).unwrap();
+        let engine = crate::engine::new_engine(crate::engine::Allocation::Pooling(crate::engine::PoolSize { instances: 4 })).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let cache = ComponentCache::new(dir.path());
         std::fs::write(cache.entry(&engine, crate::FIVETRAN_PLUGIN), b"garbage").unwrap();

@@ -1,7 +1,10 @@
 //! The one engine every tenant's plugin runs on: the pooling allocator for cheap instances with
 //! copy-on-write memory images, and epoch interruption for CPU limits.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use tokio::sync::Semaphore;
 
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -20,21 +23,51 @@ pub struct PoolSize {
 
 impl Default for PoolSize {
     fn default() -> Self {
-        Self { instances: 256 }
+        Self { instances: 1024 }
+    }
+}
+
+/// Instances the process may hold at once: the pool's size. A run waits for a slot rather than
+/// fail when every slot is taken (100 tenants with 8 workers each, say).
+static INSTANCE_SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+
+/// The slots of the process's instance pool (unbounded when no pooled engine was built).
+pub(crate) fn instance_slots() -> Arc<Semaphore> {
+    Arc::clone(INSTANCE_SLOTS.get_or_init(|| Arc::new(Semaphore::new(Semaphore::MAX_PERMITS))))
+}
+
+/// How instances get their memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocation {
+    /// Slots reserved up front and reused: instantiation costs microseconds.
+    Pooling(PoolSize),
+    /// Memory mapped for each instance and unmapped after it.
+    OnDemand,
+}
+
+impl Default for Allocation {
+    fn default() -> Self {
+        Allocation::Pooling(PoolSize::default())
     }
 }
 
 /// Builds the engine and starts its epoch ticker (a thread that ends with the engine).
-pub fn new_engine(pool: PoolSize) -> Result<Engine> {
+pub fn new_engine(allocation: Allocation) -> Result<Engine> {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    let Allocation::Pooling(pool) = allocation else {
+        config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
+        let engine = Engine::new(&config).map_err(|e| HostError::Other(format!("cannot start the WebAssembly engine: {e}")))?;
+        start_ticker(&engine);
+        return Ok(engine);
+    };
     let mut pooling = PoolingAllocationConfig::default();
     // A connector component holds a few core instances (the plugin, the WASI adapter's pieces).
     pooling
         .total_component_instances(pool.instances)
         .total_core_instances(pool.instances * 8)
-        .total_memories(pool.instances * 4)
+        .total_memories(pool.instances * 2)
         .total_tables(pool.instances * 8)
         .max_memories_per_component(8)
         .max_tables_per_component(16)
@@ -48,6 +81,7 @@ pub fn new_engine(pool: PoolSize) -> Result<Engine> {
         Engine::new(&config)
     });
     let engine = engine.map_err(|e| HostError::Other(format!("cannot start the WebAssembly engine: {e}")))?;
+    let _ = INSTANCE_SLOTS.set(Arc::new(Semaphore::new(pool.instances as usize)));
     start_ticker(&engine);
     Ok(engine)
 }

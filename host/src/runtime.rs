@@ -28,7 +28,7 @@ pub struct ConnectorRuntime {
 impl ConnectorRuntime {
     /// The engine every connector runs on (see [`crate::engine`]), with a default pool.
     pub fn engine() -> Result<Engine> {
-        crate::engine::new_engine(crate::engine::PoolSize::default())
+        crate::engine::new_engine(crate::engine::Allocation::default())
     }
 
     /// Compiles `component` (a WASI Preview 2 component of the `accessgov:connector` world).
@@ -75,6 +75,10 @@ impl ConnectorRuntime {
     /// Instantiates the component in a fresh store with the tenant's policy, credentials and
     /// limits. Requests it sends are counted in `meter`.
     pub async fn open(&self, tenant: &TenantConfig, meter: Arc<RequestMeter>) -> Result<Session> {
+        let slot = crate::engine::instance_slots()
+            .acquire_owned()
+            .await
+            .map_err(|_| HostError::Other("the instance pool is closed".into()))?;
         let hooks = EgressHooks {
             tenant: Arc::from(tenant.id.as_str()),
             policy: Arc::new(tenant.egress_policy()?),
@@ -109,6 +113,7 @@ impl ConnectorRuntime {
             ))
         })?;
         Ok(Session {
+            _slot: slot,
             store,
             world,
             meter,
@@ -168,6 +173,8 @@ pub enum CallError {
 
 /// One running instance of a connector, for one tenant.
 pub struct Session {
+    /// Its place in the instance pool, given back when the session ends.
+    _slot: tokio::sync::OwnedSemaphorePermit,
     store: Store<TenantState>,
     world: ConnectorWorld,
     meter: Arc<RequestMeter>,

@@ -43,6 +43,9 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>) ->
     let meter = Arc::new(RequestMeter::default());
     let mut session = runtime.open(&tenant, Arc::clone(&meter)).await?;
     let metadata = session.metadata().await.map_err(|e| call_failure(&tenant, e, 1))?;
+    // No session is held while workers wait for instance slots: a run never holds one slot
+    // while it waits for another, so runs cannot starve each other of the pool.
+    drop(session);
     if !metadata.capabilities.contains(&Capability::Sync) {
         return Err(HostError::Usage(format!("the plugin {} cannot sync", metadata.name)));
     }
@@ -54,6 +57,7 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>) ->
         tracing::info!(tenant = %tenant.id, "listed {} {}s", merged.count(&resource_type.id), resource_type.id);
     }
 
+    let mut session = runtime.open(&tenant, Arc::clone(&meter)).await?;
     for resource_type in &metadata.resource_types {
         let related: Vec<Resource> =
             resource_type.entitlements_need.iter().flat_map(|needed| merged.primaries(needed)).collect();

@@ -42,6 +42,8 @@ struct State {
     rate_remaining: u64,
     in_flight: usize,
     max_in_flight: usize,
+    /// Added to every answer, as a remote API's round trip would.
+    latency: std::time::Duration,
 }
 
 /// A running fake Fivetran. Stops when dropped.
@@ -73,6 +75,7 @@ impl FakeFivetran {
             rate_remaining: u64::MAX,
             in_flight: 0,
             max_in_flight: 0,
+            latency: std::time::Duration::ZERO,
         }));
         let (shutdown, stopped) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -117,6 +120,11 @@ impl FakeFivetran {
 
     pub fn clear_requests(&self) {
         self.lock().log.clear();
+    }
+
+    /// Adds `latency` to every answer from now on.
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.lock().latency = latency;
     }
 
     /// The most requests the fake was answering at one time.
@@ -172,6 +180,10 @@ async fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Response<Fa
         let mut state = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         state.in_flight += 1;
         state.max_in_flight = state.max_in_flight.max(state.in_flight);
+    }
+    let latency = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
     }
     let response = respond(state, request, arrived).await;
     state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).in_flight -= 1;

@@ -1,0 +1,392 @@
+//! `connector-bench`: measures the connector host against its targets and writes the table to
+//! `BENCHMARKS.md` with the machine it ran on and the command.
+//!
+//! ```sh
+//! cargo run --release -p connector-bench            # the full run, several minutes
+//! cargo run --release -p connector-bench -- --smoke # seconds; prints, writes nothing
+//! ```
+
+mod fake_process;
+mod measure;
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use connector_host::cache::ComponentCache;
+use connector_host::engine::{Allocation, new_engine};
+use connector_host::http::RequestMeter;
+use connector_host::{ConnectorRuntime, Credentials, FIVETRAN_PLUGIN, TenantConfig, sync};
+use fivetran_fake::{Account, AccountSpec, generate};
+use fivetran_plugin::transport::{ApiRequest, ApiResponse, Transport, TransportError};
+
+use crate::fake_process::FakeProcess;
+use crate::measure::{micros, millis, percentile, process_cpu, reset_peak, status_kib};
+
+/// How big a run is.
+struct Sizes {
+    users: usize,
+    teams: usize,
+    groups: usize,
+    latency: Duration,
+    tenants: usize,
+    instantiations: usize,
+    mappings: usize,
+}
+
+const FULL: Sizes = Sizes {
+    users: 20_000,
+    teams: 1_000,
+    groups: 300,
+    latency: Duration::from_millis(20),
+    tenants: 100,
+    instantiations: 2_000,
+    mappings: 200,
+};
+
+const SMOKE: Sizes = Sizes {
+    users: 300,
+    teams: 20,
+    groups: 10,
+    latency: Duration::from_millis(5),
+    tenants: 4,
+    instantiations: 40,
+    mappings: 5,
+};
+
+struct Row {
+    what: String,
+    measured: String,
+    target: String,
+    met: Option<bool>,
+}
+
+fn row(what: impl Into<String>, measured: impl Into<String>, target: &str, met: Option<bool>) -> Row {
+    Row { what: what.into(), measured: measured.into(), target: target.into(), met }
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("serve-fake") => return fake_process::serve(&args[1..]),
+        Some("tenants-rss") => return runtime()?.block_on(tenants_child(&args[1..])),
+        _ => {}
+    }
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let out = match args.iter().position(|a| a == "--out") {
+        Some(i) => Some(args.get(i + 1).context("--out needs a file")?.clone()),
+        None if smoke => None,
+        None => Some("BENCHMARKS.md".to_owned()),
+    };
+    if let Some(unknown) = args.iter().find(|a| a.starts_with("--") && !["--smoke", "--out"].contains(&a.as_str())) {
+        bail!("unknown flag {unknown}; use --smoke or --out FILE");
+    }
+    let sizes = if smoke { &SMOKE } else { &FULL };
+    let started = Instant::now();
+    let rows = runtime()?.block_on(all_rows(sizes))?;
+    let report = render(&rows, smoke, started.elapsed());
+    match out {
+        Some(path) => {
+            std::fs::write(&path, &report).with_context(|| format!("cannot write {path}"))?;
+            println!("{report}\nwritten to {path}");
+        }
+        None => println!("{report}"),
+    }
+    Ok(())
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+async fn all_rows(sizes: &Sizes) -> Result<Vec<Row>> {
+    let engine = ConnectorRuntime::engine()?;
+    let plugin = ConnectorRuntime::new(&engine, FIVETRAN_PLUGIN)?;
+    let mut rows = Vec::new();
+    sync_rows(sizes, &plugin, &mut rows).await?;
+    cpu_row(sizes, &plugin, &mut rows).await?;
+    instantiation_rows(sizes, &mut rows).await?;
+    startup_rows(&mut rows).await?;
+    tenants_row(sizes, &mut rows)?;
+    mapping_row(sizes, &plugin, &mut rows).await?;
+    Ok(rows)
+}
+
+fn tenant(fake: &FakeProcess, concurrency: usize) -> TenantConfig {
+    let mut tenant = TenantConfig::new("bench", &fake.base_url, Credentials::new(&fake.key, &fake.secret));
+    tenant.allow_private_network = true;
+    tenant.max_concurrency = concurrency;
+    tenant
+}
+
+fn account_label(sizes: &Sizes) -> String {
+    format!("{} users, {} teams, {} groups", sizes.users, sizes.teams, sizes.groups)
+}
+
+/// Wall time at concurrency 1 and 8 against `minimum requests × latency / concurrency`.
+async fn sync_rows(sizes: &Sizes, plugin: &ConnectorRuntime, rows: &mut Vec<Row>) -> Result<()> {
+    let spec = AccountSpec::sized(7, sizes.users, sizes.teams, sizes.groups);
+    let fake = FakeProcess::spawn(&spec, sizes.latency)?;
+    for concurrency in [1usize, 8] {
+        let started = Instant::now();
+        let snapshot = sync(plugin, &tenant(&fake, concurrency)).await?;
+        let wall = started.elapsed();
+        if snapshot.grants.len() as u64 != fake.grants {
+            bail!("the sync found {} grants, the account holds {}", snapshot.grants.len(), fake.grants);
+        }
+        let bound = sizes.latency * fake.minimum_requests as u32 / concurrency as u32;
+        let ratio = wall.as_secs_f64() / bound.as_secs_f64();
+        let what = format!("sync of {}, {} ms per answer, concurrency {concurrency}: wall time", account_label(sizes), sizes.latency.as_millis());
+        let measured = format!("{:.2} s = {ratio:.2} × bound ({:.2} s)", wall.as_secs_f64(), bound.as_secs_f64());
+        let (target, met) = if concurrency == 8 { ("≤ 1.3 × bound", Some(ratio <= 1.3)) } else { ("(reference)", None) };
+        rows.push(row(what, measured, target, met));
+        let requests = snapshot.stats.http_requests;
+        rows.push(row(
+            format!("same sync, concurrency {concurrency}: requests"),
+            format!("{requests} (minimum {})", fake.minimum_requests),
+            "= minimum",
+            Some(requests == fake.minimum_requests),
+        ));
+    }
+    Ok(())
+}
+
+/// CPU time of the host process per 1,000 grants, with no added latency.
+async fn cpu_row(sizes: &Sizes, plugin: &ConnectorRuntime, rows: &mut Vec<Row>) -> Result<()> {
+    let spec = AccountSpec::sized(7, sizes.users, sizes.teams, sizes.groups);
+    let fake = FakeProcess::spawn(&spec, Duration::ZERO)?;
+    let before = process_cpu();
+    let started = Instant::now();
+    let snapshot = sync(plugin, &tenant(&fake, 8)).await?;
+    let wall = started.elapsed();
+    let cpu = process_cpu().saturating_sub(before);
+    let per_thousand = cpu.as_secs_f64() * 1000.0 / (snapshot.grants.len().max(1) as f64 / 1000.0);
+    rows.push(row(
+        format!("same account, no added latency, concurrency 8: host CPU time per 1,000 grants"),
+        format!("{per_thousand:.1} ms ({} grants, {:.2} s CPU, {:.2} s wall)", snapshot.grants.len(), cpu.as_secs_f64(), wall.as_secs_f64()),
+        "(reference)",
+        None,
+    ));
+    Ok(())
+}
+
+/// Opening a session (a fresh store and instance) and one call, pooling on and off.
+async fn instantiation_rows(sizes: &Sizes, rows: &mut Vec<Row>) -> Result<()> {
+    for (label, allocation) in [("on", Allocation::default()), ("off", Allocation::OnDemand)] {
+        let engine = new_engine(allocation)?;
+        let runtime = ConnectorRuntime::new(&engine, FIVETRAN_PLUGIN)?;
+        let tenant = TenantConfig::new("bench", "https://api.fivetran.com", Credentials::new("k", "s"));
+        let mut opens = Vec::with_capacity(sizes.instantiations);
+        let mut calls = Vec::with_capacity(sizes.instantiations);
+        for i in 0..sizes.instantiations + 20 {
+            let started = Instant::now();
+            let mut session = runtime.open(&tenant, Arc::new(RequestMeter::default())).await?;
+            let opened = started.elapsed();
+            let started = Instant::now();
+            session.metadata().await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            let called = started.elapsed();
+            if i >= 20 {
+                opens.push(opened);
+                calls.push(called);
+            }
+        }
+        let (median, p99) = (percentile(&mut opens, 50.0), percentile(&mut opens, 99.0));
+        let (target, met) = if label == "on" { ("median < 50 µs", Some(micros(median) < 50.0)) } else { ("(reference)", None) };
+        rows.push(row(
+            format!("instantiation (a fresh store and instance), pooling {label}"),
+            format!("median {:.1} µs, p99 {:.1} µs", micros(median), micros(p99)),
+            target,
+            met,
+        ));
+        rows.push(row(
+            format!("one call's overhead (metadata), pooling {label}"),
+            format!("median {:.1} µs, p99 {:.1} µs", micros(percentile(&mut calls, 50.0)), micros(percentile(&mut calls, 99.0))),
+            "(reference)",
+            None,
+        ));
+    }
+    Ok(())
+}
+
+/// From a new engine to the first call: compiling the component, then loading it from the cache.
+async fn startup_rows(rows: &mut Vec<Row>) -> Result<()> {
+    let cache_dir = tempfile::tempdir()?;
+    let cache = ComponentCache::new(cache_dir.path());
+    let tenant = TenantConfig::new("bench", "https://api.fivetran.com", Credentials::new("k", "s"));
+    let mut times = Vec::new();
+    for _ in 0..3 {
+        let engine = ConnectorRuntime::engine()?;
+        let started = Instant::now();
+        let runtime = ConnectorRuntime::load(&engine, FIVETRAN_PLUGIN, Some(&cache))?;
+        let mut session = runtime.open(&tenant, Arc::new(RequestMeter::default())).await?;
+        session.metadata().await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        times.push(started.elapsed());
+    }
+    let compiled = times[0];
+    let mut cached = times[1..].to_vec();
+    let cached = percentile(&mut cached, 50.0);
+    rows.push(row("start-up to the first call, compiling the component", format!("{:.1} ms", millis(compiled)), "(reference)", None));
+    rows.push(row(
+        "start-up to the first call, loading the cached component",
+        format!("{:.1} ms ({:.0}× faster)", millis(cached), compiled.as_secs_f64() / cached.as_secs_f64()),
+        "< 20 ms",
+        Some(millis(cached) < 20.0),
+    ));
+    Ok(())
+}
+
+/// Peak resident memory of a process syncing many tenants at once.
+fn tenants_row(sizes: &Sizes, rows: &mut Vec<Row>) -> Result<()> {
+    let spec = AccountSpec::sized(9, 200, 20, 10);
+    let fake = FakeProcess::spawn(&spec, Duration::from_millis(20))?;
+    let exe = std::env::current_exe()?;
+    let output = std::process::Command::new(exe)
+        .args(["tenants-rss", &fake.base_url, &fake.key, &fake.secret, &sizes.tenants.to_string()])
+        .output()?;
+    if !output.status.success() {
+        bail!("the tenants run failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let baseline = result["baseline_kib"].as_u64().unwrap_or(0);
+    let peak = result["peak_kib"].as_u64().unwrap_or(0);
+    let per_tenant = peak.saturating_sub(baseline) as f64 / 1024.0 / sizes.tenants as f64;
+    rows.push(row(
+        format!("{} tenants syncing at once (200 users, 20 teams, 10 groups each): peak resident memory", sizes.tenants),
+        format!("{:.1} MiB in all, {:.1} MiB before; {per_tenant:.2} MiB per tenant", peak as f64 / 1024.0, baseline as f64 / 1024.0),
+        "< 4 MiB per tenant",
+        Some(per_tenant < 4.0),
+    ));
+    Ok(())
+}
+
+/// `tenants-rss BASE_URL KEY SECRET N`, in a process of its own: prints baseline and peak RSS.
+async fn tenants_child(args: &[String]) -> Result<()> {
+    let [base_url, key, secret, count] = args else { bail!("tenants-rss BASE_URL KEY SECRET N") };
+    let count: usize = count.parse()?;
+    let engine = ConnectorRuntime::engine()?;
+    let runtime = ConnectorRuntime::new(&engine, FIVETRAN_PLUGIN)?;
+    let tenant = |i: usize| {
+        let mut t = TenantConfig::new(&format!("t{i}"), base_url, Credentials::new(key, secret));
+        t.allow_private_network = true;
+        t
+    };
+    sync(&runtime, &tenant(0)).await?;
+    let baseline = status_kib("VmRSS");
+    reset_peak();
+    let mut set = tokio::task::JoinSet::new();
+    for i in 0..count {
+        let (runtime, tenant) = (runtime.clone(), tenant(i));
+        set.spawn(async move { sync(&runtime, &tenant).await.map(|s| s.grants.len()) });
+    }
+    let mut snapshots = Vec::new();
+    while let Some(done) = set.join_next().await {
+        snapshots.push(done??);
+    }
+    let peak = status_kib("VmHWM");
+    println!("{}", serde_json::json!({"baseline_kib": baseline, "peak_kib": peak, "ok": snapshots.len()}));
+    Ok(())
+}
+
+/// A transport answering every request with one body, for the native side of the comparison.
+struct Fixed(Vec<u8>);
+
+impl Transport for Fixed {
+    fn send(&self, _: &str, _: &ApiRequest) -> Result<ApiResponse, TransportError> {
+        Ok(ApiResponse { status: 200, retry_after: None, body: self.0.clone() })
+    }
+}
+
+/// Reading and mapping a page of 1,000 users: the plugin compiled natively vs run as the
+/// component. The component's cost is its call on that page less its call on a one-item page,
+/// so that what both sides do is parse, map and hand over the page.
+async fn mapping_row(sizes: &Sizes, plugin: &ConnectorRuntime, rows: &mut Vec<Row>) -> Result<()> {
+    let spec = AccountSpec::sized(11, 1000, 1, 1);
+    let account = generate(&spec);
+    let body = users_page_body(&account);
+    let native = Fixed(body.into_bytes());
+    let config = fivetran_plugin::model::Config { base_url: "https://x".into(), page_size: 1000 };
+    let connector = fivetran_plugin::connector::Connector::new(&native, config);
+    let before = process_cpu();
+    for _ in 0..sizes.mappings {
+        let page = connector.list_resources("user", None).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        std::hint::black_box(page);
+    }
+    let native_cpu = process_cpu().saturating_sub(before);
+
+    let fake = FakeProcess::spawn(&spec, Duration::ZERO)?;
+    let tenant = tenant(&fake, 1);
+    let mut session = plugin.open(&tenant, Arc::new(RequestMeter::default())).await?;
+    let mut measure = async |resource_type: &str| -> Result<Duration> {
+        let before = process_cpu();
+        for _ in 0..sizes.mappings {
+            let page = session.list_resources(resource_type, None).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+            std::hint::black_box(page);
+        }
+        Ok(process_cpu().saturating_sub(before))
+    };
+    measure("user").await?;
+    let users = measure("user").await?;
+    let one_group = measure("group").await?;
+    let component_cpu = users.saturating_sub(one_group);
+    let ratio = component_cpu.as_secs_f64() / native_cpu.as_secs_f64().max(1e-9);
+    let per = |d: Duration| millis(d) / sizes.mappings as f64;
+    rows.push(row(
+        "reading and mapping a page of 1,000 users: component vs native CPU",
+        format!("{ratio:.2}× ({:.2} ms vs {:.2} ms a page)", per(component_cpu), per(native_cpu)),
+        "≤ 1.5×",
+        Some(ratio <= 1.5),
+    ));
+    Ok(())
+}
+
+fn users_page_body(account: &Account) -> String {
+    let items: Vec<serde_json::Value> = account.users.values().map(|u| Account::user_json(u, u.role.as_deref())).collect();
+    serde_json::json!({"code": "Success", "data": {"items": items}}).to_string()
+}
+
+fn render(rows: &[Row], smoke: bool, took: Duration) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Benchmarks\n");
+    if smoke {
+        let _ = writeln!(out, "**Smoke run**: tiny sizes, to check that every measurement runs; the figures mean nothing.\n");
+    }
+    let _ = writeln!(out, "Measured by `cargo run --release -p connector-bench` (written by the run itself), in {:.0} s.\n", took.as_secs_f64());
+    let _ = writeln!(out, "Machine: {}\n", machine());
+    let _ = writeln!(out, "| measurement | result | target | met |\n|---|---|---|---|");
+    for r in rows {
+        let met = match r.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "",
+        };
+        let _ = writeln!(out, "| {} | {} | {} | {met} |", r.what, r.measured, r.target);
+    }
+    let _ = writeln!(
+        out,
+        "\nHow: the fake Fivetran runs in a process of its own (this binary, as `serve-fake`), so the host's CPU and memory are its own. \
+The bound of a sync is its minimum request count times the added latency, divided by the concurrency. \
+Instantiation is opening a session: a new store (WASI context, egress hooks, limits) and an instance from the pre-instantiated component. \
+Start-up is loading the component (compiled, or from the on-disk cache), instantiating it and one call, on an engine made beforehand. \
+The tenants' memory is `VmHWM` less `VmRSS` before, in a process of its own. \
+The component side of the mapping comparison is its CPU time on a 1,000-user page less that on a one-group page, both over loopback HTTP."
+    );
+    out
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| info.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let memory = status_meminfo_gib();
+    format!("{cores} cores ({cpu}), {memory:.0} GiB memory, {} {}", std::env::consts::OS, std::env::consts::ARCH)
+}
+
+fn status_meminfo_gib() -> f64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().find(|l| l.starts_with("MemTotal")).and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok()))
+        .map_or(0.0, |kib| kib / 1024.0 / 1024.0)
+}
