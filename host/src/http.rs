@@ -65,6 +65,12 @@ impl RequestMeter {
         self.denial.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
+    /// How long requests still wait for a rate limit's pause, if they do.
+    pub fn paused_for(&self) -> Option<Duration> {
+        let pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
+        pace.paused_until.and_then(|until| until.checked_duration_since(Instant::now())).filter(|d| !d.is_zero())
+    }
+
     /// Counts one more request, unless the run has sent `max` already.
     fn reserve(&self, max: u64) -> bool {
         self.requests.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1)).is_ok()

@@ -19,6 +19,7 @@
 pub mod bindings;
 pub mod cache;
 pub mod credentials;
+pub mod diff;
 pub mod egress;
 pub mod engine;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod http;
 mod merge;
 pub mod operations;
 mod outbound;
+pub mod progress;
 pub mod retry;
 pub mod runtime;
 pub mod snapshot;
@@ -40,7 +42,7 @@ pub use credentials::Credentials;
 pub use error::{HostError, Result};
 pub use runtime::{CallError, ConnectorRuntime, Session};
 pub use snapshot::Snapshot;
-pub use sync::sync;
+pub use sync::{sync, sync_with_progress};
 pub use tenant::TenantConfig;
 
 /// The Fivetran connector component this workspace builds (`plugin/`, for `wasm32-wasip2`).

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::bindings::v0_2::types::{
-    DeprovisionOutcome, Grant, GrantChange, KeyKind, NewAccount, ProvisionOutcome, Resource, ResourceRef,
+    Capability, DeprovisionOutcome, Grant, GrantChange, KeyKind, NewAccount, ProvisionOutcome, Resource, ResourceRef,
     RevokeChange,
 };
 use crate::error::{HostError, Result};
@@ -19,7 +19,7 @@ use crate::retry::{Retrier, RetryStats, retrying};
 use crate::runtime::{CallError, ConnectorRuntime};
 use crate::tenant::TenantConfig;
 
-/// The account behind the credentials, and what kind of key they are.
+/// The account behind the credentials, what kind of key they are, and what it can read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Validation {
     pub account_id: String,
@@ -27,6 +27,25 @@ pub struct Validation {
     /// `user`, `system` or `unknown`.
     pub key_kind: &'static str,
     pub key_owner: Option<String>,
+    /// One check per resource type the connector reports: its first page.
+    pub reads: Vec<ReadCheck>,
+    /// Whether the connector can change access (the key's write scopes are not probed).
+    pub provisioning: bool,
+}
+
+/// Whether the key can read a resource type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadCheck {
+    pub resource_type: String,
+    /// Resources on the first page, or why the read failed.
+    pub result: std::result::Result<usize, HostError>,
+}
+
+impl Validation {
+    /// Whether every read a sync needs succeeded.
+    pub fn can_sync(&self) -> bool {
+        self.reads.iter().all(|r| r.result.is_ok())
+    }
 }
 
 /// Opens a session and runs `$call` (an expression using `session`) in it with the tenant's
@@ -47,7 +66,17 @@ macro_rules! run {
 
 pub async fn validate(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Result<Validation> {
     let info = run!(runtime, tenant, |s| s.validate().await)?;
+    let metadata = run!(runtime, tenant, |s| s.metadata().await)?;
+    let mut reads = Vec::with_capacity(metadata.resource_types.len());
+    for resource_type in &metadata.resource_types {
+        let id = resource_type.id.as_str();
+        let page = run!(runtime, tenant, |s| s.list_resources(id, None).await);
+        let result = page.map(|page| page.resources.iter().filter(|r| r.resource_type == id).count());
+        reads.push(ReadCheck { resource_type: resource_type.id.clone(), result });
+    }
     Ok(Validation {
+        reads,
+        provisioning: metadata.capabilities.contains(&Capability::Provision),
         account_id: info.account_id,
         account_name: info.account_name,
         key_kind: match info.key_kind {

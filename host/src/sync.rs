@@ -18,6 +18,7 @@ use crate::error::{HostError, Result};
 use crate::failure::call_failure;
 use crate::http::RequestMeter;
 use crate::merge::Merged;
+use crate::progress::{Phase, SyncProgress};
 use crate::retry::{Retrier, RetryStats, retrying};
 use crate::runtime::{CallError, ConnectorRuntime, Session};
 use crate::snapshot::{ConnectorInfo, ResourceTypeRecord, Snapshot};
@@ -25,8 +26,13 @@ use crate::tenant::TenantConfig;
 
 /// Syncs one tenant's account, within the tenant's run time limit.
 pub async fn sync(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Result<Snapshot> {
+    sync_with_progress(runtime, tenant, SyncProgress::new()).await
+}
+
+/// [`sync`], counting what it does in `progress` as it goes.
+pub async fn sync_with_progress(runtime: &ConnectorRuntime, tenant: &TenantConfig, progress: Arc<SyncProgress>) -> Result<Snapshot> {
     let limit = tenant.run_timeout;
-    let run = sync_unbounded(runtime.clone(), Arc::new(tenant.clone()));
+    let run = sync_unbounded(runtime.clone(), Arc::new(tenant.clone()), progress);
     match tokio::time::timeout(limit, run).await {
         Ok(result) => result,
         Err(_) => Err(HostError::Sandbox(format!(
@@ -37,10 +43,11 @@ pub async fn sync(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Result<S
     }
 }
 
-async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>) -> Result<Snapshot> {
+async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>, progress: Arc<SyncProgress>) -> Result<Snapshot> {
     let started = Instant::now();
     let started_at = SystemTime::now();
     let meter = Arc::new(RequestMeter::default());
+    progress.attach(&meter);
     let mut session = runtime.open(&tenant, Arc::clone(&meter)).await?;
     let metadata = session.metadata().await.map_err(|e| call_failure(&tenant, e, 1))?;
     // No session is held while workers wait for instance slots: a run never holds one slot
@@ -49,14 +56,21 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>) ->
     if !metadata.capabilities.contains(&Capability::Sync) {
         return Err(HostError::Usage(format!("the plugin {} cannot sync", metadata.name)));
     }
-    let workers = Workers { runtime: runtime.clone(), tenant: Arc::clone(&tenant), meter: Arc::clone(&meter) };
+    let workers = Workers {
+        runtime: runtime.clone(),
+        tenant: Arc::clone(&tenant),
+        meter: Arc::clone(&meter),
+        progress: Arc::clone(&progress),
+    };
 
+    progress.enter(Phase::Resources);
     let jobs = metadata.resource_types.iter().map(|t| Job::Resources(t.id.clone())).collect();
     let (mut merged, mut stats) = workers.run(jobs).await?;
     for resource_type in &metadata.resource_types {
         tracing::info!(tenant = %tenant.id, "listed {} {}s", merged.count(&resource_type.id), resource_type.id);
     }
 
+    progress.enter(Phase::Entitlements);
     let mut session = runtime.open(&tenant, Arc::clone(&meter)).await?;
     for resource_type in &metadata.resource_types {
         let related: Vec<Resource> =
@@ -69,7 +83,9 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>) ->
     }
     drop(session);
 
-    let jobs = metadata.resource_types.iter().flat_map(|t| merged.primaries(&t.id)).map(Job::Grants).collect();
+    let jobs: VecDeque<Job> = metadata.resource_types.iter().flat_map(|t| merged.primaries(&t.id)).map(Job::Grants).collect();
+    progress.listings(jobs.len());
+    progress.enter(Phase::Grants);
     let (grants, grant_stats) = workers.run(jobs).await?;
     merged.absorb(grants);
     stats.retries += grant_stats.retries;
@@ -91,6 +107,7 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>) ->
     snapshot.stats.duration_ms = started.elapsed().as_millis() as u64;
     snapshot.stats.retries = stats.retries;
     snapshot.stats.rate_limit_waits = stats.rate_limit_waits;
+    progress.enter(Phase::Done);
     Ok(snapshot)
 }
 
@@ -111,6 +128,7 @@ struct Workers {
     runtime: ConnectorRuntime,
     tenant: Arc<TenantConfig>,
     meter: Arc<RequestMeter>,
+    progress: Arc<SyncProgress>,
 }
 
 type Queue = Arc<Mutex<VecDeque<Job>>>;
@@ -122,9 +140,14 @@ impl Workers {
         let queue: Queue = Arc::new(Mutex::new(jobs));
         let mut set = JoinSet::new();
         for _ in 0..count {
-            let (runtime, tenant, meter, queue) =
-                (self.runtime.clone(), Arc::clone(&self.tenant), Arc::clone(&self.meter), Arc::clone(&queue));
-            set.spawn(async move { work(runtime, tenant, meter, queue).await });
+            let worker = Worker {
+                runtime: self.runtime.clone(),
+                tenant: Arc::clone(&self.tenant),
+                meter: Arc::clone(&self.meter),
+                progress: Arc::clone(&self.progress),
+                queue: Arc::clone(&queue),
+            };
+            set.spawn(worker.work());
         }
         let mut merged = Merged::default();
         let mut stats = RetryStats::default();
@@ -149,34 +172,48 @@ impl Workers {
 }
 
 /// One worker: takes jobs until none are left, in an instance of its own.
-async fn work(
+struct Worker {
     runtime: ConnectorRuntime,
     tenant: Arc<TenantConfig>,
     meter: Arc<RequestMeter>,
+    progress: Arc<SyncProgress>,
     queue: Queue,
-) -> Result<(Merged, RetryStats)> {
-    let mut merged = Merged::default();
-    let mut stats = RetryStats::default();
-    let mut session: Option<Session> = None;
-    loop {
-        let Some(job) = queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else {
-            return Ok((merged, stats));
-        };
-        let session = match &mut session {
-            Some(session) => session,
-            None => session.insert(runtime.open(&tenant, Arc::clone(&meter)).await?),
-        };
-        let mut token: Option<String> = None;
+}
+
+impl Worker {
+    async fn work(self) -> Result<(Merged, RetryStats)> {
+        let mut merged = Merged::default();
+        let mut stats = RetryStats::default();
+        let mut session: Option<Session> = None;
         loop {
-            let page = page(session, &tenant, &mut stats, &job, token.as_deref()).await?;
-            token = page.next_page_token.clone();
-            let listed_type = match &job {
-                Job::Resources(resource_type) => Some(resource_type.as_str()),
-                Job::Grants(_) => None,
+            let Some(job) = self.queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front() else {
+                return Ok((merged, stats));
             };
-            merged.add(page, listed_type);
-            if token.is_none() {
-                break;
+            let session = match &mut session {
+                Some(session) => session,
+                None => session.insert(self.runtime.open(&self.tenant, Arc::clone(&self.meter)).await?),
+            };
+            let mut token: Option<String> = None;
+            loop {
+                let page = page(session, &self.tenant, &mut stats, &job, token.as_deref()).await?;
+                token = page.next_page_token.clone();
+                match &job {
+                    Job::Resources(resource_type) => {
+                        let found = page.resources.iter().filter(|r| &r.resource_type == resource_type).count();
+                        self.progress.found_resources(resource_type, found);
+                        merged.add(page, Some(resource_type));
+                    }
+                    Job::Grants(_) => {
+                        self.progress.listed(page.grants.len());
+                        merged.add(page, None);
+                    }
+                }
+                if token.is_none() {
+                    break;
+                }
+            }
+            if matches!(job, Job::Grants(_)) {
+                self.progress.listing_done();
             }
         }
     }

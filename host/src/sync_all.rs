@@ -2,12 +2,14 @@
 //! tenant's failure, misbehaviour or panic changes no other tenant's result or snapshot.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{HostError, Result};
 use crate::runtime::ConnectorRuntime;
 use crate::snapshot::Snapshot;
-use crate::sync::sync;
+use crate::progress::SyncProgress;
+use crate::sync::sync_with_progress;
 use crate::tenant::TenantConfig;
 
 /// One tenant's run: the component to run and the tenant to run it for. A tenant whose
@@ -16,6 +18,14 @@ pub struct TenantRun {
     pub id: String,
     pub runtime: ConnectorRuntime,
     pub tenant: Result<TenantConfig>,
+    /// Counted as the run goes, for whoever shows progress.
+    pub progress: Arc<SyncProgress>,
+}
+
+impl TenantRun {
+    pub fn new(id: impl Into<String>, runtime: ConnectorRuntime, tenant: Result<TenantConfig>) -> Self {
+        Self { id: id.into(), runtime, tenant, progress: SyncProgress::new() }
+    }
 }
 
 /// How one tenant's sync ended.
@@ -52,7 +62,7 @@ pub async fn sync_all(runs: Vec<TenantRun>, out_dir: &Path) -> Vec<TenantOutcome
         let task = tokio::spawn(async move {
             let started = Instant::now();
             let result = match run.tenant {
-                Ok(tenant) => sync_one(&run.runtime, &tenant, &out_dir).await,
+                Ok(tenant) => sync_one(&run.runtime, &tenant, &out_dir, run.progress).await,
                 Err(error) => Err(error),
             };
             (result, started.elapsed())
@@ -70,8 +80,8 @@ pub async fn sync_all(runs: Vec<TenantRun>, out_dir: &Path) -> Vec<TenantOutcome
     outcomes
 }
 
-async fn sync_one(runtime: &ConnectorRuntime, tenant: &TenantConfig, out_dir: &Path) -> Result<TenantSummary> {
-    let snapshot: Snapshot = sync(runtime, tenant).await?;
+async fn sync_one(runtime: &ConnectorRuntime, tenant: &TenantConfig, out_dir: &Path, progress: Arc<SyncProgress>) -> Result<TenantSummary> {
+    let snapshot: Snapshot = sync_with_progress(runtime, tenant, progress).await?;
     let path = out_dir.join(format!("{}.json", tenant.id));
     snapshot.write_atomic(&path)?;
     Ok(TenantSummary {

@@ -365,3 +365,111 @@ fn a_restart_loads_the_compiled_component_from_the_cache() {
     assert!(stderr(&second).contains("cached=true"), "{}", stderr(&second));
     assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 1);
 }
+
+#[test]
+fn progress_is_plain_lines_off_a_terminal_and_silent_with_quiet() {
+    let (fake, account) = fake();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snap.json");
+    let url = fake.base_url();
+    let args = ["sync", "--out", out.to_str().unwrap(), "--base-url", &url, "--allow-private-network"];
+    let output = run(&args, Some(key(&account)));
+    assert!(output.status.success());
+    let progress = stderr(&output);
+    assert!(!progress.contains('\u{1b}'), "no terminal escapes off a terminal: {progress:?}");
+    let last = progress.lines().last().unwrap_or_default();
+    assert!(last.starts_with("default: done"), "{progress}");
+    assert!(last.contains("120 users") && last.contains("requests"), "{last}");
+    let summary = stdout(&output);
+    assert!(summary.contains("users") && summary.contains("enabled") && summary.contains("grants") && summary.contains("duration"), "{summary}");
+
+    let mut quiet = args.to_vec();
+    quiet.push("--quiet");
+    let output = run(&quiet, Some(key(&account)));
+    assert!(output.status.success());
+    assert_eq!(stderr(&output), "", "--quiet silences progress");
+}
+
+#[test]
+fn diff_shows_a_grant_and_a_trait_change_by_principal() {
+    let (fake, account) = fake();
+    let dir = tempfile::tempdir().unwrap();
+    let (before, after) = (dir.path().join("before.json"), dir.path().join("after.json"));
+    let url = fake.base_url();
+    let common = ["--base-url", url.as_str(), "--allow-private-network"];
+    let sync_to = |path: &Path| {
+        let mut args = vec!["sync", "--out", path.to_str().unwrap()];
+        args.extend(common);
+        assert!(run(&args, Some(key(&account))).status.success());
+    };
+    sync_to(&before);
+    let team = account.teams.values().next().unwrap();
+    let user = account.users.values().find(|u| !account.team_users.contains_key(&(team.id.clone(), u.id.clone())) && u.role.as_deref() == Some("Account Analyst")).unwrap();
+    let mut grant = vec!["grant", "--entitlement"];
+    let entitlement = format!("team:{}:manager", team.id);
+    let principal = format!("user:{}", user.id);
+    grant.extend([entitlement.as_str(), "--principal", principal.as_str()]);
+    grant.extend(common);
+    assert!(run(&grant, Some(key(&account))).status.success());
+    let mut role = vec!["grant", "--entitlement", "role:Account Reviewer:assigned", "--principal", principal.as_str()];
+    role.extend(common);
+    assert!(run(&role, Some(key(&account))).status.success());
+    sync_to(&after);
+
+    let output = run(&["diff", before.to_str().unwrap(), after.to_str().unwrap()], None);
+    assert_eq!(output.status.code(), Some(0));
+    let text = stdout(&output);
+    assert!(text.contains(&format!("~ user {}: account_role Account Analyst → Account Reviewer", user.email)), "{text}");
+    assert!(
+        text.contains(&format!("{}: + role Account Reviewer, + team {} (manager), - role Account Analyst", user.email, team.name)),
+        "{text}"
+    );
+
+    let output = run(&["diff", before.to_str().unwrap(), after.to_str().unwrap(), "--json"], None);
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let added: Vec<&str> = json["grants"]["added"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(added, [format!("role:Account Reviewer:assigned:user:{}", user.id), format!("team:{}:manager:user:{}", team.id, user.id)]);
+    assert_eq!(json["grants"]["removed"], serde_json::json!([format!("role:Account Analyst:assigned:user:{}", user.id)]));
+    assert_eq!(json["resources"]["changed"][0]["id"], user.id.as_str());
+
+    let same = run(&["diff", before.to_str().unwrap(), before.to_str().unwrap()], None);
+    assert_eq!((same.status.code(), stdout(&same)), (Some(0), "no changes\n".to_owned()));
+    std::fs::write(dir.path().join("junk.json"), "{}").unwrap();
+    let junk = run(&["diff", before.to_str().unwrap(), dir.path().join("junk.json").to_str().unwrap()], None);
+    assert_eq!(junk.status.code(), Some(2));
+    assert!(error_line(&junk).contains("is not a snapshot"));
+}
+
+#[test]
+fn validate_tells_which_reads_a_system_key_lacks() {
+    let mut account = generate(&AccountSpec::sized(33, 30, 3, 2));
+    account.api_keys[1].scopes = Some(["USER:READ", "ACCOUNT:READ", "ROLES:READ", "DESTINATION:READ"].map(String::from).to_vec());
+    let fake = FakeFivetran::start(account.clone()).unwrap();
+    let system = &account.api_keys[1];
+    let url = fake.base_url();
+    let output = run(&["validate", "--base-url", &url, "--allow-private-network"], Some((&system.key, &system.secret)));
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let text = stdout(&output);
+    assert!(text.contains("system key"), "{text}");
+    assert!(text.contains("user   ok") && text.contains("group  ok"), "{text}");
+    assert!(text.contains("team   failed") && text.contains("TEAM:READ"), "{text}");
+    assert!(text.contains("sync: not possible"), "{text}");
+    assert!(error_line(&output).contains("cannot read team"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.json");
+    let output = run(&["sync", "--out", out.to_str().unwrap(), "--base-url", &url, "--allow-private-network"], Some((&system.key, &system.secret)));
+    assert_eq!(output.status.code(), Some(3));
+    assert!(error_line(&output).contains("needs the TEAM:READ scope"), "{}", stderr(&output));
+}
+
+#[test]
+fn every_command_has_help_with_an_example_and_completions_exist() {
+    for command in ["demo", "validate", "sync", "sync-all", "diff", "provision", "deprovision", "grant", "revoke", "completions"] {
+        let output = run(&[command, "--help"], None);
+        assert!(output.status.success(), "{command}");
+        assert!(stdout(&output).contains("Example"), "{command} --help shows an example");
+    }
+    let output = run(&["completions", "bash"], None);
+    assert!(output.status.success() && stdout(&output).contains("connector-host"));
+}

@@ -177,7 +177,10 @@ pub fn check_status(endpoint: &str, response: &ApiResponse) -> Result<()> {
     let message = format!("{endpoint} answered {status}{detail}");
     Err(match status {
         401 => ConnectorError::Unauthorized(message),
-        403 => ConnectorError::Forbidden(message),
+        403 => ConnectorError::Forbidden(match scope_for(endpoint) {
+            Some(scope) => format!("{message}; a system key needs the {scope} scope for this"),
+            None => message,
+        }),
         404 => ConnectorError::NotFound(message),
         409 => ConnectorError::Conflict(message),
         400 | 422 => ConnectorError::InvalidArgument(message),
@@ -186,6 +189,24 @@ pub fn check_status(endpoint: &str, response: &ApiResponse) -> Result<()> {
             message,
         },
         _ => ConnectorError::Upstream { status: Some(status), code, message },
+    })
+}
+
+/// The system-key scope an endpoint needs: `GET /v1/teams/x/users` needs `TEAM:READ`.
+pub fn scope_for(endpoint: &str) -> Option<&'static str> {
+    let (method, path) = endpoint.split_once(' ')?;
+    let read = method == "GET";
+    let collection = path.trim_start_matches('/').split('/').nth(1)?;
+    Some(match (collection, read) {
+        ("account", _) => "ACCOUNT:READ",
+        ("roles", _) => "ROLES:READ",
+        ("users", true) => "USER:READ",
+        ("users", false) => "USER:MANAGE",
+        ("teams", true) => "TEAM:READ",
+        ("teams", false) => "TEAM:MANAGE",
+        ("groups", true) => "DESTINATION:READ",
+        ("groups", false) => "DESTINATION:MANAGE",
+        _ => return None,
     })
 }
 
@@ -266,6 +287,15 @@ mod tests {
             check_status("e", &limited),
             Err(ConnectorError::RateLimited { retry_after_ms: Some(7000), .. })
         ));
+    }
+
+    #[test]
+    fn a_403_names_the_scope_the_endpoint_needs() {
+        let error = check_status("GET /v1/teams/t1/users", &response(403, r#"{"code":"Forbidden","message":"no"}"#));
+        assert_eq!(error, Err(ConnectorError::Forbidden("GET /v1/teams/t1/users answered 403: no; a system key needs the TEAM:READ scope for this".into())));
+        assert_eq!(scope_for("DELETE /v1/users/u1"), Some("USER:MANAGE"));
+        assert_eq!(scope_for("GET /v1/groups"), Some("DESTINATION:READ"));
+        assert_eq!(scope_for("GET /v2/other"), None);
     }
 
     #[test]

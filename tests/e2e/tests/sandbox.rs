@@ -40,8 +40,8 @@ async fn alongside(bad: TenantConfig) -> Run {
     let good = tenant(&fake, &account);
     let dir = tempfile::tempdir().unwrap();
     let runs = vec![
-        TenantRun { id: good.id.clone(), runtime: runtime().clone(), tenant: Ok(good) },
-        TenantRun { id: bad.id.clone(), runtime: hostile_runtime().clone(), tenant: Ok(bad) },
+        TenantRun::new(good.id.clone(), runtime().clone(), Ok(good)),
+        TenantRun::new(bad.id.clone(), hostile_runtime().clone(), Ok(bad)),
     ];
     let mut outcomes = sync_all(runs, dir.path()).await.into_iter();
     let (good, bad) = (outcomes.next().unwrap(), outcomes.next().unwrap());

@@ -60,6 +60,32 @@ pub struct ApiKey {
     pub secret: String,
     pub user_id: Option<String>,
     pub system_key_id: Option<String>,
+    /// A system key's scopes (`TEAM:READ`, `USER:MANAGE`, …); none limits nothing.
+    pub scopes: Option<Vec<String>>,
+}
+
+impl ApiKey {
+    /// Whether the key may call `method path`: a read needs `X:READ` or `X:MANAGE`, a write
+    /// `X:MANAGE`, where X follows from the path's collection.
+    pub fn allows(&self, method: &str, path: &str) -> Result<(), String> {
+        let Some(scopes) = &self.scopes else { return Ok(()) };
+        let collection = path.trim_start_matches('/').split('/').nth(1).unwrap_or_default();
+        let area = match collection {
+            "account" => "ACCOUNT",
+            "roles" => "ROLES",
+            "users" => "USER",
+            "teams" => "TEAM",
+            "groups" => "DESTINATION",
+            _ => return Ok(()),
+        };
+        let read = method == "GET";
+        let granted = scopes.iter().any(|s| *s == format!("{area}:MANAGE") || (read && *s == format!("{area}:READ")));
+        if granted {
+            Ok(())
+        } else {
+            Err(format!("The API key does not have the {area}:{} scope", if read { "READ" } else { "MANAGE" }))
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]

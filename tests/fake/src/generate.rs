@@ -264,12 +264,16 @@ pub fn generate(spec: &AccountSpec) -> Account {
                 secret: format!("secret{:x}{:x}", rng.next(), rng.next()),
                 user_id: owner,
                 system_key_id: None,
+                scopes: None,
             },
             ApiKey {
                 key: format!("syskey{:x}", rng.next()),
                 secret: format!("syssecret{:x}{:x}", rng.next(), rng.next()),
                 user_id: None,
                 system_key_id: Some(format!("system_{:x}", rng.next() % 0xffff)),
+                scopes: Some(
+                    ["USER:MANAGE", "ACCOUNT:READ", "TEAM:MANAGE", "ROLES:READ", "DESTINATION:MANAGE"].map(String::from).to_vec(),
+                ),
             },
         ],
     }

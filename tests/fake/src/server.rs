@@ -262,6 +262,9 @@ fn reply(state: &mut State, call: &routes::Request<'_>, authorization: Option<&s
         return Reply::error(429, "TooManyRequests", "Account request limit reached");
     }
     state.rate_remaining = state.rate_remaining.saturating_sub(1);
+    if let Err(why) = key.allows(call.method, call.path) {
+        return Reply::error(403, "Forbidden", why);
+    }
     let key = key.clone();
     let reply = routes::route(&mut state.account, &key, call);
     match fault {

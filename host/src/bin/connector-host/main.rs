@@ -1,6 +1,8 @@
 //! `connector-host`: run the Fivetran connector (or another component of the same world) from
 //! the command line. See `connector-host --help` and `CONTRACT.md` section 3.
 
+mod progress_display;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,8 +10,11 @@ use clap::{Args, Parser, Subcommand};
 use connector_host::bindings::v0_2::types::NewAccount;
 use connector_host::tenant::{Overrides, TenantEntry, read_tenant_file};
 use connector_host::cache::ComponentCache;
+use connector_host::diff::SnapshotDiff;
 use connector_host::sync_all::{TenantRun, overall_exit_status, sync_all};
-use connector_host::{ConnectorRuntime, Credentials, HostError, Snapshot, TenantConfig, operations, sync};
+use connector_host::progress::SyncProgress;
+use connector_host::{ConnectorRuntime, Credentials, HostError, Snapshot, TenantConfig, operations, sync_with_progress};
+use progress_display::{Display, Mode};
 use fivetran_fake::{AccountSpec, FakeFivetran, generate};
 
 #[derive(Parser)]
@@ -79,6 +84,20 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: PathBuf,
     },
+    /// Show what changed between two snapshots: resources added and removed, traits changed, grants added and removed.
+    #[command(after_help = "Exits 0 whether or not anything changed; 2 when a file is not a snapshot.\n\nExamples:\n  connector-host diff monday.json tuesday.json\n  connector-host diff monday.json tuesday.json --json")]
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// Print {"resources": {"added", "removed", "changed"}, "grants": {"added", "removed"}}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a shell completion script.
+    #[command(after_help = "Example:\n  connector-host completions bash > /etc/bash_completion.d/connector-host")]
+    Completions {
+        shell: clap_complete::Shell,
+    },
     /// Invite a user; an existing user with the same email (any case) is reported, not invited again.
     #[command(after_help = "Prints {\"outcome\": \"created\" or \"already_exists\", \"user\": RESOURCE}.\n\nExample:\n  connector-host provision --email ann@example.com --given-name Ann --family-name Lee --role \"Account Reviewer\"")]
     Provision {
@@ -138,12 +157,14 @@ fn fail(error: &HostError) -> ExitCode {
 }
 
 fn init_logging(global: &Global) {
+    // Progress is shown by the progress display; the log carries warnings, and requests with
+    // --verbose.
     let default = if global.quiet {
         "error"
     } else if global.verbose {
         "warn,connector_host=debug"
     } else {
-        "warn,connector_host=info"
+        "warn"
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
@@ -156,7 +177,26 @@ fn init_logging(global: &Global) {
         .init();
 }
 
+fn diff(old: &std::path::Path, new: &std::path::Path, json: bool) -> Result<(), HostError> {
+    let diff = SnapshotDiff::between(&Snapshot::read(old)?, &Snapshot::read(new)?);
+    if json {
+        print_json(&diff.to_json());
+    } else {
+        print!("{}", diff.to_text());
+    }
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<(), HostError> {
+    // Comparing snapshots and printing completions need no plugin.
+    match &cli.command {
+        Command::Diff { old, new, json } => return diff(old, new, *json),
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut <Cli as clap::CommandFactory>::command(), "connector-host", &mut std::io::stdout());
+            return Ok(());
+        }
+        _ => {}
+    }
     let engine = ConnectorRuntime::engine()?;
     let component = match &cli.global.plugin {
         Some(path) => std::fs::read(path)
@@ -170,24 +210,49 @@ async fn run(cli: Cli) -> Result<(), HostError> {
     };
     let runtime = ConnectorRuntime::load(&engine, &component, cache.as_ref())?;
     match cli.command {
+        // Answered above, before the plugin was loaded.
+        Command::Diff { .. } => Ok(()),
         Command::SyncAll { tenants, out_dir } => sync_all_tenants(&runtime, &cli.global, &tenants, &out_dir).await,
-        Command::Demo { out } => demo(&runtime, &out).await,
+        Command::Demo { out } => demo(&runtime, &out, Mode::detect(cli.global.quiet)).await,
         Command::Validate => {
             let tenant = tenant(&cli.global)?;
             let v = operations::validate(&runtime, &tenant).await?;
             let name = v.account_name.as_deref().unwrap_or("(unnamed)");
             let owner = v.key_owner.as_deref().map(|o| format!(" ({o})")).unwrap_or_default();
-            println!("account: {name} ({})\nkey: {} key{owner}", v.account_id, v.key_kind);
-            Ok(())
+            println!("account: {name} ({})\nkey: {} key{owner}\nreads:", v.account_id, v.key_kind);
+            let width = v.reads.iter().map(|r| r.resource_type.len()).max().unwrap_or(0);
+            for read in &v.reads {
+                match &read.result {
+                    Ok(count) => println!("  {:<width$}  ok ({count} on the first page)", read.resource_type),
+                    Err(error) => println!("  {:<width$}  failed: {error}", read.resource_type),
+                }
+            }
+            let provisioning = if v.provisioning { "supported by the plugin (write scopes are checked when used)" } else { "not supported by the plugin" };
+            println!("provisioning: {provisioning}");
+            if v.can_sync() {
+                println!("sync: possible");
+                Ok(())
+            } else {
+                let failed: Vec<&str> = v.reads.iter().filter(|r| r.result.is_err()).map(|r| r.resource_type.as_str()).collect();
+                let worst = v.reads.iter().filter_map(|r| r.result.as_ref().err()).max_by_key(|e| e.exit_status()).cloned();
+                println!("sync: not possible until the failed reads succeed");
+                let message = format!("the key cannot read {}; give it the scopes named above", failed.join(", "));
+                Err(match worst {
+                    Some(HostError::Credentials(_)) => HostError::Credentials(message),
+                    Some(HostError::Sandbox(_)) => HostError::Sandbox(message),
+                    _ => HostError::Api(message),
+                })
+            }
         }
         Command::Sync { out } => {
             let tenant = tenant(&cli.global)?;
             check_out(&out)?;
-            let snapshot = sync(&runtime, &tenant).await?;
+            let snapshot = sync_shown(&runtime, &tenant, Mode::detect(cli.global.quiet)).await?;
             snapshot.write_atomic(&out)?;
             print_summary(&snapshot, &out);
             Ok(())
         }
+        Command::Completions { .. } => Ok(()),
         Command::Provision { email, given_name, family_name, role, phone } => {
             let tenant = tenant(&cli.global)?;
             let account = NewAccount { email, given_name, family_name, account_role: role, phone };
@@ -218,11 +283,12 @@ async fn sync_all_tenants(runtime: &ConnectorRuntime, global: &Global, file: &st
     std::fs::create_dir_all(out_dir)
         .map_err(|e| HostError::Usage(format!("cannot create --out-dir {}: {e}", out_dir.display())))?;
     let overrides = Overrides { base_url: global.base_url.clone(), allow_private_network: global.allow_private_network };
-    let runs = entries
-        .iter()
-        .map(|entry| TenantRun { id: entry.id.clone(), runtime: runtime.clone(), tenant: entry.resolve(&overrides) })
-        .collect();
+    let runs: Vec<TenantRun> =
+        entries.iter().map(|entry| TenantRun::new(entry.id.clone(), runtime.clone(), entry.resolve(&overrides))).collect();
+    let shown = runs.iter().map(|run| (run.id.clone(), run.progress.clone())).collect();
+    let display = Display::start(Mode::detect(global.quiet), shown);
     let outcomes = sync_all(runs, out_dir).await;
+    drop(display);
     let width = outcomes.iter().map(|o| o.id.len()).max().unwrap_or(0);
     for outcome in &outcomes {
         let seconds = outcome.duration.as_secs_f64();
@@ -293,7 +359,16 @@ fn check_out(out: &std::path::Path) -> Result<(), HostError> {
     Ok(())
 }
 
-async fn demo(runtime: &ConnectorRuntime, out: &std::path::Path) -> Result<(), HostError> {
+/// Syncs one tenant with its progress shown on stderr.
+async fn sync_shown(runtime: &ConnectorRuntime, tenant: &TenantConfig, mode: Mode) -> Result<Snapshot, HostError> {
+    let progress = SyncProgress::new();
+    let display = Display::start(mode, vec![(tenant.id.clone(), progress.clone())]);
+    let result = sync_with_progress(runtime, tenant, progress).await;
+    drop(display);
+    result
+}
+
+async fn demo(runtime: &ConnectorRuntime, out: &std::path::Path, mode: Mode) -> Result<(), HostError> {
     check_out(out)?;
     let account = generate(&AccountSpec::sample());
     let key = account.primary_key().clone();
@@ -301,7 +376,7 @@ async fn demo(runtime: &ConnectorRuntime, out: &std::path::Path) -> Result<(), H
     println!("fake Fivetran with a generated sample account on {}", fake.base_url());
     let mut tenant = TenantConfig::new("demo", &fake.base_url(), Credentials::new(key.key, key.secret));
     tenant.allow_private_network = true;
-    let snapshot = sync(runtime, &tenant).await?;
+    let snapshot = sync_shown(runtime, &tenant, mode).await?;
     snapshot.write_atomic(out)?;
     print_summary(&snapshot, out);
     Ok(())
@@ -309,36 +384,39 @@ async fn demo(runtime: &ConnectorRuntime, out: &std::path::Path) -> Result<(), H
 
 fn print_summary(snapshot: &Snapshot, out: &std::path::Path) {
     let count = |t: &str| snapshot.resources.iter().filter(|r| r.resource_type == t).count();
-    let users: Vec<_> = snapshot.resources.iter().filter(|r| r.resource_type == "user").collect();
-    let enabled = users.iter().filter(|u| u.traits["status"] == "enabled").count();
-    let invited = users.iter().filter(|u| u.traits["invited"] == true).count();
-    let kind = |prefix: &str, slug: Option<&[&str]>| {
-        snapshot
-            .grants
-            .iter()
-            .filter(|g| g.entitlement.starts_with(prefix))
-            .filter(|g| slug.is_none_or(|s| s.iter().any(|s| g.entitlement.ends_with(&format!(":{s}")))))
-            .count()
-    };
     println!("synced {} {} for tenant {}", snapshot.connector.name, snapshot.connector.version, snapshot.tenant);
-    println!("  users     {:>7}  ({enabled} enabled, {} disabled, {invited} invited)", users.len(), users.len() - enabled);
-    println!("  roles     {:>7}", count("role"));
-    println!("  teams     {:>7}", count("team"));
-    println!("  groups    {:>7}", count("group"));
-    println!("  entitlements {:>4}", snapshot.entitlements.len());
+    for resource_type in &snapshot.resource_types {
+        let of_type: Vec<_> = snapshot.resources.iter().filter(|r| r.resource_type == resource_type.id).collect();
+        let mut detail = String::new();
+        if of_type.iter().any(|r| r.traits.get("status").is_some()) {
+            let enabled = of_type.iter().filter(|u| u.traits["status"] == "enabled").count();
+            let invited = of_type.iter().filter(|u| u.traits["invited"] == true).count();
+            detail = format!("{enabled} enabled, {} disabled, {invited} invited", of_type.len() - enabled);
+        }
+        println!("  {:<13}{:>8}  {detail}", format!("{}s", resource_type.id), count(&resource_type.id));
+    }
+    println!("  {:<13}{:>8}", "entitlements", snapshot.entitlements.len());
+    let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for grant in &snapshot.grants {
+        *kinds.entry(grant.entitlement.split(':').next().unwrap_or("")).or_default() += 1;
+    }
+    let kinds: Vec<String> = kinds
+        .iter()
+        .map(|(kind, n)| match *kind {
+            "role" => format!("{n} account roles"),
+            "team" => format!("{n} team memberships"),
+            "group" => format!("{n} destination access"),
+            other => format!("{n} on {other}s"),
+        })
+        .collect();
+    println!("  {:<13}{:>8}  {}", "grants", snapshot.grants.len(), kinds.join(", "));
     println!(
-        "  grants    {:>7}  ({} account roles, {} team memberships, {} destination access)",
-        snapshot.grants.len(),
-        kind("role:", None),
-        kind("team:", Some(&["member", "manager"])),
-        kind("group:", None)
+        "  {:<13}{:>8}  {} retries, {} rate-limit waits",
+        "requests", snapshot.stats.http_requests, snapshot.stats.retries, snapshot.stats.rate_limit_waits
     );
-    println!(
-        "  requests  {:>7}  ({} retries, {} rate-limit waits) in {:.1}s",
-        snapshot.stats.http_requests,
-        snapshot.stats.retries,
-        snapshot.stats.rate_limit_waits,
-        snapshot.stats.duration_ms as f64 / 1000.0
-    );
+    println!("  {:<13}{:>7.1}s", "duration", snapshot.stats.duration_ms as f64 / 1000.0);
+    if snapshot.stats.dropped_grants > 0 {
+        println!("  {:<13}{:>8}  (changed during the sync; see the warnings)", "dropped", snapshot.stats.dropped_grants);
+    }
     println!("snapshot written to {}", out.display());
 }

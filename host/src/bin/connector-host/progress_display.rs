@@ -1,0 +1,108 @@
+//! Showing sync progress on stderr: live bars on a terminal (one per tenant), plain lines
+//! otherwise, nothing with `--quiet`.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_host::progress::{Phase, SyncProgress};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Bars,
+    Lines,
+    Silent,
+}
+
+impl Mode {
+    pub fn detect(quiet: bool) -> Self {
+        if quiet {
+            Mode::Silent
+        } else if std::io::stderr().is_terminal() {
+            Mode::Bars
+        } else {
+            Mode::Lines
+        }
+    }
+}
+
+/// Refreshes until dropped.
+pub struct Display {
+    task: Option<tokio::task::JoinHandle<()>>,
+    bars: Vec<ProgressBar>,
+    /// In line mode, each tenant's last state is printed when the display ends.
+    finals: Vec<(String, Arc<SyncProgress>)>,
+}
+
+/// How often bars refresh, and how often a plain line repeats an unchanged phase.
+const TICK: Duration = Duration::from_millis(120);
+const LINE_EVERY: Duration = Duration::from_secs(10);
+
+impl Display {
+    pub fn start(mode: Mode, tenants: Vec<(String, Arc<SyncProgress>)>) -> Self {
+        match mode {
+            Mode::Silent => Self { task: None, bars: Vec::new(), finals: Vec::new() },
+            Mode::Bars => {
+                let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+                let width = tenants.iter().map(|(id, _)| id.len()).max().unwrap_or(0);
+                let style = ProgressStyle::with_template("{spinner} {prefix} {wide_msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner());
+                let bars: Vec<ProgressBar> = tenants
+                    .iter()
+                    .map(|(id, _)| {
+                        let bar = multi.add(ProgressBar::new_spinner().with_style(style.clone()));
+                        bar.set_prefix(format!("{id:<width$}"));
+                        bar
+                    })
+                    .collect();
+                let shown = bars.clone();
+                let task = tokio::spawn(async move {
+                    loop {
+                        for (bar, (_, progress)) in shown.iter().zip(&tenants) {
+                            bar.set_message(progress.view().line());
+                            bar.tick();
+                        }
+                        tokio::time::sleep(TICK).await;
+                    }
+                });
+                Self { task: Some(task), bars, finals: Vec::new() }
+            }
+            Mode::Lines => {
+                let finals = tenants.clone();
+                let task = tokio::spawn(async move {
+                    let mut last: Vec<Option<(Phase, std::time::Instant)>> = vec![None; tenants.len()];
+                    loop {
+                        for ((id, progress), last) in tenants.iter().zip(last.iter_mut()) {
+                            let view = progress.view();
+                            let due = match last {
+                                Some((phase, at)) => *phase != view.phase || at.elapsed() >= LINE_EVERY,
+                                None => true,
+                            };
+                            if due && view.phase != Phase::Starting {
+                                eprintln!("{id}: {}", view.line());
+                                *last = Some((view.phase, std::time::Instant::now()));
+                            }
+                        }
+                        tokio::time::sleep(TICK).await;
+                    }
+                });
+                Self { task: Some(task), bars: Vec::new(), finals }
+            }
+        }
+    }
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        for bar in &self.bars {
+            bar.finish_and_clear();
+        }
+        for (id, progress) in &self.finals {
+            eprintln!("{id}: {}", progress.view().line());
+        }
+    }
+}
