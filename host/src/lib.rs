@@ -47,3 +47,8 @@ pub use tenant::TenantConfig;
 
 /// The Fivetran connector component this workspace builds (`plugin/`, for `wasm32-wasip2`).
 pub const FIVETRAN_PLUGIN: &[u8] = include_bytes!(env!("FIVETRAN_PLUGIN_WASM"));
+
+/// The README's Rust examples, compiled as doc tests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeExamples;
