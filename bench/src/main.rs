@@ -26,6 +26,8 @@ use crate::measure::{micros, millis, percentile, process_cpu, reset_peak, status
 
 /// How big a run is.
 struct Sizes {
+    /// The large account of the memory row.
+    large: (usize, usize, usize),
     users: usize,
     teams: usize,
     groups: usize,
@@ -36,6 +38,7 @@ struct Sizes {
 }
 
 const FULL: Sizes = Sizes {
+    large: (100_000, 5_000, 300),
     users: 20_000,
     teams: 1_000,
     groups: 300,
@@ -46,6 +49,7 @@ const FULL: Sizes = Sizes {
 };
 
 const SMOKE: Sizes = Sizes {
+    large: (2_000, 50, 10),
     users: 300,
     teams: 20,
     groups: 10,
@@ -71,6 +75,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("serve-fake") => return fake_process::serve(&args[1..]),
         Some("tenants-rss") => return runtime()?.block_on(tenants_child(&args[1..])),
+        Some("large-rss") => return runtime()?.block_on(large_child(&args[1..])),
         _ => {}
     }
     let smoke = args.iter().any(|a| a == "--smoke");
@@ -109,6 +114,7 @@ async fn all_rows(sizes: &Sizes) -> Result<Vec<Row>> {
     instantiation_rows(sizes, &mut rows).await?;
     startup_rows(&mut rows).await?;
     tenants_row(sizes, &mut rows)?;
+    large_row(sizes, &mut rows)?;
     mapping_row(sizes, &plugin, &mut rows).await?;
     Ok(rows)
 }
@@ -285,6 +291,59 @@ async fn tenants_child(args: &[String]) -> Result<()> {
     }
     let peak = status_kib("VmHWM");
     println!("{}", serde_json::json!({"baseline_kib": baseline, "peak_kib": peak, "ok": snapshots.len()}));
+    Ok(())
+}
+
+/// A large account's sync: the guest at its default memory limit, the host growing with the
+/// snapshot.
+fn large_row(sizes: &Sizes, rows: &mut Vec<Row>) -> Result<()> {
+    let (users, teams, groups) = sizes.large;
+    let fake = FakeProcess::spawn(&AccountSpec::sized(13, users, teams, groups), Duration::ZERO)?;
+    let exe = std::env::current_exe()?;
+    let output = std::process::Command::new(exe).args(["large-rss", &fake.base_url, &fake.key, &fake.secret]).output()?;
+    if !output.status.success() {
+        bail!("the large sync failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout)?;
+    let mib = |k: &str| result[k].as_u64().unwrap_or(0) as f64 / 1024.0;
+    let growth = mib("peak_kib") - mib("baseline_kib");
+    let snapshot = result["snapshot_bytes"].as_u64().unwrap_or(0) as f64 / 1024.0 / 1024.0;
+    let ratio = growth / snapshot.max(1e-9);
+    rows.push(row(
+        format!("sync of {users} users, {teams} teams, {groups} groups, plugin at the default 64 MiB: host memory"),
+        format!(
+            "grew {growth:.0} MiB for a {snapshot:.0} MiB snapshot ({ratio:.1}×), {} grants, {:.0} s",
+            result["grants"],
+            result["seconds"].as_f64().unwrap_or(0.0)
+        ),
+        "sync succeeds; ≤ 4× the snapshot",
+        Some(ratio <= 4.0),
+    ));
+    Ok(())
+}
+
+/// `large-rss BASE_URL KEY SECRET`, in a process of its own: syncs and writes the snapshot,
+/// prints baseline and peak RSS and the snapshot's size.
+async fn large_child(args: &[String]) -> Result<()> {
+    let [base_url, key, secret] = args else { bail!("large-rss BASE_URL KEY SECRET") };
+    let engine = ConnectorRuntime::engine()?;
+    let runtime = ConnectorRuntime::new(&engine, FIVETRAN_PLUGIN)?;
+    let mut tenant = TenantConfig::new("large", base_url, Credentials::new(key, secret));
+    tenant.allow_private_network = true;
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("large.json");
+    let baseline = status_kib("VmRSS");
+    reset_peak();
+    let started = Instant::now();
+    let snapshot = sync(&runtime, &tenant).await?;
+    snapshot.write_atomic(&path)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let peak = status_kib("VmHWM");
+    let bytes = std::fs::metadata(&path)?.len();
+    println!(
+        "{}",
+        serde_json::json!({"baseline_kib": baseline, "peak_kib": peak, "snapshot_bytes": bytes, "grants": snapshot.grants.len(), "seconds": seconds})
+    );
     Ok(())
 }
 

@@ -6,7 +6,7 @@ fn the_smoke_run_reports_every_measurement() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_connector-bench")).arg("--smoke").output().unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
-    for row in ["concurrency 1: wall time", "concurrency 8: requests", "per 1,000 grants", "pooling on", "pooling off", "cached component", "tenants syncing at once", "component vs native"] {
+    for row in ["concurrency 1: wall time", "concurrency 8: requests", "per 1,000 grants", "pooling on", "pooling off", "cached component", "tenants syncing at once", "host memory", "component vs native"] {
         assert!(text.contains(row), "missing {row}: {text}");
     }
 }

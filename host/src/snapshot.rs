@@ -109,10 +109,12 @@ impl Snapshot {
         let name = path.file_name().ok_or_else(|| HostError::Usage(format!("--out {} names no file", path.display())))?;
         let temporary = dir.join(format!(".{}.{}.{:x}.tmp", name.to_string_lossy(), std::process::id(), fastrand::u64(..)));
         let result = (|| {
-            let mut file = std::fs::File::create(&temporary).map_err(|e| io("create a temporary file beside", e))?;
-            let mut bytes = serde_json::to_vec_pretty(self).map_err(|e| HostError::Other(format!("cannot encode the snapshot: {e}")))?;
-            bytes.push(b'\n');
-            file.write_all(&bytes).map_err(|e| io("write", e))?;
+            let file = std::fs::File::create(&temporary).map_err(|e| io("create a temporary file beside", e))?;
+            // Streamed, so that writing costs no second copy of the snapshot in memory.
+            let mut writer = std::io::BufWriter::with_capacity(1 << 16, file);
+            serde_json::to_writer_pretty(&mut writer, self).map_err(|e| io("write", e.into()))?;
+            writer.write_all(b"\n").map_err(|e| io("write", e))?;
+            let file = writer.into_inner().map_err(|e| io("write", e.into_error()))?;
             file.sync_all().map_err(|e| io("flush", e))?;
             std::fs::rename(&temporary, path).map_err(|e| io("replace", e))
         })();
