@@ -39,20 +39,22 @@ pub(crate) fn route(
         ("PATCH", ["v1", "teams", id]) => parsed(body, |r| modify_team(account, id, r)),
         ("DELETE", ["v1", "teams", id, "role"]) => remove_team_role(account, id),
         ("POST", ["v1", "teams", team, "users"]) => parsed(body, |r| add_team_user(account, team, r)),
-        ("PATCH", ["v1", "teams", team, "users", user]) => parsed(body, |r| update_team_user(account, team, user, r)),
-        ("DELETE", ["v1", "teams", team, "users", user]) => remove_team_user(account, team, user),
+        ("PATCH", ["v1", "teams", team, "users", user]) => {
+            parsed(body, |r| update_membership(account, Table::TeamUsers, (team, user), r))
+        }
+        ("DELETE", ["v1", "teams", team, "users", user]) => remove_membership(account, Table::TeamUsers, (team, user)),
         ("POST", ["v1", "teams", team, "groups"]) => parsed(body, |r| add_team_group(account, team, r)),
         ("PATCH", ["v1", "teams", team, "groups", group]) => {
-            parsed(body, |r: RoleChange| update_team_group(account, team, group, r))
+            parsed(body, |r| update_membership(account, Table::TeamGroups, (team, group), r))
         }
-        ("DELETE", ["v1", "teams", team, "groups", group]) => remove_team_group(account, team, group),
+        ("DELETE", ["v1", "teams", team, "groups", group]) => remove_membership(account, Table::TeamGroups, (team, group)),
         ("POST", ["v1", "users", user, "groups"]) => parsed(body, |r| add_user_group(account, user, r)),
         ("PATCH", ["v1", "users", user, "groups", group]) => {
-            parsed(body, |r: RoleChange| update_user_group(account, user, group, r))
+            parsed(body, |r| update_membership(account, Table::GroupUsers, (group, user), r))
         }
-        ("DELETE", ["v1", "users", user, "groups", group]) => remove_user_group(account, user, group),
+        ("DELETE", ["v1", "users", user, "groups", group]) => remove_membership(account, Table::GroupUsers, (group, user)),
         ("POST", ["v1", "groups", group, "users"]) => parsed(body, |r| add_group_user_by_email(account, group, r)),
-        ("DELETE", ["v1", "groups", group, "users", user]) => remove_user_group(account, user, group),
+        ("DELETE", ["v1", "groups", group, "users", user]) => remove_membership(account, Table::GroupUsers, (group, user)),
         _ => return None,
     };
     Some(reply)
@@ -261,6 +263,55 @@ struct RoleChange {
     role: String,
 }
 
+/// The three membership tables, keyed (team, user), (team, group) and (group, user).
+#[derive(Clone, Copy)]
+enum Table {
+    TeamUsers,
+    TeamGroups,
+    GroupUsers,
+}
+
+impl Table {
+    fn rows(self, account: &mut Account) -> &mut std::collections::BTreeMap<(String, String), String> {
+        match self {
+            Table::TeamUsers => &mut account.team_users,
+            Table::TeamGroups => &mut account.team_groups,
+            Table::GroupUsers => &mut account.group_users,
+        }
+    }
+
+    /// The scope of the roles a row may hold, and the name of a missing row.
+    fn rules(self) -> (&'static str, &'static str) {
+        match self {
+            Table::TeamUsers => ("TEAM", "TeamMembership"),
+            Table::TeamGroups => ("DESTINATION", "TeamMembership"),
+            Table::GroupUsers => ("DESTINATION", "UserMembership"),
+        }
+    }
+}
+
+/// Changes the role of an existing membership.
+fn update_membership(account: &mut Account, table: Table, key: (&str, &str), change: RoleChange) -> Reply {
+    let (scope, kind) = table.rules();
+    if let Err(reply) = check_role(account, &change.role, scope) {
+        return reply;
+    }
+    match table.rows(account).get_mut(&(key.0.to_owned(), key.1.to_owned())) {
+        Some(role) => {
+            *role = change.role;
+            success("Membership has been updated")
+        }
+        None => not_found(kind, &format!("{}/{}", key.0, key.1)),
+    }
+}
+
+fn remove_membership(account: &mut Account, table: Table, key: (&str, &str)) -> Reply {
+    match table.rows(account).remove(&(key.0.to_owned(), key.1.to_owned())) {
+        Some(_) => success("Membership has been removed"),
+        None => not_found(table.rules().1, &format!("{}/{}", key.0, key.1)),
+    }
+}
+
 fn team_membership(user: &str, role: &str) -> Value {
     json!({"user_id": user, "role": role, "created_at": CREATED_AT})
 }
@@ -282,26 +333,6 @@ fn add_team_user(account: &mut Account, team: &str, request: TeamUser) -> Reply 
     }
     account.team_users.insert(key, role.clone());
     data(201, "User has been added to the team", team_membership(&request.user_id, &role))
-}
-
-fn update_team_user(account: &mut Account, team: &str, user: &str, change: RoleChange) -> Reply {
-    if let Err(reply) = check_role(account, &change.role, "TEAM") {
-        return reply;
-    }
-    match account.team_users.get_mut(&(team.to_owned(), user.to_owned())) {
-        Some(role) => {
-            *role = change.role;
-            success("User membership has been updated")
-        }
-        None => not_found("TeamMembership", &format!("{team}/{user}")),
-    }
-}
-
-fn remove_team_user(account: &mut Account, team: &str, user: &str) -> Reply {
-    match account.team_users.remove(&(team.to_owned(), user.to_owned())) {
-        Some(_) => success(format!("User with id '{user}' has been removed from team")),
-        None => not_found("TeamMembership", &format!("{team}/{user}")),
-    }
 }
 
 #[derive(Deserialize)]
@@ -332,26 +363,6 @@ fn add_team_group(account: &mut Account, team: &str, request: GroupMembership) -
     data(201, "Team membership has been created", membership(&request.id, &request.role))
 }
 
-fn update_team_group(account: &mut Account, team: &str, group: &str, change: RoleChange) -> Reply {
-    if let Err(reply) = check_role(account, &change.role, "DESTINATION") {
-        return reply;
-    }
-    match account.team_groups.get_mut(&(team.to_owned(), group.to_owned())) {
-        Some(role) => {
-            *role = change.role;
-            success("Team membership has been updated")
-        }
-        None => not_found("TeamMembership", &format!("{team}/{group}")),
-    }
-}
-
-fn remove_team_group(account: &mut Account, team: &str, group: &str) -> Reply {
-    match account.team_groups.remove(&(team.to_owned(), group.to_owned())) {
-        Some(_) => success("Team membership has been removed"),
-        None => not_found("TeamMembership", &format!("{team}/{group}")),
-    }
-}
-
 fn add_user_group(account: &mut Account, user: &str, request: GroupMembership) -> Reply {
     if !account.users.contains_key(user) {
         return not_found("User", user);
@@ -368,26 +379,6 @@ fn add_user_group(account: &mut Account, user: &str, request: GroupMembership) -
     }
     account.group_users.insert(key, request.role.clone());
     data(201, "User membership has been created", membership(&request.id, &request.role))
-}
-
-fn update_user_group(account: &mut Account, user: &str, group: &str, change: RoleChange) -> Reply {
-    if let Err(reply) = check_role(account, &change.role, "DESTINATION") {
-        return reply;
-    }
-    match account.group_users.get_mut(&(group.to_owned(), user.to_owned())) {
-        Some(role) => {
-            *role = change.role;
-            success("User membership has been updated")
-        }
-        None => not_found("UserMembership", &format!("{user}/{group}")),
-    }
-}
-
-fn remove_user_group(account: &mut Account, user: &str, group: &str) -> Reply {
-    match account.group_users.remove(&(group.to_owned(), user.to_owned())) {
-        Some(_) => success("User membership has been removed"),
-        None => not_found("UserMembership", &format!("{user}/{group}")),
-    }
 }
 
 #[derive(Deserialize)]

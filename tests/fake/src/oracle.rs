@@ -1,7 +1,7 @@
 //! What a correct sync of an account must report, derived from the account's state and
 //! `CONTRACT.md` section 1 alone: the tests' answer key.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::account::Account;
 use crate::routes::MAX_LIMIT;
@@ -55,9 +55,17 @@ pub fn expected_resources(account: &Account) -> BTreeSet<String> {
 pub fn minimum_requests(account: &Account) -> u64 {
     let pages = |n: usize| n.div_ceil(MAX_LIMIT).max(1) as u64;
     let mut total = pages(account.users.len()) + pages(account.roles.len()) + pages(account.teams.len()) + pages(account.groups.len());
+    let mut members: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut destinations: BTreeMap<&str, usize> = BTreeMap::new();
+    for (team, _) in account.team_users.keys() {
+        *members.entry(team).or_default() += 1;
+    }
+    for (team, _) in account.team_groups.keys() {
+        *destinations.entry(team).or_default() += 1;
+    }
     for team in account.teams.keys() {
-        total += pages(account.team_users.keys().filter(|(t, _)| t == team).count());
-        total += pages(account.team_groups.keys().filter(|(t, _)| t == team).count());
+        total += pages(members.get(team.as_str()).copied().unwrap_or(0));
+        total += pages(destinations.get(team.as_str()).copied().unwrap_or(0));
     }
     for group in account.groups.keys() {
         total += pages(account.group_listing(group).len());

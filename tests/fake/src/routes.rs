@@ -96,9 +96,10 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>) 
                 "system_key_id": key.system_key_id,
             }),
         ),
-        ("GET", ["v1", "users"]) => list(query, "Users list retrieved successfully", || {
-            filter_active(query, account.users.values().map(|u| (u.id.clone(), u.active, Account::user_json(u, u.role.as_deref()))))
-        }),
+        ("GET", ["v1", "users"]) => {
+            let users = filter_active(query, account.users.values().map(|u| (u.id.clone(), u.active, u)));
+            list(query, "Users list retrieved successfully", users, |u| Account::user_json(u, u.role.as_deref()))
+        }
         ("GET", ["v1", "users", id]) => match account.users.get(*id) {
             Some(user) => Reply::ok("User retrieved successfully", Account::user_json(user, user.role.as_deref())),
             None => not_found_user(id),
@@ -107,14 +108,9 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>) 
             if !account.users.contains_key(*id) {
                 return not_found_user(id);
             }
-            list(query, "User memberships in groups retrieved successfully", || {
-                account
-                    .group_users
-                    .iter()
-                    .filter(|((_, u), _)| u == id)
-                    .map(|((g, _), role)| (g.clone(), json!({"id": g, "role": role, "created_at": "2024-01-01T00:00:00Z"})))
-                    .collect()
-            })
+            let memberships: Vec<_> =
+                account.group_users.iter().filter(|((_, u), _)| u == id).map(|((g, _), role)| (g.clone(), (g, role))).collect();
+            list(query, "User memberships in groups retrieved successfully", memberships, |(g, role)| membership_json(g, role))
         }
         ("GET", ["v1", "users", user, "groups", group]) => match account.group_users.get(&(group.to_string(), user.to_string())) {
             Some(role) => Reply::ok("User membership retrieved successfully", json!({"id": group, "role": role, "created_at": "2024-01-01T00:00:00Z"})),
@@ -131,13 +127,15 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>) 
             None if !account.teams.contains_key(*team) => not_found("Team", team),
             None => not_found("TeamMembership", &format!("{team}/{group}")),
         },
-        ("GET", ["v1", "roles"]) => list(query, "Roles list retrieved successfully", || {
+        ("GET", ["v1", "roles"]) => {
             // Roles have no id: their listing order is their position.
-            account.roles.iter().enumerate().map(|(i, r)| (format!("{i:08}"), Account::role_json(r))).collect()
-        }),
-        ("GET", ["v1", "teams"]) => list(query, "Teams retrieved successfully", || {
-            account.teams.values().map(|t| (t.id.clone(), Account::team_json(t))).collect()
-        }),
+            let roles = account.roles.iter().enumerate().map(|(i, r)| (format!("{i:08}"), r)).collect();
+            list(query, "Roles list retrieved successfully", roles, Account::role_json)
+        }
+        ("GET", ["v1", "teams"]) => {
+            let teams = account.teams.values().map(|t| (t.id.clone(), t)).collect();
+            list(query, "Teams retrieved successfully", teams, Account::team_json)
+        }
         ("GET", ["v1", "teams", id]) => match account.teams.get(*id) {
             Some(team) => Reply::ok("Team retrieved successfully", Account::team_json(team)),
             None => not_found("Team", id),
@@ -146,33 +144,26 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>) 
             if !account.teams.contains_key(*id) {
                 return not_found("Team", id);
             }
-            list(query, "Team users retrieved successfully", || {
-                let members = account.team_users.iter().filter(|((t, _), _)| t == id);
-                filter_active(
-                    query,
-                    members.map(|((_, u), role)| {
-                        let active = account.users.get(u).is_none_or(|user| user.active);
-                        (u.clone(), active, json!({"user_id": u, "role": role, "created_at": "2024-01-01T00:00:00Z"}))
-                    }),
-                )
+            let members = rows(&account.team_users, id).map(|(u, role)| {
+                let active = account.users.get(u).is_none_or(|user| user.active);
+                (u.clone(), active, (u, role))
+            });
+            let members = filter_active(query, members);
+            list(query, "Team users retrieved successfully", members, |(u, role)| {
+                json!({"user_id": u, "role": role, "created_at": "2024-01-01T00:00:00Z"})
             })
         }
         ("GET", ["v1", "teams", id, "groups"]) => {
             if !account.teams.contains_key(*id) {
                 return not_found("Team", id);
             }
-            list(query, "Team group memberships retrieved successfully", || {
-                account
-                    .team_groups
-                    .iter()
-                    .filter(|((t, _), _)| t == id)
-                    .map(|((_, g), role)| (g.clone(), json!({"id": g, "role": role, "created_at": "2024-01-01T00:00:00Z"})))
-                    .collect()
-            })
+            let memberships = rows(&account.team_groups, id).map(|(g, role)| (g.clone(), (g, role))).collect();
+            list(query, "Team group memberships retrieved successfully", memberships, |(g, role)| membership_json(g, role))
         }
-        ("GET", ["v1", "groups"]) => list(query, "Groups retrieved successfully", || {
-            account.groups.values().map(|g| (g.id.clone(), Account::group_json(g))).collect()
-        }),
+        ("GET", ["v1", "groups"]) => {
+            let groups = account.groups.values().map(|g| (g.id.clone(), g)).collect();
+            list(query, "Groups retrieved successfully", groups, Account::group_json)
+        }
         ("GET", ["v1", "groups", id]) => match account.groups.get(*id) {
             Some(group) => Reply::ok("Group retrieved successfully", Account::group_json(group)),
             None => not_found("Group", id),
@@ -181,13 +172,12 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>) 
             if !account.groups.contains_key(*id) {
                 return not_found("Group", id);
             }
-            list(query, "Group users retrieved successfully", || {
-                let listed = account.group_listing(id).into_iter().filter_map(|(user_id, role)| {
-                    let user = account.users.get(&user_id)?;
-                    Some((user_id, user.active, Account::user_json(user, role.as_deref())))
-                });
-                filter_active(query, listed)
-            })
+            let listed = account.group_listing(id).into_iter().filter_map(|(user_id, role)| {
+                let user = account.users.get(&user_id)?;
+                Some((user_id, user.active, (user, role)))
+            });
+            let listed = filter_active(query, listed);
+            list(query, "Group users retrieved successfully", listed, |(user, role)| Account::user_json(user, role.as_deref()))
         }
         (_, ["v1", ..]) if known_path(&segments) => {
             Reply::error(405, "MethodNotAllowed", format!("{method} is not supported on {path}"))
@@ -211,7 +201,7 @@ fn known_path(segments: &[&str]) -> bool {
     )
 }
 
-fn filter_active(query: &Query, items: impl Iterator<Item = (String, bool, Value)>) -> Vec<(String, Value)> {
+fn filter_active<T>(query: &Query, items: impl Iterator<Item = (String, bool, T)>) -> Vec<(String, T)> {
     let wanted = match query.get("active").map(String::as_str) {
         Some("true") => Some(true),
         Some("false") => Some(false),
@@ -220,8 +210,18 @@ fn filter_active(query: &Query, items: impl Iterator<Item = (String, bool, Value
     items.filter(|(_, active, _)| wanted.is_none_or(|w| w == *active)).map(|(k, _, v)| (k, v)).collect()
 }
 
-/// Cursor paging over items sorted by key: the cursor names the last key served.
-fn list(query: &Query, message: &str, items: impl FnOnce() -> Vec<(String, Value)>) -> Reply {
+/// The rows of a table keyed (first, second) whose first part is `first`, by second part.
+fn rows<'a>(table: &'a BTreeMap<(String, String), String>, first: &'a str) -> impl Iterator<Item = (&'a String, &'a String)> {
+    table.range((first.to_owned(), String::new())..).take_while(move |((f, _), _)| f == first).map(|((_, second), role)| (second, role))
+}
+
+fn membership_json(group: &str, role: &str) -> Value {
+    json!({"id": group, "role": role, "created_at": "2024-01-01T00:00:00Z"})
+}
+
+/// Cursor paging over items keyed for order: the cursor names the last key served. Only the
+/// page's items are rendered.
+fn list<T>(query: &Query, message: &str, mut items: Vec<(String, T)>, render: impl Fn(T) -> Value) -> Reply {
     let limit = match query.get("limit") {
         None => DEFAULT_LIMIT,
         Some(text) => match text.parse::<usize>() {
@@ -236,14 +236,14 @@ fn list(query: &Query, message: &str, items: impl FnOnce() -> Vec<(String, Value
             None => return Reply::error(400, "InvalidInput", format!("Invalid cursor '{cursor}'")),
         },
     };
-    let mut items = items();
     items.sort_by(|a, b| a.0.cmp(&b.0));
     let start = after.map_or(0, |key| items.partition_point(|(k, _)| *k <= key));
-    let rest = &items[start.min(items.len())..];
-    let page: Vec<Value> = rest.iter().take(limit).map(|(_, v)| v.clone()).collect();
+    let rest = items.len() - start.min(items.len());
+    let next = (rest > limit).then(|| URL_SAFE_NO_PAD.encode(&items[start + limit - 1].0));
+    let page: Vec<Value> = items.into_iter().skip(start).take(limit).map(|(_, v)| render(v)).collect();
     let mut data = json!({"items": page});
-    if rest.len() > limit {
-        data["next_cursor"] = json!(URL_SAFE_NO_PAD.encode(&rest[limit - 1].0));
+    if let Some(next) = next {
+        data["next_cursor"] = json!(next);
     }
     Reply::ok(message, data)
 }
