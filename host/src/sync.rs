@@ -162,7 +162,10 @@ impl Workers {
                     stats.rate_limit_waits += worker_stats.rate_limit_waits;
                 }
                 Err(error) => {
+                    // Stop the others and wait until they have: a worker left running could
+                    // find its HTTP task cancelled under it when the runtime shuts down.
                     set.abort_all();
+                    while set.join_next().await.is_some() {}
                     return Err(error);
                 }
             }

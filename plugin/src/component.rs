@@ -176,14 +176,11 @@ fn config(cfg: wit::Config) -> model::Config {
 }
 
 fn from_wit(resource: wit::Resource) -> Result<model::Resource, wit::ConnectorError> {
-    let traits = serde_json::from_str(&resource.traits_json).map_err(|e| {
-        wit::ConnectorError::InvalidArgument(format!("traits of {} {} are not JSON: {e}", resource.resource_type, resource.id))
-    })?;
     Ok(model::Resource {
         resource_type: resource.resource_type,
         id: resource.id,
         display_name: resource.display_name,
-        traits,
+        traits: resource.traits_json,
     })
 }
 
@@ -204,7 +201,7 @@ fn reference(r: model::ResourceRef) -> wit::ResourceRef {
 }
 
 fn resource(r: model::Resource) -> wit::Resource {
-    wit::Resource { resource_type: r.resource_type, id: r.id, display_name: r.display_name, traits_json: r.traits.to_string() }
+    wit::Resource { resource_type: r.resource_type, id: r.id, display_name: r.display_name, traits_json: r.traits }
 }
 
 fn entitlement(e: model::Entitlement) -> wit::Entitlement {

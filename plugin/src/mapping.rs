@@ -3,7 +3,7 @@
 //! Pure functions: no I/O, no state. Each listing maps to one [`Page`]; what it reveals about
 //! other resources (a user's account role, say) rides along as grants and placeholders.
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use crate::api;
 use crate::model::{Entitlement, GROUP, Grant, Page, ROLE, Resource, ResourceRef, TEAM, USER, entitlement_id};
@@ -27,18 +27,18 @@ pub fn user_resource(user: &api::User) -> Resource {
         resource_type: USER.into(),
         id: user.id.clone(),
         display_name,
-        traits: json!({
-            "email": user.email,
-            "login": user.email,
-            "given_name": user.given_name,
-            "family_name": user.family_name,
-            "status": if user.active { "enabled" } else { "disabled" },
-            "invited": user.invited.unwrap_or(false),
-            "verified": user.verified.unwrap_or(false),
-            "last_login": non_empty(&user.logged_in_at),
-            "created_at": user.created_at,
-            "phone": non_empty(&user.phone),
-            "account_role": non_empty(&user.role),
+        traits: to_json(&UserTraits {
+            email: &user.email,
+            login: &user.email,
+            given_name: user.given_name.as_deref(),
+            family_name: user.family_name.as_deref(),
+            status: if user.active { "enabled" } else { "disabled" },
+            invited: user.invited.unwrap_or(false),
+            verified: user.verified.unwrap_or(false),
+            last_login: trimmed(&user.logged_in_at),
+            created_at: user.created_at.as_deref(),
+            phone: trimmed(&user.phone),
+            account_role: trimmed(&user.role),
         }),
     }
 }
@@ -48,12 +48,12 @@ pub fn role_resource(role: &api::Role) -> Resource {
         resource_type: ROLE.into(),
         id: role.name.clone(),
         display_name: role.name.clone(),
-        traits: json!({
-            "description": role.description,
-            "scope": role.scope,
-            "is_custom": role.is_custom,
-            "deprecated": role.is_deprecated,
-            "replacement": non_empty(&role.replacement_role_name),
+        traits: to_json(&RoleTraits {
+            description: role.description.as_deref(),
+            scope: &role.scope,
+            is_custom: role.is_custom,
+            deprecated: role.is_deprecated,
+            replacement: trimmed(&role.replacement_role_name),
         }),
     }
 }
@@ -64,10 +64,7 @@ pub fn team_resource(team: &api::Team) -> Resource {
         resource_type: TEAM.into(),
         id: team.id.clone(),
         display_name: name,
-        traits: json!({
-            "description": non_empty(&team.description),
-            "account_role": non_empty(&team.role),
-        }),
+        traits: to_json(&TeamTraits { description: trimmed(&team.description), account_role: trimmed(&team.role) }),
     }
 }
 
@@ -77,7 +74,7 @@ pub fn group_resource(group: &api::Group) -> Resource {
         resource_type: GROUP.into(),
         id: group.id.clone(),
         display_name: name,
-        traits: json!({ "created_at": group.created_at }),
+        traits: to_json(&GroupTraits { created_at: group.created_at.as_deref() }),
     }
 }
 
@@ -208,7 +205,7 @@ fn add_role_placeholder(page: &mut Page, role: &str) {
         resource_type: ROLE.into(),
         id: role.to_owned(),
         display_name: role.to_owned(),
-        traits: json!({"description": null, "scope": [], "is_custom": false, "deprecated": false, "replacement": null}),
+        traits: to_json(&RoleTraits { description: None, scope: &[], is_custom: false, deprecated: false, replacement: None }),
     };
     let this = ResourceRef::new(ROLE, role);
     push_unique(&mut page.entitlements, Entitlement::new(this, ASSIGNED, format!("{role} role"), &[USER, TEAM]));
@@ -235,8 +232,58 @@ fn role_scope_unknown(role: &Resource) -> bool {
     role_scopes(role).next().is_none()
 }
 
-fn role_scopes(role: &Resource) -> impl Iterator<Item = &str> {
-    role.traits.get("scope").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+fn role_scopes(role: &Resource) -> impl Iterator<Item = String> {
+    #[derive(serde::Deserialize)]
+    struct Scope {
+        #[serde(default)]
+        scope: Vec<String>,
+    }
+    serde_json::from_str::<Scope>(&role.traits).map(|s| s.scope).unwrap_or_default().into_iter()
+}
+
+/// Traits as JSON text, written straight from typed fields (no intermediate `Value`).
+fn to_json(traits: &impl Serialize) -> String {
+    serde_json::to_string(traits).unwrap_or_else(|_| "{}".to_owned())
+}
+
+#[derive(Serialize)]
+struct UserTraits<'a> {
+    email: &'a str,
+    login: &'a str,
+    given_name: Option<&'a str>,
+    family_name: Option<&'a str>,
+    status: &'static str,
+    invited: bool,
+    verified: bool,
+    last_login: Option<&'a str>,
+    created_at: Option<&'a str>,
+    phone: Option<&'a str>,
+    account_role: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct RoleTraits<'a> {
+    description: Option<&'a str>,
+    scope: &'a [String],
+    is_custom: bool,
+    deprecated: bool,
+    replacement: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct TeamTraits<'a> {
+    description: Option<&'a str>,
+    account_role: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct GroupTraits<'a> {
+    created_at: Option<&'a str>,
+}
+
+/// A present, non-blank value, trimmed.
+fn trimmed(value: &Option<String>) -> Option<&str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
 fn non_empty(value: &Option<String>) -> Option<String> {
@@ -246,6 +293,7 @@ fn non_empty(value: &Option<String>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Value;
 
     fn user(id: &str, role: Option<&str>) -> api::User {
         api::User {
@@ -274,6 +322,10 @@ mod tests {
         }
     }
 
+    fn traits(resource: &Resource) -> Value {
+        serde_json::from_str(&resource.traits).expect("traits are JSON")
+    }
+
     #[test]
     fn user_traits_follow_the_contract() {
         let mut u = user("u1", Some("Account Analyst"));
@@ -281,11 +333,14 @@ mod tests {
         u.phone = Some("".into());
         let r = user_resource(&u);
         assert_eq!(r.display_name, "Zoë Ångström");
-        assert_eq!(r.traits["status"], "disabled");
-        assert_eq!(r.traits["login"], "u1@example.com");
-        assert_eq!(r.traits["phone"], Value::Null);
-        assert_eq!(r.traits["last_login"], Value::Null);
-        assert_eq!(r.traits["account_role"], "Account Analyst");
+        let r = Resource { traits: traits(&r).to_string(), ..r };
+        let traits = traits(&r);
+        assert_eq!(traits["status"], "disabled");
+        assert_eq!(traits["login"], "u1@example.com");
+        assert_eq!(traits["phone"], Value::Null);
+        assert_eq!(traits["last_login"], Value::Null);
+        assert_eq!(traits["account_role"], "Account Analyst");
+        assert_eq!(traits.as_object().unwrap().len(), 11, "every contract trait, present even when null");
     }
 
     #[test]

@@ -1,7 +1,5 @@
 //! What the connector reports, as plain Rust: a mirror of the WIT `types` interface.
 
-use serde_json::Value;
-
 /// Resource type ids, fixed by the contract.
 pub const USER: &str = "user";
 pub const ROLE: &str = "role";
@@ -25,8 +23,8 @@ pub struct Resource {
     pub resource_type: String,
     pub id: String,
     pub display_name: String,
-    /// Always a JSON object.
-    pub traits: Value,
+    /// A JSON object, as text: written once by the mapping, passed through as is.
+    pub traits: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -123,8 +123,8 @@ impl Account {
     pub fn group_listing(&self, group_id: &str) -> Vec<(String, Option<String>)> {
         let mut listed: BTreeMap<String, Option<String>> = self
             .group_users
-            .iter()
-            .filter(|((g, _), _)| g == group_id)
+            .range((group_id.to_owned(), String::new())..)
+            .take_while(|((g, _), _)| g == group_id)
             .map(|((_, u), role)| (u.clone(), Some(role.clone())))
             .collect();
         for user in self.users.values() {

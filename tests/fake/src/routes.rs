@@ -76,11 +76,16 @@ fn percent_decode(text: &str) -> String {
 }
 
 /// Answers one authenticated request.
-pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>) -> Reply {
+/// Group listings already computed, by group id: each costs a pass over every user, and a large
+/// group is paged many times. Emptied whenever the account changes.
+pub(crate) type ListingCache = std::collections::HashMap<String, std::sync::Arc<Vec<(String, Option<String>)>>>;
+
+pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>, cache: &mut ListingCache) -> Reply {
     let (method, path, query) = (request.method, request.path, &request.query);
     let segments: Vec<String> = path.trim_end_matches('/').split('/').skip(1).map(percent_decode).collect();
     let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     if method != "GET" {
+        cache.clear();
         if let Some(reply) = crate::mutations::route(account, key, method, &segments, request.body, request.content_type) {
             return reply;
         }
@@ -172,9 +177,10 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>) 
             if !account.groups.contains_key(*id) {
                 return not_found("Group", id);
             }
-            let listed = account.group_listing(id).into_iter().filter_map(|(user_id, role)| {
-                let user = account.users.get(&user_id)?;
-                Some((user_id, user.active, (user, role)))
+            let listing = std::sync::Arc::clone(cache.entry(id.to_string()).or_insert_with(|| account.group_listing(id).into()));
+            let listed = listing.iter().filter_map(|(user_id, role)| {
+                let user = account.users.get(user_id)?;
+                Some((user_id.clone(), user.active, (user, role.clone())))
             });
             let listed = filter_active(query, listed);
             list(query, "Group users retrieved successfully", listed, |(user, role)| Account::user_json(user, role.as_deref()))

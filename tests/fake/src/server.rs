@@ -44,6 +44,7 @@ struct State {
     max_in_flight: usize,
     /// Added to every answer, as a remote API's round trip would.
     latency: std::time::Duration,
+    listings: routes::ListingCache,
 }
 
 /// A running fake Fivetran. Stops when dropped.
@@ -76,6 +77,7 @@ impl FakeFivetran {
             in_flight: 0,
             max_in_flight: 0,
             latency: std::time::Duration::ZERO,
+            listings: routes::ListingCache::new(),
         }));
         let (shutdown, stopped) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -102,7 +104,9 @@ impl FakeFivetran {
 
     /// Changes the account in place (for tests that sync, change, and sync again).
     pub fn update(&self, change: impl FnOnce(&mut Account)) {
-        change(&mut self.lock().account);
+        let mut state = self.lock();
+        state.listings.clear();
+        change(&mut state.account);
     }
 
     pub fn inject(&self, rule: FaultRule) {
@@ -266,7 +270,8 @@ fn reply(state: &mut State, call: &routes::Request<'_>, authorization: Option<&s
         return Reply::error(403, "Forbidden", why);
     }
     let key = key.clone();
-    let reply = routes::route(&mut state.account, &key, call);
+    let State { account, listings, .. } = state;
+    let reply = routes::route(account, &key, call, listings);
     match fault {
         Some(Fault::AppliedThenUnavailable) => Reply::error(503, "ServiceUnavailable", "Service temporarily unavailable"),
         _ => reply,
