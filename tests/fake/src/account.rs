@@ -21,6 +21,42 @@ pub struct User {
     pub role: Option<String>,
 }
 
+/// A user as the API writes it.
+#[derive(serde::Serialize)]
+struct UserOut<'a> {
+    id: &'a str,
+    email: &'a str,
+    given_name: Option<&'a str>,
+    family_name: Option<&'a str>,
+    verified: bool,
+    invited: bool,
+    picture: Option<&'a str>,
+    phone: Option<&'a str>,
+    role: Option<&'a str>,
+    logged_in_at: Option<&'a str>,
+    created_at: &'a str,
+    active: bool,
+}
+
+impl<'a> UserOut<'a> {
+    fn of(user: &'a User, role: Option<&'a str>) -> Self {
+        Self {
+            id: &user.id,
+            email: &user.email,
+            given_name: user.given_name.as_deref(),
+            family_name: user.family_name.as_deref(),
+            verified: user.verified,
+            invited: user.invited,
+            picture: user.picture.as_deref(),
+            phone: user.phone.as_deref(),
+            role,
+            logged_in_at: user.logged_in_at.as_deref(),
+            created_at: &user.created_at,
+            active: user.active,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Role {
     pub name: String,
@@ -140,20 +176,12 @@ impl Account {
     }
 
     pub fn user_json(user: &User, role: Option<&str>) -> Value {
-        json!({
-            "id": user.id,
-            "email": user.email,
-            "given_name": user.given_name,
-            "family_name": user.family_name,
-            "verified": user.verified,
-            "invited": user.invited,
-            "picture": user.picture,
-            "phone": user.phone,
-            "role": role,
-            "logged_in_at": user.logged_in_at,
-            "created_at": user.created_at,
-            "active": user.active,
-        })
+        serde_json::to_value(UserOut::of(user, role)).unwrap_or(Value::Null)
+    }
+
+    /// [`Self::user_json`] as text, written straight from the fields.
+    pub fn user_text(user: &User, role: Option<&str>) -> String {
+        serde_json::to_string(&UserOut::of(user, role)).unwrap_or_else(|_| "null".into())
     }
 
     pub fn role_json(role: &Role) -> Value {

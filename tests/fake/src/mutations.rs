@@ -68,11 +68,11 @@ fn parsed<T: DeserializeOwned>(body: &[u8], handle: impl FnOnce(T) -> Reply) -> 
 }
 
 fn success(message: impl Into<String>) -> Reply {
-    Reply { status: 200, body: json!({"code": "Success", "message": message.into()}) }
+    Reply::json(200, json!({"code": "Success", "message": message.into()}))
 }
 
 fn data(status: u16, message: &str, data: Value) -> Reply {
-    Reply { status, body: json!({"code": "Success", "message": message, "data": data}) }
+    Reply::json(status, json!({"code": "Success", "message": message, "data": data}))
 }
 
 fn not_found(kind: &str, id: &str) -> Reply {

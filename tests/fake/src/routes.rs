@@ -14,16 +14,21 @@ pub(crate) const MAX_LIMIT: usize = 1000;
 /// A status and a JSON body.
 pub(crate) struct Reply {
     pub status: u16,
-    pub body: Value,
+    /// The JSON body, as text.
+    pub body: String,
 }
 
 impl Reply {
+    pub(crate) fn json(status: u16, body: Value) -> Self {
+        Self { status, body: body.to_string() }
+    }
+
     fn ok(message: &str, data: Value) -> Self {
-        Self { status: 200, body: json!({"code": "Success", "message": message, "data": data}) }
+        Self::json(200, json!({"code": "Success", "message": message, "data": data}))
     }
 
     pub(crate) fn error(status: u16, code: &str, message: impl Into<String>) -> Self {
-        Self { status, body: json!({"code": code, "message": message.into()}) }
+        Self::json(status, json!({"code": code, "message": message.into()}))
     }
 }
 
@@ -102,8 +107,8 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>, 
             }),
         ),
         ("GET", ["v1", "users"]) => {
-            let users = filter_active(query, account.users.values().map(|u| (u.id.clone(), u.active, u)));
-            list(query, "Users list retrieved successfully", users, |u| Account::user_json(u, u.role.as_deref()))
+            let users = filter_active(query, account.users.values().map(|u| (u.id.as_str(), u.active, u)));
+            list(query, "Users list retrieved successfully", users, |u| Account::user_text(u, u.role.as_deref()))
         }
         ("GET", ["v1", "users", id]) => match account.users.get(*id) {
             Some(user) => Reply::ok("User retrieved successfully", Account::user_json(user, user.role.as_deref())),
@@ -114,8 +119,8 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>, 
                 return not_found_user(id);
             }
             let memberships: Vec<_> =
-                account.group_users.iter().filter(|((_, u), _)| u == id).map(|((g, _), role)| (g.clone(), (g, role))).collect();
-            list(query, "User memberships in groups retrieved successfully", memberships, |(g, role)| membership_json(g, role))
+                account.group_users.iter().filter(|((_, u), _)| u == id).map(|((g, _), role)| (g.as_str(), (g, role))).collect();
+            list(query, "User memberships in groups retrieved successfully", memberships, |(g, role)| membership_json(g, role).to_string())
         }
         ("GET", ["v1", "users", user, "groups", group]) => match account.group_users.get(&(group.to_string(), user.to_string())) {
             Some(role) => Reply::ok("User membership retrieved successfully", json!({"id": group, "role": role, "created_at": "2024-01-01T00:00:00Z"})),
@@ -135,11 +140,11 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>, 
         ("GET", ["v1", "roles"]) => {
             // Roles have no id: their listing order is their position.
             let roles = account.roles.iter().enumerate().map(|(i, r)| (format!("{i:08}"), r)).collect();
-            list(query, "Roles list retrieved successfully", roles, Account::role_json)
+            list(query, "Roles list retrieved successfully", roles, |r| Account::role_json(r).to_string())
         }
         ("GET", ["v1", "teams"]) => {
-            let teams = account.teams.values().map(|t| (t.id.clone(), t)).collect();
-            list(query, "Teams retrieved successfully", teams, Account::team_json)
+            let teams = account.teams.values().map(|t| (t.id.as_str(), t)).collect();
+            list(query, "Teams retrieved successfully", teams, |t| Account::team_json(t).to_string())
         }
         ("GET", ["v1", "teams", id]) => match account.teams.get(*id) {
             Some(team) => Reply::ok("Team retrieved successfully", Account::team_json(team)),
@@ -151,23 +156,23 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>, 
             }
             let members = rows(&account.team_users, id).map(|(u, role)| {
                 let active = account.users.get(u).is_none_or(|user| user.active);
-                (u.clone(), active, (u, role))
+                (u.as_str(), active, (u, role))
             });
             let members = filter_active(query, members);
             list(query, "Team users retrieved successfully", members, |(u, role)| {
-                json!({"user_id": u, "role": role, "created_at": "2024-01-01T00:00:00Z"})
+                json!({"user_id": u, "role": role, "created_at": "2024-01-01T00:00:00Z"}).to_string()
             })
         }
         ("GET", ["v1", "teams", id, "groups"]) => {
             if !account.teams.contains_key(*id) {
                 return not_found("Team", id);
             }
-            let memberships = rows(&account.team_groups, id).map(|(g, role)| (g.clone(), (g, role))).collect();
-            list(query, "Team group memberships retrieved successfully", memberships, |(g, role)| membership_json(g, role))
+            let memberships = rows(&account.team_groups, id).map(|(g, role)| (g.as_str(), (g, role))).collect();
+            list(query, "Team group memberships retrieved successfully", memberships, |(g, role)| membership_json(g, role).to_string())
         }
         ("GET", ["v1", "groups"]) => {
-            let groups = account.groups.values().map(|g| (g.id.clone(), g)).collect();
-            list(query, "Groups retrieved successfully", groups, Account::group_json)
+            let groups = account.groups.values().map(|g| (g.id.as_str(), g)).collect();
+            list(query, "Groups retrieved successfully", groups, |g| Account::group_json(g).to_string())
         }
         ("GET", ["v1", "groups", id]) => match account.groups.get(*id) {
             Some(group) => Reply::ok("Group retrieved successfully", Account::group_json(group)),
@@ -178,12 +183,21 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>, 
                 return not_found("Group", id);
             }
             let listing = std::sync::Arc::clone(cache.entry(id.to_string()).or_insert_with(|| account.group_listing(id).into()));
-            let listed = listing.iter().filter_map(|(user_id, role)| {
-                let user = account.users.get(user_id)?;
-                Some((user_id.clone(), user.active, (user, role.clone())))
-            });
-            let listed = filter_active(query, listed);
-            list(query, "Group users retrieved successfully", listed, |(user, role)| Account::user_json(user, role.as_deref()))
+            let listed: Vec<(&str, (&str, Option<&str>))> = match query.get("active") {
+                // Only a filter on `active` needs each user looked up before paging.
+                Some(_) => filter_active(
+                    query,
+                    listing.iter().filter_map(|(user_id, role)| {
+                        let user = account.users.get(user_id)?;
+                        Some((user_id.as_str(), user.active, (user_id.as_str(), role.as_deref())))
+                    }),
+                ),
+                None => listing.iter().map(|(user_id, role)| (user_id.as_str(), (user_id.as_str(), role.as_deref()))).collect(),
+            };
+            list(query, "Group users retrieved successfully", listed, |(user_id, role)| match account.users.get(user_id) {
+                Some(user) => Account::user_text(user, role),
+                None => "null".to_owned(),
+            })
         }
         (_, ["v1", ..]) if known_path(&segments) => {
             Reply::error(405, "MethodNotAllowed", format!("{method} is not supported on {path}"))
@@ -207,7 +221,7 @@ fn known_path(segments: &[&str]) -> bool {
     )
 }
 
-fn filter_active<T>(query: &Query, items: impl Iterator<Item = (String, bool, T)>) -> Vec<(String, T)> {
+fn filter_active<K, T>(query: &Query, items: impl Iterator<Item = (K, bool, T)>) -> Vec<(K, T)> {
     let wanted = match query.get("active").map(String::as_str) {
         Some("true") => Some(true),
         Some("false") => Some(false),
@@ -226,8 +240,8 @@ fn membership_json(group: &str, role: &str) -> Value {
 }
 
 /// Cursor paging over items keyed for order: the cursor names the last key served. Only the
-/// page's items are rendered.
-fn list<T>(query: &Query, message: &str, mut items: Vec<(String, T)>, render: impl Fn(T) -> Value) -> Reply {
+/// page's items are rendered (each to its JSON text).
+fn list<K: AsRef<str>, T>(query: &Query, message: &str, mut items: Vec<(K, T)>, render: impl Fn(T) -> String) -> Reply {
     let limit = match query.get("limit") {
         None => DEFAULT_LIMIT,
         Some(text) => match text.parse::<usize>() {
@@ -242,16 +256,14 @@ fn list<T>(query: &Query, message: &str, mut items: Vec<(String, T)>, render: im
             None => return Reply::error(400, "InvalidInput", format!("Invalid cursor '{cursor}'")),
         },
     };
-    items.sort_by(|a, b| a.0.cmp(&b.0));
-    let start = after.map_or(0, |key| items.partition_point(|(k, _)| *k <= key));
+    items.sort_by(|a, b| a.0.as_ref().cmp(b.0.as_ref()));
+    let start = after.map_or(0, |key| items.partition_point(|(k, _)| k.as_ref() <= key.as_str()));
     let rest = items.len() - start.min(items.len());
-    let next = (rest > limit).then(|| URL_SAFE_NO_PAD.encode(&items[start + limit - 1].0));
-    let page: Vec<Value> = items.into_iter().skip(start).take(limit).map(|(_, v)| render(v)).collect();
-    let mut data = json!({"items": page});
-    if let Some(next) = next {
-        data["next_cursor"] = json!(next);
-    }
-    Reply::ok(message, data)
+    let next = (rest > limit).then(|| URL_SAFE_NO_PAD.encode(items[start + limit - 1].0.as_ref()));
+    let page: Vec<String> = items.into_iter().skip(start).take(limit).map(|(_, v)| render(v)).collect();
+    let next = next.map(|n| format!(r#","next_cursor":"{n}""#)).unwrap_or_default();
+    let message = Value::from(message);
+    Reply { status: 200, body: format!(r#"{{"code":"Success","message":{message},"data":{{"items":[{}]{next}}}}}"#, page.join(",")) }
 }
 
 fn not_found_user(id: &str) -> Reply {

@@ -230,7 +230,7 @@ async fn respond(state: &Mutex<State>, request: Request<Incoming>, arrived: std:
     }
     let text = match fault {
         Some(Fault::Malformed) => r#"{"code":"Success","data":{"items":[{"id":"#.to_owned(),
-        _ => reply.body.to_string(),
+        _ => reply.body,
     };
     let body = match fault {
         Some(Fault::Truncated) => FakeBody::truncated(text),
