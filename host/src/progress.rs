@@ -14,9 +14,8 @@ use crate::http::RequestMeter;
 pub enum Phase {
     Starting = 0,
     Resources = 1,
-    Entitlements = 2,
-    Grants = 3,
-    Done = 4,
+    Grants = 2,
+    Done = 3,
 }
 
 impl Phase {
@@ -24,7 +23,6 @@ impl Phase {
         match self {
             Phase::Starting => "starting",
             Phase::Resources => "listing resources",
-            Phase::Entitlements => "entitlements",
             Phase::Grants => "listing grants",
             Phase::Done => "done",
         }
@@ -65,9 +63,8 @@ impl SyncProgress {
     pub fn view(&self) -> ProgressView {
         let phase = match self.phase.load(Ordering::Relaxed) {
             1 => Phase::Resources,
-            2 => Phase::Entitlements,
-            3 => Phase::Grants,
-            4 => Phase::Done,
+            2 => Phase::Grants,
+            3 => Phase::Done,
             _ => Phase::Starting,
         };
         let resources = self.resources.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (k.clone(), *v)).collect();
