@@ -14,8 +14,9 @@ use crate::http::RequestMeter;
 pub enum Phase {
     Starting = 0,
     Resources = 1,
-    Grants = 2,
-    Done = 3,
+    Entitlements = 2,
+    Grants = 3,
+    Done = 4,
 }
 
 impl Phase {
@@ -23,6 +24,7 @@ impl Phase {
         match self {
             Phase::Starting => "starting",
             Phase::Resources => "listing resources",
+            Phase::Entitlements => "entitlements",
             Phase::Grants => "listing grants",
             Phase::Done => "done",
         }
@@ -63,8 +65,9 @@ impl SyncProgress {
     pub fn view(&self) -> ProgressView {
         let phase = match self.phase.load(Ordering::Relaxed) {
             1 => Phase::Resources,
-            2 => Phase::Grants,
-            3 => Phase::Done,
+            2 => Phase::Entitlements,
+            3 => Phase::Grants,
+            4 => Phase::Done,
             _ => Phase::Starting,
         };
         let resources = self.resources.lock().unwrap_or_else(|p| p.into_inner()).iter().map(|(k, v)| (k.clone(), *v)).collect();

@@ -2,9 +2,9 @@
 //! `max_concurrency` listings at once, retries what is worth retrying, merges what the pages
 //! reveal, and builds the snapshot. The snapshot is the same whatever the concurrency.
 //!
-//! The phases: the resources of every type (one listing per type, concurrently); then the grants
-//! of every resource (one listing per resource, spread over the workers) while the entitlements
-//! of every resource are worked out beside them (no requests). Each worker runs its own instance of the component, so a
+//! The phases: the resources of every type (one listing per type, concurrently); the
+//! entitlements of every resource (no requests); the grants of every resource (one listing per
+//! resource, spread over the workers). Each worker runs its own instance of the component, so a
 //! worker's calls never wait on another's.
 
 use std::collections::VecDeque;
@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime};
 
 use tokio::task::JoinSet;
 
-use crate::bindings::v0_2::types::{Capability, ConnectorError, Entitlement, Page, Resource, ResourceType};
+use crate::bindings::v0_2::types::{Capability, ConnectorError, Page, Resource};
 use crate::error::{HostError, Result};
 use crate::failure::call_failure;
 use crate::http::RequestMeter;
@@ -70,15 +70,23 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>, pr
         tracing::info!(tenant = %tenant.id, "listed {} {}s", merged.count(&resource_type.id), resource_type.id);
     }
 
+    progress.enter(Phase::Entitlements);
+    let mut session = runtime.open(&tenant, Arc::clone(&meter)).await?;
+    for resource_type in &metadata.resource_types {
+        let related: Vec<Resource> =
+            resource_type.entitlements_need.iter().flat_map(|needed| merged.primaries(needed)).collect();
+        for resource in merged.primaries(&resource_type.id) {
+            let entitlements =
+                session.list_entitlements(&resource, &related).await.map_err(|e| call_failure(&tenant, e, 1))?;
+            merged.add_entitlements(entitlements, true);
+        }
+    }
+    drop(session);
+
     let jobs: VecDeque<Job> = metadata.resource_types.iter().flat_map(|t| merged.primaries(&t.id)).map(Job::Grants).collect();
     progress.listings(jobs.len());
     progress.enter(Phase::Grants);
-    // The entitlements are worked out while the grants are listed: one computes, the other
-    // mostly waits on the API.
-    let entitlements = entitlements(&runtime, &tenant, &meter, &metadata.resource_types, &merged);
-    let (entitlements, grants) = tokio::join!(entitlements, workers.run(jobs));
-    let (grants, grant_stats) = grants?;
-    merged.add_entitlements(entitlements?, true);
+    let (grants, grant_stats) = workers.run(jobs).await?;
     merged.absorb(grants);
     stats.retries += grant_stats.retries;
     stats.rate_limit_waits += grant_stats.rate_limit_waits;
@@ -101,27 +109,6 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>, pr
     snapshot.stats.rate_limit_waits = stats.rate_limit_waits;
     progress.enter(Phase::Done);
     Ok(snapshot)
-}
-
-/// Every resource's entitlements, in one instance (the calls send no request).
-async fn entitlements(
-    runtime: &ConnectorRuntime,
-    tenant: &TenantConfig,
-    meter: &Arc<RequestMeter>,
-    resource_types: &[ResourceType],
-    merged: &Merged,
-) -> Result<Vec<Entitlement>> {
-    let mut session = runtime.open(tenant, Arc::clone(meter)).await?;
-    let mut found = Vec::new();
-    for resource_type in resource_types {
-        let related: Vec<Resource> =
-            resource_type.entitlements_need.iter().flat_map(|needed| merged.primaries(needed)).collect();
-        for resource in merged.primaries(&resource_type.id) {
-            let entitlements = session.list_entitlements(&resource, &related).await.map_err(|e| call_failure(tenant, e, 1))?;
-            found.extend(entitlements);
-        }
-    }
-    Ok(found)
 }
 
 fn rfc3339(time: SystemTime) -> String {
