@@ -84,12 +84,18 @@ fn main() -> Result<()> {
         None if smoke => None,
         None => Some("BENCHMARKS.md".to_owned()),
     };
-    if let Some(unknown) = args.iter().find(|a| a.starts_with("--") && !["--smoke", "--out"].contains(&a.as_str())) {
-        bail!("unknown flag {unknown}; use --smoke or --out FILE");
+    let only = match args.iter().position(|a| a == "--only") {
+        Some(i) => Some(args.get(i + 1).context("--only needs a row group: sync, cpu, instantiation, startup, tenants, large, mapping")?.clone()),
+        None => None,
+    };
+    if let Some(unknown) = args.iter().find(|a| a.starts_with("--") && !["--smoke", "--out", "--only"].contains(&a.as_str())) {
+        bail!("unknown flag {unknown}; use --smoke, --out FILE or --only GROUP");
     }
+    // A partial run is for looking, not for the record.
+    let out = if only.is_some() && !args.iter().any(|a| a == "--out") { None } else { out };
     let sizes = if smoke { &SMOKE } else { &FULL };
     let started = Instant::now();
-    let rows = runtime()?.block_on(all_rows(sizes))?;
+    let rows = runtime()?.block_on(all_rows(sizes, only.as_deref()))?;
     let report = render(&rows, smoke, started.elapsed());
     match out {
         Some(path) => {
@@ -105,17 +111,32 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
-async fn all_rows(sizes: &Sizes) -> Result<Vec<Row>> {
+async fn all_rows(sizes: &Sizes, only: Option<&str>) -> Result<Vec<Row>> {
     let engine = ConnectorRuntime::engine()?;
     let plugin = ConnectorRuntime::new(&engine, FIVETRAN_PLUGIN)?;
+    let wanted = |group: &str| only.is_none_or(|o| o == group);
     let mut rows = Vec::new();
-    sync_rows(sizes, &plugin, &mut rows).await?;
-    cpu_row(sizes, &plugin, &mut rows).await?;
-    instantiation_rows(sizes, &mut rows).await?;
-    startup_rows(&mut rows).await?;
-    tenants_row(sizes, &mut rows)?;
-    large_row(sizes, &mut rows)?;
-    mapping_row(sizes, &plugin, &mut rows).await?;
+    if wanted("sync") {
+        sync_rows(sizes, &plugin, &mut rows).await?;
+    }
+    if wanted("cpu") {
+        cpu_row(sizes, &plugin, &mut rows).await?;
+    }
+    if wanted("instantiation") {
+        instantiation_rows(sizes, &mut rows).await?;
+    }
+    if wanted("startup") {
+        startup_rows(&mut rows).await?;
+    }
+    if wanted("tenants") {
+        tenants_row(sizes, &mut rows)?;
+    }
+    if wanted("large") {
+        large_row(sizes, &mut rows)?;
+    }
+    if wanted("mapping") {
+        mapping_row(sizes, &plugin, &mut rows).await?;
+    }
     Ok(rows)
 }
 
@@ -134,7 +155,8 @@ fn account_label(sizes: &Sizes) -> String {
 async fn sync_rows(sizes: &Sizes, plugin: &ConnectorRuntime, rows: &mut Vec<Row>) -> Result<()> {
     let spec = AccountSpec::sized(7, sizes.users, sizes.teams, sizes.groups);
     let fake = FakeProcess::spawn(&spec, sizes.latency)?;
-    for concurrency in [1usize, 8] {
+    let concurrencies: &[usize] = if std::env::var_os("BENCH_SYNC_8_ONLY").is_some() { &[8] } else { &[1, 8] };
+    for &concurrency in concurrencies {
         let started = Instant::now();
         let snapshot = sync(plugin, &tenant(&fake, concurrency)).await?;
         let wall = started.elapsed();
