@@ -6,6 +6,6 @@ use std::path::PathBuf;
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let workspace = manifest_dir.parent().expect("host/ is inside the workspace");
-    let wasm = component_build::build_components(workspace, &[("fivetran-plugin", "fivetran_plugin")]);
+    let wasm = component_build::build_components(workspace, &[("plugin", "fivetran-plugin")]);
     println!("cargo:rustc-env=FIVETRAN_PLUGIN_WASM={}", wasm[0].display());
 }

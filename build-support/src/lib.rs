@@ -11,8 +11,9 @@ use std::process::Command;
 const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "component";
 
-/// Builds `packages` (package name, artifact name) of the workspace at `workspace` and returns
-/// each `.wasm` path, in order. Reruns when the packages' sources, `wit/` or the lock file change.
+/// Builds `packages` (the member's folder relative to `workspace`, and its package name) and
+/// returns each `.wasm` path, in order. Reruns when the packages' sources, `wit/` or the lock file
+/// change.
 pub fn build_components(workspace: &Path, packages: &[(&str, &str)]) -> Vec<PathBuf> {
     for watched in ["wit", "Cargo.lock", "Cargo.toml"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
@@ -22,10 +23,9 @@ pub fn build_components(workspace: &Path, packages: &[(&str, &str)]) -> Vec<Path
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut command = Command::new(cargo);
     command.current_dir(workspace).args(["build", "--target", TARGET, "--profile", PROFILE]).arg("--target-dir").arg(&target_dir);
-    for (package, _) in packages {
+    for (folder, package) in packages {
         command.args(["--package", package]);
-        let manifest = workspace_member(workspace, package);
-        println!("cargo:rerun-if-changed={}", manifest.display());
+        println!("cargo:rerun-if-changed={}", workspace.join(folder).display());
     }
     // The outer build's settings are for the host, not for the components.
     for variable in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"] {
@@ -40,19 +40,11 @@ pub fn build_components(workspace: &Path, packages: &[(&str, &str)]) -> Vec<Path
     if !status.success() {
         panic!("building {packages:?} for {TARGET} failed ({status}); see the errors above");
     }
-    packages.iter().map(|(_, artifact)| target_dir.join(TARGET).join(PROFILE).join(format!("{artifact}.wasm"))).collect()
-}
-
-/// The folder of a workspace member, found by its package name under the usual places.
-fn workspace_member(workspace: &Path, package: &str) -> PathBuf {
-    for candidate in ["plugin", "tests/hostile"] {
-        let dir = workspace.join(candidate);
-        let manifest = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap_or_default();
-        if manifest.contains(&format!("name = \"{package}\"")) {
-            return dir;
-        }
-    }
-    panic!("no workspace member named {package} under plugin/ or tests/hostile/");
+    // A cdylib's file is named after its package, with `-` as `_`.
+    packages
+        .iter()
+        .map(|(_, package)| target_dir.join(TARGET).join(PROFILE).join(format!("{}.wasm", package.replace('-', "_"))))
+        .collect()
 }
 
 fn ensure_target() {

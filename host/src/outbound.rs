@@ -94,23 +94,23 @@ where
     let driver: Pin<Box<dyn Future<Output = Result<(), HttpError>> + Send>> =
         Box::pin(async move { connection.await.map_err(HttpError::from) });
     // The connection must be driven while the request is in flight.
-    let (driver_done, driver) = drive_until_response(driver);
+    let (connection_task, connection_done) = spawn_connection(driver);
     let response = match tokio::time::timeout(first_byte_timeout, sender.send_request(request)).await {
         Ok(Ok(response)) => response,
         Ok(Err(error)) => {
-            driver_done.abort();
+            connection_task.abort();
             return Err(HttpError::from(error));
         }
         Err(_) => {
-            driver_done.abort();
+            connection_task.abort();
             return Err(HttpError::HttpResponseTimeout);
         }
     };
-    Ok((response, driver))
+    Ok((response, connection_done))
 }
 
 /// Runs the connection on the runtime and hands back a future that completes with it.
-fn drive_until_response(
+fn spawn_connection(
     driver: Pin<Box<dyn Future<Output = Result<(), HttpError>> + Send>>,
 ) -> (tokio::task::AbortHandle, Pin<Box<dyn Future<Output = Result<(), HttpError>> + Send>>) {
     let task = tokio::spawn(driver);

@@ -102,9 +102,7 @@ impl ConnectorRuntime {
             Ok(wasmtime::UpdateDeadline::Yield(1))
         });
         store.set_epoch_deadline(1);
-        let instantiate: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>> =
-            Box::pin(self.pre.instantiate_async(&mut store));
-        let world = instantiate.await.map_err(|e| {
+        let world = self.pre.instantiate_async(&mut store).await.map_err(|e| {
             let first = format!("{e:#}");
             HostError::Sandbox(format!(
                 "the plugin could not start for tenant {}: {}",
@@ -189,10 +187,7 @@ macro_rules! call {
         $self.store.data_mut().cpu.reset();
         $self.store.set_epoch_deadline(1);
         let exports = $self.world.accessgov_connector_connector();
-        // Boxed as `Send` here, where every lifetime is concrete: the compiler cannot prove the
-        // bindings' futures `Send` for all lifetimes once they sit inside a spawned task.
-        let future: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>> =
-            Box::pin(exports.$method(&mut $self.store $(, $arg)*));
+        let future = exports.$method(&mut $self.store $(, $arg)*);
         let outcome = tokio::time::timeout($self.call_timeout, future).await;
         $self.store.data_mut().flush_output();
         $self.settle(outcome)
@@ -208,8 +203,7 @@ impl Session {
         self.store.data_mut().cpu.reset();
         self.store.set_epoch_deadline(1);
         let exports = self.world.accessgov_connector_connector();
-        let future: std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send + '_>> =
-            Box::pin(exports.call_metadata(&mut self.store));
+        let future = exports.call_metadata(&mut self.store);
         let outcome = tokio::time::timeout(self.call_timeout, future).await;
         self.store.data_mut().flush_output();
         self.settle(outcome.map(|r| r.map(Ok)))
