@@ -5,8 +5,9 @@
 //! `role`, `phone`, `picture`, `logged_in_at`, `description` and `next_cursor` may be null or
 //! absent. Anything else of the wrong shape is an `upstream` error naming the endpoint.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
 use crate::model::{ConnectorError, Result};
 use crate::transport::{ApiRequest, ApiResponse, TransportError};
@@ -68,6 +69,17 @@ pub struct Group {
     pub name: Option<String>,
     #[serde(default)]
     pub created_at: Option<String>,
+}
+
+/// An item of `GET /v1/groups/{id}/users`, read for what the grants need: the API sends whole
+/// users, and nearly all of them hold nothing on the group (their account role reaches it), so
+/// the rest of each user is skipped unread and the strings borrowed from the body.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GroupMember<'a> {
+    #[serde(borrow)]
+    pub id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    pub role: Option<Cow<'a, str>>,
 }
 
 /// An item of `GET /v1/teams/{id}/users`.
@@ -140,7 +152,7 @@ pub fn transport_error(endpoint: &str, error: TransportError) -> ConnectorError 
 }
 
 /// One page of a list endpoint: its items and the cursor of the next page, if any.
-pub fn decode_list<T: DeserializeOwned>(endpoint: &str, response: &ApiResponse) -> Result<(Vec<T>, Option<String>)> {
+pub fn decode_list<'a, T: Deserialize<'a>>(endpoint: &str, response: &'a ApiResponse) -> Result<(Vec<T>, Option<String>)> {
     check_status(endpoint, response)?;
     let envelope: Envelope<ListData<T>> = decode_json(endpoint, response)?;
     let next = envelope.data.next_cursor.filter(|cursor| !cursor.is_empty());
@@ -148,13 +160,13 @@ pub fn decode_list<T: DeserializeOwned>(endpoint: &str, response: &ApiResponse) 
 }
 
 /// The `data` of a single-object answer.
-pub fn decode_data<T: DeserializeOwned>(endpoint: &str, response: &ApiResponse) -> Result<T> {
+pub fn decode_data<'a, T: Deserialize<'a>>(endpoint: &str, response: &'a ApiResponse) -> Result<T> {
     check_status(endpoint, response)?;
     let envelope: Envelope<T> = decode_json(endpoint, response)?;
     Ok(envelope.data)
 }
 
-fn decode_json<T: DeserializeOwned>(endpoint: &str, response: &ApiResponse) -> Result<T> {
+fn decode_json<'a, T: Deserialize<'a>>(endpoint: &str, response: &'a ApiResponse) -> Result<T> {
     serde_json::from_slice(&response.body).map_err(|error| ConnectorError::Upstream {
         status: Some(response.status),
         code: Some("MalformedResponse".into()),
@@ -287,6 +299,23 @@ mod tests {
             check_status("e", &limited),
             Err(ConnectorError::RateLimited { retry_after_ms: Some(7000), .. })
         ));
+    }
+
+    #[test]
+    fn a_group_member_is_read_from_a_whole_user_and_escapes_survive() {
+        let body = r#"{"data":{"items":[
+            {"id":"u\u00e91","email":"a@x.io","given_name":"A \"Q\"","active":true,"role":null,"extra":{"nested":[1,2]}},
+            {"id":"u2","email":"b@x.io","active":false,"role":"Destination Reviewer"},
+            {"id":"u3","role":""}
+        ]}}"#;
+        let answer = response(200, body);
+        let (members, next) = decode_list::<GroupMember>("GET /v1/groups/g/users", &answer).unwrap();
+        let read: Vec<_> = members.iter().map(|m| (m.id.as_ref(), m.role.as_deref())).collect();
+        assert_eq!(read, [("u\u{e9}1", None), ("u2", Some("Destination Reviewer")), ("u3", Some(""))]);
+        assert_eq!(next, None);
+        let no_id = response(200, r#"{"data":{"items":[{"role":"x"}]}}"#);
+        let error = decode_list::<GroupMember>("GET /v1/groups/g/users", &no_id).map(|_| ());
+        assert!(matches!(error, Err(ConnectorError::Upstream { code: Some(ref c), .. }) if c == "MalformedResponse"), "{error:?}");
     }
 
     #[test]

@@ -70,9 +70,11 @@ impl<'a, T: Transport> Connector<'a, T> {
         let id = encode(&resource.id);
         match resource.resource_type.as_str() {
             TEAM => self.list_team_grants(&resource.id, token),
-            GROUP => self.list_page(&format!("/v1/groups/{id}/users"), token, |items: Vec<api::User>| {
-                mapping::group_user_page(&resource.id, &items)
-            }),
+            GROUP => {
+                let (endpoint, response) = self.get_page(&format!("/v1/groups/{id}/users"), token)?;
+                let (members, next) = api::decode_list::<api::GroupMember>(&endpoint, &response)?;
+                Ok(Page { next_page_token: next, ..mapping::group_user_page(&resource.id, &members) })
+            }
             // A user's and a role's grants come with the user and team listings.
             USER | ROLE => Ok(Page::default()),
             other => Err(unknown_type(other)),
@@ -115,16 +117,21 @@ impl<'a, T: Transport> Connector<'a, T> {
         cursor: Option<&str>,
         map: impl FnOnce(Vec<I>) -> Page,
     ) -> Result<Page> {
+        let (endpoint, response) = self.get_page(path, cursor)?;
+        let (items, next) = api::decode_list(&endpoint, &response)?;
+        let mut page = map(items);
+        page.next_page_token = next;
+        Ok(page)
+    }
+
+    /// Sends one page's request of a list endpoint.
+    fn get_page(&self, path: &str, cursor: Option<&str>) -> Result<(String, crate::transport::ApiResponse)> {
         let mut path_and_query = format!("{path}?limit={}", self.config.page_size);
         if let Some(cursor) = cursor {
             path_and_query.push_str("&cursor=");
             path_and_query.push_str(&encode(cursor));
         }
-        let (endpoint, response) = self.send("GET", path_and_query, None)?;
-        let (items, next) = api::decode_list(&endpoint, &response)?;
-        let mut page = map(items);
-        page.next_page_token = next;
-        Ok(page)
+        self.send("GET", path_and_query, None)
     }
 
     pub(crate) fn get_data<D: DeserializeOwned>(&self, path: &str) -> Result<D> {

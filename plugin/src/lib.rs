@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod connector;
+pub mod heap;
 pub mod ids;
 pub mod mapping;
 pub mod model;

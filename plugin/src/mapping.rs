@@ -165,12 +165,12 @@ pub fn team_group_page(team_id: &str, memberships: &[api::Membership]) -> Page {
 
 /// Grants of `GET /v1/groups/{id}/users`. Users listed with a null or empty role reach the group
 /// through their account role; they hold nothing on the group itself.
-pub fn group_user_page(group_id: &str, users: &[api::User]) -> Page {
+pub fn group_user_page(group_id: &str, members: &[api::GroupMember]) -> Page {
     let mut page = Page::default();
-    for user in users {
-        let Some(role) = non_empty(&user.role) else { continue };
-        let entitlement = group_access_placeholder(group_id, &role);
-        page.grants.push(Grant::new(&entitlement.id, ResourceRef::new(USER, &user.id), Vec::new()));
+    for member in members {
+        let Some(role) = member.role.as_deref().map(str::trim).filter(|r| !r.is_empty()) else { continue };
+        let entitlement = group_access_placeholder(group_id, role);
+        page.grants.push(Grant::new(&entitlement.id, ResourceRef::new(USER, &member.id), Vec::new()));
         push_unique(&mut page.entitlements, entitlement);
     }
     page
@@ -198,7 +198,9 @@ pub fn account_info(info: api::AccountInfo) -> crate::model::AccountInfo {
 /// A role named by a user or team but perhaps not listed by `/v1/roles` (a legacy name): a
 /// placeholder the role listing's own record replaces.
 fn add_role_placeholder(page: &mut Page, role: &str) {
-    if page.resources.iter().any(|r| r.resource_type == ROLE && r.id == role) {
+    // A placeholder comes with its entitlement, and a page names few roles: looking among the
+    // entitlements, not the page's thousand users, keeps a page linear.
+    if page.entitlements.iter().any(|e| e.resource.resource_type == ROLE && e.resource.id == role) {
         return;
     }
     let resource = Resource {
@@ -208,7 +210,7 @@ fn add_role_placeholder(page: &mut Page, role: &str) {
         traits: to_json(&RoleTraits { description: None, scope: &[], is_custom: false, deprecated: false, replacement: None }),
     };
     let this = ResourceRef::new(ROLE, role);
-    push_unique(&mut page.entitlements, Entitlement::new(this, ASSIGNED, format!("{role} role"), &[USER, TEAM]));
+    page.entitlements.push(Entitlement::new(this, ASSIGNED, format!("{role} role"), &[USER, TEAM]));
     page.resources.push(resource);
 }
 
@@ -385,7 +387,8 @@ mod tests {
 
     #[test]
     fn inherited_group_users_hold_no_grant() {
-        let page = group_user_page("g1", &[user("u1", None), user("u2", Some(" ")), user("u3", Some("View Destination"))]);
+        let member = |id: &'static str, role: Option<&'static str>| api::GroupMember { id: id.into(), role: role.map(Into::into) };
+        let page = group_user_page("g1", &[member("u1", None), member("u2", Some(" ")), member("u3", Some("View Destination"))]);
         let grants: Vec<_> = page.grants.iter().map(|g| g.id.as_str()).collect();
         assert_eq!(grants, ["group:g1:View Destination:user:u3"]);
         assert_eq!(page.entitlements.len(), 1);
