@@ -56,6 +56,11 @@ pub fn new_engine(allocation: Allocation) -> Result<Engine> {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    if std::env::var_os("CONNECTOR_HOST_PERFMAP").is_some() {
+        // For developers profiling a plugin with `perf`: names the compiled functions in
+        // /tmp/perf-PID.map (a component built with its name section shows its Rust names).
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let Allocation::Pooling(pool) = allocation else {
         config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
         let engine = Engine::new(&config).map_err(|e| HostError::Other(format!("cannot start the WebAssembly engine: {e}")))?;

@@ -126,7 +126,8 @@ impl FakeFivetran {
         self.lock().log.clear();
     }
 
-    /// Adds `latency` to every answer from now on.
+    /// Answers every request `latency` after it arrived (or as soon as it is ready, if later),
+    /// from now on.
     pub fn set_latency(&self, latency: std::time::Duration) {
         self.lock().latency = latency;
     }
@@ -186,10 +187,11 @@ async fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Response<Fa
         state.max_in_flight = state.max_in_flight.max(state.in_flight);
     }
     let latency = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).latency;
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
     let response = respond(state, request, arrived).await;
+    // The answer leaves `latency` after the request arrived, the fake's own work included, as a
+    // real API's answers take their time whatever else it is serving: this one thread rendering
+    // pages one at a time must not add to it.
+    tokio::time::sleep_until(tokio::time::Instant::from_std(arrived + latency)).await;
     state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).in_flight -= 1;
     response
 }
