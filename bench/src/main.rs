@@ -35,6 +35,7 @@ struct Sizes {
     tenants: usize,
     instantiations: usize,
     mappings: usize,
+    mapping_rounds: usize,
 }
 
 const FULL: Sizes = Sizes {
@@ -45,7 +46,8 @@ const FULL: Sizes = Sizes {
     latency: Duration::from_millis(20),
     tenants: 100,
     instantiations: 2_000,
-    mappings: 200,
+    mappings: 25,
+    mapping_rounds: 10,
 };
 
 const SMOKE: Sizes = Sizes {
@@ -56,7 +58,8 @@ const SMOKE: Sizes = Sizes {
     latency: Duration::from_millis(5),
     tenants: 4,
     instantiations: 40,
-    mappings: 5,
+    mappings: 3,
+    mapping_rounds: 2,
 };
 
 struct Row {
@@ -388,33 +391,44 @@ async fn mapping_row(sizes: &Sizes, plugin: &ConnectorRuntime, rows: &mut Vec<Ro
     let native = Fixed(body.into_bytes());
     let config = fivetran_plugin::model::Config { base_url: "https://x".into(), page_size: 1000 };
     let connector = fivetran_plugin::connector::Connector::new(&native, config);
-    let before = process_cpu();
-    for _ in 0..sizes.mappings {
-        let page = connector.list_resources("user", None).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        std::hint::black_box(page);
-    }
-    let native_cpu = process_cpu().saturating_sub(before);
-
     let fake = FakeProcess::spawn(&spec, Duration::ZERO)?;
     let tenant = tenant(&fake, 1);
     let mut session = plugin.open(&tenant, Arc::new(RequestMeter::default())).await?;
-    let mut measure = async |resource_type: &str| -> Result<Duration> {
+
+    // Rounds of each kind in turn, and the least disturbed batch of each kind: on a shared
+    // machine a batch is only ever slowed down by others, never sped up.
+    let batch = sizes.mappings;
+    let (mut native_best, mut users_best, mut group_best) = (Duration::MAX, Duration::MAX, Duration::MAX);
+    for round in 0..=sizes.mapping_rounds {
         let before = process_cpu();
-        for _ in 0..sizes.mappings {
-            let page = session.list_resources(resource_type, None).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        for _ in 0..batch {
+            let page = connector.list_resources("user", None).map_err(|e| anyhow::anyhow!("{e:?}"))?;
             std::hint::black_box(page);
         }
-        Ok(process_cpu().saturating_sub(before))
-    };
-    measure("user").await?;
-    let users = measure("user").await?;
-    let one_group = measure("group").await?;
-    let component_cpu = users.saturating_sub(one_group);
-    let ratio = component_cpu.as_secs_f64() / native_cpu.as_secs_f64().max(1e-9);
-    let per = |d: Duration| millis(d) / sizes.mappings as f64;
+        let native_cpu = process_cpu().saturating_sub(before);
+        let mut component = async |resource_type: &str| -> Result<Duration> {
+            let before = process_cpu();
+            for _ in 0..batch {
+                let page = session.list_resources(resource_type, None).await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+                std::hint::black_box(page);
+            }
+            Ok(process_cpu().saturating_sub(before))
+        };
+        let users_cpu = component("user").await?;
+        let group_cpu = component("group").await?;
+        // Round 0 warms up caches and the plugin's heap.
+        if round > 0 {
+            native_best = native_best.min(native_cpu);
+            users_best = users_best.min(users_cpu);
+            group_best = group_best.min(group_cpu);
+        }
+    }
+    let component_cpu = users_best.saturating_sub(group_best);
+    let ratio = component_cpu.as_secs_f64() / native_best.as_secs_f64().max(1e-9);
+    let per = |d: Duration| millis(d) / batch as f64;
     rows.push(row(
         "reading and mapping a page of 1,000 users: component vs native CPU",
-        format!("{ratio:.2}× ({:.2} ms vs {:.2} ms a page)", per(component_cpu), per(native_cpu)),
+        format!("{ratio:.2}× ({:.2} ms vs {:.2} ms a page)", per(component_cpu), per(native_best)),
         "≤ 1.5×",
         Some(ratio <= 1.5),
     ));
@@ -450,7 +464,7 @@ The bound of a sync is its minimum request count times the added latency, divide
 Instantiation is opening a session: a new store (WASI context, egress hooks, limits) and an instance from the pre-instantiated component. \
 Start-up is loading the component (compiled, or from the on-disk cache), instantiating it and one call, on an engine made beforehand. \
 The tenants' memory is `VmHWM` less `VmRSS` before, in a process of its own. \
-The component side of the mapping comparison is its CPU time on a 1,000-user page less that on a one-group page, both over loopback HTTP."
+The mapping comparison takes, for each side, the least CPU time of ten interleaved batches of 25 pages; the component side is its CPU time on a 1,000-user page less that on a one-group page, both over loopback HTTP."
     );
     out
 }

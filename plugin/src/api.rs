@@ -167,7 +167,13 @@ pub fn decode_data<'a, T: Deserialize<'a>>(endpoint: &str, response: &'a ApiResp
 }
 
 fn decode_json<'a, T: Deserialize<'a>>(endpoint: &str, response: &'a ApiResponse) -> Result<T> {
-    serde_json::from_slice(&response.body).map_err(|error| ConnectorError::Upstream {
+    let text = crate::json::utf8(&response.body).map_err(|error| ConnectorError::Upstream {
+        status: Some(response.status),
+        code: Some("MalformedResponse".into()),
+        message: format!("{endpoint} answered {} with a body that is not UTF-8: {error}", response.status),
+    })?;
+    // Validated once here, the text is not validated again string by string.
+    serde_json::from_str(text).map_err(|error| ConnectorError::Upstream {
         status: Some(response.status),
         code: Some("MalformedResponse".into()),
         message: format!("{endpoint} answered {} with a body that is not the expected JSON: {error}", response.status),

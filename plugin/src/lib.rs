@@ -11,6 +11,7 @@ pub mod api;
 pub mod connector;
 pub mod heap;
 pub mod ids;
+pub(crate) mod json;
 pub mod mapping;
 pub mod model;
 pub mod provision;

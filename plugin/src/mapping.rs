@@ -3,9 +3,8 @@
 //! Pure functions: no I/O, no state. Each listing maps to one [`Page`]; what it reveals about
 //! other resources (a user's account role, say) rides along as grants and placeholders.
 
-use serde::Serialize;
-
 use crate::api;
+use crate::json::JsonObject;
 use crate::model::{Entitlement, GROUP, Grant, Page, ROLE, Resource, ResourceRef, TEAM, USER, entitlement_id};
 
 /// Slug of the role-assignment entitlement every account role offers.
@@ -19,27 +18,33 @@ const SCOPE_ACCOUNT: &str = "ACCOUNT";
 const SCOPE_DESTINATION: &str = "DESTINATION";
 
 pub fn user_resource(user: &api::User) -> Resource {
-    let given = user.given_name.clone().unwrap_or_default();
-    let family = user.family_name.clone().unwrap_or_default();
-    let full = format!("{} {}", given.trim(), family.trim()).trim().to_owned();
-    let display_name = if full.is_empty() { user.email.clone() } else { full };
+    let given = user.given_name.as_deref().unwrap_or_default().trim();
+    let family = user.family_name.as_deref().unwrap_or_default().trim();
+    let display_name = match (given.is_empty(), family.is_empty()) {
+        (true, true) => user.email.clone(),
+        (false, true) => given.to_owned(),
+        (true, false) => family.to_owned(),
+        (false, false) => [given, " ", family].concat(),
+    };
+    let optional = [&user.given_name, &user.family_name, &user.logged_in_at, &user.created_at, &user.phone, &user.role];
+    let capacity = 200 + 2 * user.email.len() + optional.iter().map(|v| v.as_deref().map_or(0, str::len)).sum::<usize>();
     Resource {
         resource_type: USER.into(),
         id: user.id.clone(),
         display_name,
-        traits: to_json(&UserTraits {
-            email: &user.email,
-            login: &user.email,
-            given_name: user.given_name.as_deref(),
-            family_name: user.family_name.as_deref(),
-            status: if user.active { "enabled" } else { "disabled" },
-            invited: user.invited.unwrap_or(false),
-            verified: user.verified.unwrap_or(false),
-            last_login: trimmed(&user.logged_in_at),
-            created_at: user.created_at.as_deref(),
-            phone: trimmed(&user.phone),
-            account_role: trimmed(&user.role),
-        }),
+        traits: JsonObject::with_capacity(capacity)
+            .str("email", &user.email)
+            .str("login", &user.email)
+            .opt_str("given_name", user.given_name.as_deref())
+            .opt_str("family_name", user.family_name.as_deref())
+            .str("status", if user.active { "enabled" } else { "disabled" })
+            .bool("invited", user.invited.unwrap_or(false))
+            .bool("verified", user.verified.unwrap_or(false))
+            .opt_str("last_login", trimmed(&user.logged_in_at))
+            .opt_str("created_at", user.created_at.as_deref())
+            .opt_str("phone", trimmed(&user.phone))
+            .opt_str("account_role", trimmed(&user.role))
+            .finish(),
     }
 }
 
@@ -48,13 +53,7 @@ pub fn role_resource(role: &api::Role) -> Resource {
         resource_type: ROLE.into(),
         id: role.name.clone(),
         display_name: role.name.clone(),
-        traits: to_json(&RoleTraits {
-            description: role.description.as_deref(),
-            scope: &role.scope,
-            is_custom: role.is_custom,
-            deprecated: role.is_deprecated,
-            replacement: trimmed(&role.replacement_role_name),
-        }),
+        traits: role_traits(role.description.as_deref(), &role.scope, role.is_custom, role.is_deprecated, trimmed(&role.replacement_role_name)),
     }
 }
 
@@ -64,7 +63,10 @@ pub fn team_resource(team: &api::Team) -> Resource {
         resource_type: TEAM.into(),
         id: team.id.clone(),
         display_name: name,
-        traits: to_json(&TeamTraits { description: trimmed(&team.description), account_role: trimmed(&team.role) }),
+        traits: JsonObject::with_capacity(64)
+            .opt_str("description", trimmed(&team.description))
+            .opt_str("account_role", trimmed(&team.role))
+            .finish(),
     }
 }
 
@@ -74,7 +76,7 @@ pub fn group_resource(group: &api::Group) -> Resource {
         resource_type: GROUP.into(),
         id: group.id.clone(),
         display_name: name,
-        traits: to_json(&GroupTraits { created_at: group.created_at.as_deref() }),
+        traits: JsonObject::with_capacity(48).opt_str("created_at", group.created_at.as_deref()).finish(),
     }
 }
 
@@ -207,7 +209,7 @@ fn add_role_placeholder(page: &mut Page, role: &str) {
         resource_type: ROLE.into(),
         id: role.to_owned(),
         display_name: role.to_owned(),
-        traits: to_json(&RoleTraits { description: None, scope: &[], is_custom: false, deprecated: false, replacement: None }),
+        traits: role_traits(None, &[], false, false, None),
     };
     let this = ResourceRef::new(ROLE, role);
     page.entitlements.push(Entitlement::new(this, ASSIGNED, format!("{role} role"), &[USER, TEAM]));
@@ -243,44 +245,14 @@ fn role_scopes(role: &Resource) -> impl Iterator<Item = String> {
     serde_json::from_str::<Scope>(&role.traits).map(|s| s.scope).unwrap_or_default().into_iter()
 }
 
-/// Traits as JSON text, written straight from typed fields (no intermediate `Value`).
-fn to_json(traits: &impl Serialize) -> String {
-    serde_json::to_string(traits).unwrap_or_else(|_| "{}".to_owned())
-}
-
-#[derive(Serialize)]
-struct UserTraits<'a> {
-    email: &'a str,
-    login: &'a str,
-    given_name: Option<&'a str>,
-    family_name: Option<&'a str>,
-    status: &'static str,
-    invited: bool,
-    verified: bool,
-    last_login: Option<&'a str>,
-    created_at: Option<&'a str>,
-    phone: Option<&'a str>,
-    account_role: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct RoleTraits<'a> {
-    description: Option<&'a str>,
-    scope: &'a [String],
-    is_custom: bool,
-    deprecated: bool,
-    replacement: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct TeamTraits<'a> {
-    description: Option<&'a str>,
-    account_role: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct GroupTraits<'a> {
-    created_at: Option<&'a str>,
+fn role_traits(description: Option<&str>, scope: &[String], is_custom: bool, deprecated: bool, replacement: Option<&str>) -> String {
+    JsonObject::with_capacity(128)
+        .opt_str("description", description)
+        .strs("scope", scope)
+        .bool("is_custom", is_custom)
+        .bool("deprecated", deprecated)
+        .opt_str("replacement", replacement)
+        .finish()
 }
 
 /// A present, non-blank value, trimmed.

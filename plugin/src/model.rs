@@ -59,7 +59,7 @@ pub struct Grant {
 impl Grant {
     pub fn new(entitlement: &str, principal: ResourceRef, expandable: Vec<String>) -> Self {
         Self {
-            id: format!("{entitlement}:{}:{}", principal.resource_type, principal.id),
+            id: [entitlement, ":", &principal.resource_type, ":", &principal.id].concat(),
             entitlement: entitlement.to_owned(),
             principal,
             expandable,
@@ -69,7 +69,7 @@ impl Grant {
 
 /// `{type}:{resource_id}:{slug}`.
 pub fn entitlement_id(resource_type: &str, resource_id: &str, slug: &str) -> String {
-    format!("{resource_type}:{resource_id}:{slug}")
+    [resource_type, ":", resource_id, ":", slug].concat()
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
