@@ -17,6 +17,7 @@ use wasmtime_wasi_http::{
 
 use crate::credentials::Credentials;
 use crate::egress::{EgressPolicy, Origin};
+use crate::upstream::Upstream;
 
 /// A run's traffic, shared by all its workers: counts the requests, remembers why the policy
 /// refused one, and paces them by the API's answers. A 429 pauses every worker for its
@@ -167,6 +168,14 @@ pub(crate) struct EgressHooks {
     pub meter: Arc<RequestMeter>,
     pub timeouts: RequestTimeouts,
     pub limits: TrafficLimits,
+    /// Where checked requests go instead of a connection, if the embedder said so.
+    pub upstream: Option<Arc<dyn Upstream>>,
+}
+
+/// How a checked request leaves the host.
+enum Route {
+    Connect(std::net::SocketAddr),
+    Upstream(Arc<dyn Upstream>),
 }
 
 fn forbidden(name: &HeaderName) -> bool {
@@ -199,6 +208,7 @@ impl WasiHttpHooks for EgressHooks {
         let options = self.timeouts.cap(options);
         let limits = self.limits;
         let tenant = Arc::clone(&self.tenant);
+        let upstream = self.upstream.clone();
         Box::new(async move {
             let Some(origin) = Origin::of(request.uri()) else {
                 meter.deny(format!("egress to {:?} denied: not an absolute http(s) URL", request.uri().to_string()));
@@ -208,11 +218,18 @@ impl WasiHttpHooks for EgressHooks {
                 meter.deny(why);
                 return Err(HttpError::HttpRequestDenied);
             }
-            let addresses = resolve(&origin).await?;
-            if let Err(why) = policy.check_addresses(&origin, &addresses) {
-                meter.deny(why);
-                return Err(HttpError::HttpRequestDenied);
-            }
+            let route = match upstream {
+                Some(upstream) => Route::Upstream(upstream),
+                None => {
+                    let addresses = resolve(&origin).await?;
+                    if let Err(why) = policy.check_addresses(&origin, &addresses) {
+                        meter.deny(why);
+                        return Err(HttpError::HttpRequestDenied);
+                    }
+                    // Connect to the address just checked, not to whatever the name resolves to next.
+                    Route::Connect(std::net::SocketAddr::new(addresses[0], origin.port))
+                }
+            };
             if !meter.reserve(limits.max_requests) {
                 meter.deny(format!(
                     "request limit reached: the run sent {} requests; raise max_requests in the tenant file if the account needs more",
@@ -227,9 +244,14 @@ impl WasiHttpHooks for EgressHooks {
             authorization.set_sensitive(true);
             request.headers_mut().insert(AUTHORIZATION, authorization);
             tracing::debug!(target: "connector_host::http", method = %request.method(), path = %request.uri().path(), "request");
-            // Connect to the address just checked, not to whatever the name resolves to next.
-            let address = std::net::SocketAddr::new(addresses[0], origin.port);
-            let (response, io) = crate::outbound::send(request, &origin, address, options, limits.max_response_bytes, Arc::clone(&meter)).await?;
+            let (response, io) = match route {
+                Route::Connect(address) => {
+                    crate::outbound::send(request, &origin, address, options, limits.max_response_bytes, Arc::clone(&meter)).await?
+                }
+                Route::Upstream(upstream) => {
+                    crate::upstream::exchange(upstream.as_ref(), request, options, limits.max_response_bytes, &meter).await?
+                }
+            };
             tracing::debug!(target: "connector_host::http", status = response.status().as_u16(), "response");
             meter.observe(&tenant, response.status().as_u16(), response.headers());
             Ok((response, Box::new(io) as Box<dyn Future<Output = _> + Send>))

@@ -37,6 +37,7 @@ mod state;
 pub mod sync;
 pub mod sync_all;
 pub mod tenant;
+pub mod upstream;
 
 pub use credentials::Credentials;
 pub use error::{HostError, Result};
@@ -44,6 +45,7 @@ pub use runtime::{CallError, ConnectorRuntime, Session};
 pub use snapshot::Snapshot;
 pub use sync::{sync, sync_with_progress};
 pub use tenant::TenantConfig;
+pub use upstream::{Upstream, UpstreamFailure, UpstreamFuture};
 
 /// The Fivetran connector component this workspace builds (`plugin/`, for `wasm32-wasip2`).
 pub const FIVETRAN_PLUGIN: &[u8] = include_bytes!(env!("FIVETRAN_PLUGIN_WASM"));

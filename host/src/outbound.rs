@@ -124,6 +124,11 @@ fn spawn_connection(
     (abort, done)
 }
 
+/// What the run reports when `endpoint` answers more than `bytes`.
+pub(crate) fn size_denial(endpoint: &str, bytes: u64) -> String {
+    format!("response size limit: {endpoint} answered more than {bytes} bytes; raise max_response_mib in the tenant file if that is expected")
+}
+
 /// How large a body may be, and whom to tell when it is larger.
 struct BodyLimit {
     bytes: u64,
@@ -158,10 +163,7 @@ impl Body for BoundedBody {
                     let len = data.len() as u64;
                     if len > self.remaining {
                         let limit = &self.limit;
-                        limit.meter.deny(format!(
-                            "response size limit: {} answered more than {} bytes; raise max_response_mib in the tenant file if that is expected",
-                            limit.endpoint, limit.bytes
-                        ));
+                        limit.meter.deny(size_denial(&limit.endpoint, limit.bytes));
                         return Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(Some(limit.bytes)))));
                     }
                     self.remaining -= len;

@@ -17,12 +17,14 @@ use crate::error::{HostError, Result};
 use crate::http::{EgressHooks, RequestMeter};
 use crate::state::TenantState;
 use crate::tenant::TenantConfig;
+use crate::upstream::Upstream;
 
 /// A compiled connector component, ready to run for any tenant.
 #[derive(Clone)]
 pub struct ConnectorRuntime {
     engine: Engine,
     pre: ConnectorWorldPre<TenantState>,
+    upstream: Option<Arc<dyn Upstream>>,
 }
 
 impl ConnectorRuntime {
@@ -65,7 +67,15 @@ impl ConnectorRuntime {
                 "the plugin does not export accessgov:connector/connector@{CONTRACT_VERSION}: {e:#}; rebuild it against this host's wit/"
             ))
         })?;
-        Ok(Self { engine: engine.clone(), pre })
+        Ok(Self { engine: engine.clone(), pre, upstream: None })
+    }
+
+    /// Sends every request of this runtime's sessions to `upstream` instead of connecting to
+    /// the API; the egress policy's origin check, the credentials and the limits still apply
+    /// (see [`crate::upstream`]).
+    pub fn with_upstream(mut self, upstream: Arc<dyn Upstream>) -> Self {
+        self.upstream = Some(upstream);
+        self
     }
 
     pub fn engine_ref(&self) -> &Engine {
@@ -86,6 +96,7 @@ impl ConnectorRuntime {
             meter: Arc::clone(&meter),
             timeouts: tenant.request_timeouts,
             limits: tenant.traffic,
+            upstream: self.upstream.clone(),
         };
         let cpu_ticks = (tenant.cpu_time_per_call.as_millis() / crate::engine::EPOCH_TICK.as_millis()).max(1) as u64;
         let mut store = Store::new(&self.engine, TenantState::new(Arc::from(tenant.id.as_str()), hooks, tenant.memory_limit_bytes, cpu_ticks));

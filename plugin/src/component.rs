@@ -158,9 +158,29 @@ impl Transport for Waki {
         let response = builder.send().map_err(|e| classify(&e))?;
         let status = response.status_code();
         let retry_after = response.header("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = response.body().map_err(|e| TransportError::Failed(format!("reading the body failed: {e}")))?;
+        let body = read_body(&response).map_err(|e| TransportError::Failed(format!("reading the body failed: {e}")))?;
         Ok(ApiResponse { status, retry_after, body })
     }
+}
+
+/// The whole body, in a buffer sized by `Content-Length` when the answer gives one; a body that
+/// comes in one chunk is kept as it came, not copied.
+fn read_body(response: &waki::Response) -> anyhow::Result<Vec<u8>> {
+    // The host refuses bodies over the tenant's limit anyway; this only bounds the reservation.
+    const MAX_RESERVE: usize = 64 << 20;
+    let length = response.header("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<usize>().ok());
+    let mut body: Vec<u8> = Vec::new();
+    while let Some(chunk) = response.chunk(1 << 20)? {
+        if body.capacity() == 0 && length.is_none_or(|length| length <= chunk.len()) {
+            body = chunk;
+            continue;
+        }
+        if body.capacity() == 0 {
+            body.reserve(length.unwrap_or(0).min(MAX_RESERVE));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn classify(error: &anyhow::Error) -> TransportError {

@@ -7,7 +7,7 @@ use crate::mapping;
 use crate::model::{
     AccountInfo, Config, ConnectorError, Entitlement, GROUP, Page, ROLE, Resource, Result, TEAM, USER,
 };
-use crate::transport::{ApiRequest, Transport, encode};
+use crate::transport::{ApiRequest, ApiResponse, Transport, encode};
 
 pub const NAME: &str = "fivetran";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -53,7 +53,11 @@ impl<'a, T: Transport> Connector<'a, T> {
 
     pub fn list_resources(&self, resource_type: &str, token: Option<&str>) -> Result<Page> {
         match resource_type {
-            USER => self.list_page("/v1/users", token, |items: Vec<api::User>| mapping::users_page(&items)),
+            USER => {
+                let (endpoint, response) = self.get_page("/v1/users", token)?;
+                let (users, next) = api::decode_list::<api::User>(&endpoint, &response)?;
+                Ok(Page { next_page_token: next, ..mapping::users_page(&users) })
+            }
             ROLE => self.list_page("/v1/roles", token, |items: Vec<api::Role>| mapping::roles_page(&items)),
             TEAM => self.list_page("/v1/teams", token, |items: Vec<api::Team>| mapping::teams_page(&items)),
             GROUP => self.list_page("/v1/groups", token, |items: Vec<api::Group>| mapping::groups_page(&items)),
@@ -125,7 +129,7 @@ impl<'a, T: Transport> Connector<'a, T> {
     }
 
     /// Sends one page's request of a list endpoint.
-    fn get_page(&self, path: &str, cursor: Option<&str>) -> Result<(String, crate::transport::ApiResponse)> {
+    fn get_page(&self, path: &str, cursor: Option<&str>) -> Result<(String, ApiResponse)> {
         let mut path_and_query = format!("{path}?limit={}", self.config.page_size);
         if let Some(cursor) = cursor {
             path_and_query.push_str("&cursor=");
@@ -145,7 +149,7 @@ impl<'a, T: Transport> Connector<'a, T> {
         method: &'static str,
         path: String,
         body: Option<serde_json::Value>,
-    ) -> Result<(String, crate::transport::ApiResponse)> {
+    ) -> Result<(String, ApiResponse)> {
         let request = ApiRequest { method, path, body: body.map(|b| b.to_string().into_bytes()) };
         let endpoint = api::endpoint(&request);
         let response =
@@ -156,19 +160,31 @@ impl<'a, T: Transport> Connector<'a, T> {
     /// Every item of a list endpoint, page after page.
     pub(crate) fn list_all<I: DeserializeOwned>(&self, path: &str) -> Result<Vec<I>> {
         let mut items = Vec::new();
+        self.walk_pages::<()>(path, |endpoint, response| {
+            let (page, next) = api::decode_list(endpoint, response)?;
+            items.extend(page);
+            Ok((None, next))
+        })?;
+        Ok(items)
+    }
+
+    /// Walks a list endpoint page by page, each answer to `visit`, until it finds what it looks
+    /// for (its first value) or the pages end (its second, the next cursor, is `None`).
+    pub(crate) fn walk_pages<Found>(
+        &self,
+        path: &str,
+        mut visit: impl FnMut(&str, &ApiResponse) -> Result<(Option<Found>, Option<String>)>,
+    ) -> Result<Option<Found>> {
         let mut cursor: Option<String> = None;
         loop {
-            let mut path_and_query = format!("{path}?limit={}", self.config.page_size);
-            if let Some(cursor) = &cursor {
-                path_and_query.push_str("&cursor=");
-                path_and_query.push_str(&encode(cursor));
+            let (endpoint, response) = self.get_page(path, cursor.as_deref())?;
+            let (found, next) = visit(&endpoint, &response)?;
+            if found.is_some() {
+                return Ok(found);
             }
-            let (endpoint, response) = self.send("GET", path_and_query, None)?;
-            let (page, next) = api::decode_list(&endpoint, &response)?;
-            items.extend(page);
             match next {
                 Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
-                _ => return Ok(items),
+                _ => return Ok(None),
             }
         }
     }

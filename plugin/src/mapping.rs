@@ -21,7 +21,7 @@ pub fn user_resource(user: &api::User) -> Resource {
     let given = user.given_name.as_deref().unwrap_or_default().trim();
     let family = user.family_name.as_deref().unwrap_or_default().trim();
     let display_name = match (given.is_empty(), family.is_empty()) {
-        (true, true) => user.email.clone(),
+        (true, true) => (*user.email).to_owned(),
         (false, true) => given.to_owned(),
         (true, false) => family.to_owned(),
         (false, false) => [given, " ", family].concat(),
@@ -30,7 +30,7 @@ pub fn user_resource(user: &api::User) -> Resource {
     let capacity = 200 + 2 * user.email.len() + optional.iter().map(|v| v.as_deref().map_or(0, str::len)).sum::<usize>();
     Resource {
         resource_type: USER.into(),
-        id: user.id.clone(),
+        id: (*user.id).to_owned(),
         display_name,
         traits: JsonObject::with_capacity(capacity)
             .str("email", &user.email)
@@ -256,12 +256,12 @@ fn role_traits(description: Option<&str>, scope: &[String], is_custom: bool, dep
 }
 
 /// A present, non-blank value, trimmed.
-fn trimmed(value: &Option<String>) -> Option<&str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+fn trimmed<S: AsRef<str>>(value: &Option<S>) -> Option<&str> {
+    value.as_ref().map(|v| v.as_ref().trim()).filter(|v| !v.is_empty())
 }
 
-fn non_empty(value: &Option<String>) -> Option<String> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+fn non_empty<S: AsRef<str>>(value: &Option<S>) -> Option<String> {
+    trimmed(value).map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -269,10 +269,10 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    fn user(id: &str, role: Option<&str>) -> api::User {
+    fn user<'a>(id: &'a str, role: Option<&'a str>) -> api::User<'a> {
         api::User {
             id: id.into(),
-            email: format!("{id}@example.com"),
+            email: format!("{id}@example.com").into(),
             given_name: Some("Zoë".into()),
             family_name: Some("Ångström".into()),
             active: true,

@@ -12,7 +12,7 @@ use crate::connector::Connector;
 use crate::ids::{self, Target};
 use crate::mapping;
 use crate::model::{
-    ConnectorError, DeprovisionOutcome, Grant, GrantChange, GrantOutcome, NewAccount, ProvisionOutcome, ResourceRef,
+    ConnectorError, DeprovisionOutcome, Grant, GrantChange, GrantOutcome, NewAccount, ProvisionOutcome, Resource, ResourceRef,
     Result, RevokeChange, RevokeOutcome, TEAM, USER,
 };
 use crate::transport::{Transport, encode};
@@ -82,7 +82,7 @@ impl<T: Transport> Connector<'_, T> {
             self.require_role(role, ACCOUNT)?;
         }
         if let Some(existing) = self.find_user_by_email(email)? {
-            return Ok(ProvisionOutcome::AlreadyExists(mapping::user_resource(&existing)));
+            return Ok(ProvisionOutcome::AlreadyExists(existing));
         }
         let mut body = json!({
             "email": email,
@@ -99,7 +99,7 @@ impl<T: Transport> Connector<'_, T> {
         if response.status == 409 {
             // Invited by someone else since we looked.
             return match self.find_user_by_email(email)? {
-                Some(existing) => Ok(ProvisionOutcome::AlreadyExists(mapping::user_resource(&existing))),
+                Some(existing) => Ok(ProvisionOutcome::AlreadyExists(existing)),
                 None => Err(ConnectorError::Conflict(format!("{endpoint} answered 409 for {email}, but no user has that email"))),
             };
         }
@@ -184,7 +184,8 @@ impl<T: Transport> Connector<'_, T> {
     fn current_account_role(&self, principal: &ResourceRef) -> Result<Option<String>> {
         let path = principal_path(principal);
         let role = if principal.resource_type == USER {
-            self.get_data::<api::User>(&path)?.role
+            let (endpoint, response) = self.send("GET", path, None)?;
+            api::decode_data::<api::User>(&endpoint, &response)?.role.map(std::borrow::Cow::into_owned)
         } else {
             self.get_data::<api::Team>(&path)?.role
         };
@@ -265,9 +266,13 @@ impl<T: Transport> Connector<'_, T> {
         api::decode_data(&endpoint, &response).map(Some)
     }
 
-    fn find_user_by_email(&self, email: &str) -> Result<Option<api::User>> {
-        let users: Vec<api::User> = self.list_all("/v1/users")?;
-        Ok(users.into_iter().find(|u| u.email.trim().eq_ignore_ascii_case(email)))
+    /// The user with this email, as a resource; the pages after it are not read.
+    fn find_user_by_email(&self, email: &str) -> Result<Option<Resource>> {
+        self.walk_pages("/v1/users", |endpoint, response| {
+            let (users, next) = api::decode_list::<api::User>(endpoint, response)?;
+            let found = users.iter().find(|u| u.email.trim().eq_ignore_ascii_case(email)).map(mapping::user_resource);
+            Ok((found, next))
+        })
     }
 
     /// Refuses a role `/v1/roles` does not list, or lists for another scope.

@@ -17,6 +17,15 @@ pub fn runtime() -> &'static ConnectorRuntime {
     })
 }
 
+/// The hostile component (`tests/hostile`), compiled once for the whole test binary.
+pub fn hostile_runtime() -> &'static ConnectorRuntime {
+    static RUNTIME: OnceLock<ConnectorRuntime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let bytes = std::fs::read(env!("HOSTILE_COMPONENT_WASM")).expect("the hostile component was built");
+        ConnectorRuntime::new(runtime().engine_ref(), &bytes).expect("it loads")
+    })
+}
+
 /// A fake serving a generated account.
 pub fn start(spec: &AccountSpec) -> (FakeFivetran, Account) {
     let account = generate(spec);

@@ -2,22 +2,13 @@
 //! well-behaved tenant syncing at the same time finishes with a correct snapshot.
 
 use std::collections::BTreeSet;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use connector_e2e::{runtime, start, tenant};
+use connector_e2e::{hostile_runtime, runtime, start, tenant};
 use connector_host::sync_all::{TenantOutcome, TenantRun, sync_all};
-use connector_host::{ConnectorRuntime, Credentials, HostError, Snapshot, TenantConfig};
+use connector_host::{Credentials, HostError, Snapshot, TenantConfig};
 use fivetran_fake::oracle::expected_grants;
 use fivetran_fake::{Account, AccountSpec};
-
-fn hostile_runtime() -> &'static ConnectorRuntime {
-    static RUNTIME: OnceLock<ConnectorRuntime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        let bytes = std::fs::read(env!("HOSTILE_COMPONENT_WASM")).expect("the hostile component was built");
-        ConnectorRuntime::new(runtime().engine_ref(), &bytes).expect("it loads")
-    })
-}
 
 const SECRET: &str = "hostile-secret-value";
 
