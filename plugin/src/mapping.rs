@@ -83,13 +83,23 @@ pub fn group_resource(group: &api::Group) -> Resource {
 /// A page of `GET /v1/users`: the users, and each user's account role as a grant.
 pub fn users_page(users: &[api::User]) -> Page {
     let mut page = Page::default();
+    page.resources.reserve(users.len());
+    page.grants.reserve(users.len());
+    // A page's thousand users share a handful of roles: each role's entitlement id is made once.
+    let mut role_entitlements: Vec<(&str, String)> = Vec::new();
     for user in users {
         page.resources.push(user_resource(user));
-        if let Some(role) = non_empty(&user.role) {
-            add_role_placeholder(&mut page, &role);
-            let principal = ResourceRef::new(USER, &user.id);
-            page.grants.push(Grant::new(&role_entitlement_id(&role), principal, Vec::new()));
-        }
+        let Some(role) = trimmed(&user.role) else { continue };
+        let index = match role_entitlements.iter().position(|(known, _)| *known == role) {
+            Some(index) => index,
+            None => {
+                add_role_placeholder(&mut page, role);
+                role_entitlements.push((role, role_entitlement_id(role)));
+                role_entitlements.len() - 1
+            }
+        };
+        let principal = ResourceRef::new(USER, &user.id);
+        page.grants.push(Grant::new(&role_entitlements[index].1, principal, Vec::new()));
     }
     page
 }
