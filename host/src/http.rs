@@ -20,7 +20,8 @@ use crate::egress::{EgressPolicy, Origin};
 use crate::upstream::Upstream;
 
 /// A run's traffic, shared by all its workers: counts the requests, remembers why the policy
-/// refused one, and paces them by the API's answers. A 429 pauses every worker for its
+/// refused one, keeps the run's connections open for reuse, and paces requests by the API's
+/// answers. A 429 pauses every worker for its
 /// `Retry-After`; when `X-Rate-Limit-Remaining` falls under a tenth of `X-Rate-Limit`, requests
 /// are spaced to the limit's average rate so that the account does not run dry.
 #[derive(Debug, Default)]
@@ -28,6 +29,8 @@ pub struct RequestMeter {
     requests: AtomicU64,
     denial: Mutex<Option<String>>,
     pace: Mutex<Pace>,
+    /// The run's open connections, kept for its next requests.
+    pub(crate) connections: crate::outbound::ConnectionPool,
 }
 
 #[derive(Debug, Default)]
@@ -174,7 +177,7 @@ pub(crate) struct EgressHooks {
 
 /// How a checked request leaves the host.
 enum Route {
-    Connect(std::net::SocketAddr),
+    Connect(Vec<IpAddr>),
     Upstream(Arc<dyn Upstream>),
 }
 
@@ -226,8 +229,8 @@ impl WasiHttpHooks for EgressHooks {
                         meter.deny(why);
                         return Err(HttpError::HttpRequestDenied);
                     }
-                    // Connect to the address just checked, not to whatever the name resolves to next.
-                    Route::Connect(std::net::SocketAddr::new(addresses[0], origin.port))
+                    // Connect to an address just checked, not to whatever the name resolves to next.
+                    Route::Connect(addresses)
                 }
             };
             if !meter.reserve(limits.max_requests) {
@@ -245,8 +248,8 @@ impl WasiHttpHooks for EgressHooks {
             request.headers_mut().insert(AUTHORIZATION, authorization);
             tracing::debug!(target: "connector_host::http", method = %request.method(), path = %request.uri().path(), "request");
             let (response, io) = match route {
-                Route::Connect(address) => {
-                    crate::outbound::send(request, &origin, address, options, limits.max_response_bytes, Arc::clone(&meter)).await?
+                Route::Connect(addresses) => {
+                    crate::outbound::send(request, &origin, &addresses, options, limits.max_response_bytes, Arc::clone(&meter)).await?
                 }
                 Route::Upstream(upstream) => {
                     crate::upstream::exchange(upstream.as_ref(), request, options, limits.max_response_bytes, &meter).await?

@@ -1,24 +1,81 @@
-//! Sending one checked request: the connection goes to the address the egress policy checked,
+//! Sending one checked request: the connection goes to an address the egress policy checked,
 //! so a second DNS answer cannot swap it, and the answer is bounded in time and size.
+//!
+//! A run keeps its connections open between requests ([`ConnectionPool`], shared by the run's
+//! workers): against a real API each new connection costs a TCP and a TLS handshake, more than
+//! the request itself. A connection is reused only for the same scheme, host and port, and only
+//! if the address it was opened to is among those the policy has just checked for this request.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response, Uri};
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::BodyExt;
+use hyper::client::conn::http1::SendRequest;
 use tokio::net::TcpStream;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
 use crate::egress::Origin;
+use crate::http::RequestMeter;
 
-/// The answer, and the connection's driver the runtime polls until the exchange is done.
+/// The answer, and a future the runtime polls until the exchange is done (the connection itself
+/// runs as a task of its own, as it may serve later requests).
 pub(crate) type Sent = (Response<WasiBody>, Pin<Box<dyn Future<Output = Result<(), HttpError>> + Send>>);
+
+/// How long an idle connection is kept: under the minute or more that API servers keep them.
+const IDLE_FOR: Duration = Duration::from_secs(20);
+/// Idle connections a run keeps at most: one per worker is enough.
+const MAX_IDLE: usize = 64;
+
+/// A run's idle connections, reused by all its workers.
+#[derive(Default)]
+pub(crate) struct ConnectionPool {
+    idle: Mutex<Vec<IdleConnection>>,
+}
+
+struct IdleConnection {
+    https: bool,
+    host: String,
+    address: SocketAddr,
+    sender: SendRequest<WasiBody>,
+    since: Instant,
+}
+
+impl std::fmt::Debug for ConnectionPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let idle = self.idle.lock().map(|idle| idle.len()).unwrap_or(0);
+        f.debug_struct("ConnectionPool").field("idle", &idle).finish()
+    }
+}
+
+impl ConnectionPool {
+    /// An open idle connection to `origin` at one of the checked `addresses`, if there is one.
+    fn take(&self, origin: &Origin, addresses: &[IpAddr]) -> Option<(SendRequest<WasiBody>, SocketAddr)> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        idle.retain(|c| c.since.elapsed() < IDLE_FOR && !c.sender.is_closed());
+        let index = idle.iter().rposition(|c| {
+            c.https == origin.is_https()
+                && c.host == origin.host
+                && c.address.port() == origin.port
+                && addresses.contains(&c.address.ip())
+        })?;
+        let connection = idle.swap_remove(index);
+        Some((connection.sender, connection.address))
+    }
+
+    fn put(&self, origin: &Origin, address: SocketAddr, sender: SendRequest<WasiBody>) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(IdleConnection { https: origin.is_https(), host: origin.host.clone(), address, sender, since: Instant::now() });
+        }
+    }
+}
 
 fn tls_config() -> Arc<rustls::ClientConfig> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
@@ -34,32 +91,55 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
     }))
 }
 
-/// Sends `request` to `address`, speaking TLS for `https` with `origin`'s host as server name.
-/// `options` holds the capped timeouts; the response body fails past `max_body` bytes.
+/// Sends `request` over an idle connection of the run to one of `addresses`, or over a new one
+/// to the first, speaking TLS for `https` with `origin`'s host as server name. `options` holds
+/// the capped timeouts; the response body fails past `max_body` bytes.
 pub(crate) async fn send(
     mut request: Request<WasiBody>,
     origin: &Origin,
-    address: SocketAddr,
+    addresses: &[IpAddr],
     options: RequestOptions,
     max_body: u64,
-    meter: Arc<crate::http::RequestMeter>,
+    meter: Arc<RequestMeter>,
 ) -> Result<Sent, HttpError> {
     let connect_timeout = options.connect_timeout.unwrap_or(Duration::from_secs(10));
     let first_byte_timeout = options.first_byte_timeout.unwrap_or(Duration::from_secs(60));
     let between_bytes_timeout = options.between_bytes_timeout.unwrap_or(Duration::from_secs(30));
 
+    let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_owned();
+    let endpoint = format!("{} {}", request.method(), request.uri().path());
+    *request.uri_mut() = Uri::builder().path_and_query(path).build().map_err(|_| HttpError::HttpRequestUriInvalid)?;
+    let bounded = |response: Response<hyper::body::Incoming>, meter: Arc<RequestMeter>| {
+        response.map(|incoming| {
+            let limit = BodyLimit { bytes: max_body, endpoint: endpoint.clone(), meter };
+            BoundedBody::new(incoming, limit, between_bytes_timeout).boxed_unsync()
+        })
+    };
+
+    if let Some((mut sender, address)) = meter.connections.take(origin, addresses) {
+        match tokio::time::timeout(first_byte_timeout, sender.try_send_request(request)).await {
+            Ok(Ok(response)) => {
+                keep_when_done(sender, origin, address, &meter);
+                return Ok((bounded(response, meter), Box::pin(async { Ok(()) })));
+            }
+            // The server closed it while it sat idle, before the request went out: a new one.
+            Ok(Err(mut failed)) => match failed.take_message() {
+                Some(unsent) => request = unsent,
+                None => return Err(HttpError::from(failed.into_error())),
+            },
+            Err(_) => return Err(HttpError::HttpResponseTimeout),
+        }
+    }
+
+    let Some(ip) = addresses.first() else { return Err(HttpError::HttpRequestDenied) };
+    let address = SocketAddr::new(*ip, origin.port);
     let tcp = match tokio::time::timeout(connect_timeout, TcpStream::connect(address)).await {
         Ok(Ok(tcp)) => tcp,
         Ok(Err(error)) => return Err(HttpError::Connect(error)),
         Err(_) => return Err(HttpError::ConnectionTimeout),
     };
     let _ = tcp.set_nodelay(true);
-
-    let path = request.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/").to_owned();
-    let endpoint = format!("{} {}", request.method(), request.uri().path());
-    *request.uri_mut() = Uri::builder().path_and_query(path).build().map_err(|_| HttpError::HttpRequestUriInvalid)?;
-
-    let (response, connection) = if origin.is_https() {
+    let (response, sender) = if origin.is_https() {
         let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
             .map_err(|_| HttpError::TlsCertificateError)?;
         let connector = tokio_rustls::TlsConnector::from(tls_config());
@@ -72,29 +152,38 @@ pub(crate) async fn send(
     } else {
         exchange(TokioIo::new(tcp), request, connect_timeout, first_byte_timeout).await?
     };
-    let response = response.map(|incoming| {
-        let limit = BodyLimit { bytes: max_body, endpoint, meter };
-        BoundedBody::new(incoming, limit, between_bytes_timeout).boxed_unsync()
-    });
-    Ok((response, connection))
+    keep_when_done(sender, origin, address, &meter);
+    Ok((bounded(response, meter), Box::pin(async { Ok(()) })))
 }
 
+/// Puts the connection back in the run's pool once this exchange is over: when the body has been
+/// read to its end. A body dropped early, an error or `Connection: close` end it instead.
+fn keep_when_done(mut sender: SendRequest<WasiBody>, origin: &Origin, address: SocketAddr, meter: &Arc<RequestMeter>) {
+    let (origin, meter) = (origin.clone(), Arc::downgrade(meter));
+    tokio::spawn(async move {
+        if sender.ready().await.is_ok()
+            && let Some(meter) = meter.upgrade()
+        {
+            meter.connections.put(&origin, address, sender);
+        }
+    });
+}
+
+/// Opens HTTP/1.1 on `io`, runs the connection as a task, and sends the first request.
 async fn exchange<S>(
     io: TokioIo<S>,
     request: Request<WasiBody>,
     connect_timeout: Duration,
     first_byte_timeout: Duration,
-) -> Result<(Response<hyper::body::Incoming>, Pin<Box<dyn Future<Output = Result<(), HttpError>> + Send>>), HttpError>
+) -> Result<(Response<hyper::body::Incoming>, SendRequest<WasiBody>), HttpError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
 {
     let (mut sender, connection) = tokio::time::timeout(connect_timeout, hyper::client::conn::http1::handshake(io))
         .await
         .map_err(|_| HttpError::ConnectionTimeout)??;
-    let driver: Pin<Box<dyn Future<Output = Result<(), HttpError>> + Send>> =
-        Box::pin(async move { connection.await.map_err(HttpError::from) });
-    // The connection must be driven while the request is in flight.
-    let (connection_task, connection_done) = spawn_connection(driver);
+    // It ends when the server closes it or every sender is dropped (the pool's included).
+    let connection_task = tokio::spawn(connection);
     let response = match tokio::time::timeout(first_byte_timeout, sender.send_request(request)).await {
         Ok(Ok(response)) => response,
         Ok(Err(error)) => {
@@ -106,22 +195,7 @@ where
             return Err(HttpError::HttpResponseTimeout);
         }
     };
-    Ok((response, connection_done))
-}
-
-/// Runs the connection on the runtime and hands back a future that completes with it.
-fn spawn_connection(
-    driver: Pin<Box<dyn Future<Output = Result<(), HttpError>> + Send>>,
-) -> (tokio::task::AbortHandle, Pin<Box<dyn Future<Output = Result<(), HttpError>> + Send>>) {
-    let task = tokio::spawn(driver);
-    let abort = task.abort_handle();
-    let done = Box::pin(async move {
-        match task.await {
-            Ok(result) => result,
-            Err(_) => Err(HttpError::ConnectionTerminated),
-        }
-    });
-    (abort, done)
+    Ok((response, sender))
 }
 
 /// What the run reports when `endpoint` answers more than `bytes`.

@@ -67,3 +67,24 @@ async fn a_429_pauses_all_workers_for_retry_after() {
     assert!(during_pause.is_empty(), "no worker sent a request during the pause: {during_pause:?}");
     assert!(requests.iter().any(|r| r.at >= limited.at + Duration::from_secs(1)), "the sync went on after it");
 }
+
+#[tokio::test]
+async fn a_run_reuses_its_connections_and_copes_with_a_server_that_closes_them() {
+    let (fake, account) = start(&AccountSpec::sized(64, 600, 40, 20));
+    let mut four = tenant(&fake, &account);
+    four.max_concurrency = 4;
+    let snapshot = sync(runtime(), &four).await.unwrap();
+    let requests = snapshot.stats.http_requests;
+    assert!(requests > 100, "{requests} requests");
+    // One connection per worker, and a few more where a worker asked while another's answer
+    // was still being read.
+    assert!(fake.connections() <= 8, "{} connections for {requests} requests", fake.connections());
+
+    let (fake, account) = start(&AccountSpec::sized(64, 600, 40, 20));
+    fake.set_keep_alive(false);
+    let mut four = tenant(&fake, &account);
+    four.max_concurrency = 4;
+    let snapshot = sync(runtime(), &four).await.unwrap();
+    assert_eq!(snapshot.grants.iter().map(|g| g.id.clone()).collect::<std::collections::BTreeSet<_>>(), expected_grants(&account));
+    assert_eq!(fake.connections(), snapshot.stats.http_requests, "a closed connection is not reused");
+}

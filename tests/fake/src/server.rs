@@ -44,6 +44,10 @@ struct State {
     max_in_flight: usize,
     /// Added to every answer, as a remote API's round trip would.
     latency: std::time::Duration,
+    /// Connections accepted so far.
+    connections: u64,
+    /// Whether a connection serves more than one request.
+    keep_alive: bool,
     listings: routes::ListingCache,
 }
 
@@ -78,6 +82,8 @@ impl FakeFivetran {
             max_in_flight: 0,
             latency: std::time::Duration::ZERO,
             listings: routes::ListingCache::new(),
+            connections: 0,
+            keep_alive: true,
         }));
         let (shutdown, stopped) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -126,6 +132,16 @@ impl FakeFivetran {
         self.lock().log.clear();
     }
 
+    /// Connections accepted so far.
+    pub fn connections(&self) -> u64 {
+        self.lock().connections
+    }
+
+    /// Whether new connections serve more than one request (they do unless told otherwise).
+    pub fn set_keep_alive(&self, keep_alive: bool) {
+        self.lock().keep_alive = keep_alive;
+    }
+
     /// Answers every request `latency` after it arrived (or as soon as it is ready, if later),
     /// from now on.
     pub fn set_latency(&self, latency: std::time::Duration) {
@@ -168,13 +184,23 @@ async fn serve(listener: TcpListener, state: Arc<Mutex<State>>, mut stopped: one
                 Err(_) => continue,
             },
         };
+        // As API servers do: a response's last segment must not wait for the client's ACK.
+        let _ = stream.set_nodelay(true);
+        let keep_alive = {
+            let mut state = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            state.connections += 1;
+            state.keep_alive
+        };
         let state = Arc::clone(&state);
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let state = Arc::clone(&state);
                 async move { Ok::<_, std::convert::Infallible>(answer(&state, request).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+            let _ = hyper::server::conn::http1::Builder::new()
+                .keep_alive(keep_alive)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }
