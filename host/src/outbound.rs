@@ -263,3 +263,77 @@ impl Body for BoundedBody {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use http_body_util::Empty;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A server answering `ok` to every request; it closes each connection `close_after` after
+    /// its last answer, if told to. Answers how many connections it accepted.
+    async fn server(close_after: Option<Duration>) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 4096];
+                    loop {
+                        let read = match close_after {
+                            Some(wait) => match tokio::time::timeout(wait, stream.read(&mut buffer)).await {
+                                Ok(read) => read,
+                                Err(_) => return,
+                            },
+                            None => stream.read(&mut buffer).await,
+                        };
+                        if !matches!(read, Ok(n) if n > 0) {
+                            return;
+                        }
+                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        if stream.write_all(answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (address, accepted)
+    }
+
+    /// Two requests, `pause` apart, each read to its end.
+    async fn two_requests(address: SocketAddr, pause: Duration) {
+        let meter = Arc::new(RequestMeter::default());
+        let url = format!("http://{address}/v1/users");
+        let origin = Origin::of(&url.parse().unwrap()).unwrap();
+        for _ in 0..2 {
+            let body = Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync();
+            let request = Request::get(&url).body(body).unwrap();
+            let (response, _) =
+                send(request, &origin, &[address.ip()], RequestOptions::default(), 1024, Arc::clone(&meter)).await.unwrap();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(&body[..], b"ok");
+            tokio::time::sleep(pause).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_second_request_goes_over_the_first_ones_connection() {
+        let (address, accepted) = server(None).await;
+        two_requests(address, Duration::from_millis(20)).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closed_while_idle_is_not_reused() {
+        let (address, accepted) = server(Some(Duration::from_millis(30))).await;
+        two_requests(address, Duration::from_millis(150)).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+}
