@@ -100,7 +100,7 @@ fn main() -> Result<()> {
     let sizes = if smoke { &SMOKE } else { &FULL };
     let started = Instant::now();
     let rows = runtime()?.block_on(all_rows(sizes, only.as_deref()))?;
-    let report = render(&rows, smoke, started.elapsed());
+    let report = render(&rows, sizes, smoke, started.elapsed());
     match out {
         Some(path) => {
             std::fs::write(&path, &report).with_context(|| format!("cannot write {path}"))?;
@@ -460,7 +460,7 @@ fn users_page_body(account: &Account) -> String {
     serde_json::json!({"code": "Success", "data": {"items": items}}).to_string()
 }
 
-fn render(rows: &[Row], smoke: bool, took: Duration) -> String {
+fn render(rows: &[Row], sizes: &Sizes, smoke: bool, took: Duration) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Benchmarks\n");
     if smoke {
@@ -484,7 +484,8 @@ The bound of a sync is its minimum request count times the added latency, divide
 Instantiation is opening a session: a new store (WASI context, egress hooks, limits) and an instance from the pre-instantiated component. \
 Start-up is loading the component (compiled, or from the on-disk cache), instantiating it and one call, on an engine made beforehand. \
 The tenants' memory is `VmHWM` less `VmRSS` before, in a process of its own. \
-The mapping comparison takes, for each side, the least CPU time of 40 interleaved batches of 20 pages; both sides read the same page from memory (the component through its wasi:http calls and the host's egress checks, to an in-memory upstream), and the component side is its CPU time on the 1,000-user page less that on a one-group page."
+The mapping comparison takes, for each side, the least CPU time of {} interleaved batches of {} pages; both sides read the same page from memory (the component through its wasi:http calls and the host's egress checks, to an in-memory upstream), and the component side is its CPU time on the 1,000-user page less that on a one-group page.",
+        sizes.mapping_rounds, sizes.mappings
     );
     out
 }

@@ -32,10 +32,14 @@ impl CappedOutput {
         Self { name, captured: Arc::default() }
     }
 
-    /// Logs the complete lines written since the last drain.
+    /// Logs the lines written since the last drain. Runs after every call, and nearly always
+    /// finds nothing: then it returns before redacting.
     pub fn drain_to_log(&self, tenant: &str, redact: impl Fn(&str) -> String) {
         let (text, dropped) = {
             let mut captured = self.captured.lock().unwrap_or_else(|p| p.into_inner());
+            if captured.pending.is_empty() && captured.dropped == 0 {
+                return;
+            }
             let text = String::from_utf8_lossy(&captured.pending).into_owned();
             captured.pending.clear();
             (text, std::mem::take(&mut captured.dropped))

@@ -17,11 +17,15 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
 use crate::http::RequestMeter;
 use crate::outbound::{Sent, size_denial};
+
+/// The largest request body a plugin may hand an upstream (the API's request bodies are a few
+/// hundred bytes).
+const MAX_REQUEST_BODY: usize = 1 << 20;
 
 /// The answer an [`Upstream`] gives: a whole response, or why there is none.
 pub type UpstreamFuture = Pin<Box<dyn Future<Output = Result<http::Response<Bytes>, UpstreamFailure>> + Send>>;
@@ -61,7 +65,13 @@ pub(crate) async fn exchange(
     meter: &RequestMeter,
 ) -> Result<Sent, HttpError> {
     let (parts, body) = request.into_parts();
-    let body = body.collect().await?.to_bytes();
+    // The body is gathered in host memory before the upstream sees it: bounded, as the plugin's
+    // own memory is.
+    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<LengthLimitError>() => return Err(HttpError::HttpRequestBodySize(Some(MAX_REQUEST_BODY as u64))),
+        Err(error) => return Err(HttpError::InternalError(Some(error.to_string()))),
+    };
     let endpoint = format!("{} {}", parts.method, parts.uri.path());
     let first_byte = options.first_byte_timeout.unwrap_or(Duration::from_secs(60));
     let response = match tokio::time::timeout(first_byte, upstream.send(http::Request::from_parts(parts, body))).await {
@@ -75,4 +85,33 @@ pub(crate) async fn exchange(
     }
     let response = response.map(|body| Full::new(body).map_err(|never| match never {}).boxed_unsync());
     Ok((response, Box::pin(async { Ok(()) })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Answers;
+
+    impl Upstream for Answers {
+        fn send(&self, request: http::Request<Bytes>) -> UpstreamFuture {
+            let size = request.body().len();
+            Box::pin(async move { Ok(http::Response::new(Bytes::from(size.to_string()))) })
+        }
+    }
+
+    fn request(bytes: usize) -> http::Request<WasiBody> {
+        let body = Full::new(Bytes::from(vec![b'x'; bytes])).map_err(|never| match never {}).boxed_unsync();
+        http::Request::post("https://api.fivetran.com/v1/users").body(body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_request_body_past_the_limit_never_reaches_the_upstream() {
+        let meter = RequestMeter::default();
+        let (response, _) = exchange(&Answers, request(100), RequestOptions::default(), 1024, &meter).await.unwrap();
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"100", "a small body is handed over whole");
+        let refused = exchange(&Answers, request(MAX_REQUEST_BODY + 1), RequestOptions::default(), 1024, &meter).await;
+        assert!(matches!(refused, Err(HttpError::HttpRequestBodySize(_))), "{:?}", refused.map(|_| ()));
+    }
 }

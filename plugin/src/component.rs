@@ -64,8 +64,8 @@ impl Guest for FivetranConnector {
         resource: wit::Resource,
         related: Vec<wit::Resource>,
     ) -> Result<Vec<wit::Entitlement>, wit::ConnectorError> {
-        let resource = from_wit(resource)?;
-        let related = related.into_iter().map(from_wit).collect::<Result<Vec<_>, _>>()?;
+        let resource = from_wit(resource);
+        let related: Vec<_> = related.into_iter().map(from_wit).collect();
         let connector = Connector::new(&Waki, config(cfg));
         let entitlements = connector.list_entitlements(&resource, &related).map_err(error)?;
         Ok(entitlements.into_iter().map(entitlement).collect())
@@ -76,7 +76,7 @@ impl Guest for FivetranConnector {
         resource: wit::Resource,
         page_token: Option<String>,
     ) -> Result<wit::Page, wit::ConnectorError> {
-        let resource = from_wit(resource)?;
+        let resource = from_wit(resource);
         let connector = Connector::new(&Waki, config(cfg));
         connector.list_grants(&resource, page_token.as_deref()).map(page).map_err(error)
     }
@@ -163,22 +163,16 @@ impl Transport for Waki {
     }
 }
 
-/// The whole body, in a buffer sized by `Content-Length` when the answer gives one; a body that
-/// comes in one chunk is kept as it came, not copied.
+/// The whole body. A page usually comes in one chunk, which is kept as it came rather than
+/// copied; the host bounds the total (`max_response_mib`), so nothing here trusts a length header.
 fn read_body(response: &waki::Response) -> anyhow::Result<Vec<u8>> {
-    // The host refuses bodies over the tenant's limit anyway; this only bounds the reservation.
-    const MAX_RESERVE: usize = 64 << 20;
-    let length = response.header("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<usize>().ok());
     let mut body: Vec<u8> = Vec::new();
     while let Some(chunk) = response.chunk(1 << 20)? {
-        if body.capacity() == 0 && length.is_none_or(|length| length <= chunk.len()) {
+        if body.is_empty() {
             body = chunk;
-            continue;
+        } else {
+            body.extend_from_slice(&chunk);
         }
-        if body.capacity() == 0 {
-            body.reserve(length.unwrap_or(0).min(MAX_RESERVE));
-        }
-        body.extend_from_slice(&chunk);
     }
     Ok(body)
 }
@@ -195,13 +189,13 @@ fn config(cfg: wit::Config) -> model::Config {
     model::Config { base_url: cfg.base_url, page_size: cfg.page_size }
 }
 
-fn from_wit(resource: wit::Resource) -> Result<model::Resource, wit::ConnectorError> {
-    Ok(model::Resource {
+fn from_wit(resource: wit::Resource) -> model::Resource {
+    model::Resource {
         resource_type: resource.resource_type,
         id: resource.id,
         display_name: resource.display_name,
         traits: resource.traits_json,
-    })
+    }
 }
 
 fn page(page: model::Page) -> wit::Page {

@@ -35,7 +35,7 @@ const TEAM_GROUPS: &str = "groups:";
 
 pub struct Connector<'a, T: Transport> {
     transport: &'a T,
-    pub(crate) config: Config,
+    config: Config,
 }
 
 impl<'a, T: Transport> Connector<'a, T> {

@@ -27,7 +27,7 @@ pub const MIN_BLOCK: usize = 16;
 /// The least the heap asks the memory for at a time.
 pub const GROW_STEP: usize = 1 << 20;
 const MIN_SHIFT: u32 = MIN_BLOCK.trailing_zeros();
-/// Sizes 16 B to 2 GiB, more than a 32-bit memory can hold.
+/// Sizes 16 B to 2 GiB: the largest a 32-bit memory can hold next to anything else.
 const CLASSES: usize = 28;
 
 /// Where the heap's memory comes from.
@@ -100,8 +100,12 @@ impl<M: Memory> Heap<M> {
         // it is only for when no freed block of that size waits: otherwise a page whose strings all
         // grow the same way would take fresh memory on every call and leave the freed ones unused.
         let grows_into_listed = new > old && self.free[new] != 0 && layout.align() <= MIN_BLOCK;
-        if address + block_size(old) == self.next && address + block_size(new) <= self.end && !grows_into_listed {
-            self.next = address + block_size(new);
+        let grown_end = address.checked_add(block_size(new)).filter(|end| *end <= self.end);
+        if let Some(grown_end) = grown_end
+            && address + block_size(old) == self.next
+            && !grows_into_listed
+        {
+            self.next = grown_end;
             return ptr;
         }
         // SAFETY: the caller's contract, passed on.
@@ -177,7 +181,11 @@ mod global {
         fn grow(&mut self, bytes: usize) -> Option<Range<usize>> {
             let pages = bytes.div_ceil(PAGE);
             let before = core::arch::wasm32::memory_grow(0, pages);
-            (before != usize::MAX).then(|| before * PAGE..(before + pages) * PAGE)
+            if before == usize::MAX {
+                return None;
+            }
+            let end = before.checked_add(pages)?.checked_mul(PAGE)?;
+            Some(before * PAGE..end)
         }
     }
 

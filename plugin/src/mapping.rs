@@ -85,21 +85,12 @@ pub fn users_page(users: &[api::User]) -> Page {
     let mut page = Page::default();
     page.resources.reserve(users.len());
     page.grants.reserve(users.len());
-    // A page's thousand users share a handful of roles: each role's entitlement id is made once.
-    let mut role_entitlements: Vec<(&str, String)> = Vec::new();
     for user in users {
         page.resources.push(user_resource(user));
         let Some(role) = trimmed(&user.role) else { continue };
-        let index = match role_entitlements.iter().position(|(known, _)| *known == role) {
-            Some(index) => index,
-            None => {
-                add_role_placeholder(&mut page, role);
-                role_entitlements.push((role, role_entitlement_id(role)));
-                role_entitlements.len() - 1
-            }
-        };
+        let index = role_placeholder(&mut page, role);
         let principal = ResourceRef::new(USER, &user.id);
-        page.grants.push(Grant::new(&role_entitlements[index].1, principal, Vec::new()));
+        page.grants.push(Grant::new(&page.entitlements[index].id, principal, Vec::new()));
     }
     page
 }
@@ -113,10 +104,10 @@ pub fn teams_page(teams: &[api::Team]) -> Page {
     let mut page = Page::default();
     for team in teams {
         page.resources.push(team_resource(team));
-        if let Some(role) = non_empty(&team.role) {
-            add_role_placeholder(&mut page, &role);
+        if let Some(role) = trimmed(&team.role) {
+            let index = role_placeholder(&mut page, role);
             let principal = ResourceRef::new(TEAM, &team.id);
-            page.grants.push(Grant::new(&role_entitlement_id(&role), principal, team_expansion(&team.id)));
+            page.grants.push(Grant::new(&page.entitlements[index].id, principal, team_expansion(&team.id)));
         }
     }
     page
@@ -166,11 +157,10 @@ pub fn team_user_grants(team_id: &str, memberships: &[api::TeamMembership]) -> V
 pub fn team_group_page(team_id: &str, memberships: &[api::Membership]) -> Page {
     let mut page = Page::default();
     for membership in memberships {
-        let Some(role) = non_empty(&membership.role) else { continue };
-        let entitlement = group_access_placeholder(&membership.id, &role);
+        let Some(role) = trimmed(&membership.role) else { continue };
+        let index = group_access_placeholder(&mut page, &membership.id, role);
         let principal = ResourceRef::new(TEAM, team_id);
-        page.grants.push(Grant::new(&entitlement.id, principal, team_expansion(team_id)));
-        push_unique(&mut page.entitlements, entitlement);
+        page.grants.push(Grant::new(&page.entitlements[index].id, principal, team_expansion(team_id)));
     }
     page
 }
@@ -180,10 +170,9 @@ pub fn team_group_page(team_id: &str, memberships: &[api::Membership]) -> Page {
 pub fn group_user_page(group_id: &str, members: &[api::GroupMember]) -> Page {
     let mut page = Page::default();
     for member in members {
-        let Some(role) = member.role.as_deref().map(str::trim).filter(|r| !r.is_empty()) else { continue };
-        let entitlement = group_access_placeholder(group_id, role);
-        page.grants.push(Grant::new(&entitlement.id, ResourceRef::new(USER, &member.id), Vec::new()));
-        push_unique(&mut page.entitlements, entitlement);
+        let Some(role) = trimmed(&member.role) else { continue };
+        let index = group_access_placeholder(&mut page, group_id, role);
+        page.grants.push(Grant::new(&page.entitlements[index].id, ResourceRef::new(USER, &member.id), Vec::new()));
     }
     page
 }
@@ -207,35 +196,40 @@ pub fn account_info(info: api::AccountInfo) -> crate::model::AccountInfo {
     crate::model::AccountInfo { account_id: info.account_id, account_name: info.account_name, key_kind, key_owner }
 }
 
-/// A role named by a user or team but perhaps not listed by `/v1/roles` (a legacy name): a
-/// placeholder the role listing's own record replaces.
-fn add_role_placeholder(page: &mut Page, role: &str) {
-    // A placeholder comes with its entitlement, and a page names few roles: looking among the
-    // entitlements, not the page's thousand users, keeps a page linear.
-    if page.entitlements.iter().any(|e| e.resource.resource_type == ROLE && e.resource.id == role) {
-        return;
+/// The page's entitlement on `resource_type`/`resource_id` with `slug`, if it has one. A page
+/// names few distinct entitlements, so each is found by a short search, not built again for every
+/// one of its thousand items.
+fn entitlement_index(page: &Page, resource_type: &str, resource_id: &str, slug: &str) -> Option<usize> {
+    page.entitlements
+        .iter()
+        .position(|e| e.slug == slug && e.resource.id == resource_id && e.resource.resource_type == resource_type)
+}
+
+/// The `assigned` entitlement of a role named by a user or team, with a placeholder for the role
+/// (it may be a legacy name `/v1/roles` does not list; the role listing's own record replaces it).
+fn role_placeholder(page: &mut Page, role: &str) -> usize {
+    if let Some(index) = entitlement_index(page, ROLE, role, ASSIGNED) {
+        return index;
     }
-    let resource = Resource {
+    page.resources.push(Resource {
         resource_type: ROLE.into(),
         id: role.to_owned(),
         display_name: role.to_owned(),
         traits: role_traits(None, &[], false, false, None),
-    };
-    let this = ResourceRef::new(ROLE, role);
-    page.entitlements.push(Entitlement::new(this, ASSIGNED, format!("{role} role"), &[USER, TEAM]));
-    page.resources.push(resource);
+    });
+    page.entitlements.push(Entitlement::new(ResourceRef::new(ROLE, role), ASSIGNED, format!("{role} role"), &[USER, TEAM]));
+    page.entitlements.len() - 1
 }
 
-/// Built from ids alone, so every listing that reveals it builds the same record.
-fn group_access_placeholder(group_id: &str, role: &str) -> Entitlement {
-    let this = ResourceRef::new(GROUP, group_id);
-    Entitlement::new(this, role, format!("{role} on group {group_id}"), &[USER, TEAM])
-}
-
-fn push_unique(entitlements: &mut Vec<Entitlement>, entitlement: Entitlement) {
-    if !entitlements.iter().any(|e| e.id == entitlement.id) {
-        entitlements.push(entitlement);
+/// The entitlement of `role` on a group, built from ids alone so that every listing that reveals
+/// it builds the same record.
+fn group_access_placeholder(page: &mut Page, group_id: &str, role: &str) -> usize {
+    if let Some(index) = entitlement_index(page, GROUP, group_id, role) {
+        return index;
     }
+    let this = ResourceRef::new(GROUP, group_id);
+    page.entitlements.push(Entitlement::new(this, role, format!("{role} on group {group_id}"), &[USER, TEAM]));
+    page.entitlements.len() - 1
 }
 
 fn role_has_scope(role: &Resource, scope: &str) -> bool {

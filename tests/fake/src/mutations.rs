@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::account::{Account, ApiKey, User};
-use crate::routes::Reply;
+use crate::routes::{Reply, not_found};
 
 const ADMIN_ROLE: &str = "Account Administrator";
 const TEAM_MEMBER: &str = "Team Member";
@@ -73,10 +73,6 @@ fn success(message: impl Into<String>) -> Reply {
 
 fn data(status: u16, message: &str, data: Value) -> Reply {
     Reply::json(status, json!({"code": "Success", "message": message, "data": data}))
-}
-
-fn not_found(kind: &str, id: &str) -> Reply {
-    Reply::error(404, &format!("NotFound_{kind}"), format!("{kind} with id '{id}' doesn't exist"))
 }
 
 fn invalid(message: impl Into<String>) -> Reply {

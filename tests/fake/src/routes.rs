@@ -270,6 +270,6 @@ fn not_found_user(id: &str) -> Reply {
     not_found("User", id)
 }
 
-fn not_found(kind: &str, id: &str) -> Reply {
+pub(crate) fn not_found(kind: &str, id: &str) -> Reply {
     Reply::error(404, &format!("NotFound_{kind}"), format!("{kind} with id '{id}' doesn't exist"))
 }

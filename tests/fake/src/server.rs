@@ -207,12 +207,12 @@ async fn serve(listener: TcpListener, state: Arc<Mutex<State>>, mut stopped: one
 
 async fn answer(state: &Mutex<State>, request: Request<Incoming>) -> Response<FakeBody> {
     let arrived = std::time::Instant::now();
-    {
+    let latency = {
         let mut state = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         state.in_flight += 1;
         state.max_in_flight = state.max_in_flight.max(state.in_flight);
-    }
-    let latency = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).latency;
+        state.latency
+    };
     let response = respond(state, request, arrived).await;
     // The answer leaves `latency` after the request arrived, the fake's own work included, as a
     // real API's answers take their time whatever else it is serving: this one thread rendering
