@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::model::{ConnectorError, Result};
 use crate::transport::{ApiRequest, ApiResponse, TransportError};
@@ -20,23 +20,23 @@ pub struct User<'a> {
     pub id: Cow<'a, str>,
     #[serde(borrow)]
     pub email: Cow<'a, str>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_option")]
     pub given_name: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_option")]
     pub family_name: Option<Cow<'a, str>>,
     pub active: bool,
     #[serde(default)]
     pub invited: Option<bool>,
     #[serde(default)]
     pub verified: Option<bool>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_option")]
     pub logged_in_at: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_option")]
     pub created_at: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_option")]
     pub phone: Option<Cow<'a, str>>,
     /// The account role.
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_option")]
     pub role: Option<Cow<'a, str>>,
 }
 
@@ -75,6 +75,15 @@ pub struct Group {
     pub created_at: Option<String>,
 }
 
+/// An optional string borrowed from the answer when it holds no escapes. serde borrows a
+/// `Cow<str>` field, but one inside an `Option` it copies: six copies a user, a page of 1,000
+/// users 6,000 allocations that this saves.
+fn borrowed_option<'de, D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Option<Cow<'de, str>>, D::Error> {
+    #[derive(Deserialize)]
+    struct Borrowed<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Borrowed<'de>>::deserialize(deserializer)?.map(|value| value.0))
+}
+
 /// An item of `GET /v1/groups/{id}/users`, read for what the grants need: the API sends whole
 /// users, and nearly all of them hold nothing on the group (their account role reaches it), so
 /// the rest of each user is skipped unread and the strings borrowed from the body.
@@ -82,7 +91,7 @@ pub struct Group {
 pub struct GroupMember<'a> {
     #[serde(borrow)]
     pub id: Cow<'a, str>,
-    #[serde(default, borrow)]
+    #[serde(default, borrow, deserialize_with = "borrowed_option")]
     pub role: Option<Cow<'a, str>>,
 }
 
@@ -347,5 +356,20 @@ mod tests {
         assert_eq!(users.len(), 2);
         assert_eq!(users[0].role, None);
         assert_eq!(users[1].given_name, None);
+    }
+
+    #[test]
+    fn optional_strings_are_borrowed_unless_escaped() {
+        let body = r#"{"data":{"items":[{"id":"u1","email":"a@b.c","active":true,"given_name":"Ann",
+            "family_name":"O\"Neil","role":"Account Reviewer","phone":null}]}}"#;
+        let answer = response(200, body);
+        let (users, _) = decode_list::<User>("GET /v1/users", &answer).unwrap();
+        let user = &users[0];
+        assert!(matches!(user.given_name, Some(Cow::Borrowed("Ann"))), "{:?}", user.given_name);
+        assert!(matches!(user.role, Some(Cow::Borrowed("Account Reviewer"))), "{:?}", user.role);
+        assert!(matches!(user.family_name, Some(Cow::Owned(ref name)) if name == "O\"Neil"), "{:?}", user.family_name);
+        assert_eq!((user.phone.as_deref(), user.logged_in_at.as_deref()), (None, None));
+        let wrong = response(200, r#"{"data":{"items":[{"id":"u1","email":"a@b.c","active":true,"role":7}]}}"#);
+        assert!(decode_list::<User>("GET /v1/users", &wrong).is_err());
     }
 }

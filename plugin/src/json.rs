@@ -73,19 +73,59 @@ impl JsonObject {
 fn push_string(out: &mut String, value: &str) {
     out.reserve(value.len() + 2);
     out.push('"');
-    let bytes = value.as_bytes();
-    // Names and emails rarely need escaping: skip eight clean bytes a step (wasm has 64-bit
-    // integers, and each loop turn in the component pays for an interruption check).
-    let mut clean = 0;
-    while let Some(chunk) = bytes.get(clean..clean + 8) {
-        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
-        if needs_escape(word) {
-            break;
-        }
-        clean += 8;
+    if is_clean(value.as_bytes()) {
+        out.push_str(value);
+    } else {
+        push_escaped(out, value);
     }
+    out.push('"');
+}
+
+/// Whether no byte needs escaping. Names and emails rarely do: they are checked eight bytes a
+/// step, the tail as one word overlapping the last step, so that a short string takes one or two
+/// steps (wasm has 64-bit integers, and each loop turn in the component pays for an interruption
+/// check).
+fn is_clean(bytes: &[u8]) -> bool {
+    let len = bytes.len();
+    if len < 8 {
+        return !needs_escape(short_word(bytes));
+    }
+    let mut at = 0;
+    while at + 8 < len {
+        if needs_escape(word_at(bytes, at)) {
+            return false;
+        }
+        at += 8;
+    }
+    !needs_escape(word_at(bytes, len - 8))
+}
+
+/// Eight bytes from `at` (which has eight bytes after it) as a little-endian word.
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+/// A word holding every byte of a string shorter than eight bytes (some twice), the rest spaces,
+/// which need no escaping.
+fn short_word(bytes: &[u8]) -> u64 {
+    const SPACES: u64 = 0x2020_2020_2020_2020;
+    let len = bytes.len();
+    let four = |at: usize| u64::from(u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]));
+    match len {
+        0 => SPACES,
+        // The first, middle and last bytes are all the bytes of one to three.
+        1..=3 => u64::from_le_bytes([bytes[0], bytes[len / 2], bytes[len - 1], b' ', b' ', b' ', b' ', b' ']),
+        // The first four and the last four overlap and cover four to seven.
+        _ => four(0) | four(len - 4) << 32,
+    }
+}
+
+/// The byte-by-byte path for a string holding something to escape.
+fn push_escaped(out: &mut String, value: &str) {
     let mut clean_from = 0;
-    for (i, &byte) in bytes.iter().enumerate().skip(clean) {
+    for (i, &byte) in value.as_bytes().iter().enumerate() {
         if byte >= 0x20 && byte != b'"' && byte != b'\\' {
             continue;
         }
@@ -108,7 +148,6 @@ fn push_string(out: &mut String, value: &str) {
         clean_from = i + 1;
     }
     out.push_str(&value[clean_from..]);
-    out.push('"');
 }
 
 /// Whether any of the eight bytes is a control character, a quote or a backslash (it may say
@@ -123,15 +162,18 @@ fn needs_escape(word: u64) -> bool {
     (below_space | zero_in(quote) | zero_in(backslash)) & HIGH != 0
 }
 
-/// The body as text. Pages are nearly all ASCII: runs of it are passed eight bytes a step, and
-/// only the other characters are checked one by one (the standard check goes four bytes a step
-/// in a 32-bit component).
+/// The body as text. Pages are nearly all ASCII: runs of it are passed 32 bytes a step, and only
+/// the other characters are checked one by one (the standard check goes four bytes a step in a
+/// 32-bit component, and each step there pays for an interruption check).
 pub fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut at = 0;
     while at < bytes.len() {
-        if let Some(word) = bytes.get(at..at + 8)
-            && u64::from_le_bytes(word.try_into().unwrap_or_default()) & 0x8080_8080_8080_8080 == 0
-        {
+        if at + 32 <= bytes.len() && (word_at(bytes, at) | word_at(bytes, at + 8) | word_at(bytes, at + 16) | word_at(bytes, at + 24)) & HIGH == 0 {
+            at += 32;
+            continue;
+        }
+        if at + 8 <= bytes.len() && word_at(bytes, at) & HIGH == 0 {
             at += 8;
             continue;
         }
@@ -178,6 +220,22 @@ mod tests {
         }
         for clean in [*b"abcdefgh", *b"user@x.i", [0xc3, 0xab, b'a', 0xe6, 0x97, 0xa5, 0x7f, b' ']] {
             assert!(!needs_escape(u64::from_le_bytes(clean)), "{clean:?}");
+        }
+    }
+
+    #[test]
+    fn a_string_of_any_length_is_clean_exactly_when_no_byte_needs_escaping() {
+        let needs = |byte: u8| byte < 0x20 || byte == b'"' || byte == b'\\';
+        for len in 0..41 {
+            let clean: Vec<u8> = (0..len).map(|i| [b'a', b'@', 0xc3, 0x7f, b' '][i % 5]).collect();
+            assert!(is_clean(&clean), "{len} clean bytes");
+            for position in 0..len {
+                for byte in [0u8, 0x1f, b'"', b'\\', b'\n', b'a', 0x80, 0xff] {
+                    let mut bytes = clean.clone();
+                    bytes[position] = byte;
+                    assert_eq!(is_clean(&bytes), !needs(byte), "{byte:#x} at {position} of {len}");
+                }
+            }
         }
     }
 
