@@ -72,11 +72,13 @@ impl Credentials {
         format!("Basic {}", STANDARD.encode(format!("{}:{}", self.key, self.secret)))
     }
 
-    /// Replaces every occurrence of the key, the secret or the header value in `text`.
+    /// Replaces every occurrence of the header value, its base64 token alone, the secret or the
+    /// key in `text` (an API or a proxy may echo any of them in an error).
     pub fn redact(&self, text: &str) -> String {
+        let token = STANDARD.encode(format!("{}:{}", self.key, self.secret));
         let mut out = text.to_owned();
-        for secret in [self.authorization(), self.secret.clone(), self.key.clone()] {
-            if secret.len() >= 4 {
+        for secret in [format!("Basic {token}"), token, self.secret.clone(), self.key.clone()] {
+            if secret.len() >= 4 && out.contains(&secret) {
                 out = out.replace(&secret, "[redacted]");
             }
         }
@@ -100,6 +102,8 @@ mod tests {
         assert_eq!(format!("{c:?}"), "Credentials([redacted])");
         let header = c.authorization();
         assert_eq!(c.redact(&format!("x {header} s3cr3t-value mykey123")), "x [redacted] [redacted] [redacted]");
+        let token = header.trim_start_matches("Basic ");
+        assert_eq!(c.redact(&format!("echoed token={token}.")), "echoed token=[redacted].");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use wasmtime::{Engine, Store};
 use crate::bindings::CONTRACT_VERSION;
 use crate::bindings::v0_2::types::{
     AccountInfo, Config as CallConfig, ConnectorError, ConnectorMetadata, DeprovisionOutcome, Entitlement,
-    GrantOutcome, NewAccount, Page, ProvisionOutcome, Resource, ResourceRef, RevokeOutcome,
+    GrantOutcome, NewAccount, Page, ProvisionOutcome, RateLimit, Resource, ResourceRef, RevokeOutcome, UpstreamError,
 };
 use crate::bindings::v0_2::{ConnectorWorld, ConnectorWorldPre};
 use crate::error::{HostError, Result};
@@ -299,15 +299,19 @@ impl Session {
                 self.cpu_time.as_millis()
             )));
         }
+        // Whatever the API or the plugin put in an error, no secret leaves through it: not into
+        // a retry's log line, a warning, an error message or a file.
+        let credentials = &self.store.data().hooks.credentials;
+        let clean = |text: String| credentials.redact(&text);
         match outcome {
             Err(_) => Err(CallError::TimedOut(self.call_timeout)),
             Ok(Err(trap)) => Err(match denial {
-                Some(why) => CallError::Denied(why),
-                None => CallError::Trap(format!("{trap:#}")),
+                Some(why) => CallError::Denied(clean(why)),
+                None => CallError::Trap(clean(format!("{trap:#}"))),
             }),
             Ok(Ok(Err(error))) => Err(match denial {
-                Some(why) => CallError::Denied(why),
-                None => CallError::Connector(error),
+                Some(why) => CallError::Denied(clean(why)),
+                None => CallError::Connector(redact_connector_error(error, clean)),
             }),
             Ok(Ok(Ok(value))) => Ok(value),
         }
@@ -336,4 +340,23 @@ fn entitlement_size(e: &Entitlement) -> usize {
 
 fn ref_size(r: &ResourceRef) -> usize {
     16 + r.resource_type.len() + r.id.len()
+}
+
+/// `error` with `clean` applied to every text it carries.
+fn redact_connector_error(error: ConnectorError, clean: impl Fn(String) -> String) -> ConnectorError {
+    match error {
+        ConnectorError::Unauthorized(m) => ConnectorError::Unauthorized(clean(m)),
+        ConnectorError::Forbidden(m) => ConnectorError::Forbidden(clean(m)),
+        ConnectorError::NotFound(m) => ConnectorError::NotFound(clean(m)),
+        ConnectorError::RateLimited(limit) => ConnectorError::RateLimited(RateLimit { message: clean(limit.message), ..limit }),
+        ConnectorError::InvalidArgument(m) => ConnectorError::InvalidArgument(clean(m)),
+        ConnectorError::Conflict(m) => ConnectorError::Conflict(clean(m)),
+        ConnectorError::Upstream(upstream) => ConnectorError::Upstream(UpstreamError {
+            code: upstream.code.map(&clean),
+            message: clean(upstream.message),
+            ..upstream
+        }),
+        ConnectorError::Unsupported(m) => ConnectorError::Unsupported(clean(m)),
+        ConnectorError::Internal(m) => ConnectorError::Internal(clean(m)),
+    }
 }

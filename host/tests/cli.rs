@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+use base64::Engine as _;
 use fivetran_fake::{Account, AccountSpec, Fault, FaultRule, FakeFivetran, generate};
 
 fn fake() -> (FakeFivetran, Account) {
@@ -168,6 +169,51 @@ fn secrets_appear_in_no_output_even_verbose() {
     for text in [stdout(&output), stderr(&output), std::fs::read_to_string(&out).unwrap()] {
         assert!(!text.contains(s) && !text.contains(k));
     }
+}
+
+#[test]
+fn credentials_an_answer_echoes_are_redacted_in_retry_lines() {
+    let (fake, account) = fake();
+    fake.inject(FaultRule::new("/v1/users", 2, Fault::EchoesCredentials));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snap.json");
+    let (k, s) = key(&account);
+    let output = run(&["sync", "-v", "--out", out.to_str().unwrap(), "--base-url", &fake.base_url(), "--allow-private-network"], Some((k, s)));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let log = stderr(&output);
+    let retries: Vec<&str> = log.lines().filter(|line| line.contains("retrying in")).collect();
+    assert_eq!(retries.len(), 2, "{log}");
+    assert!(retries.iter().all(|line| line.contains("Authorization: [redacted] (token [redacted])")), "{log}");
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{k}:{s}"));
+    for secret in [k, s, token.as_str()] {
+        assert!(!log.contains(secret) && !stdout(&output).contains(secret), "{log}");
+    }
+}
+
+/// Runs the binary with a standard output whose reader is already gone (`| head` that stopped).
+fn run_with_closed_stdout(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    Command::new(env!("CARGO_BIN_EXE_connector-host"))
+        .args(args)
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_closed_stdout_ends_quietly_with_the_commands_own_status() {
+    let output = run_with_closed_stdout(&["completions", "bash"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+    let output = run_with_closed_stdout(&["demo"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("panicked"), "{}", stderr(&output));
+    let output = run_with_closed_stdout(&["diff", "/nonexistent/a.json", "/nonexistent/b.json"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(error_line(&output).contains("/nonexistent/a.json"), "{}", stderr(&output));
 }
 
 #[test]

@@ -5,7 +5,11 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use connector_e2e::{runtime, start, tenant};
-use connector_host::http::RequestTimeouts;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use connector_host::CallError;
+use connector_host::bindings::v0_2::types::ConnectorError;
+use connector_host::http::{RequestMeter, RequestTimeouts};
 use connector_host::{HostError, sync};
 use fivetran_fake::oracle::{expected_grants, minimum_requests};
 use fivetran_fake::{AccountSpec, Fault, FaultRule};
@@ -89,6 +93,22 @@ async fn a_persistent_503_gives_up_after_the_retry_budget() {
     assert!(error.to_string().contains("GET /v1/users answered 503"), "{error}");
     let attempts = fake.requests().iter().filter(|r| r.path == "/v1/users").count();
     assert_eq!(attempts as u32, tenant.retry.max_attempts);
+}
+
+#[tokio::test]
+async fn credentials_an_answer_echoes_are_redacted_in_the_error_the_session_returns() {
+    let (fake, account) = start(&small());
+    fake.inject(FaultRule::new("/v1/users", 1, Fault::EchoesCredentials));
+    let tenant = tenant(&fake, &account);
+    let mut session = runtime().open(&tenant, std::sync::Arc::new(RequestMeter::default())).await.unwrap();
+    let error = session.list_resources("user", None).await.unwrap_err();
+    let CallError::Connector(ConnectorError::Upstream(upstream)) = error else { panic!("{error:?}") };
+    assert!(upstream.message.contains("Authorization: [redacted] (token [redacted])"), "{}", upstream.message);
+    let key = account.primary_key();
+    let token = STANDARD.encode(format!("{}:{}", key.key, key.secret));
+    for secret in [&key.key, &key.secret, &token] {
+        assert!(!upstream.message.contains(secret.as_str()), "{}", upstream.message);
+    }
 }
 
 #[tokio::test]

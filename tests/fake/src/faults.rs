@@ -16,6 +16,9 @@ pub enum Fault {
     Malformed,
     /// The request takes effect, then the answer is a 503: the client cannot tell it worked.
     AppliedThenUnavailable,
+    /// A 503 whose message echoes the request's `Authorization` header and its token, as a
+    /// careless proxy or gateway does.
+    EchoesCredentials,
 }
 
 /// Which requests a fault hits: those whose path starts with `path_prefix` (and whose method is

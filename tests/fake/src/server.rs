@@ -285,6 +285,12 @@ fn reply(state: &mut State, call: &routes::Request<'_>, authorization: Option<&s
             return Reply::error(429, "TooManyRequests", "Too many requests; retry after the given time");
         }
         Some(Fault::Unavailable) => return Reply::error(503, "ServiceUnavailable", "Service temporarily unavailable"),
+        Some(Fault::EchoesCredentials) => {
+            let header = authorization.unwrap_or_default();
+            let token = header.strip_prefix("Basic ").unwrap_or_default();
+            let message = format!("Gateway busy for request with Authorization: {header} (token {token})");
+            return Reply::error(503, "ServiceUnavailable", &message);
+        }
         _ => {}
     }
     let Some(key) = authenticate(&state.account, authorization) else {

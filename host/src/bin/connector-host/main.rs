@@ -1,6 +1,8 @@
 //! `connector-host`: run the Fivetran connector (or another component of the same world) from
 //! the command line. See `connector-host --help` and `CONTRACT.md` section 3.
 
+#[macro_use]
+mod output;
 mod progress_display;
 
 use std::path::PathBuf;
@@ -145,14 +147,16 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(&HostError::Other(format!("cannot start the async runtime: {e}"))),
     };
-    match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => fail(&error),
+    let result = runtime.block_on(run(cli));
+    match (result, output::failure()) {
+        (Err(error), _) => fail(&error),
+        (Ok(()), Some(why)) => fail(&HostError::Other(why)),
+        (Ok(()), None) => ExitCode::SUCCESS,
     }
 }
 
 fn fail(error: &HostError) -> ExitCode {
-    eprintln!("connector-host: error: {error}");
+    errln!("connector-host: error: {error}");
     ExitCode::from(error.exit_status() as u8)
 }
 
@@ -182,7 +186,7 @@ fn diff(old: &std::path::Path, new: &std::path::Path, json: bool) -> Result<(), 
     if json {
         print_json(&diff.to_json());
     } else {
-        print!("{}", diff.to_text());
+        output::out(diff.to_text().as_bytes());
     }
     Ok(())
 }
@@ -192,7 +196,10 @@ async fn run(cli: Cli) -> Result<(), HostError> {
     match &cli.command {
         Command::Diff { old, new, json } => return diff(old, new, *json),
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut <Cli as clap::CommandFactory>::command(), "connector-host", &mut std::io::stdout());
+            // Written whole by us: clap_complete panics when its writer fails (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(*shell, &mut <Cli as clap::CommandFactory>::command(), "connector-host", &mut script);
+            output::out(&script);
             return Ok(());
         }
         _ => {}
@@ -219,23 +226,23 @@ async fn run(cli: Cli) -> Result<(), HostError> {
             let v = operations::validate(&runtime, &tenant).await?;
             let name = v.account_name.as_deref().unwrap_or("(unnamed)");
             let owner = v.key_owner.as_deref().map(|o| format!(" ({o})")).unwrap_or_default();
-            println!("account: {name} ({})\nkey: {} key{owner}\nreads:", v.account_id, v.key_kind);
+            outln!("account: {name} ({})\nkey: {} key{owner}\nreads:", v.account_id, v.key_kind);
             let width = v.reads.iter().map(|r| r.resource_type.len()).max().unwrap_or(0);
             for read in &v.reads {
                 match &read.result {
-                    Ok(count) => println!("  {:<width$}  ok ({count} on the first page)", read.resource_type),
-                    Err(error) => println!("  {:<width$}  failed: {error}", read.resource_type),
+                    Ok(count) => outln!("  {:<width$}  ok ({count} on the first page)", read.resource_type),
+                    Err(error) => outln!("  {:<width$}  failed: {error}", read.resource_type),
                 }
             }
             let provisioning = if v.provisioning { "supported by the plugin (write scopes are checked when used)" } else { "not supported by the plugin" };
-            println!("provisioning: {provisioning}");
+            outln!("provisioning: {provisioning}");
             if v.can_sync() {
-                println!("sync: possible");
+                outln!("sync: possible");
                 Ok(())
             } else {
                 let failed: Vec<&str> = v.reads.iter().filter(|r| r.result.is_err()).map(|r| r.resource_type.as_str()).collect();
                 let worst = v.reads.iter().filter_map(|r| r.result.as_ref().err()).max_by_key(|e| e.exit_status()).cloned();
-                println!("sync: not possible until the failed reads succeed");
+                outln!("sync: not possible until the failed reads succeed");
                 let message = format!("the key cannot read {}; give it the scopes named above", failed.join(", "));
                 Err(match worst {
                     Some(HostError::Credentials(_)) => HostError::Credentials(message),
@@ -293,7 +300,7 @@ async fn sync_all_tenants(runtime: &ConnectorRuntime, global: &Global, file: &st
     for outcome in &outcomes {
         let seconds = outcome.duration.as_secs_f64();
         match &outcome.result {
-            Ok(s) => println!(
+            Ok(s) => outln!(
                 "{:<width$}  ok         {} resources, {} grants, {} requests in {seconds:.1}s -> {}",
                 outcome.id,
                 s.resources,
@@ -301,7 +308,7 @@ async fn sync_all_tenants(runtime: &ConnectorRuntime, global: &Global, file: &st
                 s.requests,
                 s.path.display()
             ),
-            Err(error) => println!("{:<width$}  failed ({})  {error}", outcome.id, error.exit_status()),
+            Err(error) => outln!("{:<width$}  failed ({})  {error}", outcome.id, error.exit_status()),
         }
     }
     match overall_exit_status(&outcomes) {
@@ -321,7 +328,7 @@ async fn sync_all_tenants(runtime: &ConnectorRuntime, global: &Global, file: &st
 }
 
 fn print_json(value: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+    outln!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
 /// The tenant from `--tenant FILE` (exactly one table) or the default one, with flags applied.
@@ -373,7 +380,7 @@ async fn demo(runtime: &ConnectorRuntime, out: &std::path::Path, mode: Mode) -> 
     let account = generate(&AccountSpec::sample());
     let key = account.primary_key().clone();
     let fake = FakeFivetran::start(account).map_err(|e| HostError::Other(format!("cannot start the fake Fivetran on loopback: {e}")))?;
-    println!("fake Fivetran with a generated sample account on {}", fake.base_url());
+    outln!("fake Fivetran with a generated sample account on {}", fake.base_url());
     let mut tenant = TenantConfig::new("demo", &fake.base_url(), Credentials::new(key.key, key.secret));
     tenant.allow_private_network = true;
     let snapshot = sync_shown(runtime, &tenant, mode).await?;
@@ -384,7 +391,7 @@ async fn demo(runtime: &ConnectorRuntime, out: &std::path::Path, mode: Mode) -> 
 
 fn print_summary(snapshot: &Snapshot, out: &std::path::Path) {
     let count = |t: &str| snapshot.resources.iter().filter(|r| r.resource_type == t).count();
-    println!("synced {} {} for tenant {}", snapshot.connector.name, snapshot.connector.version, snapshot.tenant);
+    outln!("synced {} {} for tenant {}", snapshot.connector.name, snapshot.connector.version, snapshot.tenant);
     for resource_type in &snapshot.resource_types {
         let of_type: Vec<_> = snapshot.resources.iter().filter(|r| r.resource_type == resource_type.id).collect();
         let mut detail = String::new();
@@ -393,9 +400,9 @@ fn print_summary(snapshot: &Snapshot, out: &std::path::Path) {
             let invited = of_type.iter().filter(|u| u.traits["invited"] == true).count();
             detail = format!("{enabled} enabled, {} disabled, {invited} invited", of_type.len() - enabled);
         }
-        println!("  {:<13}{:>8}  {detail}", format!("{}s", resource_type.id), count(&resource_type.id));
+        outln!("  {:<13}{:>8}  {detail}", format!("{}s", resource_type.id), count(&resource_type.id));
     }
-    println!("  {:<13}{:>8}", "entitlements", snapshot.entitlements.len());
+    outln!("  {:<13}{:>8}", "entitlements", snapshot.entitlements.len());
     let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
     for grant in &snapshot.grants {
         *kinds.entry(grant.entitlement.split(':').next().unwrap_or("")).or_default() += 1;
@@ -409,14 +416,14 @@ fn print_summary(snapshot: &Snapshot, out: &std::path::Path) {
             other => format!("{n} on {other}s"),
         })
         .collect();
-    println!("  {:<13}{:>8}  {}", "grants", snapshot.grants.len(), kinds.join(", "));
-    println!(
+    outln!("  {:<13}{:>8}  {}", "grants", snapshot.grants.len(), kinds.join(", "));
+    outln!(
         "  {:<13}{:>8}  {} retries, {} rate-limit waits",
         "requests", snapshot.stats.http_requests, snapshot.stats.retries, snapshot.stats.rate_limit_waits
     );
-    println!("  {:<13}{:>7.1}s", "duration", snapshot.stats.duration_ms as f64 / 1000.0);
+    outln!("  {:<13}{:>7.1}s", "duration", snapshot.stats.duration_ms as f64 / 1000.0);
     if snapshot.stats.dropped_grants > 0 {
-        println!("  {:<13}{:>8}  (changed during the sync; see the warnings)", "dropped", snapshot.stats.dropped_grants);
+        outln!("  {:<13}{:>8}  (changed during the sync; see the warnings)", "dropped", snapshot.stats.dropped_grants);
     }
-    println!("snapshot written to {}", out.display());
+    outln!("snapshot written to {}", out.display());
 }

@@ -80,7 +80,7 @@ impl Display {
                                 None => true,
                             };
                             if due && view.phase != Phase::Starting {
-                                eprintln!("{id}: {}", view.line());
+                                errln!("{id}: {}", view.line());
                                 *last = Some((view.phase, std::time::Instant::now()));
                             }
                         }
@@ -102,7 +102,7 @@ impl Drop for Display {
             bar.finish_and_clear();
         }
         for (id, progress) in &self.finals {
-            eprintln!("{id}: {}", progress.view().line());
+            errln!("{id}: {}", progress.view().line());
         }
     }
 }
