@@ -2,8 +2,10 @@
 //!
 //! An entry is keyed by a SHA-256 of the component's bytes and the engine's compatibility hash
 //! (wasmtime version, target and settings): an entry is only ever loaded by an engine that can run
-//! it, and a changed component misses. Loading a compiled artifact trusts the cache folder, so it
-//! is created private to the user (0700); entries are written through a temporary file and a rename.
+//! it, and a changed component misses. Loading a compiled artifact runs it as native code, so the
+//! cache folder is created private to the user (0700), and a folder or entry that another user owns
+//! or may write (a shared `--cache-dir`, say) is neither read nor written: the component is
+//! compiled instead, with a warning. Entries are written through a temporary file and a rename.
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -52,6 +54,14 @@ impl ComponentCache {
     /// A cache that cannot be read or written costs a compilation, never a failure.
     pub fn load(&self, engine: &Engine, bytes: &[u8]) -> Result<(Component, bool)> {
         let entry = self.entry(engine, bytes);
+        if let Err(why) = private(&self.dir) {
+            tracing::warn!("not using the compiled-component cache: {why}; make it private (chmod 700) or pass another --cache-dir");
+            return Ok((compile(engine, bytes)?, false));
+        }
+        if entry.is_file() && let Err(why) = private(&entry) {
+            tracing::warn!("not using the compiled-component cache: {why}; remove the file");
+            return Ok((compile(engine, bytes)?, false));
+        }
         if entry.is_file() {
             // SAFETY: the entry was written by `Component::serialize` of this engine
             // configuration (its name holds the compatibility hash) into a folder private to this
@@ -77,6 +87,31 @@ impl ComponentCache {
             let _ = std::fs::remove_file(&temporary);
         })
     }
+}
+
+/// Whether `path`, if it exists, is this user's and writable by no one else.
+#[cfg(unix)]
+fn private(path: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let metadata = match std::fs::metadata(path) {
+        Ok(metadata) => metadata,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(format!("cannot inspect {}: {error}", path.display())),
+    };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if metadata.uid() != me {
+        return Err(format!("{} belongs to user {}, not to this user ({me})", path.display(), metadata.uid()));
+    }
+    if metadata.mode() & 0o022 != 0 {
+        return Err(format!("{} may be written by other users (mode {:o})", path.display(), metadata.mode() & 0o777));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn private(_: &Path) -> std::result::Result<(), String> {
+    Ok(())
 }
 
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
@@ -112,6 +147,34 @@ mod tests {
         let (_, cached) = cache.load(&engine, crate::FIVETRAN_PLUGIN).unwrap();
         assert!(cached);
         assert_eq!(std::fs::read_dir(cache.dir()).unwrap().count(), 1, "one entry, no temporary file");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_others_may_write_is_neither_read_nor_written() {
+        use std::os::unix::fs::PermissionsExt;
+        let engine = crate::engine::new_engine(crate::engine::Allocation::Pooling(crate::engine::PoolSize { instances: 4 })).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ComponentCache::new(dir.path());
+        let (_, cached) = cache.load(&engine, crate::FIVETRAN_PLUGIN).unwrap();
+        assert!(!cached);
+        let entry = cache.entry(&engine, crate::FIVETRAN_PLUGIN);
+        // An entry anyone may replace is not loaded...
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let (_, cached) = cache.load(&engine, crate::FIVETRAN_PLUGIN).unwrap();
+        assert!(!cached, "a world-writable entry is not loaded");
+        // ...nor is anything in a folder anyone may write, and nothing is added to it.
+        std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o600)).unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        std::fs::remove_file(&entry).unwrap();
+        let (_, cached) = cache.load(&engine, crate::FIVETRAN_PLUGIN).unwrap();
+        assert!(!cached);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written to a shared folder");
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+        let (_, cached) = cache.load(&engine, crate::FIVETRAN_PLUGIN).unwrap();
+        assert!(!cached);
+        let (_, cached) = cache.load(&engine, crate::FIVETRAN_PLUGIN).unwrap();
+        assert!(cached, "a private folder is used again");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::runtime::ConnectorRuntime;
 use crate::snapshot::Snapshot;
 use crate::progress::SyncProgress;
 use crate::sync::sync_with_progress;
-use crate::tenant::TenantConfig;
+use crate::tenant::{TenantConfig, validate_id};
 
 /// One tenant's run: the component to run and the tenant to run it for. A tenant whose
 /// configuration could not be resolved (a missing credential, say) carries that error instead.
@@ -53,17 +53,23 @@ impl TenantOutcome {
 
 /// Syncs every tenant concurrently and writes `out_dir/<id>.json` for each that succeeds.
 /// Outcomes come back in the order of `runs`.
+///
+/// A tenant id names a file, so a run whose id is not a valid tenant id (see
+/// [`validate_id`]), differs from its tenant's id, or repeats an earlier run's id fails with a
+/// usage error and syncs nothing: no file outside `out_dir`, no two runs writing one file.
 pub async fn sync_all(runs: Vec<TenantRun>, out_dir: &Path) -> Vec<TenantOutcome> {
     let mut tasks = Vec::with_capacity(runs.len());
+    let mut seen = std::collections::BTreeSet::new();
     for run in runs {
         let out_dir = out_dir.to_path_buf();
         let id = run.id.clone();
+        let checked = check_run(&run, &mut seen);
         // A task per tenant: a panic in one is that tenant's failure, not the process's.
         let task = tokio::spawn(async move {
             let started = Instant::now();
-            let result = match run.tenant {
-                Ok(tenant) => sync_one(&run.runtime, &tenant, &out_dir, run.progress).await,
-                Err(error) => Err(error),
+            let result = match (checked, run.tenant) {
+                (Err(error), _) | (Ok(()), Err(error)) => Err(error),
+                (Ok(()), Ok(tenant)) => sync_one(&run.runtime, &tenant, &out_dir, run.progress).await,
             };
             (result, started.elapsed())
         });
@@ -78,6 +84,23 @@ pub async fn sync_all(runs: Vec<TenantRun>, out_dir: &Path) -> Vec<TenantOutcome
         outcomes.push(TenantOutcome { id, result, duration });
     }
     outcomes
+}
+
+/// Whether `run` may write `{id}.json`: a valid id, its tenant's own, and not taken.
+fn check_run(run: &TenantRun, seen: &mut std::collections::BTreeSet<String>) -> Result<()> {
+    validate_id(&run.id).map_err(HostError::Usage)?;
+    if let Ok(tenant) = &run.tenant
+        && tenant.id != run.id
+    {
+        return Err(HostError::Usage(format!(
+            "run {:?} carries tenant {:?}; give the run its tenant's id, which names its snapshot file",
+            run.id, tenant.id
+        )));
+    }
+    if !seen.insert(run.id.clone()) {
+        return Err(HostError::Usage(format!("tenant id {:?} appears twice; ids name output files and must be unique", run.id)));
+    }
+    Ok(())
 }
 
 async fn sync_one(runtime: &ConnectorRuntime, tenant: &TenantConfig, out_dir: &Path, progress: Arc<SyncProgress>) -> Result<TenantSummary> {

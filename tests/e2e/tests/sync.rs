@@ -124,3 +124,34 @@ async fn a_change_in_the_account_shows_in_the_next_sync() {
     assert_eq!(gone.len(), 1);
     assert!(gone[0].starts_with(&format!("team:{team}:")) && gone[0].ends_with(&format!(":user:{user}")));
 }
+
+#[tokio::test]
+async fn sync_all_refuses_a_run_whose_id_would_write_outside_its_folder_or_twice() {
+    use connector_host::HostError;
+    use connector_host::sync_all::{TenantRun, sync_all};
+    let (fake, account) = start(&AccountSpec::sized(12, 30, 2, 2));
+    let parent = tempfile::tempdir().unwrap();
+    let out_dir = parent.path().join("out");
+    std::fs::create_dir(&out_dir).unwrap();
+    let with_id = |id: &str| {
+        let mut tenant = tenant(&fake, &account);
+        tenant.id = id.into();
+        tenant
+    };
+    let runs = vec![
+        TenantRun::new("../escaped", runtime().clone(), Ok(with_id("../escaped"))),
+        TenantRun::new("acme", runtime().clone(), Ok(with_id("acme"))),
+        TenantRun::new("acme", runtime().clone(), Ok(with_id("acme"))),
+        TenantRun::new("named", runtime().clone(), Ok(with_id("other"))),
+    ];
+    let outcomes = sync_all(runs, &out_dir).await;
+    let usage = |i: usize| matches!(outcomes[i].result, Err(HostError::Usage(_)));
+    assert!(usage(0), "{:?}", outcomes[0].result);
+    assert!(outcomes[1].result.is_ok(), "{:?}", outcomes[1].result);
+    assert!(usage(2) && usage(3), "{:?} {:?}", outcomes[2].result, outcomes[3].result);
+    let written: Vec<String> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(written, ["acme.json"]);
+    assert!(!parent.path().join("escaped.json").exists());
+    // Only the one valid run reached the API.
+    assert_eq!(fake.requests().iter().filter(|r| r.path == "/v1/users").count(), 1);
+}
