@@ -92,7 +92,7 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
 }
 
 /// Sends `request` over an idle connection of the run to one of `addresses`, or over a new one
-/// to the first, speaking TLS for `https` with `origin`'s host as server name. `options` holds
+/// to the first that accepts, speaking TLS for `https` with `origin`'s host as server name. `options` holds
 /// the capped timeouts; the response body fails past `max_body` bytes.
 pub(crate) async fn send(
     mut request: Request<WasiBody>,
@@ -131,13 +131,7 @@ pub(crate) async fn send(
         }
     }
 
-    let Some(ip) = addresses.first() else { return Err(HttpError::HttpRequestDenied) };
-    let address = SocketAddr::new(*ip, origin.port);
-    let tcp = match tokio::time::timeout(connect_timeout, TcpStream::connect(address)).await {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(error)) => return Err(HttpError::Connect(error)),
-        Err(_) => return Err(HttpError::ConnectionTimeout),
-    };
+    let (tcp, address) = connect_any(addresses, origin.port, connect_timeout).await?;
     let _ = tcp.set_nodelay(true);
     let (response, sender) = if origin.is_https() {
         let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
@@ -154,6 +148,31 @@ pub(crate) async fn send(
     };
     keep_when_done(sender, origin, address, &meter);
     Ok((bounded(response, meter), Box::pin(async { Ok(()) })))
+}
+
+/// A connection to the first of `addresses` that accepts one, tried in order within
+/// `connect_timeout` in all: each attempt gets an equal share of the time left, so an address
+/// that drops packets cannot use up the others' time. The last failure if none accepts.
+async fn connect_any(addresses: &[IpAddr], port: u16, connect_timeout: Duration) -> Result<(TcpStream, SocketAddr), HttpError> {
+    let deadline = tokio::time::Instant::now() + connect_timeout;
+    let mut failure = HttpError::HttpRequestDenied;
+    for (tried, ip) in addresses.iter().enumerate() {
+        let address = SocketAddr::new(*ip, port);
+        let left = addresses.len() - tried;
+        let share = deadline.saturating_duration_since(tokio::time::Instant::now()) / left as u32;
+        match tokio::time::timeout(share, TcpStream::connect(address)).await {
+            Ok(Ok(tcp)) => return Ok((tcp, address)),
+            Ok(Err(error)) => {
+                tracing::debug!("cannot connect to {address}: {error}");
+                failure = HttpError::Connect(error);
+            }
+            Err(_) => {
+                tracing::debug!("no connection to {address} within {} ms", share.as_millis());
+                failure = HttpError::ConnectionTimeout;
+            }
+        }
+    }
+    Err(failure)
 }
 
 /// Puts the connection back in the run's pool once this exchange is over: when the body has been
@@ -327,6 +346,20 @@ mod tests {
     async fn a_second_request_goes_over_the_first_ones_connection() {
         let (address, accepted) = server(None).await;
         two_requests(address, Duration::from_millis(20)).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_new_connection_tries_each_checked_address_in_turn() {
+        let (address, accepted) = server(None).await;
+        // Nothing listens on 127.0.0.2 at that port: refused at once, then 127.0.0.1 answers.
+        let refusing: IpAddr = "127.0.0.2".parse().unwrap();
+        let (_, connected) = connect_any(&[refusing, address.ip()], address.port(), Duration::from_secs(5)).await.unwrap();
+        assert_eq!(connected, address);
+        let error = connect_any(&[refusing], address.port(), Duration::from_secs(5)).await.unwrap_err();
+        assert!(matches!(error, HttpError::Connect(_)), "{error:?}");
+        assert!(matches!(connect_any(&[], address.port(), Duration::from_secs(5)).await, Err(HttpError::HttpRequestDenied)));
+        tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
