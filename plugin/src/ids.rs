@@ -37,7 +37,7 @@ impl Target {
 
     /// Refuses a principal type that cannot hold this entitlement.
     pub fn check_principal(&self, principal: &ResourceRef) -> Result<()> {
-        if principal.id.is_empty() || principal.id.contains(['/', '?', '#']) {
+        if !is_fivetran_id(&principal.id) {
             return Err(invalid(format!("principal id {:?} is not a Fivetran id", principal.id)));
         }
         if self.grantable_to().contains(&principal.resource_type.as_str()) {
@@ -57,7 +57,7 @@ fn invalid(message: String) -> ConnectorError {
 }
 
 fn plain_id(id: &str, what: &str, whole: &str) -> Result<String> {
-    if id.is_empty() || id.contains([':', '/', '?', '#']) || id.trim() != id {
+    if !is_fivetran_id(id) {
         return Err(invalid(format!("{whole:?} does not name a {what}: {id:?} is not a Fivetran id")));
     }
     Ok(id.to_owned())
@@ -112,9 +112,17 @@ pub fn parse_grant(id: &str) -> Result<(Target, ResourceRef)> {
     Ok((target, principal))
 }
 
-/// `TYPE:ID` as the command line writes a principal.
+/// The id of the grant of `target` to `principal`.
 pub fn grant_id(target: &Target, principal: &ResourceRef) -> String {
-    format!("{}:{}:{}", target.entitlement_id(), principal.resource_type, principal.id)
+    crate::model::grant_id(&target.entitlement_id(), principal)
+}
+
+/// Whether `id` can be a Fivetran user, team or group id. Real ids are short words of letters,
+/// digits and `_`; what is refused here is what would change a request's path or an id's parse
+/// (`:`, `/`, `?`, `#`), blanks and control characters. The one check for every id the connector
+/// is given.
+pub fn is_fivetran_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 256 && !id.chars().any(|c| matches!(c, ':' | '/' | '?' | '#') || c.is_whitespace() || c.is_control())
 }
 
 #[cfg(test)]

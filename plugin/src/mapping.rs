@@ -260,7 +260,7 @@ fn role_traits(description: Option<&str>, scope: &[String], is_custom: bool, dep
 }
 
 /// A present, non-blank value, trimmed.
-fn trimmed<S: AsRef<str>>(value: &Option<S>) -> Option<&str> {
+pub(crate) fn trimmed<S: AsRef<str>>(value: &Option<S>) -> Option<&str> {
     value.as_ref().map(|v| v.as_ref().trim()).filter(|v| !v.is_empty())
 }
 

@@ -59,12 +59,17 @@ pub struct Grant {
 impl Grant {
     pub fn new(entitlement: &str, principal: ResourceRef, expandable: Vec<String>) -> Self {
         Self {
-            id: [entitlement, ":", &principal.resource_type, ":", &principal.id].concat(),
+            id: grant_id(entitlement, &principal),
             entitlement: entitlement.to_owned(),
             principal,
             expandable,
         }
     }
+}
+
+/// `{entitlement id}:{principal type}:{principal id}`.
+pub fn grant_id(entitlement: &str, principal: &ResourceRef) -> String {
+    [entitlement, ":", &principal.resource_type, ":", &principal.id].concat()
 }
 
 /// `{type}:{resource_id}:{slug}`.

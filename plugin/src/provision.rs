@@ -62,7 +62,7 @@ fn check_phone(phone: &str) -> Result<()> {
 }
 
 fn check_id(id: &str, what: &str) -> Result<()> {
-    if id.is_empty() || id.contains([':', '/', '?', '#', ' ']) {
+    if !ids::is_fivetran_id(id) {
         return Err(invalid(format!("{what} {id:?} is not a Fivetran id")));
     }
     Ok(())
@@ -189,7 +189,8 @@ impl<T: Transport> Connector<'_, T> {
         } else {
             self.get_data::<api::Team>(&path)?.role
         };
-        Ok(role.filter(|r| !r.trim().is_empty()))
+        // Compared as sync reports it: trimmed, a blank role being none.
+        Ok(mapping::trimmed(&role).map(str::to_owned))
     }
 
     fn grant_team_membership(&self, team: &str, manager: bool, user: &str) -> Result<(GrantChange, Option<String>)> {
@@ -201,10 +202,10 @@ impl<T: Transport> Connector<'_, T> {
                 self.write("POST", path, json!({"user_id": user, "role": role}))?;
                 Ok((GrantChange::Granted, None))
             }
-            Some(current) if current.role.as_deref() == Some(role) => Ok((GrantChange::AlreadyHeld, None)),
+            Some(current) if mapping::trimmed(&current.role) == Some(role) => Ok((GrantChange::AlreadyHeld, None)),
             Some(current) => {
                 self.write("PATCH", member_path, json!({"role": role}))?;
-                let old = Target::TeamMembership { team: team.into(), manager: current.role.as_deref() == Some(TEAM_MANAGER) };
+                let old = Target::TeamMembership { team: team.into(), manager: mapping::trimmed(&current.role) == Some(TEAM_MANAGER) };
                 Ok((GrantChange::Updated, Some(ids::grant_id(&old, &ResourceRef::new(USER, user)))))
             }
         }
@@ -213,7 +214,7 @@ impl<T: Transport> Connector<'_, T> {
     fn revoke_team_membership(&self, team: &str, manager: bool, user: &str) -> Result<bool> {
         let member_path = format!("/v1/teams/{}/users/{}", encode(team), encode(user));
         let Some(current) = self.get_optional::<api::TeamMembership>(&member_path)? else { return Ok(false) };
-        if (current.role.as_deref() == Some(TEAM_MANAGER)) != manager {
+        if (mapping::trimmed(&current.role) == Some(TEAM_MANAGER)) != manager {
             return Ok(false);
         }
         self.write("DELETE", member_path, Value::Null)?;
@@ -229,11 +230,11 @@ impl<T: Transport> Connector<'_, T> {
                 self.write("POST", path, json!({"id": group, "role": role}))?;
                 Ok((GrantChange::Granted, None))
             }
-            Some(current) if current.role.as_deref() == Some(role) => Ok((GrantChange::AlreadyHeld, None)),
+            Some(current) if mapping::trimmed(&current.role) == Some(role) => Ok((GrantChange::AlreadyHeld, None)),
             Some(current) => {
                 self.write("PATCH", membership_path, json!({"role": role}))?;
-                let replaced = current.role.filter(|r| !r.is_empty()).map(|old| {
-                    ids::grant_id(&Target::GroupAccess { group: group.into(), role: old }, principal)
+                let replaced = mapping::trimmed(&current.role).map(|old| {
+                    ids::grant_id(&Target::GroupAccess { group: group.into(), role: old.to_owned() }, principal)
                 });
                 Ok((if replaced.is_some() { GrantChange::Updated } else { GrantChange::Granted }, replaced))
             }
@@ -243,7 +244,7 @@ impl<T: Transport> Connector<'_, T> {
     fn revoke_group_access(&self, group: &str, role: &str, principal: &ResourceRef) -> Result<bool> {
         let membership_path = format!("{}/groups/{}", principal_path(principal), encode(group));
         let Some(current) = self.get_optional::<api::Membership>(&membership_path)? else { return Ok(false) };
-        if current.role.as_deref() != Some(role) {
+        if mapping::trimmed(&current.role) != Some(role) {
             return Ok(false);
         }
         self.write("DELETE", membership_path, Value::Null)?;
@@ -340,6 +341,34 @@ mod tests {
         let seen = canned.seen.borrow();
         assert!(seen[1].starts_with("POST https://api.example/v1/users {"), "{}", seen[1]);
         assert!(seen[1].contains(r#""email":"ann@example.com""#));
+    }
+
+    #[test]
+    fn roles_the_api_pads_with_blanks_compare_as_sync_reports_them() {
+        // Sync reports " Destination Reviewer " as `group:g1:Destination Reviewer`: revoking that
+        // grant deletes the membership.
+        let canned = Canned::new(&[(200, r#"{"data":{"id":"g1","role":" Destination Reviewer "}}"#), (200, r#"{"code":"Success"}"#)]);
+        let outcome = connector(&canned).revoke("group:g1:Destination Reviewer:user:u1").unwrap();
+        assert_eq!(outcome.change, RevokeChange::Revoked);
+        assert!(canned.seen.borrow()[1].starts_with("DELETE https://api.example/v1/users/u1/groups/g1"), "{:?}", canned.seen.borrow());
+        let canned = Canned::new(&[(200, r#"{"data":{"user_id":"u1","role":"Team Manager\n"}}"#)]);
+        let outcome = connector(&canned).grant("team:t1:manager", &ResourceRef::new(USER, "u1")).unwrap();
+        assert_eq!(outcome.change, GrantChange::AlreadyHeld);
+    }
+
+    #[test]
+    fn every_id_the_connector_is_given_is_checked_alike() {
+        for bad in ["", "u 1", " u1", "u1\t", "a:b", "a/b", "a?b", "a#b", "u\u{7}"] {
+            let principal = ResourceRef::new(USER, bad);
+            let nothing_sent = Canned::new(&[]);
+            let grant = connector(&nothing_sent).grant("team:t1:member", &principal);
+            assert!(matches!(grant, Err(ConnectorError::InvalidArgument(_))), "grant to {bad:?}: {grant:?}");
+            let revoke = connector(&nothing_sent).revoke(&format!("team:t1:member:user:{bad}"));
+            assert!(matches!(revoke, Err(ConnectorError::InvalidArgument(_))), "revoke of {bad:?}: {revoke:?}");
+            let delete = connector(&nothing_sent).deprovision(bad);
+            assert!(matches!(delete, Err(ConnectorError::InvalidArgument(_))), "delete of {bad:?}: {delete:?}");
+            assert!(nothing_sent.seen.borrow().is_empty(), "{bad:?}");
+        }
     }
 
     #[test]
