@@ -49,11 +49,13 @@ impl Validation {
 }
 
 /// Opens a session and runs `$call` (an expression using `session`) in it with the tenant's
-/// retry policy.
+/// retry policy. Calls given the same `$meter` are one run: their requests are counted together
+/// and reuse each other's connections, while each still gets an instance of its own (a trap in
+/// one leaves the others' instances whole).
 macro_rules! run {
-    ($runtime:expr, $tenant:expr, |$session:ident| $call:expr) => {{
+    ($runtime:expr, $tenant:expr, $meter:expr, |$session:ident| $call:expr) => {{
         let tenant: &TenantConfig = $tenant;
-        let mut $session = $runtime.open(tenant, Arc::new(RequestMeter::default())).await?;
+        let mut $session = $runtime.open(tenant, Arc::clone($meter)).await?;
         let mut stats = RetryStats::default();
         let mut retrier = Retrier::new(&tenant.retry, &tenant.id, &mut stats);
         let result = retrying!(retrier, $call);
@@ -65,12 +67,13 @@ macro_rules! run {
 }
 
 pub async fn validate(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Result<Validation> {
-    let info = run!(runtime, tenant, |s| s.validate().await)?;
-    let metadata = run!(runtime, tenant, |s| s.metadata().await)?;
+    let meter = Arc::new(RequestMeter::default());
+    let info = run!(runtime, tenant, &meter, |s| s.validate().await)?;
+    let metadata = run!(runtime, tenant, &meter, |s| s.metadata().await)?;
     let mut reads = Vec::with_capacity(metadata.resource_types.len());
     for resource_type in &metadata.resource_types {
         let id = resource_type.id.as_str();
-        let page = run!(runtime, tenant, |s| s.list_resources(id, None).await);
+        let page = run!(runtime, tenant, &meter, |s| s.list_resources(id, None).await);
         let result = page.map(|page| page.resources.iter().filter(|r| r.resource_type == id).count());
         reads.push(ReadCheck { resource_type: resource_type.id.clone(), result });
     }
@@ -90,7 +93,7 @@ pub async fn validate(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Resu
 
 /// Invites a user: `{"outcome": "created" | "already_exists", "user": RESOURCE}`.
 pub async fn provision(runtime: &ConnectorRuntime, tenant: &TenantConfig, account: NewAccount) -> Result<Value> {
-    let outcome = run!(runtime, tenant, |s| s.provision_account(&account).await)?;
+    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.provision_account(&account).await)?;
     let (outcome, user) = match outcome {
         ProvisionOutcome::Created(user) => ("created", user),
         ProvisionOutcome::AlreadyExists(user) => ("already_exists", user),
@@ -100,7 +103,7 @@ pub async fn provision(runtime: &ConnectorRuntime, tenant: &TenantConfig, accoun
 
 /// Deletes a user: `{"outcome": "deleted" | "not_found"}`.
 pub async fn deprovision(runtime: &ConnectorRuntime, tenant: &TenantConfig, user_id: &str) -> Result<Value> {
-    let outcome = run!(runtime, tenant, |s| s.deprovision_account(user_id).await)?;
+    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.deprovision_account(user_id).await)?;
     let outcome = match outcome {
         DeprovisionOutcome::Deleted => "deleted",
         DeprovisionOutcome::NotFound => "not_found",
@@ -111,7 +114,7 @@ pub async fn deprovision(runtime: &ConnectorRuntime, tenant: &TenantConfig, user
 /// Grants an entitlement: `{"outcome": "granted" | "updated" | "already_held", "grant": GRANT}`.
 pub async fn grant(runtime: &ConnectorRuntime, tenant: &TenantConfig, entitlement: &str, principal: &str) -> Result<Value> {
     let principal = parse_principal(principal)?;
-    let outcome = run!(runtime, tenant, |s| s.grant_entitlement(entitlement, &principal).await)?;
+    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.grant_entitlement(entitlement, &principal).await)?;
     let change = match outcome.change {
         GrantChange::Granted => "granted",
         GrantChange::Updated => "updated",
@@ -126,7 +129,7 @@ pub async fn grant(runtime: &ConnectorRuntime, tenant: &TenantConfig, entitlemen
 
 /// Revokes a grant: `{"outcome": "revoked" | "not_held", "grant": ID}`.
 pub async fn revoke(runtime: &ConnectorRuntime, tenant: &TenantConfig, grant: &str) -> Result<Value> {
-    let outcome = run!(runtime, tenant, |s| s.revoke_grant(grant).await)?;
+    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.revoke_grant(grant).await)?;
     let change = match outcome.change {
         RevokeChange::Revoked => "revoked",
         RevokeChange::NotHeld => "not_held",

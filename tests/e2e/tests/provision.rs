@@ -232,3 +232,15 @@ async fn a_rate_limited_change_waits_and_applies_once() {
     let posts: Vec<_> = fake.requests().into_iter().filter(|r| r.method == "POST").map(|r| r.status).collect();
     assert_eq!(posts, [429, 201]);
 }
+
+#[tokio::test]
+async fn validation_reads_each_type_once_over_one_connection() {
+    let (fake, account, tenant) = setup();
+    let validation = connector_host::operations::validate(runtime(), &tenant).await.expect("validate");
+    assert!(validation.can_sync(), "{validation:?}");
+    assert_eq!(validation.account_id, account.account_id);
+    assert!(writes(&fake).is_empty(), "validation changes nothing: {:?}", writes(&fake));
+    // The account, then the first page of each of the four resource types.
+    assert_eq!(fake.requests().len(), 1 + validation.reads.len(), "{:?}", fake.requests());
+    assert_eq!(fake.connections(), 1, "the calls share the run's connections");
+}
