@@ -174,7 +174,7 @@ fn init_logging(global: &Global) {
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(progress_display::LogWriter::default)
         .with_ansi(ansi)
         .with_target(false)
         .without_time()

@@ -28,6 +28,42 @@ impl Mode {
     }
 }
 
+/// The bars on screen, if any: log lines are written around them, not through them.
+static BARS: std::sync::Mutex<Option<MultiProgress>> = std::sync::Mutex::new(None);
+
+fn bars_on_screen() -> Option<MultiProgress> {
+    BARS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+}
+
+/// The log's writer: one event's text, written to stderr in one piece when the event ends, with
+/// the bars cleared around it so that a `-v` line never lands inside a bar being redrawn.
+#[derive(Default)]
+pub struct LogWriter(Vec<u8>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogWriter {
+    fn drop(&mut self) {
+        let text = std::mem::take(&mut self.0);
+        let write = || {
+            let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), &text);
+        };
+        match bars_on_screen() {
+            Some(multi) => multi.suspend(write),
+            None => write(),
+        }
+    }
+}
+
 /// Refreshes until dropped.
 pub struct Display {
     task: Option<tokio::task::JoinHandle<()>>,
@@ -46,6 +82,7 @@ impl Display {
             Mode::Silent => Self { task: None, bars: Vec::new(), finals: Vec::new() },
             Mode::Bars => {
                 let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
+                *BARS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(multi.clone());
                 let width = tenants.iter().map(|(id, _)| id.len()).max().unwrap_or(0);
                 let style = ProgressStyle::with_template("{spinner} {prefix} {wide_msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner());
                 let bars: Vec<ProgressBar> = tenants
@@ -101,6 +138,7 @@ impl Drop for Display {
         for bar in &self.bars {
             bar.finish_and_clear();
         }
+        BARS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
         for (id, progress) in &self.finals {
             errln!("{id}: {}", progress.view().line());
         }
