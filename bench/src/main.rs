@@ -74,7 +74,17 @@ fn row(what: impl Into<String>, measured: impl Into<String>, target: &str, met: 
     Row { what: what.into(), measured: measured.into(), target: target.into(), met }
 }
 
-fn main() -> Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("connector-bench: error: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("serve-fake") => return fake_process::serve(&args[1..]),
@@ -88,8 +98,15 @@ fn main() -> Result<()> {
         None if smoke => None,
         None => Some("BENCHMARKS.md".to_owned()),
     };
+    let groups = GROUPS.join(", ");
     let only = match args.iter().position(|a| a == "--only") {
-        Some(i) => Some(args.get(i + 1).context("--only needs a row group: sync, cpu, instantiation, startup, tenants, large, mapping")?.clone()),
+        Some(i) => {
+            let group = args.get(i + 1).with_context(|| format!("--only needs a row group: {groups}"))?;
+            if !GROUPS.contains(&group.as_str()) {
+                bail!("--only {group}: no such row group; choose one of {groups}");
+            }
+            Some(group.clone())
+        }
         None => None,
     };
     if let Some(unknown) = args.iter().find(|a| a.starts_with("--") && !["--smoke", "--out", "--only"].contains(&a.as_str())) {
@@ -111,17 +128,23 @@ fn main() -> Result<()> {
     Ok(())
 }
 
+/// What `--only` picks; `sync-8` is the sync at concurrency 8 alone.
+const GROUPS: &[&str] = &["sync", "sync-8", "cpu", "instantiation", "startup", "tenants", "large", "mapping"];
+
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
 }
 
 async fn all_rows(sizes: &Sizes, only: Option<&str>) -> Result<Vec<Row>> {
     let engine = ConnectorRuntime::engine()?;
-    let plugin = ConnectorRuntime::new(&engine, FIVETRAN_PLUGIN)?;
+    // Compiled once: the child processes load it from this cache.
+    let cache_dir = tempfile::tempdir()?;
+    let plugin = ConnectorRuntime::load(&engine, FIVETRAN_PLUGIN, Some(&ComponentCache::new(cache_dir.path())))?;
     let wanted = |group: &str| only.is_none_or(|o| o == group);
     let mut rows = Vec::new();
-    if wanted("sync") {
-        sync_rows(sizes, &plugin, &mut rows).await?;
+    if wanted("sync") || wanted("sync-8") {
+        let concurrencies: &[usize] = if only == Some("sync-8") { &[8] } else { &[1, 8] };
+        sync_rows(sizes, &plugin, concurrencies, &mut rows).await?;
     }
     if wanted("cpu") {
         cpu_row(sizes, &plugin, &mut rows).await?;
@@ -133,10 +156,10 @@ async fn all_rows(sizes: &Sizes, only: Option<&str>) -> Result<Vec<Row>> {
         startup_rows(&mut rows).await?;
     }
     if wanted("tenants") {
-        tenants_row(sizes, &mut rows)?;
+        tenants_row(sizes, cache_dir.path(), &mut rows)?;
     }
     if wanted("large") {
-        large_row(sizes, &mut rows)?;
+        large_row(sizes, cache_dir.path(), &mut rows)?;
     }
     if wanted("mapping") {
         mapping_row(sizes, &plugin, &mut rows).await?;
@@ -156,10 +179,9 @@ fn account_label(sizes: &Sizes) -> String {
 }
 
 /// Wall time at concurrency 1 and 8 against `minimum requests × latency / concurrency`.
-async fn sync_rows(sizes: &Sizes, plugin: &ConnectorRuntime, rows: &mut Vec<Row>) -> Result<()> {
+async fn sync_rows(sizes: &Sizes, plugin: &ConnectorRuntime, concurrencies: &[usize], rows: &mut Vec<Row>) -> Result<()> {
     let spec = AccountSpec::sized(7, sizes.users, sizes.teams, sizes.groups);
     let fake = FakeProcess::spawn(&spec, sizes.latency)?;
-    let concurrencies: &[usize] = if std::env::var_os("BENCH_SYNC_8_ONLY").is_some() { &[8] } else { &[1, 8] };
     for &concurrency in concurrencies {
         let started = Instant::now();
         let snapshot = sync(plugin, &tenant(&fake, concurrency)).await?;
@@ -269,12 +291,13 @@ async fn startup_rows(rows: &mut Vec<Row>) -> Result<()> {
 }
 
 /// Peak resident memory of a process syncing many tenants at once.
-fn tenants_row(sizes: &Sizes, rows: &mut Vec<Row>) -> Result<()> {
+fn tenants_row(sizes: &Sizes, cache_dir: &std::path::Path, rows: &mut Vec<Row>) -> Result<()> {
     let spec = AccountSpec::sized(9, 200, 20, 10);
     let fake = FakeProcess::spawn(&spec, Duration::from_millis(20))?;
     let exe = std::env::current_exe()?;
     let output = std::process::Command::new(exe)
         .args(["tenants-rss", &fake.base_url, &fake.key, &fake.secret, &sizes.tenants.to_string()])
+        .arg(cache_dir)
         .output()?;
     if !output.status.success() {
         bail!("the tenants run failed: {}", String::from_utf8_lossy(&output.stderr));
@@ -292,12 +315,12 @@ fn tenants_row(sizes: &Sizes, rows: &mut Vec<Row>) -> Result<()> {
     Ok(())
 }
 
-/// `tenants-rss BASE_URL KEY SECRET N`, in a process of its own: prints baseline and peak RSS.
+/// `tenants-rss BASE_URL KEY SECRET N CACHE_DIR`, in a process of its own: prints baseline and peak RSS.
 async fn tenants_child(args: &[String]) -> Result<()> {
-    let [base_url, key, secret, count] = args else { bail!("tenants-rss BASE_URL KEY SECRET N") };
+    let [base_url, key, secret, count, cache_dir] = args else { bail!("tenants-rss BASE_URL KEY SECRET N CACHE_DIR") };
     let count: usize = count.parse()?;
     let engine = ConnectorRuntime::engine()?;
-    let runtime = ConnectorRuntime::new(&engine, FIVETRAN_PLUGIN)?;
+    let runtime = ConnectorRuntime::load(&engine, FIVETRAN_PLUGIN, Some(&ComponentCache::new(cache_dir)))?;
     let tenant = |i: usize| {
         let mut t = TenantConfig::new(&format!("t{i}"), base_url, Credentials::new(key, secret));
         t.allow_private_network = true;
@@ -322,11 +345,11 @@ async fn tenants_child(args: &[String]) -> Result<()> {
 
 /// A large account's sync: the guest at its default memory limit, the host growing with the
 /// snapshot.
-fn large_row(sizes: &Sizes, rows: &mut Vec<Row>) -> Result<()> {
+fn large_row(sizes: &Sizes, cache_dir: &std::path::Path, rows: &mut Vec<Row>) -> Result<()> {
     let (users, teams, groups) = sizes.large;
     let fake = FakeProcess::spawn(&AccountSpec::sized(13, users, teams, groups), Duration::ZERO)?;
     let exe = std::env::current_exe()?;
-    let output = std::process::Command::new(exe).args(["large-rss", &fake.base_url, &fake.key, &fake.secret]).output()?;
+    let output = std::process::Command::new(exe).args(["large-rss", &fake.base_url, &fake.key, &fake.secret]).arg(cache_dir).output()?;
     if !output.status.success() {
         bail!("the large sync failed: {}", String::from_utf8_lossy(&output.stderr));
     }
@@ -348,12 +371,12 @@ fn large_row(sizes: &Sizes, rows: &mut Vec<Row>) -> Result<()> {
     Ok(())
 }
 
-/// `large-rss BASE_URL KEY SECRET`, in a process of its own: syncs and writes the snapshot,
+/// `large-rss BASE_URL KEY SECRET CACHE_DIR`, in a process of its own: syncs and writes the snapshot,
 /// prints baseline and peak RSS and the snapshot's size.
 async fn large_child(args: &[String]) -> Result<()> {
-    let [base_url, key, secret] = args else { bail!("large-rss BASE_URL KEY SECRET") };
+    let [base_url, key, secret, cache_dir] = args else { bail!("large-rss BASE_URL KEY SECRET CACHE_DIR") };
     let engine = ConnectorRuntime::engine()?;
-    let runtime = ConnectorRuntime::new(&engine, FIVETRAN_PLUGIN)?;
+    let runtime = ConnectorRuntime::load(&engine, FIVETRAN_PLUGIN, Some(&ComponentCache::new(cache_dir)))?;
     let mut tenant = TenantConfig::new("large", base_url, Credentials::new(key, secret));
     tenant.allow_private_network = true;
     let dir = tempfile::tempdir()?;
