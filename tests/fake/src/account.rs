@@ -4,6 +4,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+/// The fake keeps no dates for memberships: each says it was made at this moment.
+const MEMBERSHIP_CREATED_AT: &str = "2024-01-01T00:00:00Z";
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
     pub id: String,
@@ -201,5 +204,15 @@ impl Account {
 
     pub fn group_json(group: &Group) -> Value {
         json!({"id": group.id, "name": group.name, "created_at": group.created_at})
+    }
+
+    /// A team's membership of a user, as the team users endpoints give it.
+    pub fn team_user_json(user: &str, role: &str) -> Value {
+        json!({"user_id": user, "role": role, "created_at": MEMBERSHIP_CREATED_AT})
+    }
+
+    /// A membership of a group (of a user or a team), as the groups endpoints give it.
+    pub fn group_membership_json(group: &str, role: &str) -> Value {
+        json!({"id": group, "role": role, "created_at": MEMBERSHIP_CREATED_AT})
     }
 }

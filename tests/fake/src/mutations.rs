@@ -308,10 +308,6 @@ fn remove_membership(account: &mut Account, table: Table, key: (&str, &str)) -> 
     }
 }
 
-fn team_membership(user: &str, role: &str) -> Value {
-    json!({"user_id": user, "role": role, "created_at": CREATED_AT})
-}
-
 fn add_team_user(account: &mut Account, team: &str, request: TeamUser) -> Reply {
     if !account.teams.contains_key(team) {
         return not_found("Team", team);
@@ -328,17 +324,13 @@ fn add_team_user(account: &mut Account, team: &str, request: TeamUser) -> Reply 
         return Reply::error(409, "Conflict", format!("User '{}' is already a member of team '{team}'", request.user_id));
     }
     account.team_users.insert(key, role.clone());
-    data(201, "User has been added to the team", team_membership(&request.user_id, &role))
+    data(201, "User has been added to the team", Account::team_user_json(&request.user_id, &role))
 }
 
 #[derive(Deserialize)]
 struct GroupMembership {
     id: String,
     role: String,
-}
-
-fn membership(group: &str, role: &str) -> Value {
-    json!({"id": group, "role": role, "created_at": CREATED_AT})
 }
 
 fn add_team_group(account: &mut Account, team: &str, request: GroupMembership) -> Reply {
@@ -356,7 +348,7 @@ fn add_team_group(account: &mut Account, team: &str, request: GroupMembership) -
         return Reply::error(409, "Conflict", format!("Team '{team}' already has a membership in group '{}'", request.id));
     }
     account.team_groups.insert(key, request.role.clone());
-    data(201, "Team membership has been created", membership(&request.id, &request.role))
+    data(201, "Team membership has been created", Account::group_membership_json(&request.id, &request.role))
 }
 
 fn add_user_group(account: &mut Account, user: &str, request: GroupMembership) -> Reply {
@@ -374,7 +366,7 @@ fn add_user_group(account: &mut Account, user: &str, request: GroupMembership) -
         return Reply::error(409, "Conflict", format!("User '{user}' already has a membership in group '{}'", request.id));
     }
     account.group_users.insert(key, request.role.clone());
-    data(201, "User membership has been created", membership(&request.id, &request.role))
+    data(201, "User membership has been created", Account::group_membership_json(&request.id, &request.role))
 }
 
 #[derive(Deserialize)]

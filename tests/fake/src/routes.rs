@@ -120,7 +120,7 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>, 
             }
             let memberships: Vec<_> =
                 account.group_users.iter().filter(|((_, u), _)| u == id).map(|((g, _), role)| (g.as_str(), (g, role))).collect();
-            list(query, "User memberships in groups retrieved successfully", memberships, |(g, role)| membership_json(g, role).to_string())
+            list(query, "User memberships in groups retrieved successfully", memberships, |(g, role)| Account::group_membership_json(g, role).to_string())
         }
         ("GET", ["v1", "users", user, "groups", group]) => match account.group_users.get(&(group.to_string(), user.to_string())) {
             Some(role) => Reply::ok("User membership retrieved successfully", json!({"id": group, "role": role, "created_at": "2024-01-01T00:00:00Z"})),
@@ -128,7 +128,7 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>, 
             None => not_found("UserMembership", &format!("{user}/{group}")),
         },
         ("GET", ["v1", "teams", team, "users", user]) => match account.team_users.get(&(team.to_string(), user.to_string())) {
-            Some(role) => Reply::ok("Team membership retrieved successfully", json!({"user_id": user, "role": role, "created_at": "2024-01-01T00:00:00Z"})),
+            Some(role) => Reply::ok("Team membership retrieved successfully", Account::team_user_json(user, role)),
             None if !account.teams.contains_key(*team) => not_found("Team", team),
             None => not_found("TeamMembership", &format!("{team}/{user}")),
         },
@@ -160,7 +160,7 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>, 
             });
             let members = filter_active(query, members);
             list(query, "Team users retrieved successfully", members, |(u, role)| {
-                json!({"user_id": u, "role": role, "created_at": "2024-01-01T00:00:00Z"}).to_string()
+                Account::team_user_json(u, role).to_string()
             })
         }
         ("GET", ["v1", "teams", id, "groups"]) => {
@@ -168,7 +168,7 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>, 
                 return not_found("Team", id);
             }
             let memberships = rows(&account.team_groups, id).map(|(g, role)| (g.as_str(), (g, role))).collect();
-            list(query, "Team group memberships retrieved successfully", memberships, |(g, role)| membership_json(g, role).to_string())
+            list(query, "Team group memberships retrieved successfully", memberships, |(g, role)| Account::group_membership_json(g, role).to_string())
         }
         ("GET", ["v1", "groups"]) => {
             let groups = account.groups.values().map(|g| (g.id.as_str(), g)).collect();
@@ -233,10 +233,6 @@ fn filter_active<K, T>(query: &Query, items: impl Iterator<Item = (K, bool, T)>)
 /// The rows of a table keyed (first, second) whose first part is `first`, by second part.
 fn rows<'a>(table: &'a BTreeMap<(String, String), String>, first: &'a str) -> impl Iterator<Item = (&'a String, &'a String)> {
     table.range((first.to_owned(), String::new())..).take_while(move |((f, _), _)| f == first).map(|((_, second), role)| (second, role))
-}
-
-fn membership_json(group: &str, role: &str) -> Value {
-    json!({"id": group, "role": role, "created_at": "2024-01-01T00:00:00Z"})
 }
 
 /// Cursor paging over items keyed for order: the cursor names the last key served. Only the
