@@ -363,6 +363,53 @@ mod tests {
         assert_eq!(accepted.load(Ordering::SeqCst), 1);
     }
 
+    /// A server that answers the first request of each connection and closes the connection on
+    /// reading the second, without answering it: a server going away just as a reused
+    /// connection's request arrives. Answers how many connections it accepted.
+    async fn closing_server() -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buffer = [0u8; 4096];
+                    if !matches!(stream.read(&mut buffer).await, Ok(n) if n > 0) {
+                        return;
+                    }
+                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
+                    let _ = stream.read(&mut buffer).await;
+                    // Dropped here: closed with the second request unanswered.
+                });
+            }
+        });
+        (address, accepted)
+    }
+
+    #[tokio::test]
+    async fn a_request_lost_with_its_connection_fails_at_once_and_the_next_one_gets_a_new_connection() {
+        let (address, accepted) = closing_server().await;
+        let meter = Arc::new(RequestMeter::default());
+        let url = format!("http://{address}/v1/users");
+        let origin = Origin::of(&url.parse().unwrap()).unwrap();
+        let get = || Request::get(&url).body(Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync()).unwrap();
+        let ips = [address.ip()];
+        let send_one = |request| send(request, &origin, &ips, RequestOptions::default(), 1024, Arc::clone(&meter));
+        let (response, _) = send_one(get()).await.unwrap();
+        assert_eq!(&response.into_body().collect().await.unwrap().to_bytes()[..], b"ok");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+        // The second goes over the kept connection, which the server closes on reading it: an
+        // error the host's retry policy acts on, not a hang and not a wrong answer.
+        let lost = tokio::time::timeout(Duration::from_secs(5), send_one(get())).await.expect("no hang");
+        assert!(lost.is_err(), "the unanswered request fails");
+        let (response, _) = send_one(get()).await.unwrap();
+        assert_eq!(&response.into_body().collect().await.unwrap().to_bytes()[..], b"ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "the dead connection is not kept");
+    }
+
     #[tokio::test]
     async fn a_connection_the_server_closed_while_idle_is_not_reused() {
         let (address, accepted) = server(Some(Duration::from_millis(30))).await;
