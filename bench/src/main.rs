@@ -14,10 +14,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use bytes::Bytes;
 use connector_host::cache::ComponentCache;
 use connector_host::engine::{Allocation, new_engine};
 use connector_host::http::RequestMeter;
-use bytes::Bytes;
 use connector_host::{ConnectorRuntime, Credentials, FIVETRAN_PLUGIN, TenantConfig, Upstream, UpstreamFailure, UpstreamFuture, sync};
 use fivetran_fake::{Account, AccountSpec, generate};
 use fivetran_plugin::transport::{ApiRequest, ApiResponse, Transport, TransportError};
@@ -191,7 +191,8 @@ async fn sync_rows(sizes: &Sizes, plugin: &ConnectorRuntime, concurrencies: &[us
         }
         let bound = sizes.latency * fake.minimum_requests as u32 / concurrency as u32;
         let ratio = wall.as_secs_f64() / bound.as_secs_f64();
-        let what = format!("sync of {}, {} ms per answer, concurrency {concurrency}: wall time", account_label(sizes), sizes.latency.as_millis());
+        let what =
+            format!("sync of {}, {} ms per answer, concurrency {concurrency}: wall time", account_label(sizes), sizes.latency.as_millis());
         let measured = format!("{:.2} s = {ratio:.2} × bound ({:.2} s)", wall.as_secs_f64(), bound.as_secs_f64());
         let (target, met) = if concurrency == 8 { ("≤ 1.3 × bound", Some(ratio <= 1.3)) } else { ("(reference)", None) };
         rows.push(row(what, measured, target, met));
@@ -218,7 +219,12 @@ async fn cpu_row(sizes: &Sizes, plugin: &ConnectorRuntime, rows: &mut Vec<Row>) 
     let per_thousand = cpu.as_secs_f64() * 1000.0 / (snapshot.grants.len().max(1) as f64 / 1000.0);
     rows.push(row(
         format!("same account, no added latency, concurrency 8: host CPU time per 1,000 grants"),
-        format!("{per_thousand:.1} ms ({} grants, {:.2} s CPU, {:.2} s wall)", snapshot.grants.len(), cpu.as_secs_f64(), wall.as_secs_f64()),
+        format!(
+            "{per_thousand:.1} ms ({} grants, {:.2} s CPU, {:.2} s wall)",
+            snapshot.grants.len(),
+            cpu.as_secs_f64(),
+            wall.as_secs_f64()
+        ),
         "(reference)",
         None,
     ));
@@ -488,7 +494,11 @@ async fn mapping_row(sizes: &Sizes, plugin: &ConnectorRuntime, rows: &mut Vec<Ro
     ));
     rows.push(row(
         format!("of which the host's copy of the page's {strings} strings out of the component, at least"),
-        format!("{:.2} ms a page ({:.0}% of the component's)", per(copy_best), 100.0 * copy_best.as_secs_f64() / component_cpu.as_secs_f64().max(1e-9)),
+        format!(
+            "{:.2} ms a page ({:.0}% of the component's)",
+            per(copy_best),
+            100.0 * copy_best.as_secs_f64() / component_cpu.as_secs_f64().max(1e-9)
+        ),
         "(reference)",
         None,
     ));
@@ -514,7 +524,11 @@ fn render(rows: &[Row], sizes: &Sizes, smoke: bool, took: Duration) -> String {
     if smoke {
         let _ = writeln!(out, "**Smoke run**: tiny sizes, to check that every measurement runs; the figures mean nothing.\n");
     }
-    let _ = writeln!(out, "Measured by `cargo run --release -p connector-bench` (written by the run itself), in {:.0} s.\n", took.as_secs_f64());
+    let _ = writeln!(
+        out,
+        "Measured by `cargo run --release -p connector-bench` (written by the run itself), in {:.0} s.\n",
+        took.as_secs_f64()
+    );
     let _ = writeln!(out, "Machine: {}\n", machine());
     let _ = writeln!(out, "| measurement | result | target | met |\n|---|---|---|---|");
     for r in rows {

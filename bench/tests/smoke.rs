@@ -6,7 +6,18 @@ fn the_smoke_run_reports_every_measurement() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_connector-bench")).arg("--smoke").output().unwrap();
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{text}{}", String::from_utf8_lossy(&output.stderr));
-    for row in ["concurrency 1: wall time", "concurrency 8: requests", "per 1,000 grants", "pooling on", "pooling off", "cached component", "tenants syncing at once", "host memory", "component vs native", "strings out of the component"] {
+    for row in [
+        "concurrency 1: wall time",
+        "concurrency 8: requests",
+        "per 1,000 grants",
+        "pooling on",
+        "pooling off",
+        "cached component",
+        "tenants syncing at once",
+        "host memory",
+        "component vs native",
+        "strings out of the component",
+    ] {
         assert!(text.contains(row), "missing {row}: {text}");
     }
 }
@@ -16,5 +27,8 @@ fn an_unknown_row_group_is_refused_naming_the_groups() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_connector-bench")).args(["--only", "nope"]).output().unwrap();
     let text = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert_eq!(text.trim(), "connector-bench: error: --only nope: no such row group; choose one of sync, sync-8, cpu, instantiation, startup, tenants, large, mapping");
+    assert_eq!(
+        text.trim(),
+        "connector-bench: error: --only nope: no such row group; choose one of sync, sync-8, cpu, instantiation, startup, tenants, large, mapping"
+    );
 }

@@ -28,7 +28,16 @@ pub fn build_components(workspace: &Path, packages: &[(&str, &str)]) -> Vec<Path
         println!("cargo:rerun-if-changed={}", workspace.join(folder).display());
     }
     // The outer build's settings are for the host, not for the components.
-    for variable in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET", "RUSTC_WORKSPACE_WRAPPER", "CARGO_MAKEFLAGS", "MAKEFLAGS", "MFLAGS"] {
+    for variable in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTC_WORKSPACE_WRAPPER",
+        "CARGO_MAKEFLAGS",
+        "MAKEFLAGS",
+        "MFLAGS",
+    ] {
         command.env_remove(variable);
     }
     for (name, _) in std::env::vars() {
@@ -41,10 +50,7 @@ pub fn build_components(workspace: &Path, packages: &[(&str, &str)]) -> Vec<Path
         panic!("building {packages:?} for {TARGET} failed ({status}); see the errors above");
     }
     // A cdylib's file is named after its package, with `-` as `_`.
-    packages
-        .iter()
-        .map(|(_, package)| target_dir.join(TARGET).join(PROFILE).join(format!("{}.wasm", package.replace('-', "_"))))
-        .collect()
+    packages.iter().map(|(_, package)| target_dir.join(TARGET).join(PROFILE).join(format!("{}.wasm", package.replace('-', "_")))).collect()
 }
 
 fn ensure_target() {

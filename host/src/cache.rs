@@ -58,7 +58,9 @@ impl ComponentCache {
             tracing::warn!("not using the compiled-component cache: {why}; make it private (chmod 700) or pass another --cache-dir");
             return Ok((compile(engine, bytes)?, false));
         }
-        if entry.is_file() && let Err(why) = private(&entry) {
+        if entry.is_file()
+            && let Err(why) = private(&entry)
+        {
             tracing::warn!("not using the compiled-component cache: {why}; remove the file");
             return Ok((compile(engine, bytes)?, false));
         }

@@ -29,9 +29,10 @@ impl CredentialSource {
     fn read(&self, what: &str) -> Result<String> {
         let value = match self {
             CredentialSource::Env(name) => std::env::var(name).ok(),
-            CredentialSource::File(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                HostError::Usage(format!("cannot read the API {what} from {}: {e}", self.describe()))
-            })?),
+            CredentialSource::File(path) => Some(
+                std::fs::read_to_string(path)
+                    .map_err(|e| HostError::Usage(format!("cannot read the API {what} from {}: {e}", self.describe())))?,
+            ),
         };
         let value = value.map(|v| v.trim().to_owned()).unwrap_or_default();
         if value.is_empty() {

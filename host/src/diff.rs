@@ -51,8 +51,7 @@ impl SnapshotDiff {
                 }
             }
         }
-        diff.resources_removed =
-            old_resources.iter().filter(|(k, _)| !new_resources.contains_key(*k)).map(|(_, r)| (*r).clone()).collect();
+        diff.resources_removed = old_resources.iter().filter(|(k, _)| !new_resources.contains_key(*k)).map(|(_, r)| (*r).clone()).collect();
         let old_grants: BTreeSet<&str> = old.grants.iter().map(|g| g.id.as_str()).collect();
         let new_grants: BTreeSet<&str> = new.grants.iter().map(|g| g.id.as_str()).collect();
         diff.grants_added = new.grants.iter().filter(|g| !old_grants.contains(g.id.as_str())).cloned().collect();

@@ -37,9 +37,7 @@ impl Origin {
     /// The origin of a base URL; refuses anything but `http(s)://host[:port]` with an empty path.
     pub fn from_base_url(base_url: &str) -> Result<Self> {
         let usage = |why: &str| {
-            HostError::Usage(format!(
-                "--base-url {base_url:?} {why}; give scheme and host only, e.g. https://api.fivetran.com"
-            ))
+            HostError::Usage(format!("--base-url {base_url:?} {why}; give scheme and host only, e.g. https://api.fivetran.com"))
         };
         let uri: Uri = base_url.parse().map_err(|_| usage("is not a URL"))?;
         if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
@@ -121,14 +119,10 @@ impl EgressPolicy {
             ));
         }
         if !origin.is_https() && private.len() != addresses.len() {
-            return Err(format!(
-                "egress to {origin} denied: plain http is allowed only to private addresses; use https"
-            ));
+            return Err(format!("egress to {origin} denied: plain http is allowed only to private addresses; use https"));
         }
         if !origin.is_https() && !self.allow_private_network {
-            return Err(format!(
-                "egress to {origin} denied: plain http needs --allow-private-network and a private address; use https"
-            ));
+            return Err(format!("egress to {origin} denied: plain http needs --allow-private-network and a private address; use https"));
         }
         Ok(())
     }
@@ -214,8 +208,20 @@ mod tests {
     #[test]
     fn non_public_addresses_are_refused_unless_allowed() {
         for text in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
-            "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254", "::", "64:ff9b::a00:1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+            "::ffff:169.254.169.254",
+            "::",
+            "64:ff9b::a00:1",
         ] {
             assert!(!is_public(&ip(text)), "{text} must not count as public");
         }

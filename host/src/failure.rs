@@ -15,13 +15,12 @@ pub fn call_failure(tenant: &TenantConfig, error: CallError, retried: u32) -> Ho
                 "the API rejected the credentials: {m}; check the API key and secret ({})",
                 credential_hint(tenant)
             )),
-            ConnectorError::Forbidden(m) => HostError::Credentials(format!(
-                "the API key is not allowed to do this: {m}; use a key with the scopes the connector needs"
-            )),
-            ConnectorError::RateLimited(limit) => HostError::Api(format!(
-                "{}{again}; the account's API rate limit is exhausted, run again later",
-                limit.message
-            )),
+            ConnectorError::Forbidden(m) => {
+                HostError::Credentials(format!("the API key is not allowed to do this: {m}; use a key with the scopes the connector needs"))
+            }
+            ConnectorError::RateLimited(limit) => {
+                HostError::Api(format!("{}{again}; the account's API rate limit is exhausted, run again later", limit.message))
+            }
             ConnectorError::Upstream(upstream) => match upstream.status {
                 Some(status) if (200..300).contains(&status) => HostError::Api(format!(
                     "{}; the API answered something the connector cannot read: report it with the endpoint named",

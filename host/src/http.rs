@@ -11,9 +11,7 @@ use tokio::time::Instant;
 
 use http::HeaderValue;
 use http::header::{AUTHORIZATION, HeaderName, PROXY_AUTHORIZATION};
-use wasmtime_wasi_http::{
-    DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks,
-};
+use wasmtime_wasi_http::{DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::credentials::Credentials;
 use crate::egress::{EgressPolicy, Origin};
@@ -185,10 +183,7 @@ fn forbidden(name: &HeaderName) -> bool {
     *name == AUTHORIZATION || *name == PROXY_AUTHORIZATION || DEFAULT_FORBIDDEN_HEADERS.contains(name)
 }
 
-type SendResult = wasmtime_wasi_http::Result<(
-    http::Response<WasiBody>,
-    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-)>;
+type SendResult = wasmtime_wasi_http::Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>)>;
 
 impl WasiHttpHooks for EgressHooks {
     fn is_forbidden_header(&mut self, name: &HeaderName) -> bool {
@@ -242,8 +237,7 @@ impl WasiHttpHooks for EgressHooks {
             }
             meter.wait_turn().await;
             // The filter above already refused a guest-set Authorization; this is the only one.
-            let mut authorization =
-                HeaderValue::from_str(&credentials.authorization()).map_err(|_| HttpError::HttpRequestDenied)?;
+            let mut authorization = HeaderValue::from_str(&credentials.authorization()).map_err(|_| HttpError::HttpRequestDenied)?;
             authorization.set_sensitive(true);
             request.headers_mut().insert(AUTHORIZATION, authorization);
             tracing::debug!(target: "connector_host::http", method = %request.method(), path = %request.uri().path(), "request");

@@ -82,7 +82,12 @@ impl Merged {
         let mut resources = Vec::with_capacity(self.resources.len());
         for ((resource_type, id), (resource, _)) in self.resources {
             let traits: Value = serde_json::from_str(&resource.traits_json).map_err(|_| {
-                redact(tenant, HostError::Other(format!("the connector reported traits of {resource_type} {id} that are not JSON; this is a connector bug")))
+                redact(
+                    tenant,
+                    HostError::Other(format!(
+                        "the connector reported traits of {resource_type} {id} that are not JSON; this is a connector bug"
+                    )),
+                )
             })?;
             if !traits.is_object() {
                 return Err(HostError::Other(format!(

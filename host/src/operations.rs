@@ -9,8 +9,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::bindings::v0_2::types::{
-    Capability, DeprovisionOutcome, Grant, GrantChange, KeyKind, NewAccount, ProvisionOutcome, Resource, ResourceRef,
-    RevokeChange,
+    Capability, DeprovisionOutcome, Grant, GrantChange, KeyKind, NewAccount, ProvisionOutcome, Resource, ResourceRef, RevokeChange,
 };
 use crate::error::{HostError, Result};
 use crate::failure::call_failure;

@@ -60,10 +60,7 @@ impl ConnectionPool {
         let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
         idle.retain(|c| c.since.elapsed() < IDLE_FOR && !c.sender.is_closed());
         let index = idle.iter().rposition(|c| {
-            c.https == origin.is_https()
-                && c.host == origin.host
-                && c.address.port() == origin.port
-                && addresses.contains(&c.address.ip())
+            c.https == origin.is_https() && c.host == origin.host && c.address.port() == origin.port && addresses.contains(&c.address.ip())
         })?;
         let connection = idle.swap_remove(index);
         Some((connection.sender, connection.address))
@@ -134,8 +131,7 @@ pub(crate) async fn send(
     let (tcp, address) = connect_any(addresses, origin.port, connect_timeout).await?;
     let _ = tcp.set_nodelay(true);
     let (response, sender) = if origin.is_https() {
-        let name = rustls::pki_types::ServerName::try_from(origin.host.clone())
-            .map_err(|_| HttpError::TlsCertificateError)?;
+        let name = rustls::pki_types::ServerName::try_from(origin.host.clone()).map_err(|_| HttpError::TlsCertificateError)?;
         let connector = tokio_rustls::TlsConnector::from(tls_config());
         let tls = match tokio::time::timeout(connect_timeout, connector.connect(name, tcp)).await {
             Ok(Ok(tls)) => tls,
@@ -219,7 +215,9 @@ where
 
 /// What the run reports when `endpoint` answers more than `bytes`.
 pub(crate) fn size_denial(endpoint: &str, bytes: u64) -> String {
-    format!("response size limit: {endpoint} answered more than {bytes} bytes; raise max_response_mib in the tenant file if that is expected")
+    format!(
+        "response size limit: {endpoint} answered more than {bytes} bytes; raise max_response_mib in the tenant file if that is expected"
+    )
 }
 
 /// How large a body may be, and whom to tell when it is larger.
@@ -334,8 +332,7 @@ mod tests {
         for _ in 0..2 {
             let body = Empty::<Bytes>::new().map_err(|never| match never {}).boxed_unsync();
             let request = Request::get(&url).body(body).unwrap();
-            let (response, _) =
-                send(request, &origin, &[address.ip()], RequestOptions::default(), 1024, Arc::clone(&meter)).await.unwrap();
+            let (response, _) = send(request, &origin, &[address.ip()], RequestOptions::default(), 1024, Arc::clone(&meter)).await.unwrap();
             let body = response.into_body().collect().await.unwrap().to_bytes();
             assert_eq!(&body[..], b"ok");
             tokio::time::sleep(pause).await;

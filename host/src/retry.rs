@@ -53,10 +53,7 @@ impl RetryPolicy {
                 if attempts.rate_limit_waits > self.max_rate_limit_waits {
                     return Decision::GiveUp;
                 }
-                let wait = limit
-                    .retry_after_ms
-                    .map(Duration::from_millis)
-                    .unwrap_or_else(|| self.backoff(attempts.rate_limit_waits));
+                let wait = limit.retry_after_ms.map(Duration::from_millis).unwrap_or_else(|| self.backoff(attempts.rate_limit_waits));
                 if wait > self.max_rate_limit_wait { Decision::GiveUp } else { Decision::RetryAfter(wait) }
             }
             ConnectorError::Upstream(upstream) if is_transient(upstream.status) && upstream.code.as_deref() != Some("EgressDenied") => {

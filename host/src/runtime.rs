@@ -9,8 +9,8 @@ use wasmtime::{Engine, Store};
 
 use crate::bindings::CONTRACT_VERSION;
 use crate::bindings::v0_2::types::{
-    AccountInfo, Config as CallConfig, ConnectorError, ConnectorMetadata, DeprovisionOutcome, Entitlement,
-    GrantOutcome, NewAccount, Page, ProvisionOutcome, RateLimit, Resource, ResourceRef, RevokeOutcome, UpstreamError,
+    AccountInfo, Config as CallConfig, ConnectorError, ConnectorMetadata, DeprovisionOutcome, Entitlement, GrantOutcome, NewAccount, Page,
+    ProvisionOutcome, RateLimit, Resource, ResourceRef, RevokeOutcome, UpstreamError,
 };
 use crate::bindings::v0_2::{ConnectorWorld, ConnectorWorldPre};
 use crate::error::{HostError, Result};
@@ -85,10 +85,8 @@ impl ConnectorRuntime {
     /// Instantiates the component in a fresh store with the tenant's policy, credentials and
     /// limits. Requests it sends are counted in `meter`.
     pub async fn open(&self, tenant: &TenantConfig, meter: Arc<RequestMeter>) -> Result<Session> {
-        let slot = crate::engine::instance_slots()
-            .acquire_owned()
-            .await
-            .map_err(|_| HostError::Other("the instance pool is closed".into()))?;
+        let slot =
+            crate::engine::instance_slots().acquire_owned().await.map_err(|_| HostError::Other("the instance pool is closed".into()))?;
         let hooks = EgressHooks {
             tenant: Arc::from(tenant.id.as_str()),
             policy: Arc::new(tenant.egress_policy()?),
@@ -99,7 +97,8 @@ impl ConnectorRuntime {
             upstream: self.upstream.clone(),
         };
         let cpu_ticks = (tenant.cpu_time_per_call.as_millis() / crate::engine::EPOCH_TICK.as_millis()).max(1) as u64;
-        let mut store = Store::new(&self.engine, TenantState::new(Arc::from(tenant.id.as_str()), hooks, tenant.memory_limit_bytes, cpu_ticks));
+        let mut store =
+            Store::new(&self.engine, TenantState::new(Arc::from(tenant.id.as_str()), hooks, tenant.memory_limit_bytes, cpu_ticks));
         store.limiter(|state| &mut state.memory);
         // Each tick the plugin's code runs past costs one tick of its CPU budget; it yields to
         // the other tenants' work every tick, and traps when the budget is spent.
@@ -233,11 +232,7 @@ impl Session {
         Ok(page)
     }
 
-    pub async fn list_entitlements(
-        &mut self,
-        resource: &Resource,
-        related: &[Resource],
-    ) -> Result<Vec<Entitlement>, CallError> {
+    pub async fn list_entitlements(&mut self, resource: &Resource, related: &[Resource]) -> Result<Vec<Entitlement>, CallError> {
         let config = self.config.clone();
         let entitlements = call!(self, call_list_entitlements, &config, resource, related)?;
         self.check_size("list-entitlements", entitlements.iter().map(entitlement_size).sum())?;
@@ -335,7 +330,11 @@ fn resource_size(r: &Resource) -> usize {
 }
 
 fn entitlement_size(e: &Entitlement) -> usize {
-    32 + e.id.len() + ref_size(&e.resource) + e.slug.len() + e.display_name.len() + e.grantable_to.iter().map(|g| 16 + g.len()).sum::<usize>()
+    32 + e.id.len()
+        + ref_size(&e.resource)
+        + e.slug.len()
+        + e.display_name.len()
+        + e.grantable_to.iter().map(|g| 16 + g.len()).sum::<usize>()
 }
 
 fn ref_size(r: &ResourceRef) -> usize {
@@ -351,11 +350,9 @@ fn redact_connector_error(error: ConnectorError, clean: impl Fn(String) -> Strin
         ConnectorError::RateLimited(limit) => ConnectorError::RateLimited(RateLimit { message: clean(limit.message), ..limit }),
         ConnectorError::InvalidArgument(m) => ConnectorError::InvalidArgument(clean(m)),
         ConnectorError::Conflict(m) => ConnectorError::Conflict(clean(m)),
-        ConnectorError::Upstream(upstream) => ConnectorError::Upstream(UpstreamError {
-            code: upstream.code.map(&clean),
-            message: clean(upstream.message),
-            ..upstream
-        }),
+        ConnectorError::Upstream(upstream) => {
+            ConnectorError::Upstream(UpstreamError { code: upstream.code.map(&clean), message: clean(upstream.message), ..upstream })
+        }
         ConnectorError::Unsupported(m) => ConnectorError::Unsupported(clean(m)),
         ConnectorError::Internal(m) => ConnectorError::Internal(clean(m)),
     }

@@ -127,8 +127,8 @@ impl Snapshot {
     /// Reads a snapshot, refusing files of another format.
     pub fn read(path: &Path) -> Result<Self> {
         let text = std::fs::read(path).map_err(|e| HostError::Usage(format!("cannot read snapshot {}: {e}", path.display())))?;
-        let value: Value = serde_json::from_slice(&text)
-            .map_err(|e| HostError::Usage(format!("{} is not a snapshot: not JSON ({e})", path.display())))?;
+        let value: Value =
+            serde_json::from_slice(&text).map_err(|e| HostError::Usage(format!("{} is not a snapshot: not JSON ({e})", path.display())))?;
         if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
             return Err(HostError::Usage(format!("{} is not a snapshot: its format is not {FORMAT:?}", path.display())));
         }

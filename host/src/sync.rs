@@ -56,12 +56,8 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>, pr
     if !metadata.capabilities.contains(&Capability::Sync) {
         return Err(HostError::Usage(format!("the plugin {} cannot sync", metadata.name)));
     }
-    let workers = Workers {
-        runtime: runtime.clone(),
-        tenant: Arc::clone(&tenant),
-        meter: Arc::clone(&meter),
-        progress: Arc::clone(&progress),
-    };
+    let workers =
+        Workers { runtime: runtime.clone(), tenant: Arc::clone(&tenant), meter: Arc::clone(&meter), progress: Arc::clone(&progress) };
 
     progress.enter(Phase::Resources);
     let jobs = metadata.resource_types.iter().map(|t| Job::Resources(t.id.clone())).collect();
@@ -73,11 +69,9 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>, pr
     progress.enter(Phase::Entitlements);
     let mut session = runtime.open(&tenant, Arc::clone(&meter)).await?;
     for resource_type in &metadata.resource_types {
-        let related: Vec<Resource> =
-            resource_type.entitlements_need.iter().flat_map(|needed| merged.primaries(needed)).collect();
+        let related: Vec<Resource> = resource_type.entitlements_need.iter().flat_map(|needed| merged.primaries(needed)).collect();
         for resource in merged.primaries(&resource_type.id) {
-            let entitlements =
-                session.list_entitlements(&resource, &related).await.map_err(|e| call_failure(&tenant, e, 1))?;
+            let entitlements = session.list_entitlements(&resource, &related).await.map_err(|e| call_failure(&tenant, e, 1))?;
             merged.add_entitlements(entitlements, true);
         }
     }
@@ -94,11 +88,8 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>, pr
 
     let mut snapshot = merged.into_snapshot(&tenant)?;
     snapshot.connector = ConnectorInfo { name: metadata.name, version: metadata.version };
-    let mut types: Vec<ResourceTypeRecord> = metadata
-        .resource_types
-        .iter()
-        .map(|t| ResourceTypeRecord { id: t.id.clone(), display_name: t.display_name.clone() })
-        .collect();
+    let mut types: Vec<ResourceTypeRecord> =
+        metadata.resource_types.iter().map(|t| ResourceTypeRecord { id: t.id.clone(), display_name: t.display_name.clone() }).collect();
     types.sort_by(|a, b| a.id.cmp(&b.id));
     snapshot.resource_types = types;
     snapshot.started_at = rfc3339(started_at);
@@ -152,9 +143,8 @@ impl Workers {
         let mut merged = Merged::default();
         let mut stats = RetryStats::default();
         while let Some(joined) = set.join_next().await {
-            let outcome = joined.unwrap_or_else(|panic| {
-                Err(HostError::Other(format!("a sync worker panicked: {panic}; this is a host bug, report it")))
-            });
+            let outcome = joined
+                .unwrap_or_else(|panic| Err(HostError::Other(format!("a sync worker panicked: {panic}; this is a host bug, report it"))));
             match outcome {
                 Ok((found, worker_stats)) => {
                     merged.absorb(found);
@@ -226,10 +216,13 @@ impl Worker {
 /// listed has no grants.
 async fn page(session: &mut Session, tenant: &TenantConfig, stats: &mut RetryStats, job: &Job, token: Option<&str>) -> Result<Page> {
     let mut retrier = Retrier::new(&tenant.retry, &tenant.id, stats);
-    let result: std::result::Result<Page, (CallError, u32)> = retrying!(retrier, match job {
-        Job::Resources(resource_type) => session.list_resources(resource_type, token).await,
-        Job::Grants(resource) => session.list_grants(resource, token).await,
-    });
+    let result: std::result::Result<Page, (CallError, u32)> = retrying!(
+        retrier,
+        match job {
+            Job::Resources(resource_type) => session.list_resources(resource_type, token).await,
+            Job::Grants(resource) => session.list_grants(resource, token).await,
+        }
+    );
     match result {
         Ok(page) => Ok(page),
         Err((CallError::Connector(ConnectorError::NotFound(why)), _)) if matches!(job, Job::Grants(_)) => {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{HostError, Result};
+use crate::progress::SyncProgress;
 use crate::runtime::ConnectorRuntime;
 use crate::snapshot::Snapshot;
-use crate::progress::SyncProgress;
 use crate::sync::sync_with_progress;
 use crate::tenant::{TenantConfig, validate_id};
 
@@ -79,7 +79,9 @@ pub async fn sync_all(runs: Vec<TenantRun>, out_dir: &Path) -> Vec<TenantOutcome
     for (id, task) in tasks {
         let (result, duration) = match task.await {
             Ok(done) => done,
-            Err(join) => (Err(HostError::Other(format!("tenant {id}: the run panicked: {join}; this is a host bug, report it"))), Duration::ZERO),
+            Err(join) => {
+                (Err(HostError::Other(format!("tenant {id}: the run panicked: {join}; this is a host bug, report it"))), Duration::ZERO)
+            }
         };
         outcomes.push(TenantOutcome { id, result, duration });
     }
@@ -107,12 +109,7 @@ async fn sync_one(runtime: &ConnectorRuntime, tenant: &TenantConfig, out_dir: &P
     let snapshot: Snapshot = sync_with_progress(runtime, tenant, progress).await?;
     let path = out_dir.join(format!("{}.json", tenant.id));
     snapshot.write_atomic(&path)?;
-    Ok(TenantSummary {
-        path,
-        resources: snapshot.resources.len(),
-        grants: snapshot.grants.len(),
-        requests: snapshot.stats.http_requests,
-    })
+    Ok(TenantSummary { path, resources: snapshot.resources.len(), grants: snapshot.grants.len(), requests: snapshot.stats.http_requests })
 }
 
 /// The exit status of a whole `sync-all`: 0 when every tenant succeeded, else the highest.

@@ -114,18 +114,14 @@ struct TenantFile {
 
 /// Reads a tenant file: one or more `[[tenant]]` tables with distinct ids.
 pub fn read_tenant_file(path: &Path) -> Result<Vec<TenantEntry>> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| HostError::Usage(format!("cannot read tenant file {}: {e}", path.display())))?;
+    let text = std::fs::read_to_string(path).map_err(|e| HostError::Usage(format!("cannot read tenant file {}: {e}", path.display())))?;
     let file: TenantFile = toml::from_str(&text).map_err(|e| {
         let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
         let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
         HostError::Usage(format!("tenant file {}{at}: {}", path.display(), e.message().trim()))
     })?;
     if file.tenant.is_empty() {
-        return Err(HostError::Usage(format!(
-            "tenant file {} has no [[tenant]] table; add one with at least an id",
-            path.display()
-        )));
+        return Err(HostError::Usage(format!("tenant file {} has no [[tenant]] table; add one with at least an id", path.display())));
     }
     let mut seen = std::collections::BTreeSet::new();
     let base_dir = path.parent().map(Path::to_path_buf);
@@ -150,11 +146,7 @@ pub fn validate_id(id: &str) -> Result<(), String> {
         && id.len() <= 64
         && !id.starts_with('.')
         && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("tenant id {id:?} must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'"))
-    }
+    if ok { Ok(()) } else { Err(format!("tenant id {id:?} must be 1 to 64 letters, digits, '-', '_' or '.', not starting with '.'")) }
 }
 
 impl TenantEntry {

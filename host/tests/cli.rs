@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use base64::Engine as _;
-use fivetran_fake::{Account, AccountSpec, Fault, FaultRule, FakeFivetran, generate};
+use fivetran_fake::{Account, AccountSpec, FakeFivetran, Fault, FaultRule, generate};
 
 fn fake() -> (FakeFivetran, Account) {
     let account = generate(&AccountSpec::sized(31, 120, 6, 4));
@@ -178,7 +178,8 @@ fn credentials_an_answer_echoes_are_redacted_in_retry_lines() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("snap.json");
     let (k, s) = key(&account);
-    let output = run(&["sync", "-v", "--out", out.to_str().unwrap(), "--base-url", &fake.base_url(), "--allow-private-network"], Some((k, s)));
+    let output =
+        run(&["sync", "-v", "--out", out.to_str().unwrap(), "--base-url", &fake.base_url(), "--allow-private-network"], Some((k, s)));
     assert!(output.status.success(), "{}", stderr(&output));
     let log = stderr(&output);
     let retries: Vec<&str> = log.lines().filter(|line| line.contains("retrying in")).collect();
@@ -254,7 +255,8 @@ fn provision_grant_revoke_and_deprovision_print_json() {
         assert!(output.status.success(), "{args:?}: {}", stderr(&output));
         serde_json::from_slice(&output.stdout).expect("stdout is JSON")
     };
-    let invited = json(&["provision", "--email", "ann@b.test", "--given-name", "Ann", "--family-name", "Lee", "--role", "Account Reviewer"]);
+    let invited =
+        json(&["provision", "--email", "ann@b.test", "--given-name", "Ann", "--family-name", "Lee", "--role", "Account Reviewer"]);
     assert_eq!(invited["outcome"], "created");
     let user = invited["user"]["id"].as_str().unwrap().to_owned();
     let team = account.teams.keys().next().unwrap();
@@ -427,7 +429,10 @@ fn progress_is_plain_lines_off_a_terminal_and_silent_with_quiet() {
     assert!(last.starts_with("default: done"), "{progress}");
     assert!(last.contains("120 users") && last.contains("requests"), "{last}");
     let summary = stdout(&output);
-    assert!(summary.contains("users") && summary.contains("enabled") && summary.contains("grants") && summary.contains("duration"), "{summary}");
+    assert!(
+        summary.contains("users") && summary.contains("enabled") && summary.contains("grants") && summary.contains("duration"),
+        "{summary}"
+    );
 
     let mut quiet = args.to_vec();
     quiet.push("--quiet");
@@ -450,7 +455,11 @@ fn diff_shows_a_grant_and_a_trait_change_by_principal() {
     };
     sync_to(&before);
     let team = account.teams.values().next().unwrap();
-    let user = account.users.values().find(|u| !account.team_users.contains_key(&(team.id.clone(), u.id.clone())) && u.role.as_deref() == Some("Account Analyst")).unwrap();
+    let user = account
+        .users
+        .values()
+        .find(|u| !account.team_users.contains_key(&(team.id.clone(), u.id.clone())) && u.role.as_deref() == Some("Account Analyst"))
+        .unwrap();
     let mut grant = vec!["grant", "--entitlement"];
     let entitlement = format!("team:{}:manager", team.id);
     let principal = format!("user:{}", user.id);
@@ -504,7 +513,8 @@ fn validate_tells_which_reads_a_system_key_lacks() {
 
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("s.json");
-    let output = run(&["sync", "--out", out.to_str().unwrap(), "--base-url", &url, "--allow-private-network"], Some((&system.key, &system.secret)));
+    let output =
+        run(&["sync", "--out", out.to_str().unwrap(), "--base-url", &url, "--allow-private-network"], Some((&system.key, &system.secret)));
     assert_eq!(output.status.code(), Some(3));
     assert!(error_line(&output).contains("needs the TEAM:READ scope"), "{}", stderr(&output));
 }

@@ -156,11 +156,9 @@ pub fn transport_error(endpoint: &str, error: TransportError) -> ConnectorError 
             code: Some("EgressDenied".into()),
             message: format!("{endpoint}: the host refused the request: {why}"),
         },
-        TransportError::Failed(why) => ConnectorError::Upstream {
-            status: None,
-            code: None,
-            message: format!("{endpoint}: no complete answer: {why}"),
-        },
+        TransportError::Failed(why) => {
+            ConnectorError::Upstream { status: None, code: None, message: format!("{endpoint}: no complete answer: {why}") }
+        }
     }
 }
 
@@ -201,10 +199,7 @@ pub fn check_status(endpoint: &str, response: &ApiResponse) -> Result<()> {
     }
     let body: Option<ErrorBody> = serde_json::from_slice(&response.body).ok();
     let code = body.as_ref().and_then(|b| b.code.clone());
-    let detail = body
-        .and_then(|b| b.message)
-        .map(|m| format!(": {}", one_line(&m)))
-        .unwrap_or_default();
+    let detail = body.and_then(|b| b.message).map(|m| format!(": {}", one_line(&m))).unwrap_or_default();
     let message = format!("{endpoint} answered {status}{detail}");
     Err(match status {
         401 => ConnectorError::Unauthorized(message),
@@ -215,10 +210,7 @@ pub fn check_status(endpoint: &str, response: &ApiResponse) -> Result<()> {
         404 => ConnectorError::NotFound(message),
         409 => ConnectorError::Conflict(message),
         400 | 422 => ConnectorError::InvalidArgument(message),
-        429 => ConnectorError::RateLimited {
-            retry_after_ms: response.retry_after.as_deref().and_then(parse_retry_after_ms),
-            message,
-        },
+        429 => ConnectorError::RateLimited { retry_after_ms: response.retry_after.as_deref().and_then(parse_retry_after_ms), message },
         _ => ConnectorError::Upstream { status: Some(status), code, message },
     })
 }
@@ -279,9 +271,7 @@ mod tests {
             assert!(items.is_empty());
             assert_eq!(next, None);
         }
-        let (_, next) =
-            decode_list::<Group>("GET /v1/groups", &response(200, r#"{"data":{"items":[],"next_cursor":"abc"}}"#))
-                .unwrap();
+        let (_, next) = decode_list::<Group>("GET /v1/groups", &response(200, r#"{"data":{"items":[],"next_cursor":"abc"}}"#)).unwrap();
         assert_eq!(next.as_deref(), Some("abc"));
     }
 
@@ -314,10 +304,7 @@ mod tests {
         ));
         let mut limited = response(429, "");
         limited.retry_after = Some("7".into());
-        assert!(matches!(
-            check_status("e", &limited),
-            Err(ConnectorError::RateLimited { retry_after_ms: Some(7000), .. })
-        ));
+        assert!(matches!(check_status("e", &limited), Err(ConnectorError::RateLimited { retry_after_ms: Some(7000), .. })));
     }
 
     #[test]
@@ -340,7 +327,12 @@ mod tests {
     #[test]
     fn a_403_names_the_scope_the_endpoint_needs() {
         let error = check_status("GET /v1/teams/t1/users", &response(403, r#"{"code":"Forbidden","message":"no"}"#));
-        assert_eq!(error, Err(ConnectorError::Forbidden("GET /v1/teams/t1/users answered 403: no; a system key needs the TEAM:READ scope for this".into())));
+        assert_eq!(
+            error,
+            Err(ConnectorError::Forbidden(
+                "GET /v1/teams/t1/users answered 403: no; a system key needs the TEAM:READ scope for this".into()
+            ))
+        );
         assert_eq!(scope_for("DELETE /v1/users/u1"), Some("USER:MANAGE"));
         assert_eq!(scope_for("GET /v1/groups"), Some("DESTINATION:READ"));
         assert_eq!(scope_for("GET /v2/other"), None);

@@ -50,11 +50,7 @@ impl Guest for FivetranConnector {
         })
     }
 
-    fn list_resources(
-        cfg: wit::Config,
-        resource_type: String,
-        page_token: Option<String>,
-    ) -> Result<wit::Page, wit::ConnectorError> {
+    fn list_resources(cfg: wit::Config, resource_type: String, page_token: Option<String>) -> Result<wit::Page, wit::ConnectorError> {
         let connector = Connector::new(&Waki, config(cfg));
         connector.list_resources(&resource_type, page_token.as_deref()).map(page).map_err(error)
     }
@@ -71,20 +67,13 @@ impl Guest for FivetranConnector {
         Ok(entitlements.into_iter().map(entitlement).collect())
     }
 
-    fn list_grants(
-        cfg: wit::Config,
-        resource: wit::Resource,
-        page_token: Option<String>,
-    ) -> Result<wit::Page, wit::ConnectorError> {
+    fn list_grants(cfg: wit::Config, resource: wit::Resource, page_token: Option<String>) -> Result<wit::Page, wit::ConnectorError> {
         let resource = from_wit(resource);
         let connector = Connector::new(&Waki, config(cfg));
         connector.list_grants(&resource, page_token.as_deref()).map(page).map_err(error)
     }
 
-    fn provision_account(
-        cfg: wit::Config,
-        account: wit::NewAccount,
-    ) -> Result<wit::ProvisionOutcome, wit::ConnectorError> {
+    fn provision_account(cfg: wit::Config, account: wit::NewAccount) -> Result<wit::ProvisionOutcome, wit::ConnectorError> {
         let account = model::NewAccount {
             email: account.email,
             given_name: account.given_name,
@@ -219,13 +208,7 @@ fn resource(r: model::Resource) -> wit::Resource {
 }
 
 fn entitlement(e: model::Entitlement) -> wit::Entitlement {
-    wit::Entitlement {
-        id: e.id,
-        resource: reference(e.resource),
-        slug: e.slug,
-        display_name: e.display_name,
-        grantable_to: e.grantable_to,
-    }
+    wit::Entitlement { id: e.id, resource: reference(e.resource), slug: e.slug, display_name: e.display_name, grantable_to: e.grantable_to }
 }
 
 fn grant(g: model::Grant) -> wit::Grant {
@@ -238,14 +221,10 @@ fn error(e: model::ConnectorError) -> wit::ConnectorError {
         E::Unauthorized(m) => wit::ConnectorError::Unauthorized(m),
         E::Forbidden(m) => wit::ConnectorError::Forbidden(m),
         E::NotFound(m) => wit::ConnectorError::NotFound(m),
-        E::RateLimited { retry_after_ms, message } => {
-            wit::ConnectorError::RateLimited(wit::RateLimit { retry_after_ms, message })
-        }
+        E::RateLimited { retry_after_ms, message } => wit::ConnectorError::RateLimited(wit::RateLimit { retry_after_ms, message }),
         E::InvalidArgument(m) => wit::ConnectorError::InvalidArgument(m),
         E::Conflict(m) => wit::ConnectorError::Conflict(m),
-        E::Upstream { status, code, message } => {
-            wit::ConnectorError::Upstream(wit::UpstreamError { status, code, message })
-        }
+        E::Upstream { status, code, message } => wit::ConnectorError::Upstream(wit::UpstreamError { status, code, message }),
         E::Unsupported(m) => wit::ConnectorError::Unsupported(m),
         E::Internal(m) => wit::ConnectorError::Internal(m),
     }

@@ -4,9 +4,7 @@ use serde::de::DeserializeOwned;
 
 use crate::api;
 use crate::mapping;
-use crate::model::{
-    AccountInfo, Config, ConnectorError, Entitlement, GROUP, Page, ROLE, Resource, Result, TEAM, USER,
-};
+use crate::model::{AccountInfo, Config, ConnectorError, Entitlement, GROUP, Page, ROLE, Resource, Result, TEAM, USER};
 use crate::transport::{ApiRequest, ApiResponse, Transport, encode};
 
 pub const NAME: &str = "fivetran";
@@ -102,9 +100,8 @@ impl<'a, T: Transport> Connector<'a, T> {
             Ok(page)
         } else if let Some(cursor) = token.strip_prefix(TEAM_GROUPS) {
             let path = format!("/v1/teams/{id}/groups");
-            let mut page = self.list_page(&path, non_empty(cursor), |items: Vec<api::Membership>| {
-                mapping::team_group_page(team_id, &items)
-            })?;
+            let mut page =
+                self.list_page(&path, non_empty(cursor), |items: Vec<api::Membership>| mapping::team_group_page(team_id, &items))?;
             page.next_page_token = page.next_page_token.map(|next| format!("{TEAM_GROUPS}{next}"));
             Ok(page)
         } else {
@@ -115,12 +112,7 @@ impl<'a, T: Transport> Connector<'a, T> {
     }
 
     /// One page of a list endpoint, mapped; the API's cursor becomes the page token.
-    fn list_page<I: DeserializeOwned>(
-        &self,
-        path: &str,
-        cursor: Option<&str>,
-        map: impl FnOnce(Vec<I>) -> Page,
-    ) -> Result<Page> {
+    fn list_page<I: DeserializeOwned>(&self, path: &str, cursor: Option<&str>, map: impl FnOnce(Vec<I>) -> Page) -> Result<Page> {
         let (endpoint, response) = self.get_page(path, cursor)?;
         let (items, next) = api::decode_list(&endpoint, &response)?;
         let mut page = map(items);
@@ -144,16 +136,10 @@ impl<'a, T: Transport> Connector<'a, T> {
     }
 
     /// Sends one request; answers with the endpoint's name (for errors) and the response.
-    pub(crate) fn send(
-        &self,
-        method: &'static str,
-        path: String,
-        body: Option<serde_json::Value>,
-    ) -> Result<(String, ApiResponse)> {
+    pub(crate) fn send(&self, method: &'static str, path: String, body: Option<serde_json::Value>) -> Result<(String, ApiResponse)> {
         let request = ApiRequest { method, path, body: body.map(|b| b.to_string().into_bytes()) };
         let endpoint = api::endpoint(&request);
-        let response =
-            self.transport.send(&self.config.base_url, &request).map_err(|e| api::transport_error(&endpoint, e))?;
+        let response = self.transport.send(&self.config.base_url, &request).map_err(|e| api::transport_error(&endpoint, e))?;
         Ok((endpoint, response))
     }
 
@@ -203,10 +189,7 @@ fn known_type(resource_type: &str) -> Result<()> {
 
 fn unknown_type(resource_type: &str) -> ConnectorError {
     let known: Vec<_> = RESOURCE_TYPES.iter().map(|t| t.id).collect();
-    ConnectorError::InvalidArgument(format!(
-        "unknown resource type {resource_type:?}; this connector reports {}",
-        known.join(", ")
-    ))
+    ConnectorError::InvalidArgument(format!("unknown resource type {resource_type:?}; this connector reports {}", known.join(", ")))
 }
 
 #[cfg(test)]
@@ -225,10 +208,7 @@ mod tests {
 
     #[test]
     fn pages_ask_for_the_maximum_and_pass_the_cursor_encoded() {
-        let canned = Canned::new(&[
-            (200, r#"{"data":{"items":[],"next_cursor":"a b&c"}}"#),
-            (200, r#"{"data":{"items":[]}}"#),
-        ]);
+        let canned = Canned::new(&[(200, r#"{"data":{"items":[],"next_cursor":"a b&c"}}"#), (200, r#"{"data":{"items":[]}}"#)]);
         let connector = Connector::new(&canned, config());
         let first = connector.list_resources("user", None).unwrap();
         assert_eq!(first.next_page_token.as_deref(), Some("a b&c"));

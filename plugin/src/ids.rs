@@ -147,7 +147,18 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_invalid_arguments() {
-        for id in ["", "role", "role::assigned", "role:X:member", "team:t1:owner", "team::member", "group:g1:", "user:u1:x", "connector:c:x", "team:a/b:member"] {
+        for id in [
+            "",
+            "role",
+            "role::assigned",
+            "role:X:member",
+            "team:t1:owner",
+            "team::member",
+            "group:g1:",
+            "user:u1:x",
+            "connector:c:x",
+            "team:a/b:member",
+        ] {
             assert!(matches!(parse_entitlement(id), Err(ConnectorError::InvalidArgument(_))), "{id}");
         }
         for id in ["team:t1:member", "team:t1:member:group:g1", "team:t1:member:user:", "team:t1:member:team:t2"] {

@@ -169,7 +169,9 @@ pub fn utf8(bytes: &[u8]) -> Result<&str, std::str::Utf8Error> {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let mut at = 0;
     while at < bytes.len() {
-        if at + 32 <= bytes.len() && (word_at(bytes, at) | word_at(bytes, at + 8) | word_at(bytes, at + 16) | word_at(bytes, at + 24)) & HIGH == 0 {
+        if at + 32 <= bytes.len()
+            && (word_at(bytes, at) | word_at(bytes, at + 8) | word_at(bytes, at + 16) | word_at(bytes, at + 24)) & HIGH == 0
+        {
             at += 32;
             continue;
         }
@@ -201,7 +203,13 @@ mod tests {
     #[test]
     fn strings_are_escaped_exactly_as_serde_json_escapes_them() {
         let mut awkward: Vec<String> = (0u8..0x80).map(|b| format!("a{}b", b as char)).collect();
-        awkward.extend(["".into(), "Zoë Østergaard".into(), "\"quoted\" \\ back".into(), "日本\u{7f}\u{2028}".into(), "\u{1}\u{1f}".into()]);
+        awkward.extend([
+            "".into(),
+            "Zoë Østergaard".into(),
+            "\"quoted\" \\ back".into(),
+            "日本\u{7f}\u{2028}".into(),
+            "\u{1}\u{1f}".into(),
+        ]);
         for value in &awkward {
             let mut ours = String::new();
             push_string(&mut ours, value);
@@ -251,8 +259,18 @@ mod tests {
     #[test]
     fn utf8_agrees_with_the_standard_check_on_awkward_bytes() {
         let pieces: [&[u8]; 12] = [
-            b"plain", "ë".as_bytes(), "日本".as_bytes(), "🦀".as_bytes(), b"\xff", b"\xc3", b"\xe6\x97",
-            b"\xed\xa0\x80", b"\xc0\xaf", b"\xf4\x90\x80\x80", b"12345678", b"\x80",
+            b"plain",
+            "ë".as_bytes(),
+            "日本".as_bytes(),
+            "🦀".as_bytes(),
+            b"\xff",
+            b"\xc3",
+            b"\xe6\x97",
+            b"\xed\xa0\x80",
+            b"\xc0\xaf",
+            b"\xf4\x90\x80\x80",
+            b"12345678",
+            b"\x80",
         ];
         let mut seed = 7u64;
         for _ in 0..5000 {
@@ -278,7 +296,15 @@ mod tests {
             none: &'a [String],
         }
         let scope = vec!["ACCOUNT".to_owned(), "a\"b".to_owned()];
-        let expected = serde_json::to_string(&Same { email: "a@b.c", phone: None, given_name: Some("Ann\n"), invited: true, scope: &scope, none: &[] }).unwrap();
+        let expected = serde_json::to_string(&Same {
+            email: "a@b.c",
+            phone: None,
+            given_name: Some("Ann\n"),
+            invited: true,
+            scope: &scope,
+            none: &[],
+        })
+        .unwrap();
         let ours = JsonObject::with_capacity(0)
             .str("email", "a@b.c")
             .opt_str("phone", None)

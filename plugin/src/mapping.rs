@@ -53,7 +53,13 @@ pub fn role_resource(role: &api::Role) -> Resource {
         resource_type: ROLE.into(),
         id: role.name.clone(),
         display_name: role.name.clone(),
-        traits: role_traits(role.description.as_deref(), &role.scope, role.is_custom, role.is_deprecated, trimmed(&role.replacement_role_name)),
+        traits: role_traits(
+            role.description.as_deref(),
+            &role.scope,
+            role.is_custom,
+            role.is_deprecated,
+            trimmed(&role.replacement_role_name),
+        ),
     }
 }
 
@@ -200,9 +206,7 @@ pub fn account_info(info: api::AccountInfo) -> crate::model::AccountInfo {
 /// names few distinct entitlements, so each is found by a short search, not built again for every
 /// one of its thousand items.
 fn entitlement_index(page: &Page, resource_type: &str, resource_id: &str, slug: &str) -> Option<usize> {
-    page.entitlements
-        .iter()
-        .position(|e| e.slug == slug && e.resource.id == resource_id && e.resource.resource_type == resource_type)
+    page.entitlements.iter().position(|e| e.slug == slug && e.resource.id == resource_id && e.resource.resource_type == resource_type)
 }
 
 /// The `assigned` entitlement of a role named by a user or team, with a placeholder for the role
@@ -348,10 +352,8 @@ mod tests {
 
     #[test]
     fn group_entitlements_come_from_destination_roles() {
-        let roles: Vec<_> = [role("Manage Destination", &["DESTINATION"]), role("Account Analyst", &["ACCOUNT"])]
-            .iter()
-            .map(role_resource)
-            .collect();
+        let roles: Vec<_> =
+            [role("Manage Destination", &["DESTINATION"]), role("Account Analyst", &["ACCOUNT"])].iter().map(role_resource).collect();
         let group = group_resource(&api::Group { id: "g1".into(), name: Some("Warehouse".into()), created_at: None });
         let ents = entitlements(&group, &roles);
         assert_eq!(ents.len(), 1);

@@ -58,12 +58,7 @@ pub struct Grant {
 
 impl Grant {
     pub fn new(entitlement: &str, principal: ResourceRef, expandable: Vec<String>) -> Self {
-        Self {
-            id: grant_id(entitlement, &principal),
-            entitlement: entitlement.to_owned(),
-            principal,
-            expandable,
-        }
+        Self { id: grant_id(entitlement, &principal), entitlement: entitlement.to_owned(), principal, expandable }
     }
 }
 

@@ -12,8 +12,8 @@ use crate::connector::Connector;
 use crate::ids::{self, Target};
 use crate::mapping;
 use crate::model::{
-    ConnectorError, DeprovisionOutcome, Grant, GrantChange, GrantOutcome, NewAccount, ProvisionOutcome, Resource, ResourceRef,
-    Result, RevokeChange, RevokeOutcome, TEAM, USER,
+    ConnectorError, DeprovisionOutcome, Grant, GrantChange, GrantOutcome, NewAccount, ProvisionOutcome, Resource, ResourceRef, Result,
+    RevokeChange, RevokeOutcome, TEAM, USER,
 };
 use crate::transport::{Transport, encode};
 
@@ -137,7 +137,9 @@ impl<T: Transport> Connector<'_, T> {
         }
         .map_err(|error| match error {
             // The entitlement's resource or the principal does not exist: the request is wrong.
-            ConnectorError::NotFound(why) => invalid(format!("{why}; check the ids in {entitlement} and {}:{}", principal.resource_type, principal.id)),
+            ConnectorError::NotFound(why) => {
+                invalid(format!("{why}; check the ids in {entitlement} and {}:{}", principal.resource_type, principal.id))
+            }
             other => other,
         })?;
         Ok(GrantOutcome { grant, change, replaced })
@@ -233,9 +235,8 @@ impl<T: Transport> Connector<'_, T> {
             Some(current) if mapping::trimmed(&current.role) == Some(role) => Ok((GrantChange::AlreadyHeld, None)),
             Some(current) => {
                 self.write("PATCH", membership_path, json!({"role": role}))?;
-                let replaced = mapping::trimmed(&current.role).map(|old| {
-                    ids::grant_id(&Target::GroupAccess { group: group.into(), role: old.to_owned() }, principal)
-                });
+                let replaced = mapping::trimmed(&current.role)
+                    .map(|old| ids::grant_id(&Target::GroupAccess { group: group.into(), role: old.to_owned() }, principal));
                 Ok((if replaced.is_some() { GrantChange::Updated } else { GrantChange::Granted }, replaced))
             }
         }
@@ -374,13 +375,8 @@ mod tests {
     #[test]
     fn an_invite_sends_only_what_was_given() {
         let canned = Canned::new(&[(200, NO_USERS), (201, r#"{"data":{"id":"u1","email":"a@b.co","active":true}}"#)]);
-        let account = NewAccount {
-            email: " a@b.co ".into(),
-            given_name: "A".into(),
-            family_name: "B".into(),
-            account_role: None,
-            phone: None,
-        };
+        let account =
+            NewAccount { email: " a@b.co ".into(), given_name: "A".into(), family_name: "B".into(), account_role: None, phone: None };
         assert!(matches!(connector(&canned).provision(&account), Ok(ProvisionOutcome::Created(_))));
         let seen = canned.seen.borrow();
         assert_eq!(seen[1], r#"POST https://api.example/v1/users {"email":"a@b.co","family_name":"B","given_name":"A"}"#);

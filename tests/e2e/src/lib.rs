@@ -38,10 +38,6 @@ pub fn tenant(fake: &FakeFivetran, account: &Account) -> TenantConfig {
     let key = account.primary_key();
     let mut tenant = TenantConfig::new("test", &fake.base_url(), Credentials::new(&key.key, &key.secret));
     tenant.allow_private_network = true;
-    tenant.retry = RetryPolicy {
-        base_delay: Duration::from_millis(10),
-        max_delay: Duration::from_millis(50),
-        ..RetryPolicy::default()
-    };
+    tenant.retry = RetryPolicy { base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(50), ..RetryPolicy::default() };
     tenant
 }

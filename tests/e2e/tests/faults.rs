@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use connector_e2e::{runtime, start, tenant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use connector_e2e::{runtime, start, tenant};
 use connector_host::CallError;
 use connector_host::bindings::v0_2::types::ConnectorError;
 use connector_host::http::{RequestMeter, RequestTimeouts};

@@ -8,7 +8,7 @@ use connector_e2e::{runtime, start, tenant};
 use connector_host::bindings::v0_2::types::NewAccount;
 use connector_host::operations::{deprovision, grant, provision, revoke};
 use connector_host::{HostError, TenantConfig, sync};
-use fivetran_fake::{Account, AccountSpec, Fault, FaultRule, FakeFivetran};
+use fivetran_fake::{Account, AccountSpec, FakeFivetran, Fault, FaultRule};
 use serde_json::Value;
 
 async fn grants(tenant: &TenantConfig) -> BTreeSet<String> {
@@ -20,13 +20,7 @@ fn writes(fake: &FakeFivetran) -> Vec<String> {
 }
 
 fn new_account(email: &str, role: Option<&str>) -> NewAccount {
-    NewAccount {
-        email: email.into(),
-        given_name: "Ann".into(),
-        family_name: "Lee".into(),
-        account_role: role.map(Into::into),
-        phone: None,
-    }
+    NewAccount { email: email.into(), given_name: "Ann".into(), family_name: "Lee".into(), account_role: role.map(Into::into), phone: None }
 }
 
 fn setup() -> (FakeFivetran, Account, TenantConfig) {
@@ -126,7 +120,8 @@ async fn team_membership_grants_and_revokes() {
 async fn destination_access_grants_and_revokes_for_users_and_teams() {
     let (fake, account, tenant) = setup();
     let group = account.groups.keys().next().unwrap();
-    let user = account.users.values().find(|u| u.role.is_none() && !account.group_users.contains_key(&(group.clone(), u.id.clone()))).unwrap();
+    let user =
+        account.users.values().find(|u| u.role.is_none() && !account.group_users.contains_key(&(group.clone(), u.id.clone()))).unwrap();
     round_trip(&fake, &tenant, &format!("group:{group}:View Destination"), &format!("user:{}", user.id)).await;
     let team = account.teams.keys().find(|t| !account.team_groups.contains_key(&((*t).clone(), group.clone()))).unwrap();
     round_trip(&fake, &tenant, &format!("group:{group}:Manage Destination"), &format!("team:{team}")).await;

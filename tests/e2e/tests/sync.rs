@@ -4,8 +4,8 @@ use std::collections::BTreeSet;
 
 use connector_e2e::{runtime, start, tenant};
 use connector_host::sync;
-use fivetran_fake::oracle::{expected_grants, expected_resources, minimum_requests};
 use fivetran_fake::AccountSpec;
+use fivetran_fake::oracle::{expected_grants, expected_resources, minimum_requests};
 use serde_json::Value;
 
 fn ids<T>(items: &[T], id: impl Fn(&T) -> String) -> BTreeSet<String> {
@@ -149,7 +149,8 @@ async fn sync_all_refuses_a_run_whose_id_would_write_outside_its_folder_or_twice
     assert!(usage(0), "{:?}", outcomes[0].result);
     assert!(outcomes[1].result.is_ok(), "{:?}", outcomes[1].result);
     assert!(usage(2) && usage(3), "{:?} {:?}", outcomes[2].result, outcomes[3].result);
-    let written: Vec<String> = std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let written: Vec<String> =
+        std::fs::read_dir(&out_dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     assert_eq!(written, ["acme.json"]);
     assert!(!parent.path().join("escaped.json").exists());
     // Only the one valid run reached the API.

@@ -119,11 +119,7 @@ impl ApiKey {
         };
         let read = method == "GET";
         let granted = scopes.iter().any(|s| *s == format!("{area}:MANAGE") || (read && *s == format!("{area}:READ")));
-        if granted {
-            Ok(())
-        } else {
-            Err(format!("The API key does not have the {area}:{} scope", if read { "READ" } else { "MANAGE" }))
-        }
+        if granted { Ok(()) } else { Err(format!("The API key does not have the {area}:{} scope", if read { "READ" } else { "MANAGE" })) }
     }
 }
 

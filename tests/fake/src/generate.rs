@@ -31,16 +31,7 @@ impl AccountSpec {
     }
 
     pub fn sized(seed: u64, users: usize, teams: usize, groups: usize) -> Self {
-        Self {
-            seed,
-            users,
-            teams,
-            groups,
-            max_team_members: 40,
-            max_group_users: 30,
-            large_team: None,
-            large_group: None,
-        }
+        Self { seed, users, teams, groups, max_team_members: 40, max_group_users: 30, large_team: None, large_group: None }
     }
 }
 
@@ -48,16 +39,42 @@ impl AccountSpec {
 pub const UNLISTED_LEGACY_ROLE: &str = "Destination Analyst";
 
 const GIVEN: &[&str] = &[
-    "Ann", "Zoë", "José", "Søren", "Łukasz", "Chloé", "Björn", "Ngozi", "Priya", "Mei", "Oğuz", "Ana", "Tomás",
-    "Ilse", "Kwame", "Noor", "Răzvan", "Elif", "Hiroshi", "Amélie",
+    "Ann", "Zoë", "José", "Søren", "Łukasz", "Chloé", "Björn", "Ngozi", "Priya", "Mei", "Oğuz", "Ana", "Tomás", "Ilse", "Kwame", "Noor",
+    "Răzvan", "Elif", "Hiroshi", "Amélie",
 ];
 const FAMILY: &[&str] = &[
-    "Lee", "Müller", "García", "Østergaard", "Nowak", "O'Brien", "Ñúñez", "Dubois", "Okafor", "Chen", "Yılmaz",
-    "Kowalczyk", "Smith", "Jørgensen", "Ivanović", "Häkkinen", "Tanaka", "Silva", "Björklund", "Papadopoulos",
+    "Lee",
+    "Müller",
+    "García",
+    "Østergaard",
+    "Nowak",
+    "O'Brien",
+    "Ñúñez",
+    "Dubois",
+    "Okafor",
+    "Chen",
+    "Yılmaz",
+    "Kowalczyk",
+    "Smith",
+    "Jørgensen",
+    "Ivanović",
+    "Häkkinen",
+    "Tanaka",
+    "Silva",
+    "Björklund",
+    "Papadopoulos",
 ];
 const DEPARTMENTS: &[&str] = &[
-    "Finance", "Data Platform", "Marketing Analytics", "Équipe Données", "Sales Ops", "Growth", "Security",
-    "Analytics Engineering", "Customer Success", "Produktteam",
+    "Finance",
+    "Data Platform",
+    "Marketing Analytics",
+    "Équipe Données",
+    "Sales Ops",
+    "Growth",
+    "Security",
+    "Analytics Engineering",
+    "Customer Success",
+    "Produktteam",
 ];
 const DESTINATIONS: &[&str] = &["warehouse", "lake", "analytics", "reporting", "staging", "sandbox", "entrepôt"];
 
@@ -121,11 +138,7 @@ fn role(name: &str, scope: &str, description: &str) -> Role {
 }
 
 fn deprecated(name: &str, scope: &str, replacement: &str) -> Role {
-    Role {
-        is_deprecated: true,
-        replacement_role_name: Some(replacement.into()),
-        ..role(name, scope, "Legacy role")
-    }
+    Role { is_deprecated: true, replacement_role_name: Some(replacement.into()), ..role(name, scope, "Legacy role") }
 }
 
 fn custom(name: &str, scope: &str) -> Role {
@@ -157,8 +170,7 @@ pub fn generate(spec: &AccountSpec) -> Account {
         role("Team Manager", "TEAM", "Manages a team"),
     ];
     let account_roles = ["Account Analyst", "Account Reviewer", "Account Billing", custom_account_role.as_str()];
-    let mut destination_roles: Vec<&str> =
-        roles.iter().filter(|r| r.scope == ["DESTINATION"]).map(|r| r.name.as_str()).collect();
+    let mut destination_roles: Vec<&str> = roles.iter().filter(|r| r.scope == ["DESTINATION"]).map(|r| r.name.as_str()).collect();
     destination_roles.push(UNLISTED_LEGACY_ROLE);
 
     let mut users = BTreeMap::new();
@@ -254,10 +266,7 @@ pub fn generate(spec: &AccountSpec) -> Account {
         team_users,
         team_groups,
         group_users,
-        inheriting_roles: vec![
-            ("Account Administrator".into(), InheritedRole::Null),
-            ("Account Reviewer".into(), InheritedRole::Empty),
-        ],
+        inheriting_roles: vec![("Account Administrator".into(), InheritedRole::Null), ("Account Reviewer".into(), InheritedRole::Empty)],
         api_keys: vec![
             ApiKey {
                 key: format!("key{:x}", rng.next()),
@@ -271,9 +280,7 @@ pub fn generate(spec: &AccountSpec) -> Account {
                 secret: format!("syssecret{:x}{:x}", rng.next(), rng.next()),
                 user_id: None,
                 system_key_id: Some(format!("system_{:x}", rng.next() % 0xffff)),
-                scopes: Some(
-                    ["USER:MANAGE", "ACCOUNT:READ", "TEAM:MANAGE", "ROLES:READ", "DESTINATION:MANAGE"].map(String::from).to_vec(),
-                ),
+                scopes: Some(["USER:MANAGE", "ACCOUNT:READ", "TEAM:MANAGE", "ROLES:READ", "DESTINATION:MANAGE"].map(String::from).to_vec()),
             },
         ],
     }

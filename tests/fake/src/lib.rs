@@ -8,9 +8,9 @@
 pub mod account;
 pub mod faults;
 pub mod generate;
-pub mod oracle;
 mod http_body;
 mod mutations;
+pub mod oracle;
 mod routes;
 pub mod server;
 

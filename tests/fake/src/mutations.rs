@@ -25,8 +25,12 @@ pub(crate) fn route(
     if json && !content_type.is_some_and(|c| c.to_ascii_lowercase().starts_with("application/json")) {
         let known = matches!(
             segments,
-            ["v1", "users"] | ["v1", "users" | "teams", _] | ["v1", "teams", _, "users" | "groups"]
-                | ["v1", "teams", _, "users" | "groups", _] | ["v1", "users", _, "groups"] | ["v1", "users", _, "groups", _]
+            ["v1", "users"]
+                | ["v1", "users" | "teams", _]
+                | ["v1", "teams", _, "users" | "groups"]
+                | ["v1", "teams", _, "users" | "groups", _]
+                | ["v1", "users", _, "groups"]
+                | ["v1", "users", _, "groups", _]
                 | ["v1", "groups", _, "users"]
         );
         return known.then(|| Reply::error(415, "UnsupportedMediaType", "Content-Type must be application/json"));
@@ -39,9 +43,7 @@ pub(crate) fn route(
         ("PATCH", ["v1", "teams", id]) => parsed(body, |r| modify_team(account, id, r)),
         ("DELETE", ["v1", "teams", id, "role"]) => remove_team_role(account, id),
         ("POST", ["v1", "teams", team, "users"]) => parsed(body, |r| add_team_user(account, team, r)),
-        ("PATCH", ["v1", "teams", team, "users", user]) => {
-            parsed(body, |r| update_membership(account, Table::TeamUsers, (team, user), r))
-        }
+        ("PATCH", ["v1", "teams", team, "users", user]) => parsed(body, |r| update_membership(account, Table::TeamUsers, (team, user), r)),
         ("DELETE", ["v1", "teams", team, "users", user]) => remove_membership(account, Table::TeamUsers, (team, user)),
         ("POST", ["v1", "teams", team, "groups"]) => parsed(body, |r| add_team_group(account, team, r)),
         ("PATCH", ["v1", "teams", team, "groups", group]) => {
@@ -137,10 +139,7 @@ fn create_user(account: &mut Account, request: NewUser) -> Reply {
 }
 
 fn fresh_id(account: &Account, prefix: &str) -> String {
-    (account.users.len()..)
-        .map(|n| format!("{prefix}_{n:x}"))
-        .find(|id| !account.users.contains_key(id))
-        .expect("an unused id exists")
+    (account.users.len()..).map(|n| format!("{prefix}_{n:x}")).find(|id| !account.users.contains_key(id)).expect("an unused id exists")
 }
 
 #[derive(Deserialize)]

@@ -120,10 +120,15 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>, 
             }
             let memberships: Vec<_> =
                 account.group_users.iter().filter(|((_, u), _)| u == id).map(|((g, _), role)| (g.as_str(), (g, role))).collect();
-            list(query, "User memberships in groups retrieved successfully", memberships, |(g, role)| Account::group_membership_json(g, role).to_string())
+            list(query, "User memberships in groups retrieved successfully", memberships, |(g, role)| {
+                Account::group_membership_json(g, role).to_string()
+            })
         }
         ("GET", ["v1", "users", user, "groups", group]) => match account.group_users.get(&(group.to_string(), user.to_string())) {
-            Some(role) => Reply::ok("User membership retrieved successfully", json!({"id": group, "role": role, "created_at": "2024-01-01T00:00:00Z"})),
+            Some(role) => Reply::ok(
+                "User membership retrieved successfully",
+                json!({"id": group, "role": role, "created_at": "2024-01-01T00:00:00Z"}),
+            ),
             None if !account.users.contains_key(*user) => not_found_user(user),
             None => not_found("UserMembership", &format!("{user}/{group}")),
         },
@@ -133,7 +138,10 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>, 
             None => not_found("TeamMembership", &format!("{team}/{user}")),
         },
         ("GET", ["v1", "teams", team, "groups", group]) => match account.team_groups.get(&(team.to_string(), group.to_string())) {
-            Some(role) => Reply::ok("Team membership retrieved successfully", json!({"id": group, "role": role, "created_at": "2024-01-01T00:00:00Z"})),
+            Some(role) => Reply::ok(
+                "Team membership retrieved successfully",
+                json!({"id": group, "role": role, "created_at": "2024-01-01T00:00:00Z"}),
+            ),
             None if !account.teams.contains_key(*team) => not_found("Team", team),
             None => not_found("TeamMembership", &format!("{team}/{group}")),
         },
@@ -159,16 +167,16 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>, 
                 (u.as_str(), active, (u, role))
             });
             let members = filter_active(query, members);
-            list(query, "Team users retrieved successfully", members, |(u, role)| {
-                Account::team_user_json(u, role).to_string()
-            })
+            list(query, "Team users retrieved successfully", members, |(u, role)| Account::team_user_json(u, role).to_string())
         }
         ("GET", ["v1", "teams", id, "groups"]) => {
             if !account.teams.contains_key(*id) {
                 return not_found("Team", id);
             }
             let memberships = rows(&account.team_groups, id).map(|(g, role)| (g.as_str(), (g, role))).collect();
-            list(query, "Team group memberships retrieved successfully", memberships, |(g, role)| Account::group_membership_json(g, role).to_string())
+            list(query, "Team group memberships retrieved successfully", memberships, |(g, role)| {
+                Account::group_membership_json(g, role).to_string()
+            })
         }
         ("GET", ["v1", "groups"]) => {
             let groups = account.groups.values().map(|g| (g.id.as_str(), g)).collect();
@@ -199,9 +207,7 @@ pub(crate) fn route(account: &mut Account, key: &ApiKey, request: &Request<'_>, 
                 None => "null".to_owned(),
             })
         }
-        (_, ["v1", ..]) if known_path(&segments) => {
-            Reply::error(405, "MethodNotAllowed", format!("{method} is not supported on {path}"))
-        }
+        (_, ["v1", ..]) if known_path(&segments) => Reply::error(405, "MethodNotAllowed", format!("{method} is not supported on {path}")),
         _ => Reply::error(404, "NotFound", format!("No endpoint {method} {path}")),
     }
 }

@@ -197,10 +197,7 @@ async fn serve(listener: TcpListener, state: Arc<Mutex<State>>, mut stopped: one
                 let state = Arc::clone(&state);
                 async move { Ok::<_, std::convert::Infallible>(answer(&state, request).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .keep_alive(keep_alive)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            let _ = hyper::server::conn::http1::Builder::new().keep_alive(keep_alive).serve_connection(TokioIo::new(stream), service).await;
         });
     }
 }

@@ -94,10 +94,8 @@ mod component {
                     Err(upstream(format!("metadata: {metadata:?}; example.com: {other:?}")))
                 }
                 "authz" => {
-                    let sent = waki::Client::new()
-                        .get(&format!("{}/v1/users", cfg.base_url))
-                        .header("Authorization", "Basic ZXZpbDpldmls")
-                        .send();
+                    let sent =
+                        waki::Client::new().get(&format!("{}/v1/users", cfg.base_url)).header("Authorization", "Basic ZXZpbDpldmls").send();
                     let outcome = match sent {
                         Ok(response) => format!("sent, status {}", response.status_code()),
                         Err(error) => format!("refused: {error}"),
@@ -148,7 +146,11 @@ mod component {
             }
         }
 
-        fn list_entitlements(_: wit::Config, _: wit::Resource, _: Vec<wit::Resource>) -> Result<Vec<wit::Entitlement>, wit::ConnectorError> {
+        fn list_entitlements(
+            _: wit::Config,
+            _: wit::Resource,
+            _: Vec<wit::Resource>,
+        ) -> Result<Vec<wit::Entitlement>, wit::ConnectorError> {
             Ok(vec![])
         }
 

@@ -10,18 +10,24 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use connector_host::bindings::v0_2::types::NewAccount;
-use connector_host::tenant::{Overrides, TenantEntry, read_tenant_file};
 use connector_host::cache::ComponentCache;
 use connector_host::diff::SnapshotDiff;
-use connector_host::sync_all::{TenantRun, overall_exit_status, sync_all};
 use connector_host::progress::SyncProgress;
+use connector_host::sync_all::{TenantRun, overall_exit_status, sync_all};
+use connector_host::tenant::{Overrides, TenantEntry, read_tenant_file};
 use connector_host::{ConnectorRuntime, Credentials, HostError, Snapshot, TenantConfig, operations, sync_with_progress};
-use progress_display::{Display, Mode};
 use fivetran_fake::{AccountSpec, FakeFivetran, generate};
+use progress_display::{Display, Mode};
 
 #[derive(Parser)]
-#[command(name = "connector-host", version, about = "Runs an access-connector WebAssembly component: sync a Fivetran account's identities and access into a snapshot.")]
-#[command(after_help = "Credentials come from FIVETRAN_API_KEY and FIVETRAN_API_SECRET, or from a tenant file.\n\nExamples:\n  connector-host demo\n  connector-host validate\n  connector-host sync --out snapshot.json\n  connector-host grant --entitlement team:T1:member --principal user:U1")]
+#[command(
+    name = "connector-host",
+    version,
+    about = "Runs an access-connector WebAssembly component: sync a Fivetran account's identities and access into a snapshot."
+)]
+#[command(
+    after_help = "Credentials come from FIVETRAN_API_KEY and FIVETRAN_API_SECRET, or from a tenant file.\n\nExamples:\n  connector-host demo\n  connector-host validate\n  connector-host sync --out snapshot.json\n  connector-host grant --entitlement team:T1:member --principal user:U1"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -70,14 +76,18 @@ enum Command {
     #[command(after_help = "Example:\n  FIVETRAN_API_KEY=... FIVETRAN_API_SECRET=... connector-host validate")]
     Validate,
     /// Read the whole account into a snapshot file, written atomically.
-    #[command(after_help = "Example:\n  connector-host sync --out snapshot.json\n  connector-host grant --entitlement team:T1:member --principal user:U1")]
+    #[command(
+        after_help = "Example:\n  connector-host sync --out snapshot.json\n  connector-host grant --entitlement team:T1:member --principal user:U1"
+    )]
     Sync {
         /// Where to write the snapshot.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
     /// Sync every tenant of a tenant file at once, each in its own sandbox, into DIR/<id>.json.
-    #[command(after_help = "Prints one line per tenant; exits 0 when every tenant succeeded, else with the highest exit status among them.\n\nExample:\n  connector-host sync-all --tenants tenants.toml --out-dir snapshots/")]
+    #[command(
+        after_help = "Prints one line per tenant; exits 0 when every tenant succeeded, else with the highest exit status among them.\n\nExample:\n  connector-host sync-all --tenants tenants.toml --out-dir snapshots/"
+    )]
     SyncAll {
         /// A tenant file with one [[tenant]] table per tenant.
         #[arg(long, value_name = "FILE")]
@@ -87,7 +97,9 @@ enum Command {
         out_dir: PathBuf,
     },
     /// Show what changed between two snapshots: resources added and removed, traits changed, grants added and removed.
-    #[command(after_help = "Exits 0 whether or not anything changed; 2 when a file is not a snapshot.\n\nExamples:\n  connector-host diff monday.json tuesday.json\n  connector-host diff monday.json tuesday.json --json")]
+    #[command(
+        after_help = "Exits 0 whether or not anything changed; 2 when a file is not a snapshot.\n\nExamples:\n  connector-host diff monday.json tuesday.json\n  connector-host diff monday.json tuesday.json --json"
+    )]
     Diff {
         old: PathBuf,
         new: PathBuf,
@@ -97,11 +109,11 @@ enum Command {
     },
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  connector-host completions bash > /etc/bash_completion.d/connector-host")]
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Invite a user; an existing user with the same email (any case) is reported, not invited again.
-    #[command(after_help = "Prints {\"outcome\": \"created\" or \"already_exists\", \"user\": RESOURCE}.\n\nExample:\n  connector-host provision --email ann@example.com --given-name Ann --family-name Lee --role \"Account Reviewer\"")]
+    #[command(
+        after_help = "Prints {\"outcome\": \"created\" or \"already_exists\", \"user\": RESOURCE}.\n\nExample:\n  connector-host provision --email ann@example.com --given-name Ann --family-name Lee --role \"Account Reviewer\""
+    )]
     Provision {
         #[arg(long)]
         email: String,
@@ -116,13 +128,17 @@ enum Command {
         phone: Option<String>,
     },
     /// Delete a user. The user behind the API key is refused.
-    #[command(after_help = "Prints {\"outcome\": \"deleted\" or \"not_found\"}.\n\nExample:\n  connector-host deprovision --user-id decent_dropsy")]
+    #[command(
+        after_help = "Prints {\"outcome\": \"deleted\" or \"not_found\"}.\n\nExample:\n  connector-host deprovision --user-id decent_dropsy"
+    )]
     Deprovision {
         #[arg(long, value_name = "ID")]
         user_id: String,
     },
     /// Give a user or team an entitlement from the snapshot (account role, team membership, destination access).
-    #[command(after_help = "Prints {\"outcome\": \"granted\", \"updated\" or \"already_held\", \"grant\": GRANT}.\n\nExamples:\n  connector-host grant --entitlement \"role:Account Reviewer:assigned\" --principal user:decent_dropsy\n  connector-host grant --entitlement team:sleepy_otter:manager --principal user:decent_dropsy\n  connector-host grant --entitlement \"group:warm_lake:Manage Destination\" --principal team:sleepy_otter")]
+    #[command(
+        after_help = "Prints {\"outcome\": \"granted\", \"updated\" or \"already_held\", \"grant\": GRANT}.\n\nExamples:\n  connector-host grant --entitlement \"role:Account Reviewer:assigned\" --principal user:decent_dropsy\n  connector-host grant --entitlement team:sleepy_otter:manager --principal user:decent_dropsy\n  connector-host grant --entitlement \"group:warm_lake:Manage Destination\" --principal team:sleepy_otter"
+    )]
     Grant {
         /// An entitlement id, as in the snapshot.
         #[arg(long, value_name = "ENT")]
@@ -132,7 +148,9 @@ enum Command {
         principal: String,
     },
     /// Take away a grant.
-    #[command(after_help = "Prints {\"outcome\": \"revoked\" or \"not_held\", \"grant\": ID}.\n\nExample:\n  connector-host revoke --grant team:sleepy_otter:member:user:decent_dropsy")]
+    #[command(
+        after_help = "Prints {\"outcome\": \"revoked\" or \"not_held\", \"grant\": ID}.\n\nExample:\n  connector-host revoke --grant team:sleepy_otter:member:user:decent_dropsy"
+    )]
     Revoke {
         /// A grant id, as in the snapshot.
         #[arg(long, value_name = "GRANT")]
@@ -206,8 +224,7 @@ async fn run(cli: Cli) -> Result<(), HostError> {
     }
     let engine = ConnectorRuntime::engine()?;
     let component = match &cli.global.plugin {
-        Some(path) => std::fs::read(path)
-            .map_err(|e| HostError::Usage(format!("cannot read --plugin {}: {e}", path.display())))?,
+        Some(path) => std::fs::read(path).map_err(|e| HostError::Usage(format!("cannot read --plugin {}: {e}", path.display())))?,
         None => connector_host::FIVETRAN_PLUGIN.to_vec(),
     };
     let cache = match (&cli.global.cache_dir, cli.global.no_cache) {
@@ -234,7 +251,8 @@ async fn run(cli: Cli) -> Result<(), HostError> {
                     Err(error) => outln!("  {:<width$}  failed: {error}", read.resource_type),
                 }
             }
-            let provisioning = if v.provisioning { "supported by the plugin (write scopes are checked when used)" } else { "not supported by the plugin" };
+            let provisioning =
+                if v.provisioning { "supported by the plugin (write scopes are checked when used)" } else { "not supported by the plugin" };
             outln!("provisioning: {provisioning}");
             if v.can_sync() {
                 outln!("sync: possible");
@@ -285,10 +303,14 @@ async fn run(cli: Cli) -> Result<(), HostError> {
     }
 }
 
-async fn sync_all_tenants(runtime: &ConnectorRuntime, global: &Global, file: &std::path::Path, out_dir: &std::path::Path) -> Result<(), HostError> {
+async fn sync_all_tenants(
+    runtime: &ConnectorRuntime,
+    global: &Global,
+    file: &std::path::Path,
+    out_dir: &std::path::Path,
+) -> Result<(), HostError> {
     let entries = read_tenant_file(file)?;
-    std::fs::create_dir_all(out_dir)
-        .map_err(|e| HostError::Usage(format!("cannot create --out-dir {}: {e}", out_dir.display())))?;
+    std::fs::create_dir_all(out_dir).map_err(|e| HostError::Usage(format!("cannot create --out-dir {}: {e}", out_dir.display())))?;
     let overrides = Overrides { base_url: global.base_url.clone(), allow_private_network: global.allow_private_network };
     let runs: Vec<TenantRun> =
         entries.iter().map(|entry| TenantRun::new(entry.id.clone(), runtime.clone(), entry.resolve(&overrides))).collect();
@@ -419,7 +441,10 @@ fn print_summary(snapshot: &Snapshot, out: &std::path::Path) {
     outln!("  {:<13}{:>8}  {}", "grants", snapshot.grants.len(), kinds.join(", "));
     outln!(
         "  {:<13}{:>8}  {} retries, {} rate-limit waits",
-        "requests", snapshot.stats.http_requests, snapshot.stats.retries, snapshot.stats.rate_limit_waits
+        "requests",
+        snapshot.stats.http_requests,
+        snapshot.stats.retries,
+        snapshot.stats.rate_limit_waits
     );
     outln!("  {:<13}{:>7.1}s", "duration", snapshot.stats.duration_ms as f64 / 1000.0);
     if snapshot.stats.dropped_grants > 0 {

@@ -84,7 +84,8 @@ impl Display {
                 let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
                 *BARS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(multi.clone());
                 let width = tenants.iter().map(|(id, _)| id.len()).max().unwrap_or(0);
-                let style = ProgressStyle::with_template("{spinner} {prefix} {wide_msg} {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner());
+                let style = ProgressStyle::with_template("{spinner} {prefix} {wide_msg} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
                 let bars: Vec<ProgressBar> = tenants
                     .iter()
                     .map(|(id, _)| {

@@ -39,10 +39,7 @@ fn run() -> Result<(), String> {
     let fake = FakeFivetran::start_on(([127, 0, 0, 1], port).into(), account).map_err(|e| format!("cannot listen: {e}"))?;
     println!("fake Fivetran listening on {}", fake.base_url());
     println!("export FIVETRAN_API_KEY={} FIVETRAN_API_SECRET={}", key.key, key.secret);
-    println!(
-        "connector-host sync --base-url {} --allow-private-network --out snapshot.json",
-        fake.base_url()
-    );
+    println!("connector-host sync --base-url {} --allow-private-network --out snapshot.json", fake.base_url());
     loop {
         std::thread::park();
     }
