@@ -103,6 +103,13 @@ impl SyncProgress {
         self.grants.fetch_add(grants, Ordering::Relaxed);
     }
 
+    /// Done: the count of grants becomes the snapshot's (pages may report a grant twice, and
+    /// a grant whose resource vanished is dropped).
+    pub(crate) fn finished(&self, grants: usize) {
+        self.grants.store(grants, Ordering::Relaxed);
+        self.enter(Phase::Done);
+    }
+
     pub(crate) fn listing_done(&self) {
         self.listings_done.fetch_add(1, Ordering::Relaxed);
     }

@@ -98,7 +98,7 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>, pr
     snapshot.stats.duration_ms = started.elapsed().as_millis() as u64;
     snapshot.stats.retries = stats.retries;
     snapshot.stats.rate_limit_waits = stats.rate_limit_waits;
-    progress.enter(Phase::Done);
+    progress.finished(snapshot.grants.len());
     Ok(snapshot)
 }
 
@@ -194,6 +194,8 @@ impl Worker {
                     Job::Resources(resource_type) => {
                         let found = page.resources.iter().filter(|r| &r.resource_type == resource_type).count();
                         self.progress.found_resources(resource_type, found);
+                        // The grants a resource listing reveals (the users' account roles).
+                        self.progress.listed(page.grants.len());
                         merged.add(page, Some(resource_type));
                     }
                     Job::Grants(_) => {

@@ -156,3 +156,18 @@ async fn sync_all_refuses_a_run_whose_id_would_write_outside_its_folder_or_twice
     // Only the one valid run reached the API.
     assert_eq!(fake.requests().iter().filter(|r| r.path == "/v1/users").count(), 1);
 }
+
+#[tokio::test]
+async fn progress_counts_every_grant_and_ends_on_the_snapshots_figures() {
+    use connector_host::progress::{Phase, SyncProgress};
+    let (fake, account) = start(&AccountSpec::sized(14, 80, 5, 4));
+    let progress = SyncProgress::new();
+    let snapshot = connector_host::sync_with_progress(runtime(), &tenant(&fake, &account), progress.clone()).await.expect("sync");
+    let view = progress.view();
+    assert_eq!(view.phase, Phase::Done);
+    assert_eq!(view.grants, snapshot.grants.len(), "the account roles the users listing reveals count too");
+    assert_eq!(view.requests, snapshot.stats.http_requests);
+    for (resource_type, count) in &view.resources {
+        assert_eq!(*count, snapshot.resources.iter().filter(|r| &r.resource_type == resource_type).count(), "{resource_type}");
+    }
+}
