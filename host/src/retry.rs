@@ -94,6 +94,24 @@ mod tests {
         ConnectorError::Upstream(UpstreamError { status, code: None, message: "x".into() })
     }
 
+    #[tokio::test]
+    async fn the_attempts_reported_are_the_attempts_made() {
+        use crate::runtime::CallError;
+        let policy = RetryPolicy { max_attempts: 3, base_delay: Duration::ZERO, max_delay: Duration::ZERO, ..RetryPolicy::default() };
+        let mut stats = RetryStats::default();
+        let mut retrier = Retrier::new(&policy, "t", &mut stats);
+        let mut made = 0;
+        let outcome: Result<(), (CallError, u32)> = retrying!(retrier, {
+            made += 1;
+            Err::<(), _>(CallError::Connector(upstream(Some(503))))
+        });
+        assert_eq!((made, outcome.unwrap_err().1), (3, 3));
+        let mut stats = RetryStats::default();
+        let mut retrier = Retrier::new(&policy, "t", &mut stats);
+        let outcome: Result<(), (CallError, u32)> = retrying!(retrier, Err::<(), _>(CallError::Connector(upstream(Some(404)))));
+        assert_eq!(outcome.unwrap_err().1, 1, "a final error is one attempt");
+    }
+
     #[test]
     fn server_errors_retry_a_bounded_number_of_times() {
         let policy = RetryPolicy::default();
@@ -145,18 +163,21 @@ pub(crate) struct Retrier<'a> {
     tenant: &'a str,
     stats: &'a mut RetryStats,
     attempts: Attempts,
+    /// Attempts that failed so far: each one ended in `retry_or_fail`.
+    failed: u32,
 }
 
 impl<'a> Retrier<'a> {
     pub fn new(policy: &'a RetryPolicy, tenant: &'a str, stats: &'a mut RetryStats) -> Self {
-        Self { policy, tenant, stats, attempts: Attempts::default() }
+        Self { policy, tenant, stats, attempts: Attempts::default(), failed: 0 }
     }
 
     /// Waits before the next attempt, or gives `error` back with the number of attempts made.
     pub async fn retry_or_fail(&mut self, error: crate::runtime::CallError) -> Result<(), (crate::runtime::CallError, u32)> {
         use crate::runtime::CallError;
+        self.failed += 1;
         let CallError::Connector(connector_error) = &error else {
-            return Err((error, self.attempts.failures + 1));
+            return Err((error, self.failed));
         };
         match self.policy.decide(connector_error, &mut self.attempts) {
             Decision::RetryAfter(wait) => {
@@ -174,10 +195,7 @@ impl<'a> Retrier<'a> {
                 tokio::time::sleep(wait).await;
                 Ok(())
             }
-            Decision::GiveUp => {
-                let tries = self.attempts.failures.max(self.attempts.rate_limit_waits) + 1;
-                Err((error, tries))
-            }
+            Decision::GiveUp => Err((error, self.failed)),
         }
     }
 }

@@ -167,10 +167,39 @@ fn read_body(response: &waki::Response) -> anyhow::Result<Vec<u8>> {
 }
 
 fn classify(error: &anyhow::Error) -> TransportError {
-    let text = format!("{error}");
     match error.downcast_ref::<waki::ErrorCode>() {
-        Some(waki::ErrorCode::HttpRequestDenied) => TransportError::Denied(text),
-        _ => TransportError::Failed(text),
+        Some(waki::ErrorCode::HttpRequestDenied) => TransportError::Denied(describe(&waki::ErrorCode::HttpRequestDenied)),
+        Some(code) => TransportError::Failed(describe(code)),
+        None => TransportError::Failed(format!("{error}")),
+    }
+}
+
+/// What a wasi:http error code means, in words an operator acts on (its `Display` is the
+/// variant's debug form).
+fn describe(code: &waki::ErrorCode) -> String {
+    use waki::ErrorCode as E;
+    match code {
+        E::DnsError(payload) => match &payload.rcode {
+            Some(why) => format!("cannot resolve the API's host name ({why})"),
+            None => "cannot resolve the API's host name".into(),
+        },
+        E::DnsTimeout => "the API's host name did not resolve in time".into(),
+        E::DestinationNotFound | E::DestinationUnavailable | E::DestinationIpUnroutable => "the API's address cannot be reached".into(),
+        E::ConnectionRefused => "the API refused the connection".into(),
+        E::ConnectionTerminated | E::HttpResponseIncomplete => "the connection closed before the answer was complete".into(),
+        E::ConnectionTimeout => "no connection to the API in time".into(),
+        E::ConnectionReadTimeout | E::HttpResponseTimeout => "the API did not answer in time".into(),
+        E::ConnectionWriteTimeout => "the request could not be sent in time".into(),
+        E::TlsProtocolError | E::TlsCertificateError => "the TLS handshake with the API failed (check the certificate)".into(),
+        E::TlsAlertReceived(alert) => match &alert.alert_message {
+            Some(message) => format!("the API ended the TLS handshake: {message}"),
+            None => "the API ended the TLS handshake".into(),
+        },
+        E::HttpRequestDenied => "the host's egress policy refused the request".into(),
+        E::HttpResponseBodySize(_) => "the answer was larger than the host allows".into(),
+        E::HttpProtocolError => "the API's answer was not valid HTTP".into(),
+        E::InternalError(Some(why)) => why.clone(),
+        other => format!("{other:?}"),
     }
 }
 

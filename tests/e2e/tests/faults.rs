@@ -93,6 +93,7 @@ async fn a_persistent_503_gives_up_after_the_retry_budget() {
     assert!(error.to_string().contains("GET /v1/users answered 503"), "{error}");
     let attempts = fake.requests().iter().filter(|r| r.path == "/v1/users").count();
     assert_eq!(attempts as u32, tenant.retry.max_attempts);
+    assert!(error.to_string().contains(&format!("gave up after {attempts} attempts")), "{error}");
 }
 
 #[tokio::test]
@@ -142,4 +143,20 @@ async fn the_host_adds_credentials_to_every_request() {
     let (fake, account) = start(&small());
     sync(runtime(), &tenant(&fake, &account)).await.unwrap();
     assert!(fake.requests().iter().all(|r| r.authorized && r.status == 200));
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_said_in_words_after_the_retries() {
+    let (fake, account) = start(&small());
+    let mut tenant = tenant(&fake, &account);
+    // A loopback port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    tenant.base_url = format!("http://{closed}");
+    tenant.retry.max_attempts = 1;
+    let error = sync(runtime(), &tenant).await.unwrap_err();
+    assert_eq!(error.exit_status(), 4, "{error}");
+    let text = error.to_string();
+    assert!(text.contains("no complete answer: the API refused the connection"), "{text}");
+    assert!(!text.contains("gave up after"), "one attempt was allowed and made: {text}");
+    assert!(!text.contains("ErrorCode"), "{text}");
 }
