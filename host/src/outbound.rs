@@ -122,7 +122,7 @@ pub(crate) async fn send(
             // The server closed it while it sat idle, before the request went out: a new one.
             Ok(Err(mut failed)) => match failed.take_message() {
                 Some(unsent) => request = unsent,
-                None => return Err(HttpError::from(failed.into_error())),
+                None => return Err(hyper_failure(failed.into_error())),
             },
             Err(_) => return Err(HttpError::HttpResponseTimeout),
         }
@@ -135,7 +135,7 @@ pub(crate) async fn send(
         let connector = tokio_rustls::TlsConnector::from(tls_config());
         let tls = match tokio::time::timeout(connect_timeout, connector.connect(name, tcp)).await {
             Ok(Ok(tls)) => tls,
-            Ok(Err(error)) => return Err(HttpError::Tls(error)),
+            Ok(Err(error)) => return Err(tls_failure(error)),
             Err(_) => return Err(HttpError::ConnectionTimeout),
         };
         exchange(TokioIo::new(tls), request, connect_timeout, first_byte_timeout).await?
@@ -160,7 +160,7 @@ async fn connect_any(addresses: &[IpAddr], port: u16, connect_timeout: Duration)
             Ok(Ok(tcp)) => return Ok((tcp, address)),
             Ok(Err(error)) => {
                 tracing::debug!("cannot connect to {address}: {error}");
-                failure = HttpError::Connect(error);
+                failure = connect_failure(error);
             }
             Err(_) => {
                 tracing::debug!("no connection to {address} within {} ms", share.as_millis());
@@ -169,6 +169,50 @@ async fn connect_any(addresses: &[IpAddr], port: u16, connect_timeout: Duration)
         }
     }
     Err(failure)
+}
+
+// The failures below become precise wasi:http error codes here. Left as I/O or hyper errors,
+// wasmtime-wasi-http would log each at warn level (once per retry) and call most of them
+// "connection refused".
+
+/// A failed connection attempt as what it was.
+fn connect_failure(error: std::io::Error) -> HttpError {
+    use std::io::ErrorKind as K;
+    match error.kind() {
+        K::ConnectionRefused => HttpError::ConnectionRefused,
+        K::TimedOut => HttpError::ConnectionTimeout,
+        K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe => HttpError::ConnectionTerminated,
+        K::HostUnreachable | K::NetworkUnreachable | K::NetworkDown | K::AddrNotAvailable => HttpError::DestinationUnavailable,
+        _ => HttpError::InternalError(Some(format!("cannot connect: {error}"))),
+    }
+}
+
+/// A failed TLS handshake: a certificate the Mozilla roots do not vouch for, or another failure
+/// (its detail in the debug log, which `--verbose` shows).
+fn tls_failure(error: std::io::Error) -> HttpError {
+    tracing::debug!("TLS handshake failed: {error}");
+    let certificate = error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>()).is_some_and(|tls| {
+        matches!(
+            tls,
+            rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented | rustls::Error::InvalidCertRevocationList(_)
+        )
+    });
+    if certificate { HttpError::TlsCertificateError } else { HttpError::TlsProtocolError }
+}
+
+/// A failed exchange on an open connection.
+fn hyper_failure(error: hyper::Error) -> HttpError {
+    tracing::debug!("the exchange failed: {error}");
+    if error.is_timeout() {
+        HttpError::HttpResponseTimeout
+    } else if error.is_incomplete_message() {
+        HttpError::HttpResponseIncomplete
+    } else if error.is_closed() || error.is_canceled() {
+        HttpError::ConnectionTerminated
+    } else {
+        // A wasi:http code hyper carries from a body (a size limit, say) stays as it is.
+        HttpError::from(error)
+    }
 }
 
 /// Puts the connection back in the run's pool once this exchange is over: when the body has been
@@ -203,7 +247,7 @@ where
         Ok(Ok(response)) => response,
         Ok(Err(error)) => {
             connection_task.abort();
-            return Err(HttpError::from(error));
+            return Err(hyper_failure(error));
         }
         Err(_) => {
             connection_task.abort();
@@ -263,7 +307,7 @@ impl Body for BoundedBody {
                 self.timer.as_mut().reset(deadline);
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(HttpError::from(error)))),
+            Poll::Ready(Some(Err(error))) => Poll::Ready(Some(Err(hyper_failure(error)))),
             Poll::Ready(None) => Poll::Ready(None),
             Poll::Pending => match self.timer.as_mut().poll(cx) {
                 Poll::Ready(()) => Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout))),
@@ -354,7 +398,7 @@ mod tests {
         let (_, connected) = connect_any(&[refusing, address.ip()], address.port(), Duration::from_secs(5)).await.unwrap();
         assert_eq!(connected, address);
         let error = connect_any(&[refusing], address.port(), Duration::from_secs(5)).await.unwrap_err();
-        assert!(matches!(error, HttpError::Connect(_)), "{error:?}");
+        assert!(matches!(error, HttpError::ConnectionRefused), "{error:?}");
         assert!(matches!(connect_any(&[], address.port(), Duration::from_secs(5)).await, Err(HttpError::HttpRequestDenied)));
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(accepted.load(Ordering::SeqCst), 1);

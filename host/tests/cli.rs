@@ -218,6 +218,17 @@ fn a_closed_stdout_ends_quietly_with_the_commands_own_status() {
 }
 
 #[test]
+fn a_refused_connection_is_one_clear_line_without_a_warning_per_retry() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let url = format!("http://{closed}");
+    let output = run(&["validate", "--base-url", &url, "--allow-private-network"], Some(("some-key", "some-secret")));
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let line = error_line(&output);
+    assert!(line.contains("no complete answer: the API refused the connection (gave up after 5 attempts)"), "{line}");
+    assert_eq!(stderr(&output).lines().count(), 1, "nothing but the error line: {}", stderr(&output));
+}
+
+#[test]
 fn a_tenant_file_names_where_the_credentials_are() {
     let (fake, account) = fake();
     let dir = tempfile::tempdir().unwrap();

@@ -68,8 +68,12 @@ impl Drop for LogWriter {
 pub struct Display {
     task: Option<tokio::task::JoinHandle<()>>,
     bars: Vec<ProgressBar>,
-    /// In line mode, each tenant's last state is printed when the display ends.
+    /// In line mode, each tenant's last state is printed when the display ends, unless it was
+    /// the last line printed for it.
     finals: Vec<(String, Arc<SyncProgress>)>,
+    /// The last line printed for each tenant; none once the display has ended, so that a line
+    /// mode task that has not yet seen its abort prints nothing more.
+    printed: Arc<std::sync::Mutex<Option<Vec<String>>>>,
 }
 
 /// How often bars refresh, and how often a plain line repeats an unchanged phase.
@@ -79,7 +83,7 @@ const LINE_EVERY: Duration = Duration::from_secs(10);
 impl Display {
     pub fn start(mode: Mode, tenants: Vec<(String, Arc<SyncProgress>)>) -> Self {
         match mode {
-            Mode::Silent => Self { task: None, bars: Vec::new(), finals: Vec::new() },
+            Mode::Silent => Self { task: None, bars: Vec::new(), finals: Vec::new(), printed: Arc::default() },
             Mode::Bars => {
                 let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
                 *BARS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(multi.clone());
@@ -104,28 +108,34 @@ impl Display {
                         tokio::time::sleep(TICK).await;
                     }
                 });
-                Self { task: Some(task), bars, finals: Vec::new() }
+                Self { task: Some(task), bars, finals: Vec::new(), printed: Arc::default() }
             }
             Mode::Lines => {
                 let finals = tenants.clone();
+                let printed = Arc::new(std::sync::Mutex::new(Some(vec![String::new(); tenants.len()])));
+                let shown = Arc::clone(&printed);
                 let task = tokio::spawn(async move {
                     let mut last: Vec<Option<(Phase, std::time::Instant)>> = vec![None; tenants.len()];
                     loop {
-                        for ((id, progress), last) in tenants.iter().zip(last.iter_mut()) {
+                        for (i, ((id, progress), last)) in tenants.iter().zip(last.iter_mut()).enumerate() {
                             let view = progress.view();
                             let due = match last {
                                 Some((phase, at)) => *phase != view.phase || at.elapsed() >= LINE_EVERY,
                                 None => true,
                             };
                             if due && view.phase != Phase::Starting {
-                                errln!("{id}: {}", view.line());
+                                let line = view.line();
+                                let mut shown = shown.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                                let Some(shown) = shown.as_mut() else { return };
+                                errln!("{id}: {line}");
+                                shown[i] = line;
                                 *last = Some((view.phase, std::time::Instant::now()));
                             }
                         }
                         tokio::time::sleep(TICK).await;
                     }
                 });
-                Self { task: Some(task), bars: Vec::new(), finals }
+                Self { task: Some(task), bars: Vec::new(), finals, printed }
             }
         }
     }
@@ -140,8 +150,12 @@ impl Drop for Display {
             bar.finish_and_clear();
         }
         BARS.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take();
-        for (id, progress) in &self.finals {
-            errln!("{id}: {}", progress.view().line());
+        let printed = self.printed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).take().unwrap_or_default();
+        for (i, (id, progress)) in self.finals.iter().enumerate() {
+            let line = progress.view().line();
+            if printed.get(i) != Some(&line) {
+                errln!("{id}: {line}");
+            }
         }
     }
 }
