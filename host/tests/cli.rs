@@ -112,6 +112,17 @@ fn missing_credentials_exit_2_naming_the_variable() {
 fn bad_flags_and_urls_exit_2() {
     let output = run(&["sync", "--bogus"], Some(("k", "s")));
     assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stderr(&output).lines().count(), 1, "{}", stderr(&output));
+    assert!(error_line(&output).contains("unexpected argument '--bogus' found; usage: connector-host sync"), "{}", stderr(&output));
+    let output = run(&["deprovision", "--user", "u1"], Some(("k", "s")));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(error_line(&output).contains("a similar argument exists: '--user-id'"), "{}", stderr(&output));
+    let output = run(&["grant", "--entitlement", "team:t1:member"], Some(("k", "s")));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(error_line(&output).contains("not provided: --principal <TYPE:ID>"), "{}", stderr(&output));
+    let output = run(&["sync", "--help"], None);
+    assert_eq!(output.status.code(), Some(0));
+    assert!(stdout(&output).contains("Usage: connector-host sync"));
     let output = run(&["validate", "--base-url", "ftp://example.com"], Some(("k", "s")));
     assert_eq!(output.status.code(), Some(2));
     assert!(error_line(&output).contains("--base-url"));

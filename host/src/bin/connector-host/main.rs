@@ -159,7 +159,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error),
+    };
     init_logging(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
@@ -171,6 +174,30 @@ fn main() -> ExitCode {
         (Ok(()), Some(why)) => fail(&HostError::Other(why)),
         (Ok(()), None) => ExitCode::SUCCESS,
     }
+}
+
+/// Help and version as clap prints them; a wrong command line as one error line (exit 2) with
+/// clap's tip and the command's usage folded into it.
+fn usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+        let _ = error.print();
+        return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+    }
+    let text = error.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with("For more information"));
+    let mut message = lines.next().unwrap_or("invalid command line").trim_start_matches("error: ").to_owned();
+    for line in lines {
+        if let Some(tip) = line.strip_prefix("tip: ") {
+            message.push_str(&format!("; {tip}"));
+        } else if let Some(usage) = line.strip_prefix("Usage: ") {
+            message.push_str(&format!("; usage: {usage}"));
+        } else {
+            // The arguments a "not provided" or "cannot be used with" message lists.
+            message.push_str(&format!(" {line}"));
+        }
+    }
+    fail(&HostError::Usage(message))
 }
 
 fn fail(error: &HostError) -> ExitCode {
