@@ -449,7 +449,7 @@ fn print_summary(snapshot: &Snapshot, out: &std::path::Path) {
             let invited = of_type.iter().filter(|u| u.traits["invited"] == true).count();
             detail = format!("{enabled} enabled, {} disabled, {invited} invited", of_type.len() - enabled);
         }
-        outln!("  {:<13}{:>8}  {detail}", format!("{}s", resource_type.id), count(&resource_type.id));
+        outln!("{}", format!("  {:<13}{:>8}  {detail}", format!("{}s", resource_type.id), count(&resource_type.id)).trim_end());
     }
     outln!("  {:<13}{:>8}", "entitlements", snapshot.entitlements.len());
     let mut kinds: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
