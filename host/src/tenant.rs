@@ -159,48 +159,47 @@ impl TenantEntry {
     pub fn resolve(&self, overrides: &Overrides) -> Result<TenantConfig> {
         let base_url = overrides.base_url.clone().or_else(|| self.base_url.clone()).unwrap_or(DEFAULT_BASE_URL.into());
         self.egress_check(&base_url)?;
+        // The file's own mistakes first: they are fixed in the file, the credentials elsewhere.
+        let memory_rule = format!("must be between 1 and {MAX_MEMORY_LIMIT_MIB}");
+        let memory_mib = self.checked("memory_limit_mib", self.memory_limit_mib, 1..=MAX_MEMORY_LIMIT_MIB, &memory_rule)?;
+        let timeout_s = self.checked("timeout_s", self.timeout_s, 1..=u64::MAX, "must be at least 1")?;
+        let max_requests = self.checked("max_requests", self.max_requests, 1..=u64::MAX, "must be at least 1")?;
+        let response_mib = self.checked("max_response_mib", self.max_response_mib, 1..=1024, "must be between 1 and 1024")?;
+        let cpu_time_ms = self.checked("cpu_time_ms", self.cpu_time_ms, 10..=600_000, "must be between 10 and 600000")?;
+        let max_concurrency = self.checked("max_concurrency", self.max_concurrency, 1..=64, "must be between 1 and 64")?;
+
         let key = self.source(&self.api_key_file, &self.api_key_env, DEFAULT_KEY_ENV);
         let secret = self.source(&self.api_secret_file, &self.api_secret_env, DEFAULT_SECRET_ENV);
         let credentials = Credentials::load(&key, &secret)?;
         let mut config = TenantConfig::new(&self.id, &base_url, credentials);
         config.allow_private_network = overrides.allow_private_network || self.allow_private_network.unwrap_or(false);
-        if let Some(mib) = self.memory_limit_mib {
-            if !(1..=MAX_MEMORY_LIMIT_MIB).contains(&mib) {
-                return Err(self.bad("memory_limit_mib", &format!("must be between 1 and {MAX_MEMORY_LIMIT_MIB}")));
-            }
+        if let Some(mib) = memory_mib {
             config.memory_limit_bytes = (mib * 1024 * 1024) as usize;
         }
-        if let Some(seconds) = self.timeout_s {
-            if seconds == 0 {
-                return Err(self.bad("timeout_s", "must be at least 1"));
-            }
+        if let Some(seconds) = timeout_s {
             config.run_timeout = Duration::from_secs(seconds);
         }
-        if let Some(n) = self.max_requests {
-            if n == 0 {
-                return Err(self.bad("max_requests", "must be at least 1"));
-            }
+        if let Some(n) = max_requests {
             config.traffic.max_requests = n;
         }
-        if let Some(mib) = self.max_response_mib {
-            if !(1..=1024).contains(&mib) {
-                return Err(self.bad("max_response_mib", "must be between 1 and 1024"));
-            }
+        if let Some(mib) = response_mib {
             config.traffic.max_response_bytes = mib * 1024 * 1024;
         }
-        if let Some(ms) = self.cpu_time_ms {
-            if !(10..=600_000).contains(&ms) {
-                return Err(self.bad("cpu_time_ms", "must be between 10 and 600000"));
-            }
+        if let Some(ms) = cpu_time_ms {
             config.cpu_time_per_call = Duration::from_millis(ms);
         }
-        if let Some(n) = self.max_concurrency {
-            if !(1..=64).contains(&n) {
-                return Err(self.bad("max_concurrency", "must be between 1 and 64"));
-            }
+        if let Some(n) = max_concurrency {
             config.max_concurrency = n;
         }
         Ok(config)
+    }
+
+    /// `value`, if set, when it lies in `range`; else an error naming the key and `rule`.
+    fn checked<T: PartialOrd>(&self, key: &str, value: Option<T>, range: std::ops::RangeInclusive<T>, rule: &str) -> Result<Option<T>> {
+        match value {
+            Some(v) if !range.contains(&v) => Err(self.bad(key, rule)),
+            other => Ok(other),
+        }
     }
 
     fn egress_check(&self, base_url: &str) -> Result<()> {
@@ -256,6 +255,21 @@ id = "globex"
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[0].api_key_env.as_deref(), Some("ACME_FIVETRAN_API_KEY"));
         assert_eq!(entries[1].base_url, None);
+    }
+
+    #[test]
+    fn a_value_out_of_range_is_named_before_the_credentials_are_looked_for() {
+        for (line, expect) in [
+            ("max_concurrency = 0", "tenant a: max_concurrency must be between 1 and 64"),
+            ("memory_limit_mib = 4096", "tenant a: memory_limit_mib must be between 1 and 1024"),
+            ("timeout_s = 0", "tenant a: timeout_s must be at least 1"),
+            ("cpu_time_ms = 5", "tenant a: cpu_time_ms must be between 10 and 600000"),
+        ] {
+            let (_dir, path) = write(&format!("[[tenant]]\nid = \"a\"\napi_key_env = \"NO_SUCH_VARIABLE_1\"\n{line}\n"));
+            let entry = read_tenant_file(&path).unwrap().remove(0);
+            let error = entry.resolve(&Overrides::default()).unwrap_err();
+            assert_eq!(error.to_string(), expect);
+        }
     }
 
     #[test]
