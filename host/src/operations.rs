@@ -53,14 +53,20 @@ impl Validation {
 /// one leaves the others' instances whole).
 macro_rules! run {
     ($runtime:expr, $tenant:expr, $meter:expr, |$session:ident| $call:expr) => {{
+        let _retries;
+        run!($runtime, $tenant, $meter, |$session| $call, retries: _retries)
+    }};
+    // `$retries` is set to the retries the call took (after 5xx answers or lost connections).
+    ($runtime:expr, $tenant:expr, $meter:expr, |$session:ident| $call:expr, retries: $retries:ident) => {{
         let tenant: &TenantConfig = $tenant;
         let mut $session = $runtime.open(tenant, Arc::clone($meter)).await?;
         let mut stats = RetryStats::default();
         let mut retrier = Retrier::new(&tenant.retry, &tenant.id, &mut stats);
         let result = retrying!(retrier, $call);
         if stats.retries > 0 {
-            tracing::info!(tenant = %tenant.id, "done after {} retries; the operation read the state before changing it again", stats.retries);
+            tracing::info!(tenant = %tenant.id, "done after {} retried attempt(s); each read the state before changing it", stats.retries);
         }
+        $retries = stats.retries;
         result.map_err(|(error, attempts): (CallError, u32)| call_failure(tenant, error, attempts))
     }};
 }
@@ -92,33 +98,39 @@ pub async fn validate(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Resu
 
 /// Invites a user: `{"outcome": "created" | "already_exists", "user": RESOURCE}`.
 pub async fn provision(runtime: &ConnectorRuntime, tenant: &TenantConfig, account: NewAccount) -> Result<Value> {
-    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.provision_account(&account).await)?;
+    let retries;
+    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.provision_account(&account).await, retries: retries)?;
     let (outcome, user) = match outcome {
         ProvisionOutcome::Created(user) => ("created", user),
         ProvisionOutcome::AlreadyExists(user) => ("already_exists", user),
     };
+    note_lost_answer(tenant, retries, outcome);
     Ok(json!({"outcome": outcome, "user": resource_json(&user)?}))
 }
 
 /// Deletes a user: `{"outcome": "deleted" | "not_found"}`.
 pub async fn deprovision(runtime: &ConnectorRuntime, tenant: &TenantConfig, user_id: &str) -> Result<Value> {
-    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.deprovision_account(user_id).await)?;
+    let retries;
+    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.deprovision_account(user_id).await, retries: retries)?;
     let outcome = match outcome {
         DeprovisionOutcome::Deleted => "deleted",
         DeprovisionOutcome::NotFound => "not_found",
     };
+    note_lost_answer(tenant, retries, outcome);
     Ok(json!({"outcome": outcome, "user_id": user_id}))
 }
 
 /// Grants an entitlement: `{"outcome": "granted" | "updated" | "already_held", "grant": GRANT}`.
 pub async fn grant(runtime: &ConnectorRuntime, tenant: &TenantConfig, entitlement: &str, principal: &str) -> Result<Value> {
     let principal = parse_principal(principal)?;
-    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.grant_entitlement(entitlement, &principal).await)?;
+    let retries;
+    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.grant_entitlement(entitlement, &principal).await, retries: retries)?;
     let change = match outcome.change {
         GrantChange::Granted => "granted",
         GrantChange::Updated => "updated",
         GrantChange::AlreadyHeld => "already_held",
     };
+    note_lost_answer(tenant, retries, change);
     let mut result = json!({"outcome": change, "grant": grant_json(&outcome.grant)});
     if let Some(replaced) = outcome.replaced {
         result["replaced"] = json!(replaced);
@@ -128,12 +140,23 @@ pub async fn grant(runtime: &ConnectorRuntime, tenant: &TenantConfig, entitlemen
 
 /// Revokes a grant: `{"outcome": "revoked" | "not_held", "grant": ID}`.
 pub async fn revoke(runtime: &ConnectorRuntime, tenant: &TenantConfig, grant: &str) -> Result<Value> {
-    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.revoke_grant(grant).await)?;
+    let retries;
+    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.revoke_grant(grant).await, retries: retries)?;
     let change = match outcome.change {
         RevokeChange::Revoked => "revoked",
         RevokeChange::NotHeld => "not_held",
     };
+    note_lost_answer(tenant, retries, change);
     Ok(json!({"outcome": change, "grant": outcome.grant}))
+}
+
+/// After a retry, a change that found nothing to do may be one an earlier attempt made before its
+/// answer was lost; the outcome alone cannot tell, so a warning says so.
+fn note_lost_answer(tenant: &TenantConfig, retries: u64, outcome: &str) {
+    if retries > 0 && matches!(outcome, "not_found" | "not_held" | "already_held" | "already_exists") {
+        let retries = if retries == 1 { "1 retry".to_owned() } else { format!("{retries} retries") };
+        tracing::warn!(tenant = %tenant.id, "{outcome} after {retries}: an earlier attempt whose answer was lost may have made this change itself");
+    }
 }
 
 /// `TYPE:ID`, e.g. `user:U1`.

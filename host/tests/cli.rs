@@ -240,6 +240,26 @@ fn a_refused_connection_is_one_clear_line_without_a_warning_per_retry() {
 }
 
 #[test]
+fn a_change_whose_answer_was_lost_is_reported_with_a_warning_when_the_retry_finds_it_done() {
+    let (fake, account) = fake();
+    let owner = account.primary_key().user_id.clone();
+    let user = account.users.keys().find(|id| Some(*id) != owner.as_ref()).unwrap().clone();
+    // The user is deleted, but the answer is a 503; the retry finds no user.
+    fake.inject(FaultRule::new("/v1/users/", 1, Fault::AppliedThenUnavailable).method("DELETE"));
+    let url = fake.base_url();
+    let output = run(&["deprovision", "--user-id", &user, "--base-url", &url, "--allow-private-network"], Some(key(&account)));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed["outcome"], "not_found");
+    assert!(
+        stderr(&output).contains("not_found after 1 retry: an earlier attempt whose answer was lost may have made this change"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!fake.account().users.contains_key(&user));
+}
+
+#[test]
 fn a_tenant_file_names_where_the_credentials_are() {
     let (fake, account) = fake();
     let dir = tempfile::tempdir().unwrap();
