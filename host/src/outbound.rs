@@ -334,38 +334,47 @@ mod tests {
 
     use super::*;
 
-    /// A server answering `ok` to every request; it closes each connection `close_after` after
-    /// its last answer, if told to. Answers how many connections it accepted.
-    async fn server(close_after: Option<Duration>) -> (SocketAddr, Arc<AtomicUsize>) {
+    const OK: &[u8] = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+
+    /// A loopback server running `serve` on each connection it accepts. Answers its address and
+    /// how many connections it accepted.
+    async fn loopback<F, S>(serve: F) -> (SocketAddr, Arc<AtomicUsize>)
+    where
+        F: Fn(TcpStream) -> S + Send + 'static,
+        S: Future<Output = ()> + Send + 'static,
+    {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let accepted = Arc::new(AtomicUsize::new(0));
         let counted = Arc::clone(&accepted);
         tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
+            while let Ok((stream, _)) = listener.accept().await {
                 counted.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut buffer = [0u8; 4096];
-                    loop {
-                        let read = match close_after {
-                            Some(wait) => match tokio::time::timeout(wait, stream.read(&mut buffer)).await {
-                                Ok(read) => read,
-                                Err(_) => return,
-                            },
-                            None => stream.read(&mut buffer).await,
-                        };
-                        if !matches!(read, Ok(n) if n > 0) {
-                            return;
-                        }
-                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                        if stream.write_all(answer).await.is_err() {
-                            return;
-                        }
-                    }
-                });
+                tokio::spawn(serve(stream));
             }
         });
         (address, accepted)
+    }
+
+    /// A server answering `ok` to every request; it closes each connection `close_after` after
+    /// its last answer, if told to.
+    async fn server(close_after: Option<Duration>) -> (SocketAddr, Arc<AtomicUsize>) {
+        loopback(move |mut stream| async move {
+            let mut buffer = [0u8; 4096];
+            loop {
+                let read = match close_after {
+                    Some(wait) => match tokio::time::timeout(wait, stream.read(&mut buffer)).await {
+                        Ok(read) => read,
+                        Err(_) => return,
+                    },
+                    None => stream.read(&mut buffer).await,
+                };
+                if !matches!(read, Ok(n) if n > 0) || stream.write_all(OK).await.is_err() {
+                    return;
+                }
+            }
+        })
+        .await
     }
 
     /// Two requests, `pause` apart, each read to its end.
@@ -406,27 +415,17 @@ mod tests {
 
     /// A server that answers the first request of each connection and closes the connection on
     /// reading the second, without answering it: a server going away just as a reused
-    /// connection's request arrives. Answers how many connections it accepted.
+    /// connection's request arrives.
     async fn closing_server() -> (SocketAddr, Arc<AtomicUsize>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let accepted = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&accepted);
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = listener.accept().await {
-                counted.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(async move {
-                    let mut buffer = [0u8; 4096];
-                    if !matches!(stream.read(&mut buffer).await, Ok(n) if n > 0) {
-                        return;
-                    }
-                    let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok").await;
-                    let _ = stream.read(&mut buffer).await;
-                    // Dropped here: closed with the second request unanswered.
-                });
+        loopback(|mut stream| async move {
+            let mut buffer = [0u8; 4096];
+            if !matches!(stream.read(&mut buffer).await, Ok(n) if n > 0) || stream.write_all(OK).await.is_err() {
+                return;
             }
-        });
-        (address, accepted)
+            let _ = stream.read(&mut buffer).await;
+            // Dropped here: closed with the second request unanswered.
+        })
+        .await
     }
 
     #[tokio::test]
