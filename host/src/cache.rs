@@ -58,13 +58,11 @@ impl ComponentCache {
             tracing::warn!("not using the compiled-component cache: {why}; make it private (chmod 700) or pass another --cache-dir");
             return Ok((compile(engine, bytes)?, false));
         }
-        if entry.is_file()
-            && let Err(why) = private(&entry)
-        {
-            tracing::warn!("not using the compiled-component cache: {why}; remove the file");
-            return Ok((compile(engine, bytes)?, false));
-        }
         if entry.is_file() {
+            if let Err(why) = private(&entry) {
+                tracing::warn!("not using the compiled-component cache: {why}; remove the file");
+                return Ok((compile(engine, bytes)?, false));
+            }
             // SAFETY: the entry was written by `Component::serialize` of this engine
             // configuration (its name holds the compatibility hash) into a folder private to this
             // user; a file that does not deserialize is compiled again below.

@@ -70,15 +70,19 @@ impl Credentials {
 
     /// `Basic base64(key:secret)`.
     pub(crate) fn authorization(&self) -> String {
-        format!("Basic {}", STANDARD.encode(format!("{}:{}", self.key, self.secret)))
+        format!("Basic {}", self.token())
+    }
+
+    /// `base64(key:secret)`, the header's token.
+    fn token(&self) -> String {
+        STANDARD.encode(format!("{}:{}", self.key, self.secret))
     }
 
     /// Replaces every occurrence of the header value, its base64 token alone, the secret or the
     /// key in `text` (an API or a proxy may echo any of them in an error).
     pub fn redact(&self, text: &str) -> String {
-        let token = STANDARD.encode(format!("{}:{}", self.key, self.secret));
         let mut out = text.to_owned();
-        for secret in [format!("Basic {token}"), token, self.secret.clone(), self.key.clone()] {
+        for secret in [self.authorization(), self.token(), self.secret.clone(), self.key.clone()] {
             if secret.len() >= 4 && out.contains(&secret) {
                 out = out.replace(&secret, "[redacted]");
             }

@@ -284,12 +284,12 @@ mod tests {
     fn a_freed_block_serves_the_next_request_of_its_size() {
         let mut heap = Heap::new(Arena::new(4 << 20, 0));
         let a = unsafe { heap.alloc(layout(40, 8)) };
-        let _b = unsafe { heap.alloc(layout(40, 8)) };
+        let b = unsafe { heap.alloc(layout(40, 8)) };
         unsafe { heap.dealloc(a, layout(40, 8)) };
         assert_eq!(unsafe { heap.alloc(layout(33, 4)) }, a, "same size class, reused");
-        unsafe { heap.dealloc(_b, layout(40, 8)) };
+        unsafe { heap.dealloc(b, layout(40, 8)) };
         let c = unsafe { heap.alloc(layout(200, 8)) };
-        assert_eq!(c, _b, "the newest block freed moves the bump pointer back");
+        assert_eq!(c, b, "the newest block freed moves the bump pointer back");
     }
 
     #[test]
