@@ -12,10 +12,10 @@ const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "component";
 
 /// Builds `packages` (the member's folder relative to `workspace`, and its package name) and
-/// returns each `.wasm` path, in order. Reruns when the packages' sources, `wit/` or the lock file
-/// change.
+/// returns each `.wasm` path, in order. Reruns when the packages' sources, `wit/`, the lock file,
+/// the toolchain or the components' build flags (`.cargo/config.toml`) change.
 pub fn build_components(workspace: &Path, packages: &[(&str, &str)]) -> Vec<PathBuf> {
-    for watched in ["wit", "Cargo.lock", "Cargo.toml"] {
+    for watched in ["wit", "Cargo.lock", "Cargo.toml", ".cargo/config.toml", "rust-toolchain.toml"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
     ensure_target();
