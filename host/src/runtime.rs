@@ -112,6 +112,10 @@ impl ConnectorRuntime {
             Ok(wasmtime::UpdateDeadline::Yield(1))
         });
         store.set_epoch_deadline(1);
+        // What the plugin hands the host in one go (a call's answer, a log message) is counted
+        // as wasmtime copies it, before the host allocates it: a page of empty records costs
+        // little in the plugin's memory and three times as much as host values.
+        store.set_hostcall_fuel(tenant.max_return_bytes);
         let world = self.pre.instantiate_async(&mut store).await.map_err(|e| {
             let first = format!("{e:#}");
             HostError::Sandbox(format!(
@@ -188,6 +192,7 @@ pub struct Session {
     meter: Arc<RequestMeter>,
     call_timeout: Duration,
     cpu_time: Duration,
+    /// The store's hostcall fuel, kept for the error that names it.
     max_return_bytes: usize,
     config: CallConfig,
 }
@@ -200,7 +205,7 @@ macro_rules! call {
         let future = exports.$method(&mut $self.store $(, $arg)*);
         let outcome = tokio::time::timeout($self.call_timeout, future).await;
         $self.store.data_mut().flush_output();
-        $self.settle(outcome)
+        $self.settle(wit_name(stringify!($method)), outcome)
     }};
 }
 
@@ -216,7 +221,7 @@ impl Session {
         let future = exports.call_metadata(&mut self.store);
         let outcome = tokio::time::timeout(self.call_timeout, future).await;
         self.store.data_mut().flush_output();
-        self.settle(outcome.map(|r| r.map(Ok)))
+        self.settle("metadata", outcome.map(|r| r.map(Ok)))
     }
 
     pub async fn validate(&mut self) -> Result<AccountInfo, CallError> {
@@ -227,24 +232,18 @@ impl Session {
     pub async fn list_resources(&mut self, resource_type: &str, token: Option<&str>) -> Result<Page, CallError> {
         let config = self.config.clone();
         let token = token.map(str::to_owned);
-        let page = call!(self, call_list_resources, &config, resource_type, token.as_deref())?;
-        self.check_size("list-resources", page_size(&page))?;
-        Ok(page)
+        call!(self, call_list_resources, &config, resource_type, token.as_deref())
     }
 
     pub async fn list_entitlements(&mut self, resource: &Resource, related: &[Resource]) -> Result<Vec<Entitlement>, CallError> {
         let config = self.config.clone();
-        let entitlements = call!(self, call_list_entitlements, &config, resource, related)?;
-        self.check_size("list-entitlements", entitlements.iter().map(entitlement_size).sum())?;
-        Ok(entitlements)
+        call!(self, call_list_entitlements, &config, resource, related)
     }
 
     pub async fn list_grants(&mut self, resource: &Resource, token: Option<&str>) -> Result<Page, CallError> {
         let config = self.config.clone();
         let token = token.map(str::to_owned);
-        let page = call!(self, call_list_grants, &config, resource, token.as_deref())?;
-        self.check_size("list-grants", page_size(&page))?;
-        Ok(page)
+        call!(self, call_list_grants, &config, resource, token.as_deref())
     }
 
     pub async fn provision_account(&mut self, account: &NewAccount) -> Result<ProvisionOutcome, CallError> {
@@ -267,18 +266,9 @@ impl Session {
         call!(self, call_revoke_grant, &config, grant)
     }
 
-    fn check_size(&self, call: &str, bytes: usize) -> Result<(), CallError> {
-        if bytes <= self.max_return_bytes {
-            return Ok(());
-        }
-        Err(CallError::Limit(format!(
-            "return size limit: {call} returned {bytes} bytes, more than the {} a call may return; the plugin misbehaves or pages too large",
-            self.max_return_bytes
-        )))
-    }
-
     fn settle<T>(
         &self,
+        call: impl std::fmt::Display,
         outcome: std::result::Result<wasmtime::Result<std::result::Result<T, ConnectorError>>, tokio::time::error::Elapsed>,
     ) -> Result<T, CallError> {
         let denial = self.meter.denial();
@@ -292,6 +282,14 @@ impl Session {
             return Err(CallError::Limit(format!(
                 "CPU time limit: the plugin computed for more than {} ms in one call and was stopped; raise cpu_time_ms in the tenant file if that is expected",
                 self.cpu_time.as_millis()
+            )));
+        }
+        if let Ok(Err(trap)) = &outcome
+            && format!("{trap:#}").contains(HOSTCALL_FUEL_EXHAUSTED)
+        {
+            return Err(CallError::Limit(format!(
+                "return size limit: {call} handed the host more than {} at once (its answer, or a message it logged), and was stopped before the host copied it; the plugin misbehaves or pages too large",
+                bytes(self.max_return_bytes)
             )));
         }
         // Whatever the API or the plugin put in an error, no secret leaves through it: not into
@@ -313,33 +311,20 @@ impl Session {
     }
 }
 
-/// Bytes of strings a page carries: what lifting it into the host costs, near enough.
-fn page_size(page: &Page) -> usize {
-    let resources: usize = page.resources.iter().map(resource_size).sum();
-    let entitlements: usize = page.entitlements.iter().map(entitlement_size).sum();
-    let grants: usize = page
-        .grants
-        .iter()
-        .map(|g| 32 + g.id.len() + g.entitlement.len() + ref_size(&g.principal) + g.expandable.iter().map(|e| 16 + e.len()).sum::<usize>())
-        .sum();
-    resources + entitlements + grants + page.next_page_token.as_ref().map_or(0, String::len)
+/// The WIT name of a bindings method: `call_list_resources` -> `list-resources`.
+fn wit_name(method: &'static str) -> String {
+    method.trim_start_matches("call_").replace('_', "-")
 }
 
-fn resource_size(r: &Resource) -> usize {
-    32 + r.resource_type.len() + r.id.len() + r.display_name.len() + r.traits_json.len()
+/// `n` bytes for a person: whole MiB as such.
+fn bytes(n: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if n > 0 && n.is_multiple_of(MIB) { format!("{} MiB", n / MIB) } else { format!("{n} bytes") }
 }
 
-fn entitlement_size(e: &Entitlement) -> usize {
-    32 + e.id.len()
-        + ref_size(&e.resource)
-        + e.slug.len()
-        + e.display_name.len()
-        + e.grantable_to.iter().map(|g| 16 + g.len()).sum::<usize>()
-}
-
-fn ref_size(r: &ResourceRef) -> usize {
-    16 + r.resource_type.len() + r.id.len()
-}
+/// What wasmtime says when the data a plugin hands the host in one go outgrows the store's
+/// hostcall fuel. Its error type is private; the sandbox tests fail if the wording changes.
+const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
 
 /// `error` with `clean` applied to every text it carries.
 fn redact_connector_error(error: ConnectorError, clean: impl Fn(String) -> String) -> ConnectorError {

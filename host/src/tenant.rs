@@ -40,7 +40,10 @@ pub struct TenantConfig {
     pub traffic: TrafficLimits,
     /// CPU time one call may spend in the plugin's code (waiting for the API does not count).
     pub cpu_time_per_call: Duration,
-    /// Bytes one call may return to the host.
+    /// Bytes the plugin may hand the host at once: a call's answer (its strings, and each list
+    /// entry at its size as a host value) or one message it logs. Counted while the answer is
+    /// copied out of the plugin, so the host never allocates more; past it the call fails with
+    /// a sandbox limit.
     pub max_return_bytes: usize,
 }
 

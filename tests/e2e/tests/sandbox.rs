@@ -90,6 +90,23 @@ async fn a_huge_return_value_hits_the_return_limit() {
     run.assert_stopped("return size limit", Duration::from_secs(10));
 }
 
+/// The limit holds before the host copies the page: 400,000 empty resources are 13 MB in the
+/// plugin's memory (and were let through when only their strings were counted) but 38 MB of host
+/// values.
+#[tokio::test]
+async fn a_page_of_many_empty_records_hits_the_return_limit_before_it_is_copied() {
+    let run = alongside(hostile("https://swarm.hostile.test")).await;
+    let text = run.assert_stopped("return size limit", Duration::from_secs(10));
+    assert!(text.contains("16 MiB"), "{text}");
+}
+
+/// What the plugin passes to the host in a call of its own (here the log) is bounded alike.
+#[tokio::test]
+async fn a_huge_log_message_hits_the_size_limit() {
+    let run = alongside(hostile("https://shout.hostile.test")).await;
+    run.assert_stopped("size limit", Duration::from_secs(10));
+}
+
 #[tokio::test]
 async fn requests_to_other_hosts_and_the_metadata_address_are_refused() {
     let run = alongside(hostile("https://elsewhere.hostile.test")).await;

@@ -7,6 +7,8 @@
 //! | `spin` | loops forever |
 //! | `hog` | allocates without end |
 //! | `flood` | returns a page of about 20 MB |
+//! | `swarm` | returns a page of 400,000 empty resources: 13 MB in its memory, 38 MB as host values |
+//! | `shout` | passes a 24 MB message to the host's log |
 //! | `elsewhere` | requests 169.254.169.254 and example.com |
 //! | `authz` | sets an `Authorization` header of its own; reports what happened |
 //! | `snoop` | opens files, reads the environment, arguments and stdin, opens a socket; reports what it got |
@@ -87,6 +89,19 @@ mod component {
                     let filler = "x".repeat(1000);
                     let things = (0..20_000).map(|i| resource(&format!("t{i}"), format!("{{\"pad\":\"{filler}\"}}"))).collect();
                     Ok(page(things))
+                }
+                "swarm" => {
+                    let nothing = || wit::Resource {
+                        resource_type: String::new(),
+                        id: String::new(),
+                        display_name: String::new(),
+                        traits_json: String::new(),
+                    };
+                    Ok(page((0..400_000).map(|_| nothing()).collect()))
+                }
+                "shout" => {
+                    accessgov::connector::log::write(accessgov::connector::log::Level::Info, &"!".repeat(24 << 20));
+                    Ok(page(vec![resource("shouted", "{}".into())]))
                 }
                 "elsewhere" => {
                     let metadata = fetch("http://169.254.169.254/latest/meta-data/");
