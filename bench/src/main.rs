@@ -218,7 +218,7 @@ async fn cpu_row(sizes: &Sizes, plugin: &ConnectorRuntime, rows: &mut Vec<Row>) 
     let cpu = process_cpu().saturating_sub(before);
     let per_thousand = cpu.as_secs_f64() * 1000.0 / (snapshot.grants.len().max(1) as f64 / 1000.0);
     rows.push(row(
-        format!("same account, no added latency, concurrency 8: host CPU time per 1,000 grants"),
+        "same account, no added latency, concurrency 8: host CPU time per 1,000 grants".to_owned(),
         format!(
             "{per_thousand:.1} ms ({} grants, {:.2} s CPU, {:.2} s wall)",
             snapshot.grants.len(),
@@ -467,7 +467,6 @@ async fn mapping_row(sizes: &Sizes, plugin: &ConnectorRuntime, rows: &mut Vec<Ro
         };
         let users_cpu = component("user").await?;
         let group_cpu = component("group").await?;
-        drop(component);
         // What the host's part of that is at least: the page's strings copied into host memory
         // and freed, as lifting them out of the component does (which checks them as UTF-8 too).
         let before = process_cpu();
@@ -510,7 +509,7 @@ fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(digit);

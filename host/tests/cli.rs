@@ -148,7 +148,7 @@ fn loopback_without_the_flag_exits_5_naming_the_origin_and_the_flag() {
     let output = run(&["validate", "--base-url", &url], Some(key(&account)));
     assert_eq!(output.status.code(), Some(5), "{}", stderr(&output));
     let line = error_line(&output);
-    assert!(line.contains(&format!("{url}")) && line.contains("--allow-private-network"), "{line}");
+    assert!(line.contains(url.as_str()) && line.contains("--allow-private-network"), "{line}");
     assert!(fake.requests().is_empty());
 }
 

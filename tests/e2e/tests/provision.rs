@@ -92,7 +92,7 @@ async fn round_trip(fake: &FakeFivetran, tenant: &TenantConfig, entitlement: &st
     assert_eq!(granted["outcome"], "granted", "{granted}");
     assert_eq!(granted["grant"]["id"], Value::String(grant_id.clone()));
     let after = grants(tenant).await;
-    assert_eq!(after.difference(&before).cloned().collect::<Vec<_>>(), [grant_id.clone()]);
+    assert_eq!(after.difference(&before).cloned().collect::<Vec<_>>(), std::slice::from_ref(&grant_id));
     assert!(before.is_subset(&after));
 
     let writes_before = writes(fake).len();

@@ -113,10 +113,10 @@ fn create_user(account: &mut Account, request: NewUser) -> Reply {
     if account.users.values().any(|u| u.email.eq_ignore_ascii_case(&email)) {
         return Reply::error(409, "Conflict", format!("User with email '{email}' already exists"));
     }
-    if let Some(role) = &request.role {
-        if let Err(reply) = check_role(account, role, "ACCOUNT") {
-            return reply;
-        }
+    if let Some(role) = &request.role
+        && let Err(reply) = check_role(account, role, "ACCOUNT")
+    {
+        return reply;
     }
     let id = fresh_id(account, "invited");
     let user = User {
@@ -223,10 +223,10 @@ fn modify_team(account: &mut Account, id: &str, change: TeamChange) -> Reply {
     if !account.teams.contains_key(id) {
         return not_found("Team", id);
     }
-    if let Some(role) = &change.role {
-        if let Err(reply) = check_role(account, role, "ACCOUNT") {
-            return reply;
-        }
+    if let Some(role) = &change.role
+        && let Err(reply) = check_role(account, role, "ACCOUNT")
+    {
+        return reply;
     }
     let team = account.teams.get_mut(id).expect("checked above");
     if let Some(v) = change.name {
