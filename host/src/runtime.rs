@@ -205,7 +205,7 @@ macro_rules! call {
         let future = exports.$method(&mut $self.store $(, $arg)*);
         let outcome = tokio::time::timeout($self.call_timeout, future).await;
         $self.store.data_mut().flush_output();
-        $self.settle(wit_name(stringify!($method)), outcome)
+        $self.settle(stringify!($method), outcome)
     }};
 }
 
@@ -221,7 +221,7 @@ impl Session {
         let future = exports.call_metadata(&mut self.store);
         let outcome = tokio::time::timeout(self.call_timeout, future).await;
         self.store.data_mut().flush_output();
-        self.settle("metadata", outcome.map(|r| r.map(Ok)))
+        self.settle("call_metadata", outcome.map(|r| r.map(Ok)))
     }
 
     pub async fn validate(&mut self) -> Result<AccountInfo, CallError> {
@@ -268,7 +268,7 @@ impl Session {
 
     fn settle<T>(
         &self,
-        call: impl std::fmt::Display,
+        method: &'static str,
         outcome: std::result::Result<wasmtime::Result<std::result::Result<T, ConnectorError>>, tokio::time::error::Elapsed>,
     ) -> Result<T, CallError> {
         let denial = self.meter.denial();
@@ -288,7 +288,8 @@ impl Session {
             && format!("{trap:#}").contains(HOSTCALL_FUEL_EXHAUSTED)
         {
             return Err(CallError::Limit(format!(
-                "return size limit: {call} handed the host more than {} at once (its answer, or a message it logged), and was stopped before the host copied it; the plugin misbehaves or pages too large",
+                "return size limit: {} handed the host more than {} at once (its answer, or a message it logged), and was stopped before the host copied it; the plugin misbehaves or pages too large",
+                wit_name(method),
                 bytes(self.max_return_bytes)
             )));
         }
@@ -311,7 +312,7 @@ impl Session {
     }
 }
 
-/// The WIT name of a bindings method: `call_list_resources` -> `list-resources`.
+/// The WIT name of a bindings method, `call_list_resources` -> `list-resources`, for errors.
 fn wit_name(method: &'static str) -> String {
     method.trim_start_matches("call_").replace('_', "-")
 }
