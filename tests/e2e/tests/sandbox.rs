@@ -97,7 +97,7 @@ async fn a_huge_return_value_hits_the_return_limit() {
 async fn a_page_of_many_empty_records_hits_the_return_limit_before_it_is_copied() {
     let run = alongside(hostile("https://swarm.hostile.test")).await;
     let text = run.assert_stopped("return size limit", Duration::from_secs(10));
-    assert!(text.contains("16 MiB"), "{text}");
+    assert!(text.contains("list-resources handed the host more than 16 MiB"), "{text}");
 }
 
 /// What the plugin passes to the host in a call of its own (here the log) is bounded alike.
