@@ -3,10 +3,16 @@
 
 use std::future::Future;
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::BodyExt;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
 use http::HeaderValue;
@@ -29,6 +35,8 @@ pub struct RequestMeter {
     pace: Mutex<Pace>,
     /// The run's open connections, kept for its next requests.
     pub(crate) connections: crate::outbound::ConnectionPool,
+    /// Slots for the run's open exchanges, sized by the first request.
+    exchanges: OnceLock<Arc<Semaphore>>,
 }
 
 #[derive(Debug, Default)]
@@ -49,11 +57,16 @@ pub struct TrafficLimits {
     pub max_requests: u64,
     /// Bytes one response body may hold.
     pub max_response_bytes: u64,
+    /// Exchanges a run has open at once, all its workers together: from the request's start until
+    /// the plugin has read its answer to the end or dropped it. A request past it waits for one
+    /// to end, so a plugin that fires requests without reading the answers holds this many
+    /// sockets at most. A run gets at least one per worker (`max_concurrency`).
+    pub max_open_exchanges: usize,
 }
 
 impl Default for TrafficLimits {
     fn default() -> Self {
-        Self { max_requests: 100_000, max_response_bytes: 32 * 1024 * 1024 }
+        Self { max_requests: 100_000, max_response_bytes: 32 * 1024 * 1024, max_open_exchanges: 16 }
     }
 }
 
@@ -76,6 +89,14 @@ impl RequestMeter {
     /// Counts one more request, unless the run has sent `max` already.
     fn reserve(&self, max: u64) -> bool {
         self.requests.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1)).is_ok()
+    }
+
+    /// Waits for one of the run's `limit` exchange slots; the slot is free again when the
+    /// returned permit is dropped.
+    pub(crate) async fn open_exchange(&self, limit: usize) -> OwnedSemaphorePermit {
+        let slots = Arc::clone(self.exchanges.get_or_init(|| Arc::new(Semaphore::new(limit.max(1)))));
+        // The semaphore is never closed, so acquiring only waits.
+        slots.acquire_owned().await.expect("the exchange slots are never closed")
     }
 
     /// Waits until this request may go: after any pause, and in its slot when spaced.
@@ -236,6 +257,7 @@ impl WasiHttpHooks for EgressHooks {
                 return Err(HttpError::HttpRequestDenied);
             }
             meter.wait_turn().await;
+            let slot = meter.open_exchange(limits.max_open_exchanges).await;
             // The filter above already refused a guest-set Authorization; this is the only one.
             let mut authorization = HeaderValue::from_str(&credentials.authorization()).map_err(|_| HttpError::HttpRequestDenied)?;
             authorization.set_sensitive(true);
@@ -251,8 +273,37 @@ impl WasiHttpHooks for EgressHooks {
             };
             tracing::debug!(target: "connector_host::http", status = response.status().as_u16(), "response");
             meter.observe(&tenant, response.status().as_u16(), response.headers());
+            let response = response.map(|body| SlotBody { inner: body, slot: Some(slot) }.boxed_unsync());
             Ok((response, Box::new(io) as Box<dyn Future<Output = _> + Send>))
         })
+    }
+}
+
+/// An answer's body holding its exchange's slot until it ends: read to its end, failed, or
+/// dropped by the plugin.
+struct SlotBody {
+    inner: WasiBody,
+    slot: Option<OwnedSemaphorePermit>,
+}
+
+impl Body for SlotBody {
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None) | Poll::Ready(Some(Err(_)))) {
+            self.slot = None;
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -14,7 +14,7 @@ use crate::bindings::v0_2::types::{
 };
 use crate::bindings::v0_2::{ConnectorWorld, ConnectorWorldPre};
 use crate::error::{HostError, Result};
-use crate::http::{EgressHooks, RequestMeter};
+use crate::http::{EgressHooks, RequestMeter, TrafficLimits};
 use crate::state::TenantState;
 use crate::tenant::TenantConfig;
 use crate::upstream::Upstream;
@@ -93,7 +93,7 @@ impl ConnectorRuntime {
             credentials: Arc::new(tenant.credentials.clone()),
             meter: Arc::clone(&meter),
             timeouts: tenant.request_timeouts,
-            limits: tenant.traffic,
+            limits: TrafficLimits { max_open_exchanges: tenant.traffic.max_open_exchanges.max(tenant.max_concurrency), ..tenant.traffic },
             upstream: self.upstream.clone(),
         };
         let cpu_ticks = (tenant.cpu_time_per_call.as_millis() / crate::engine::EPOCH_TICK.as_millis()).max(1) as u64;

@@ -2,9 +2,14 @@
 //! well-behaved tenant syncing at the same time finishes with a correct snapshot.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use connector_e2e::{hostile_runtime, runtime, start, tenant};
+use connector_host::http::RequestMeter;
 use connector_host::sync_all::{TenantOutcome, TenantRun, sync_all};
 use connector_host::{Credentials, HostError, Snapshot, TenantConfig};
 use fivetran_fake::oracle::expected_grants;
@@ -188,4 +193,56 @@ async fn an_oversized_answer_is_cut_off() {
     let error = connector_host::sync(runtime(), &limited).await.unwrap_err();
     assert_eq!(error.exit_status(), 5, "{error}");
     assert!(error.to_string().contains("response size limit") && error.to_string().contains("GET /v1/users"), "{error}");
+}
+
+/// A loopback server that answers each request (a GET: a head, no body) after `delay`, over
+/// kept-alive connections; and the most requests it had in progress at once.
+async fn slow_server(delay: Duration) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let (in_progress, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let most_seen = Arc::clone(&most);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let (in_progress, most) = (Arc::clone(&in_progress), Arc::clone(&most));
+            tokio::spawn(async move {
+                let (mut received, mut chunk) = (Vec::new(), [0u8; 4096]);
+                loop {
+                    let head_end = loop {
+                        if let Some(at) = received.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break at + 4;
+                        }
+                        match socket.read(&mut chunk).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => received.extend_from_slice(&chunk[..n]),
+                        }
+                    };
+                    received.drain(..head_end);
+                    most.fetch_max(in_progress.fetch_add(1, Ordering::SeqCst) + 1, Ordering::SeqCst);
+                    tokio::time::sleep(delay).await;
+                    in_progress.fetch_sub(1, Ordering::SeqCst);
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}";
+                    if socket.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{address}"), most_seen)
+}
+
+/// A plugin that fires requests without reading the answers holds no more sockets than its run's
+/// exchange slots: the requests past them wait, and all are answered in the end.
+#[tokio::test]
+async fn a_burst_of_requests_holds_at_most_the_runs_exchange_slots() {
+    let (base_url, most) = slow_server(Duration::from_millis(40)).await;
+    let mut tenant = hostile(&base_url);
+    tenant.allow_private_network = true;
+    tenant.max_concurrency = 1;
+    tenant.traffic.max_open_exchanges = 4;
+    let mut session = hostile_runtime().open(&tenant, Arc::new(RequestMeter::default())).await.unwrap();
+    let page = session.list_resources("burst", None).await.unwrap();
+    assert_eq!(page.resources[0].traits_json, r#"{"answered":64}"#);
+    assert_eq!(most.load(Ordering::SeqCst), 4, "four exchanges at once, no more (and the burst did fill them)");
 }

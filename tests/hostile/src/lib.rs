@@ -1,6 +1,7 @@
 //! A connector component that implements the `accessgov:connector` world and misbehaves on
 //! purpose, for the sandbox tests. Its misbehaviour is the first label of the base URL's host,
-//! so one build serves every test: `https://spin.hostile.test` loops forever, for example.
+//! so one build serves every test: `https://spin.hostile.test` loops forever, for example. When
+//! the host is an IP address, it is the resource type `list-resources` is asked for.
 //!
 //! | label | does, in `list-resources` |
 //! |---|---|
@@ -13,6 +14,7 @@
 //! | `authz` | sets an `Authorization` header of its own; reports what happened |
 //! | `snoop` | opens files, reads the environment, arguments and stdin, opens a socket; reports what it got |
 //! | `chatty` | writes 200 KB to stdout and stderr, then behaves |
+//! | `burst` | sends 64 requests to `{base_url}/v1/users` at once, then reads the answers in turn |
 //! | anything else | requests `{base_url}/v1/users` (for address checks: loopback, metadata, names) |
 
 #[cfg(target_arch = "wasm32")]
@@ -29,9 +31,38 @@ mod component {
 
     export!(Hostile);
 
-    fn behaviour(base_url: &str) -> &str {
+    fn behaviour<'a>(base_url: &'a str, resource_type: &'a str) -> &'a str {
         let host = base_url.split("://").nth(1).unwrap_or_default();
-        host.split(['.', ':', '/']).next().unwrap_or_default()
+        let label = host.split(['.', ':', '/']).next().unwrap_or_default();
+        if label.bytes().all(|b| b.is_ascii_digit()) { resource_type } else { label }
+    }
+
+    /// Sends `count` GET requests to `url` (plain http) without waiting, then waits for each
+    /// answer in turn and drops it; the number answered.
+    fn burst(url: &str, count: usize) -> usize {
+        use waki::bindings::wasi::http::outgoing_handler::handle;
+        use waki::bindings::wasi::http::types::{Fields, OutgoingRequest, Scheme};
+        let rest = url.trim_start_matches("http://");
+        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let path = format!("/{path}");
+        let pending: Vec<_> = (0..count)
+            .filter_map(|_| {
+                let request = OutgoingRequest::new(Fields::new());
+                request.set_scheme(Some(&Scheme::Http)).ok()?;
+                request.set_authority(Some(authority)).ok()?;
+                request.set_path_with_query(Some(&path)).ok()?;
+                handle(request, None).ok()
+            })
+            .collect();
+        let mut answered = 0;
+        for future in pending {
+            future.subscribe().block();
+            if let Some(Ok(Ok(response))) = future.get() {
+                answered += 1;
+                drop(response);
+            }
+        }
+        answered
     }
 
     fn resource(id: &str, traits: String) -> wit::Resource {
@@ -71,8 +102,8 @@ mod component {
             Ok(wit::AccountInfo { account_id: "hostile".into(), account_name: None, key_kind: wit::KeyKind::Unknown, key_owner: None })
         }
 
-        fn list_resources(cfg: wit::Config, _: String, _: Option<String>) -> Result<wit::Page, wit::ConnectorError> {
-            match behaviour(&cfg.base_url) {
+        fn list_resources(cfg: wit::Config, resource_type: String, _: Option<String>) -> Result<wit::Page, wit::ConnectorError> {
+            match behaviour(&cfg.base_url, &resource_type) {
                 "spin" => {
                     let mut n: u64 = 0;
                     loop {
@@ -145,6 +176,10 @@ mod component {
                         quote(&socket)
                     );
                     Ok(page(vec![resource("snoop", traits)]))
+                }
+                "burst" => {
+                    let answered = burst(&format!("{}/v1/users", cfg.base_url), 64);
+                    Ok(page(vec![resource("burst", format!("{{\"answered\":{answered}}}"))]))
                 }
                 "chatty" => {
                     let line = "chatter ".repeat(16);
