@@ -182,6 +182,14 @@ impl RequestTimeouts {
     }
 }
 
+/// Bytes of names and values one header map the plugin builds may hold (wasmtime's default is
+/// 128 KiB; a connector's requests carry a few short headers).
+pub const FIELD_SIZE_LIMIT: usize = 16 * 1024;
+
+/// Bytes of a request body the host takes from the plugin in one write and buffers while it is
+/// sent (wasmtime's default is 1 MiB; a connector's bodies are small JSON documents).
+pub const BODY_CHUNK: usize = 64 * 1024;
+
 /// The `WasiHttpHooks` of one tenant's store.
 pub(crate) struct EgressHooks {
     pub tenant: Arc<str>,
@@ -213,6 +221,10 @@ impl WasiHttpHooks for EgressHooks {
 
     fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
         Arc::new(forbidden)
+    }
+
+    fn p2_outgoing_body_chunk_size(&mut self) -> usize {
+        BODY_CHUNK
     }
 
     fn send_request(

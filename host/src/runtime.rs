@@ -116,6 +116,9 @@ impl ConnectorRuntime {
         // as wasmtime copies it, before the host allocates it: a page of empty records costs
         // little in the plugin's memory and three times as much as host values.
         store.set_hostcall_fuel(tenant.max_return_bytes);
+        // Host state the plugin creates (header maps, body buffers, streams) lives outside its
+        // memory limit; bounding its handles bounds that state.
+        store.set_max_component_handles(MAX_HANDLES);
         let world = self.pre.instantiate_async(&mut store).await.map_err(|e| {
             let first = format!("{e:#}");
             HostError::Sandbox(format!(
@@ -136,6 +139,12 @@ impl ConnectorRuntime {
         })
     }
 }
+
+/// Handles (requests, header maps, bodies, streams, futures) one instance may hold at once. The
+/// Fivetran plugin needs under 24; a burst of 64 requests at once fits. Each header map holds at
+/// most [`crate::http::FIELD_SIZE_LIMIT`] bytes and each request body buffers at most two
+/// [`crate::http::BODY_CHUNK`]s, so the host state a plugin can pile up is bounded too.
+pub const MAX_HANDLES: usize = 256;
 
 /// The name prefix of the connector interface a component exports, before its version.
 const CONNECTOR_EXPORT: &str = "accessgov:connector/connector@";
@@ -266,6 +275,29 @@ impl Session {
         call!(self, call_revoke_grant, &config, grant)
     }
 
+    /// The sandbox limit a trap's text says wasmtime enforced, in words, if it is one. Their
+    /// error types are private; the sandbox tests fail if the wording changes.
+    fn limit_hit(&self, method: &'static str, trap: &str) -> Option<String> {
+        let call = wit_name(method);
+        if trap.contains("fuel allocated for hostcalls has been exhausted") {
+            Some(format!(
+                "return size limit: {call} handed the host more than {} at once (its answer, or a message it logged), and was stopped before the host copied it; the plugin misbehaves or pages too large",
+                bytes(self.max_return_bytes)
+            ))
+        } else if trap.contains("store handle limit exceeded") {
+            Some(format!(
+                "handle limit: {call} held more than {MAX_HANDLES} host resources at once (requests, header maps, bodies, streams) and was stopped; the plugin leaks them"
+            ))
+        } else if trap.contains("total size of fields exceeds limit") {
+            Some(format!(
+                "header size limit: {call} built request headers of more than {} and was stopped; the plugin misbehaves",
+                bytes(crate::http::FIELD_SIZE_LIMIT)
+            ))
+        } else {
+            None
+        }
+    }
+
     fn settle<T>(
         &self,
         method: &'static str,
@@ -285,13 +317,9 @@ impl Session {
             )));
         }
         if let Ok(Err(trap)) = &outcome
-            && format!("{trap:#}").contains(HOSTCALL_FUEL_EXHAUSTED)
+            && let Some(limit) = self.limit_hit(method, &format!("{trap:#}"))
         {
-            return Err(CallError::Limit(format!(
-                "return size limit: {} handed the host more than {} at once (its answer, or a message it logged), and was stopped before the host copied it; the plugin misbehaves or pages too large",
-                wit_name(method),
-                bytes(self.max_return_bytes)
-            )));
+            return Err(CallError::Limit(limit));
         }
         // Whatever the API or the plugin put in an error, no secret leaves through it: not into
         // a retry's log line, a warning, an error message or a file.
@@ -317,15 +345,18 @@ fn wit_name(method: &'static str) -> String {
     method.trim_start_matches("call_").replace('_', "-")
 }
 
-/// `n` bytes for a person: whole MiB as such.
+/// `n` bytes for a person: whole MiB and KiB as such.
 fn bytes(n: usize) -> String {
-    const MIB: usize = 1024 * 1024;
-    if n > 0 && n.is_multiple_of(MIB) { format!("{} MiB", n / MIB) } else { format!("{n} bytes") }
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * KIB;
+    if n > 0 && n.is_multiple_of(MIB) {
+        format!("{} MiB", n / MIB)
+    } else if n > 0 && n.is_multiple_of(KIB) {
+        format!("{} KiB", n / KIB)
+    } else {
+        format!("{n} bytes")
+    }
 }
-
-/// What wasmtime says when the data a plugin hands the host in one go outgrows the store's
-/// hostcall fuel. Its error type is private; the sandbox tests fail if the wording changes.
-const HOSTCALL_FUEL_EXHAUSTED: &str = "fuel allocated for hostcalls has been exhausted";
 
 /// `error` with `clean` applied to every text it carries.
 fn redact_connector_error(error: ConnectorError, clean: impl Fn(String) -> String) -> ConnectorError {

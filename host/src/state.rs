@@ -82,7 +82,11 @@ impl TenantState {
             tenant,
             wasi,
             table: ResourceTable::new(),
-            http: WasiHttpCtx::new(),
+            http: {
+                let mut http = WasiHttpCtx::new();
+                http.set_field_size_limit(crate::http::FIELD_SIZE_LIMIT);
+                http
+            },
             hooks,
             memory: MemoryLimit { max_bytes: memory_bytes, hit: false },
             cpu: CpuBudget { allowed: cpu_ticks, ..CpuBudget::default() },

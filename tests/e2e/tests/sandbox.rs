@@ -112,6 +112,30 @@ async fn a_huge_log_message_hits_the_size_limit() {
     run.assert_stopped("size limit", Duration::from_secs(10));
 }
 
+/// Host state the plugin creates (here header maps) is bounded by its handles: 10,000 maps of
+/// 8 KB would be 80 MB of host memory outside the plugin's memory limit.
+#[tokio::test]
+async fn hoarding_host_resources_hits_the_handle_limit() {
+    let run = alongside(hostile("https://hoard.hostile.test")).await;
+    let text = run.assert_stopped("handle limit", Duration::from_secs(10));
+    assert!(text.contains("more than 256"), "{text}");
+}
+
+#[tokio::test]
+async fn a_header_map_is_capped_at_16_kib() {
+    let run = alongside(hostile("https://fat-header.hostile.test")).await;
+    let text = run.assert_stopped("header size limit", Duration::from_secs(10));
+    assert!(text.contains("more than 16 KiB"), "{text}");
+}
+
+/// A request body buffers at most two 64 KiB chunks in the host, not wasmtime's default 1 MiB.
+#[tokio::test]
+async fn a_request_body_takes_64_kib_at_a_time() {
+    let run = alongside(hostile("https://body-budget.hostile.test")).await;
+    run.assert_good_tenant_correct();
+    assert_eq!(run.hostile_traits()["check_write"], "Some(Ok(65536))");
+}
+
 #[tokio::test]
 async fn requests_to_other_hosts_and_the_metadata_address_are_refused() {
     let run = alongside(hostile("https://elsewhere.hostile.test")).await;

@@ -14,6 +14,9 @@
 //! | `authz` | sets an `Authorization` header of its own; reports what happened |
 //! | `snoop` | opens files, reads the environment, arguments and stdin, opens a socket; reports what it got |
 //! | `chatty` | writes 200 KB to stdout and stderr, then behaves |
+//! | `hoard` | keeps up to 10,000 header maps of 8 KB each (host memory, not its own); reports how many |
+//! | `fat-header` | adds a 32 KB header value |
+//! | `body-budget` | opens a request body; reports how much the host lets it write at once |
 //! | `burst` | sends 64 requests to `{base_url}/v1/users` at once, then reads the answers in turn |
 //! | anything else | requests `{base_url}/v1/users` (for address checks: loopback, metadata, names) |
 
@@ -180,6 +183,31 @@ mod component {
                 "burst" => {
                     let answered = burst(&format!("{}/v1/users", cfg.base_url), 64);
                     Ok(page(vec![resource("burst", format!("{{\"answered\":{answered}}}"))]))
+                }
+                "hoard" => {
+                    use waki::bindings::wasi::http::types::Fields;
+                    let value = vec![b'v'; 8 * 1024];
+                    let mut kept = Vec::new();
+                    for _ in 0..10_000 {
+                        let fields = Fields::new();
+                        let _ = fields.append(&"x-pad".to_owned(), &value);
+                        kept.push(fields);
+                    }
+                    Ok(page(vec![resource("hoard", format!("{{\"kept\":{}}}", kept.len()))]))
+                }
+                "fat-header" => {
+                    let fields = waki::bindings::wasi::http::types::Fields::new();
+                    let appended = fields.append(&"x-pad".to_owned(), &vec![b'v'; 32 * 1024]);
+                    Ok(page(vec![resource("fat", format!("{{\"append\":{}}}", quote(&format!("{appended:?}"))))]))
+                }
+                "body-budget" => {
+                    use waki::bindings::wasi::http::types::{Fields, OutgoingRequest};
+                    let request = OutgoingRequest::new(Fields::new());
+                    let body = request.body().ok();
+                    let stream = body.as_ref().and_then(|body| body.write().ok());
+                    let budget = stream.as_ref().map(|stream| stream.check_write());
+                    drop(stream);
+                    Ok(page(vec![resource("budget", format!("{{\"check_write\":{}}}", quote(&format!("{budget:?}"))))]))
                 }
                 "chatty" => {
                     let line = "chatter ".repeat(16);
