@@ -13,6 +13,11 @@ use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
 /// Bytes of each stream a run may log.
 pub(crate) const MAX_OUTPUT: usize = 64 * 1024;
 
+/// A stream's last lines kept for an error message: a Rust panic writes where, then what.
+pub(crate) const LAST_LINES: usize = 2;
+/// Characters of them kept.
+pub(crate) const LAST_LINE_CHARS: usize = 300;
+
 #[derive(Debug, Default)]
 struct Captured {
     pending: Vec<u8>,
@@ -32,24 +37,35 @@ impl CappedOutput {
         Self { name, captured: Arc::default() }
     }
 
-    /// Logs the lines written since the last drain. Runs after every call, and nearly always
-    /// finds nothing: then it returns before redacting.
-    pub fn drain_to_log(&self, tenant: &str, redact: impl Fn(&str) -> String) {
+    /// Logs the lines written since the last drain, and returns the last [`LAST_LINES`] of them
+    /// joined (redacted, cut to [`LAST_LINE_CHARS`]; Rust's hint to set `RUST_BACKTRACE` left
+    /// out, as a plugin has no environment). Runs after every call, and nearly always finds
+    /// nothing: then it returns before redacting.
+    pub fn drain_to_log(&self, tenant: &str, redact: impl Fn(&str) -> String) -> Option<String> {
         let (text, dropped) = {
             let mut captured = self.captured.lock().unwrap_or_else(|p| p.into_inner());
             if captured.pending.is_empty() && captured.dropped == 0 {
-                return;
+                return None;
             }
             let text = String::from_utf8_lossy(&captured.pending).into_owned();
             captured.pending.clear();
             (text, std::mem::take(&mut captured.dropped))
         };
-        for line in redact(&text).lines().filter(|l| !l.trim().is_empty()) {
+        let text = redact(&text);
+        let mut last = std::collections::VecDeque::with_capacity(LAST_LINES);
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
             tracing::info!(target: "connector_host::plugin", tenant, stream = self.name, "{line}");
+            if !line.starts_with("note: run with `RUST_BACKTRACE=1`") {
+                if last.len() == LAST_LINES {
+                    last.pop_front();
+                }
+                last.push_back(line.trim());
+            }
         }
         if dropped > 0 {
             tracing::warn!(target: "connector_host::plugin", tenant, "dropped {dropped} bytes of the plugin's {}: past its {MAX_OUTPUT}-byte limit", self.name);
         }
+        (!last.is_empty()).then(|| Vec::from(last).join(" / ").chars().take(LAST_LINE_CHARS).collect())
     }
 }
 

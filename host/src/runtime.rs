@@ -213,8 +213,8 @@ macro_rules! call {
         let exports = $self.world.accessgov_connector_connector();
         let future = exports.$method(&mut $self.store $(, $arg)*);
         let outcome = tokio::time::timeout($self.call_timeout, future).await;
-        $self.store.data_mut().flush_output();
-        $self.settle(stringify!($method), outcome)
+        let last_words = $self.store.data_mut().flush_output();
+        $self.settle(stringify!($method), outcome, last_words)
     }};
 }
 
@@ -229,8 +229,8 @@ impl Session {
         let exports = self.world.accessgov_connector_connector();
         let future = exports.call_metadata(&mut self.store);
         let outcome = tokio::time::timeout(self.call_timeout, future).await;
-        self.store.data_mut().flush_output();
-        self.settle("call_metadata", outcome.map(|r| r.map(Ok)))
+        let last_words = self.store.data_mut().flush_output();
+        self.settle("call_metadata", outcome.map(|r| r.map(Ok)), last_words)
     }
 
     pub async fn validate(&mut self) -> Result<AccountInfo, CallError> {
@@ -302,6 +302,7 @@ impl Session {
         &self,
         method: &'static str,
         outcome: std::result::Result<wasmtime::Result<std::result::Result<T, ConnectorError>>, tokio::time::error::Elapsed>,
+        last_words: Option<String>,
     ) -> Result<T, CallError> {
         let denial = self.meter.denial();
         if self.store.data().memory.hit {
@@ -329,7 +330,7 @@ impl Session {
             Err(_) => Err(CallError::TimedOut(self.call_timeout)),
             Ok(Err(trap)) => Err(match denial {
                 Some(why) => CallError::Denied(clean(why)),
-                None => CallError::Trap(clean(format!("{trap:#}"))),
+                None => CallError::Trap(clean(trap_text(&trap, last_words.as_deref()))),
             }),
             Ok(Ok(Err(error))) => Err(match denial {
                 Some(why) => CallError::Denied(clean(why)),
@@ -337,6 +338,18 @@ impl Session {
             }),
             Ok(Ok(Ok(value))) => Ok(value),
         }
+    }
+}
+
+/// A trap in one line: what stopped the plugin (wasmtime's first line is only "error while
+/// executing at wasm backtrace:"), and the last lines it wrote to stderr, where a Rust plugin's
+/// panic is.
+fn trap_text(trap: &wasmtime::Error, last_words: Option<&str>) -> String {
+    let cause = trap.root_cause().to_string();
+    let cause = cause.lines().next().unwrap_or("trap");
+    match last_words {
+        Some(words) => format!("{cause}; its last words on stderr: {words}"),
+        None => cause.to_owned(),
     }
 }
 

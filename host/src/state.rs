@@ -94,11 +94,13 @@ impl TenantState {
         }
     }
 
-    /// Logs what the plugin wrote to stdout and stderr since the last call, tagged with the tenant.
-    pub fn flush_output(&mut self) {
-        for output in &self.outputs {
-            output.drain_to_log(&self.tenant, |text| self.hooks.credentials.redact(text));
-        }
+    /// Logs what the plugin wrote to stdout and stderr since the last call, tagged with the
+    /// tenant; returns the last lines it wrote to stderr (where a Rust plugin's panic goes).
+    pub fn flush_output(&mut self) -> Option<String> {
+        let [stdout, stderr] = &self.outputs;
+        let redact = |text: &str| self.hooks.credentials.redact(text);
+        stdout.drain_to_log(&self.tenant, redact);
+        stderr.drain_to_log(&self.tenant, redact)
     }
 }
 

@@ -136,6 +136,22 @@ async fn a_request_body_takes_64_kib_at_a_time() {
     assert_eq!(run.hostile_traits()["check_write"], "Some(Ok(65536))");
 }
 
+/// A crash says what stopped the plugin and, for a Rust panic, its message.
+#[tokio::test]
+async fn a_panic_is_reported_with_its_message() {
+    let run = alongside(hostile("https://panic.hostile.test")).await;
+    run.assert_good_tenant_correct();
+    let error = run.bad.result.as_ref().expect_err("the panicking tenant fails");
+    let text = error.to_string();
+    assert!(text.contains("the plugin crashed: wasm trap: wasm `unreachable` instruction executed"), "{text}");
+    assert!(
+        text.contains("its last words on stderr: thread '<unnamed>'") && text.contains("panicked at tests/hostile/src/lib.rs:"),
+        "{text}"
+    );
+    assert!(text.contains(" / the hostile plugin panics on purpose; this is a connector bug"), "{text}");
+    assert_eq!(error.exit_status(), 1, "{text}");
+}
+
 #[tokio::test]
 async fn requests_to_other_hosts_and_the_metadata_address_are_refused() {
     let run = alongside(hostile("https://elsewhere.hostile.test")).await;

@@ -17,6 +17,7 @@
 //! | `hoard` | keeps up to 10,000 header maps of 8 KB each (host memory, not its own); reports how many |
 //! | `fat-header` | adds a 32 KB header value |
 //! | `body-budget` | opens a request body; reports how much the host lets it write at once |
+//! | `panic` | panics |
 //! | `burst` | sends 64 requests to `{base_url}/v1/users` at once, then reads the answers in turn |
 //! | anything else | requests `{base_url}/v1/users` (for address checks: loopback, metadata, names) |
 
@@ -209,6 +210,7 @@ mod component {
                     drop(stream);
                     Ok(page(vec![resource("budget", format!("{{\"check_write\":{}}}", quote(&format!("{budget:?}"))))]))
                 }
+                "panic" => panic!("the hostile plugin panics on purpose"),
                 "chatty" => {
                     let line = "chatter ".repeat(16);
                     for _ in 0..1600 {
