@@ -288,6 +288,11 @@ impl Session {
             Some(format!(
                 "handle limit: {call} held more than {MAX_HANDLES} host resources at once (requests, header maps, bodies, streams) and was stopped; the plugin leaks them"
             ))
+        } else if trap.contains("requested len") && trap.contains("exceeds limit") {
+            Some(format!(
+                "random bytes limit: {call} asked the host for more than {} of random bytes at once and was stopped; the plugin misbehaves",
+                bytes(crate::state::MAX_RANDOM_BYTES as usize)
+            ))
         } else if trap.contains("total size of fields exceeds limit") {
             Some(format!(
                 "header size limit: {call} built request headers of more than {} and was stopped; the plugin misbehaves",

@@ -54,6 +54,10 @@ impl ResourceLimiter for MemoryLimit {
     }
 }
 
+/// Random bytes the plugin may ask for in one call (wasmtime's default, 64 MiB, is allocated by
+/// the host before the plugin's memory limit can refuse it).
+pub const MAX_RANDOM_BYTES: u64 = 64 * 1024;
+
 pub(crate) struct TenantState {
     pub tenant: Arc<str>,
     pub wasi: WasiCtx,
@@ -77,6 +81,7 @@ impl TenantState {
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
+            .max_random_size(MAX_RANDOM_BYTES)
             .build();
         Self {
             tenant,

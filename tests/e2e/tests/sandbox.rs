@@ -136,6 +136,15 @@ async fn a_request_body_takes_64_kib_at_a_time() {
     assert_eq!(run.hostile_traits()["check_write"], "Some(Ok(65536))");
 }
 
+/// Random bytes are handed out 64 KiB at a time at most: the host allocates them before the
+/// plugin's memory limit could refuse them.
+#[tokio::test]
+async fn a_huge_request_for_random_bytes_hits_its_limit() {
+    let run = alongside(hostile("https://random.hostile.test")).await;
+    let text = run.assert_stopped("random bytes limit", Duration::from_secs(10));
+    assert!(text.contains("more than 64 KiB"), "{text}");
+}
+
 /// A crash says what stopped the plugin and, for a Rust panic, its message.
 #[tokio::test]
 async fn a_panic_is_reported_with_its_message() {

@@ -18,6 +18,7 @@
 //! | `fat-header` | adds a 32 KB header value |
 //! | `body-budget` | opens a request body; reports how much the host lets it write at once |
 //! | `panic` | panics |
+//! | `random` | asks for 1 MB of random bytes |
 //! | `burst` | sends 64 requests to `{base_url}/v1/users` at once, then reads the answers in turn |
 //! | anything else | requests `{base_url}/v1/users` (for address checks: loopback, metadata, names) |
 
@@ -211,6 +212,10 @@ mod component {
                     Ok(page(vec![resource("budget", format!("{{\"check_write\":{}}}", quote(&format!("{budget:?}"))))]))
                 }
                 "panic" => panic!("the hostile plugin panics on purpose"),
+                "random" => {
+                    let bytes = waki::bindings::wasi::random::random::get_random_bytes(1 << 20);
+                    Ok(page(vec![resource("random", format!("{{\"bytes\":{}}}", bytes.len()))]))
+                }
                 "chatty" => {
                     let line = "chatter ".repeat(16);
                     for _ in 0..1600 {
