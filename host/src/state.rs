@@ -14,6 +14,28 @@ use crate::http::EgressHooks;
 
 /// The longest log message a plugin may write; the rest is cut off.
 const MAX_LOG_MESSAGE: usize = 4096;
+/// Bytes of `log` messages one instance may write, as for stdout and stderr; past it they are
+/// dropped and counted, so a plugin cannot flood the host's log.
+const MAX_LOG_BYTES: usize = 64 * 1024;
+
+/// What is left of an instance's log budget, and what it dropped since the last report.
+#[derive(Debug, Default)]
+struct LogBudget {
+    written: usize,
+    dropped: u64,
+}
+
+impl LogBudget {
+    /// Whether a message of `len` bytes may still be written; counts it either way.
+    fn admit(&mut self, len: usize) -> bool {
+        if self.written.saturating_add(len) > MAX_LOG_BYTES {
+            self.dropped += 1;
+            return false;
+        }
+        self.written += len;
+        true
+    }
+}
 
 /// CPU time of the current call, in epoch ticks.
 #[derive(Debug, Default)]
@@ -67,6 +89,7 @@ pub(crate) struct TenantState {
     pub memory: MemoryLimit,
     pub cpu: CpuBudget,
     outputs: [CappedOutput; 2],
+    log: LogBudget,
 }
 
 impl TenantState {
@@ -96,12 +119,17 @@ impl TenantState {
             memory: MemoryLimit { max_bytes: memory_bytes, hit: false },
             cpu: CpuBudget { allowed: cpu_ticks, ..CpuBudget::default() },
             outputs: [stdout, stderr],
+            log: LogBudget::default(),
         }
     }
 
     /// Logs what the plugin wrote to stdout and stderr since the last call, tagged with the
     /// tenant; returns the last lines it wrote to stderr (where a Rust plugin's panic goes).
     pub fn flush_output(&mut self) -> Option<String> {
+        if self.log.dropped > 0 {
+            let dropped = std::mem::take(&mut self.log.dropped);
+            tracing::warn!(target: "connector_host::plugin", tenant = &*self.tenant, "dropped {dropped} log messages of the plugin: past its {MAX_LOG_BYTES}-byte limit");
+        }
         let [stdout, stderr] = &self.outputs;
         let redact = |text: &str| self.hooks.credentials.redact(text);
         stdout.drain_to_log(&self.tenant, redact);
@@ -123,6 +151,9 @@ impl WasiHttpView for TenantState {
 
 impl log::Host for TenantState {
     fn write(&mut self, level: log::Level, message: String) {
+        if !self.log.admit(message.len().min(MAX_LOG_MESSAGE)) {
+            return;
+        }
         let mut message = message;
         if message.len() > MAX_LOG_MESSAGE {
             let mut cut = MAX_LOG_MESSAGE;
@@ -144,3 +175,18 @@ impl log::Host for TenantState {
 }
 
 impl crate::bindings::v0_2::accessgov::connector::types::Host for TenantState {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_budget_admits_up_to_its_bytes_then_counts_what_it_drops() {
+        let mut budget = LogBudget::default();
+        assert!(budget.admit(MAX_LOG_BYTES - 10));
+        assert!(budget.admit(10), "up to the budget exactly");
+        assert!(!budget.admit(1));
+        assert!(!budget.admit(4096));
+        assert_eq!(budget.dropped, 2);
+    }
+}

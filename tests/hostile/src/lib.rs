@@ -18,6 +18,7 @@
 //! | `fat-header` | adds a 32 KB header value |
 //! | `body-budget` | opens a request body; reports how much the host lets it write at once |
 //! | `panic` | panics |
+//! | `logorrhea` | writes 20,000 messages of 100 bytes through the host's `log` |
 //! | `random` | asks for 1 MB of random bytes |
 //! | `burst` | sends 64 requests to `{base_url}/v1/users` at once, then reads the answers in turn |
 //! | anything else | requests `{base_url}/v1/users` (for address checks: loopback, metadata, names) |
@@ -212,6 +213,13 @@ mod component {
                     Ok(page(vec![resource("budget", format!("{{\"check_write\":{}}}", quote(&format!("{budget:?}"))))]))
                 }
                 "panic" => panic!("the hostile plugin panics on purpose"),
+                "logorrhea" => {
+                    let line = "x".repeat(100);
+                    for _ in 0..20_000 {
+                        accessgov::connector::log::write(accessgov::connector::log::Level::Warn, &line);
+                    }
+                    Ok(page(vec![resource("logorrhea", "{}".into())]))
+                }
                 "random" => {
                     let bytes = waki::bindings::wasi::random::random::get_random_bytes(1 << 20);
                     Ok(page(vec![resource("random", format!("{{\"bytes\":{}}}", bytes.len()))]))
