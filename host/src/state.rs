@@ -18,7 +18,7 @@ const MAX_LOG_MESSAGE: usize = 4096;
 /// dropped and counted, so a plugin cannot flood the host's log.
 const MAX_LOG_BYTES: usize = 64 * 1024;
 
-/// What is left of an instance's log budget, and what it dropped since the last report.
+/// What an instance has written to the log, and what it dropped since the last report.
 #[derive(Debug, Default)]
 struct LogBudget {
     written: usize,
