@@ -32,6 +32,10 @@ use crate::upstream::Upstream;
 pub struct RequestMeter {
     requests: AtomicU64,
     denial: Mutex<Option<String>>,
+    /// Why the API cannot be used as it answers (a pace no call can wait for), if it cannot.
+    api_failure: Mutex<Option<String>>,
+    /// Warnings already said this run: each is said once, however many workers meet it.
+    warned: Mutex<std::collections::HashSet<String>>,
     pace: Mutex<Pace>,
     /// The run's open connections, kept for its next requests.
     pub(crate) connections: crate::outbound::ConnectionPool,
@@ -46,6 +50,9 @@ struct Pace {
     next_slot: Option<Instant>,
     slowed: bool,
 }
+
+/// Distinct warnings a run says; past them, warnings are dropped.
+const MAX_WARNINGS: usize = 512;
 
 /// The window `X-Rate-Limit` counts requests in (Fivetran's is an hour).
 const RATE_LIMIT_WINDOW: Duration = Duration::from_secs(3600);
@@ -86,6 +93,25 @@ impl RequestMeter {
         pace.paused_until.and_then(|until| until.checked_duration_since(Instant::now())).filter(|d| !d.is_zero())
     }
 
+    /// Why the API cannot be used as it answers, if the host found so.
+    pub fn api_failure(&self) -> Option<String> {
+        self.api_failure.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn fail_api(&self, why: String) {
+        self.api_failure.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(why);
+    }
+
+    /// Whether `warning` is new to this run (it is then remembered). Past [`MAX_WARNINGS`]
+    /// distinct warnings, none is new: a flood says itself once.
+    pub(crate) fn first_time(&self, warning: &str) -> bool {
+        let mut warned = self.warned.lock().unwrap_or_else(|p| p.into_inner());
+        if warned.contains(warning) || warned.len() >= MAX_WARNINGS {
+            return false;
+        }
+        warned.insert(warning.to_owned())
+    }
+
     /// Counts one more request, unless the run has sent `max` already.
     fn reserve(&self, max: u64) -> bool {
         self.requests.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| (n < max).then_some(n + 1)).is_ok()
@@ -99,21 +125,40 @@ impl RequestMeter {
         slots.acquire_owned().await.expect("the exchange slots are never closed")
     }
 
-    /// Waits until this request may go: after any pause, and in its slot when spaced.
-    pub(crate) async fn wait_turn(&self) {
+    /// Waits until this request may go: after any pause, and in its slot when spaced. A wait
+    /// longer than `max_wait` is not begun: no call could sit through it, so the caller fails
+    /// at once with the reason instead of when the call's time runs out.
+    pub(crate) async fn wait_turn(&self, max_wait: Duration) -> Result<(), String> {
         let wait = {
             let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
-            let mut at = pace.paused_until.filter(|until| *until > now).unwrap_or(now);
+            let paused = pace.paused_until.filter(|until| *until > now);
+            let mut at = paused.unwrap_or(now);
             if !pace.spacing.is_zero() {
                 at = at.max(pace.next_slot.unwrap_or(now));
+            }
+            let wait = at.saturating_duration_since(now);
+            if wait > max_wait {
+                let why = if paused.is_some_and(|until| until >= at) {
+                    "the API asked to wait (Retry-After)"
+                } else {
+                    "the API's X-Rate-Limit spaces requests"
+                };
+                return Err(format!(
+                    "rate limit: {why} {} s before the next request, longer than a call may wait ({} s); run again when the account's API budget allows",
+                    wait.as_secs(),
+                    max_wait.as_secs()
+                ));
+            }
+            if !pace.spacing.is_zero() {
                 pace.next_slot = Some(at + pace.spacing);
             }
-            at.saturating_duration_since(now)
+            wait
         };
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
+        Ok(())
     }
 
     /// Learns from an answer's status and rate-limit headers.
@@ -190,6 +235,9 @@ pub const FIELD_SIZE_LIMIT: usize = 16 * 1024;
 /// sent (wasmtime's default is 1 MiB; a connector's bodies are small JSON documents).
 pub const BODY_CHUNK: usize = 64 * 1024;
 
+/// The largest request body a plugin may send (the API's request bodies are a few hundred bytes).
+pub const MAX_REQUEST_BODY: usize = 1 << 20;
+
 /// The `WasiHttpHooks` of one tenant's store.
 pub(crate) struct EgressHooks {
     pub tenant: Arc<str>,
@@ -200,6 +248,10 @@ pub(crate) struct EgressHooks {
     pub limits: TrafficLimits,
     /// Where checked requests go instead of a connection, if the embedder said so.
     pub upstream: Option<Arc<dyn Upstream>>,
+    /// The longest a request may wait for its turn (rate limits) before it is refused.
+    pub max_wait: Duration,
+    /// The instance's latest request, `GET /v1/users`, for errors about its answer.
+    pub last_request: Arc<Mutex<Option<String>>>,
 }
 
 /// How a checked request leaves the host.
@@ -229,7 +281,7 @@ impl WasiHttpHooks for EgressHooks {
 
     fn send_request(
         &mut self,
-        mut request: http::Request<WasiBody>,
+        request: http::Request<WasiBody>,
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> Box<dyn Future<Output = SendResult> + Send> {
@@ -240,7 +292,10 @@ impl WasiHttpHooks for EgressHooks {
         let limits = self.limits;
         let tenant = Arc::clone(&self.tenant);
         let upstream = self.upstream.clone();
+        let max_wait = self.max_wait;
+        let last_request = Arc::clone(&self.last_request);
         Box::new(async move {
+            *last_request.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{} {}", request.method(), request.uri().path()));
             let Some(origin) = Origin::of(request.uri()) else {
                 meter.deny(format!("egress to {:?} denied: not an absolute http(s) URL", request.uri().to_string()));
                 return Err(HttpError::HttpRequestDenied);
@@ -268,7 +323,13 @@ impl WasiHttpHooks for EgressHooks {
                 ));
                 return Err(HttpError::HttpRequestDenied);
             }
-            meter.wait_turn().await;
+            if let Err(why) = meter.wait_turn(max_wait).await {
+                meter.fail_api(why);
+                return Err(HttpError::HttpRequestDenied);
+            }
+            // Whole, so that it goes out with a Content-Length as mainstream clients send it:
+            // a gateway that does not decode chunked uploads would read an empty body.
+            let mut request = whole_body(request).await?;
             let slot = meter.open_exchange(limits.max_open_exchanges).await;
             // The filter above already refused a guest-set Authorization; this is the only one.
             let mut authorization = HeaderValue::from_str(&credentials.authorization()).map_err(|_| HttpError::HttpRequestDenied)?;
@@ -319,6 +380,27 @@ impl Body for SlotBody {
     }
 }
 
+/// `request` with its body gathered (at most [`MAX_REQUEST_BODY`]) and a `Content-Length` that
+/// says its size: on every request with a body, and as `0` on an empty POST, PUT or PATCH, as
+/// curl, Go's net/http and Python's requests send them.
+pub(crate) async fn whole_body(request: http::Request<WasiBody>) -> Result<http::Request<WasiBody>, HttpError> {
+    use http_body_util::{Full, LengthLimitError, Limited};
+    let (mut parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(error) if error.is::<LengthLimitError>() => return Err(HttpError::HttpRequestBodySize(Some(MAX_REQUEST_BODY as u64))),
+        Err(error) => return Err(HttpError::InternalError(Some(format!("the plugin's request body failed: {error}")))),
+    };
+    let carries_body = matches!(parts.method, http::Method::POST | http::Method::PUT | http::Method::PATCH);
+    if body.is_empty() && !carries_body {
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+    } else {
+        parts.headers.insert(http::header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    }
+    let body = Full::new(body).map_err(|never| match never {}).boxed_unsync();
+    Ok(http::Request::from_parts(parts, body))
+}
+
 async fn resolve(origin: &Origin) -> Result<Vec<IpAddr>, HttpError> {
     if let Ok(ip) = origin.host.parse::<IpAddr>() {
         return Ok(vec![ip]);
@@ -356,8 +438,8 @@ mod tests {
         let meter = RequestMeter::default();
         meter.observe("t", 429, &headers(&[("retry-after", "7")]));
         let started = tokio::time::Instant::now();
-        meter.wait_turn().await;
-        meter.wait_turn().await;
+        meter.wait_turn(Duration::from_secs(60)).await.unwrap();
+        meter.wait_turn(Duration::from_secs(60)).await.unwrap();
         assert!(started.elapsed() >= Duration::from_secs(7));
         assert!(started.elapsed() < Duration::from_secs(8), "both wait for the same pause");
     }
@@ -368,14 +450,53 @@ mod tests {
         meter.observe("t", 200, &headers(&[("x-rate-limit", "3600"), ("x-rate-limit-remaining", "100")]));
         let started = tokio::time::Instant::now();
         for _ in 0..4 {
-            meter.wait_turn().await;
+            meter.wait_turn(Duration::from_secs(60)).await.unwrap();
         }
         assert!(started.elapsed() >= Duration::from_secs(3), "one request a second: {:?}", started.elapsed());
         meter.observe("t", 200, &headers(&[("x-rate-limit", "3600"), ("x-rate-limit-remaining", "3000")]));
         let resumed = tokio::time::Instant::now();
-        meter.wait_turn().await;
-        meter.wait_turn().await;
+        meter.wait_turn(Duration::from_secs(60)).await.unwrap();
+        meter.wait_turn(Duration::from_secs(60)).await.unwrap();
         assert_eq!(resumed.elapsed(), Duration::ZERO, "full speed again");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_wait_no_call_could_sit_through_is_refused_at_once() {
+        let meter = RequestMeter::default();
+        meter.observe("t", 200, &headers(&[("x-rate-limit", "10"), ("x-rate-limit-remaining", "0")]));
+        let started = tokio::time::Instant::now();
+        meter.wait_turn(Duration::from_secs(90)).await.unwrap();
+        let refused = meter.wait_turn(Duration::from_secs(90)).await.unwrap_err();
+        assert!(refused.contains("X-Rate-Limit spaces requests 360 s"), "{refused}");
+        assert_eq!(started.elapsed(), Duration::ZERO, "refused without waiting");
+        let paused = RequestMeter::default();
+        paused.observe("t", 429, &headers(&[("retry-after", "3000")]));
+        let refused = paused.wait_turn(Duration::from_secs(90)).await.unwrap_err();
+        assert!(refused.contains("asked to wait (Retry-After) 3000 s"), "{refused}");
+    }
+
+    #[tokio::test]
+    async fn request_bodies_go_whole_with_their_length() {
+        use http_body_util::Full;
+        let boxed = |text: &'static str| Full::new(Bytes::from(text)).map_err(|never| match never {}).boxed_unsync();
+        let post = whole_body(http::Request::post("http://x/v1/users").body(boxed(r#"{"a":1}"#)).unwrap()).await.unwrap();
+        assert_eq!(post.headers()[http::header::CONTENT_LENGTH], "7");
+        assert_eq!(post.body().size_hint().exact(), Some(7));
+        let empty_post = whole_body(http::Request::post("http://x/v1/users").body(boxed("")).unwrap()).await.unwrap();
+        assert_eq!(empty_post.headers()[http::header::CONTENT_LENGTH], "0");
+        let get = whole_body(http::Request::get("http://x/v1/users").body(boxed("")).unwrap()).await.unwrap();
+        assert!(get.headers().get(http::header::CONTENT_LENGTH).is_none());
+    }
+
+    #[test]
+    fn a_warning_is_new_once_a_run() {
+        let meter = RequestMeter::default();
+        assert!(meter.first_time("GET /v1/users: field active came null"));
+        assert!(!meter.first_time("GET /v1/users: field active came null"));
+        for n in 0..MAX_WARNINGS {
+            meter.first_time(&n.to_string());
+        }
+        assert!(!meter.first_time("something new after the flood"));
     }
 
     #[test]

@@ -24,16 +24,29 @@ pub(crate) struct Merged {
 }
 
 impl Merged {
-    /// A page of `listed_type`'s listing (none for a grant listing).
-    pub(crate) fn add(&mut self, page: Page, listed_type: Option<&str>) {
+    /// A page of `listed_type`'s listing (none for a grant listing). A record its own listing
+    /// reports twice with different data is an error: two users under one id are not one user
+    /// holding both users' access. The same record twice (offset paging over a changing account
+    /// does that) is kept once.
+    pub(crate) fn add(&mut self, page: Page, listed_type: Option<&str>) -> std::result::Result<(), String> {
         for resource in page.resources {
             let primary = listed_type == Some(resource.resource_type.as_str());
+            if primary && let Some((kept, true)) = self.resources.get(&(resource.resource_type.clone(), resource.id.clone())) {
+                if *kept != resource {
+                    return Err(format!(
+                        "it listed {} {:?} twice with different data (as {:?} and as {:?})",
+                        resource.resource_type, resource.id, kept.display_name, resource.display_name
+                    ));
+                }
+                continue;
+            }
             self.keep_resource(resource, primary);
         }
         self.add_entitlements(page.entitlements, false);
         for grant in page.grants {
             self.grants.insert(grant.id.clone(), grant);
         }
+        Ok(())
     }
 
     pub(crate) fn add_entitlements(&mut self, entitlements: Vec<Entitlement>, primary: bool) {

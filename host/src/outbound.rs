@@ -207,6 +207,9 @@ fn hyper_failure(error: hyper::Error) -> HttpError {
         HttpError::HttpResponseTimeout
     } else if error.is_incomplete_message() {
         HttpError::HttpResponseIncomplete
+    } else if error.is_parse() || error.is_parse_status() || error.is_parse_too_large() {
+        // Not HTTP, or a head too large to read: the same answer comes again if asked again.
+        HttpError::HttpProtocolError
     } else if error.is_closed() || error.is_canceled() {
         HttpError::ConnectionTerminated
     } else {
@@ -260,7 +263,7 @@ where
 /// What the run reports when `endpoint` answers more than `bytes`.
 pub(crate) fn size_denial(endpoint: &str, bytes: u64) -> String {
     format!(
-        "response size limit: {endpoint} answered more than {bytes} bytes; raise max_response_mib in the tenant file if that is expected"
+        "response size limit: {endpoint} answered more than {bytes} bytes and was refused; raise max_response_mib in the tenant file if that is expected (it is capped at a quarter of memory_limit_mib)"
     )
 }
 

@@ -56,7 +56,7 @@ impl RetryPolicy {
                 let wait = limit.retry_after_ms.map(Duration::from_millis).unwrap_or_else(|| self.backoff(attempts.rate_limit_waits));
                 if wait > self.max_rate_limit_wait { Decision::GiveUp } else { Decision::RetryAfter(wait) }
             }
-            ConnectorError::Upstream(upstream) if is_transient(upstream.status) && upstream.code.as_deref() != Some("EgressDenied") => {
+            ConnectorError::Upstream(upstream) if is_transient(upstream.status) && !is_final(upstream.code.as_deref()) => {
                 attempts.failures += 1;
                 if attempts.failures >= self.max_attempts {
                     Decision::GiveUp
@@ -75,6 +75,12 @@ impl RetryPolicy {
         let half = full / 2;
         half + half.mul_f64(fastrand::f64())
     }
+}
+
+/// Codes a connector gives failures that the same request meets again: the host refused it, or
+/// the answer was not HTTP that can be read.
+fn is_final(code: Option<&str>) -> bool {
+    matches!(code, Some("EgressDenied" | "MalformedResponse"))
 }
 
 /// No answer, a timeout, or a server error: worth another try.

@@ -93,8 +93,14 @@ impl ConnectorRuntime {
             credentials: Arc::new(tenant.credentials.clone()),
             meter: Arc::clone(&meter),
             timeouts: tenant.request_timeouts,
-            limits: TrafficLimits { max_open_exchanges: tenant.traffic.max_open_exchanges.max(tenant.max_concurrency), ..tenant.traffic },
+            limits: TrafficLimits {
+                max_open_exchanges: tenant.traffic.max_open_exchanges.max(tenant.max_concurrency),
+                max_response_bytes: tenant.max_response_bytes(),
+                ..tenant.traffic
+            },
             upstream: self.upstream.clone(),
+            max_wait: tenant.call_timeout / 2,
+            last_request: Arc::default(),
         };
         let cpu_ticks = (tenant.cpu_time_per_call.as_millis() / crate::engine::EPOCH_TICK.as_millis()).max(1) as u64;
         let mut store =
@@ -112,6 +118,20 @@ impl ConnectorRuntime {
             Ok(wasmtime::UpdateDeadline::Yield(1))
         });
         store.set_epoch_deadline(1);
+        // Time the plugin spends waiting in the host (for the API, mostly) is not its CPU time:
+        // when a host call returns, the deadline starts afresh. Left as it was, a wait across a
+        // tick would be charged as a tick, and a call of 1,000 requests as 10 s of CPU.
+        store.call_hook(|mut context, hook| {
+            match hook {
+                wasmtime::CallHook::CallingHost => context.data_mut().cpu.in_host = true,
+                wasmtime::CallHook::ReturningFromHost => {
+                    context.data_mut().cpu.in_host = false;
+                    context.set_epoch_deadline(1);
+                }
+                wasmtime::CallHook::CallingWasm | wasmtime::CallHook::ReturningFromWasm => {}
+            }
+            Ok(())
+        });
         // What the plugin hands the host in one go (a call's answer, a log message) is counted
         // as wasmtime copies it, before the host allocates it: a page of empty records costs
         // little in the plugin's memory and three times as much as host values.
@@ -190,6 +210,9 @@ pub enum CallError {
     TimedOut(Duration),
     /// The plugin hit a sandbox limit (CPU time, returned size).
     Limit(String),
+    /// The API answered in a way no retry mends, as the host saw it: an answer that did not
+    /// complete in the call's time, a rate limit no call can wait for.
+    Api(String),
 }
 
 /// One running instance of a connector, for one tenant.
@@ -221,6 +244,11 @@ macro_rules! call {
 impl Session {
     pub fn meter(&self) -> &Arc<RequestMeter> {
         &self.meter
+    }
+
+    /// The latest request this instance sent, as `GET /v1/users`, for errors about a listing.
+    pub fn last_request(&self) -> Option<String> {
+        self.store.data().hooks.last_request.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub async fn metadata(&mut self) -> Result<ConnectorMetadata, CallError> {
@@ -310,6 +338,9 @@ impl Session {
         last_words: Option<String>,
     ) -> Result<T, CallError> {
         let denial = self.meter.denial();
+        if let Some(why) = self.meter.api_failure() {
+            return Err(CallError::Api(why));
+        }
         if self.store.data().memory.hit {
             return Err(CallError::Limit(format!(
                 "memory limit: the plugin needed more than its {} MiB and was stopped; raise memory_limit_mib in the tenant file if the account is that large",
@@ -332,6 +363,12 @@ impl Session {
         let credentials = &self.store.data().hooks.credentials;
         let clean = |text: String| credentials.redact(&text);
         match outcome {
+            // Stopped while it waited for the API: the API is what was slow.
+            Err(_) if self.store.data().cpu.in_host => Err(CallError::Api(format!(
+                "{}: the API's answer did not complete within the call's limit of {} s (it answered too slowly or stalled)",
+                self.store.data().hooks.last_request.lock().unwrap_or_else(|p| p.into_inner()).as_deref().unwrap_or("a request"),
+                self.call_timeout.as_secs()
+            ))),
             Err(_) => Err(CallError::TimedOut(self.call_timeout)),
             Ok(Err(trap)) => Err(match denial {
                 Some(why) => CallError::Denied(clean(why)),

@@ -43,12 +43,15 @@ pub(crate) struct CpuBudget {
     pub used: u64,
     pub allowed: u64,
     pub exhausted: bool,
+    /// Whether the plugin is inside a host call (waiting for the API, mostly) right now.
+    pub in_host: bool,
 }
 
 impl CpuBudget {
     pub fn reset(&mut self) {
         self.used = 0;
         self.exhausted = false;
+        self.in_host = false;
     }
 }
 
@@ -151,9 +154,8 @@ impl WasiHttpView for TenantState {
 
 impl log::Host for TenantState {
     fn write(&mut self, level: log::Level, message: String) {
-        if !self.log.admit(message.len().min(MAX_LOG_MESSAGE)) {
-            return;
-        }
+        // A warning (a field the API sent null, say) is said once a run, not once a page; one
+        // said already costs nothing. Only the first MAX_LOG_MESSAGE bytes count as the message.
         let mut message = message;
         if message.len() > MAX_LOG_MESSAGE {
             let mut cut = MAX_LOG_MESSAGE;
@@ -162,6 +164,12 @@ impl log::Host for TenantState {
             }
             message.truncate(cut);
             message.push('…');
+        }
+        if level == log::Level::Warn && !self.hooks.meter.first_time(&message) {
+            return;
+        }
+        if !self.log.admit(message.len()) {
+            return;
         }
         let message = self.hooks.credentials.redact(&message);
         let tenant = &*self.tenant;

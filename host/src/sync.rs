@@ -8,6 +8,7 @@
 //! worker's calls never wait on another's.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -15,7 +16,7 @@ use tokio::task::JoinSet;
 
 use crate::bindings::v0_2::types::{Capability, ConnectorError, Page, Resource};
 use crate::error::{HostError, Result};
-use crate::failure::call_failure;
+use crate::failure::{call_failure, redact};
 use crate::http::RequestMeter;
 use crate::merge::Merged;
 use crate::progress::{Phase, SyncProgress};
@@ -56,8 +57,13 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>, pr
     if !metadata.capabilities.contains(&Capability::Sync) {
         return Err(HostError::Usage(format!("the plugin {} cannot sync", metadata.name)));
     }
-    let workers =
-        Workers { runtime: runtime.clone(), tenant: Arc::clone(&tenant), meter: Arc::clone(&meter), progress: Arc::clone(&progress) };
+    let workers = Workers {
+        runtime: runtime.clone(),
+        tenant: Arc::clone(&tenant),
+        meter: Arc::clone(&meter),
+        progress: Arc::clone(&progress),
+        held: Arc::default(),
+    };
 
     progress.enter(Phase::Resources);
     let jobs = metadata.resource_types.iter().map(|t| Job::Resources(t.id.clone())).collect();
@@ -120,6 +126,8 @@ struct Workers {
     tenant: Arc<TenantConfig>,
     meter: Arc<RequestMeter>,
     progress: Arc<SyncProgress>,
+    /// Bytes of records the run's pages have brought so far, all workers together.
+    held: Arc<AtomicU64>,
 }
 
 type Queue = Arc<Mutex<VecDeque<Job>>>;
@@ -137,6 +145,7 @@ impl Workers {
                 meter: Arc::clone(&self.meter),
                 progress: Arc::clone(&self.progress),
                 queue: Arc::clone(&queue),
+                held: Arc::clone(&self.held),
             };
             set.spawn(worker.work());
         }
@@ -171,6 +180,7 @@ struct Worker {
     meter: Arc<RequestMeter>,
     progress: Arc<SyncProgress>,
     queue: Queue,
+    held: Arc<AtomicU64>,
 }
 
 impl Worker {
@@ -187,21 +197,36 @@ impl Worker {
                 None => session.insert(self.runtime.open(&self.tenant, Arc::clone(&self.meter)).await?),
             };
             let mut token: Option<String> = None;
+            let mut walk = Walk::default();
             loop {
                 let page = page(session, &self.tenant, &mut stats, &job, token.as_deref()).await?;
                 token = page.next_page_token.clone();
-                match &job {
+                let listing = || session.last_request().unwrap_or_else(|| job.describe());
+                self.hold(weight(&page))?;
+                if let Err(why) = walk.step(&page) {
+                    return Err(HostError::Api(format!("{}: {why}; report it to the API's owner", listing())));
+                }
+                let added = match &job {
                     Job::Resources(resource_type) => {
                         let found = page.resources.iter().filter(|r| &r.resource_type == resource_type).count();
                         self.progress.found_resources(resource_type, found);
                         // The grants a resource listing reveals (the users' account roles).
                         self.progress.listed(page.grants.len());
-                        merged.add(page, Some(resource_type));
+                        merged.add(page, Some(resource_type))
                     }
                     Job::Grants(_) => {
                         self.progress.listed(page.grants.len());
-                        merged.add(page, None);
+                        merged.add(page, None)
                     }
+                };
+                if let Err(why) = added {
+                    return Err(redact(
+                        &self.tenant,
+                        HostError::Api(format!(
+                            "{}: {why}; the API's listing is inconsistent: run the sync again, and report it if it persists",
+                            listing()
+                        )),
+                    ));
                 }
                 if token.is_none() {
                     break;
@@ -210,6 +235,89 @@ impl Worker {
             if matches!(job, Job::Grants(_)) {
                 self.progress.listing_done();
             }
+        }
+    }
+}
+
+impl Worker {
+    /// Counts `bytes` more records held by the run; past the tenant's limit the sync stops.
+    fn hold(&self, bytes: u64) -> Result<()> {
+        let held = self.held.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if held > self.tenant.max_sync_bytes {
+            return Err(HostError::Sandbox(format!(
+                "sync memory limit: tenant {}'s sync holds more than {} MiB of records and was stopped; raise max_sync_mib in the tenant file if the account is that large",
+                self.tenant.id,
+                self.tenant.max_sync_bytes / (1024 * 1024)
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Bytes a page's records take in the host, about: their text and a fixed cost per record.
+fn weight(page: &Page) -> u64 {
+    const RECORD: usize = 96;
+    let resources: usize =
+        page.resources.iter().map(|r| RECORD + r.resource_type.len() + r.id.len() + r.display_name.len() + r.traits_json.len()).sum();
+    let entitlements: usize = page
+        .entitlements
+        .iter()
+        .map(|e| {
+            let refs = e.resource.resource_type.len() + e.resource.id.len();
+            RECORD + e.id.len() + refs + e.slug.len() + e.display_name.len() + e.grantable_to.iter().map(|t| t.len() + 24).sum::<usize>()
+        })
+        .sum();
+    let grants: usize = page
+        .grants
+        .iter()
+        .map(|g| {
+            let refs = g.principal.resource_type.len() + g.principal.id.len();
+            RECORD + g.id.len() + g.entitlement.len() + refs + g.expandable.iter().map(|e| e.len() + 24).sum::<usize>()
+        })
+        .sum();
+    (resources + entitlements + grants) as u64
+}
+
+/// Empty pages in a row, each with a next page token, that a listing follows before it stops.
+pub const MAX_EMPTY_PAGES: u32 = 10;
+
+/// One listing's walk, bounded by what the server sends: a page token it handed out before (a
+/// cycle of any length) or [`MAX_EMPTY_PAGES`] empty pages in a row stop it.
+#[derive(Default)]
+struct Walk {
+    tokens: std::collections::HashSet<String>,
+    pages: u64,
+    empty_in_a_row: u32,
+}
+
+impl Walk {
+    fn step(&mut self, page: &Page) -> std::result::Result<(), String> {
+        self.pages += 1;
+        let Some(token) = &page.next_page_token else { return Ok(()) };
+        let empty = page.resources.is_empty() && page.entitlements.is_empty() && page.grants.is_empty();
+        self.empty_in_a_row = if empty { self.empty_in_a_row + 1 } else { 0 };
+        if self.empty_in_a_row >= MAX_EMPTY_PAGES {
+            return Err(format!(
+                "the API sent {MAX_EMPTY_PAGES} empty pages in a row, each pointing to a next one; the listing was stopped after {} pages",
+                self.pages
+            ));
+        }
+        if !self.tokens.insert(token.clone()) {
+            return Err(format!(
+                "the API's paging goes in a circle (it sent a cursor it had sent before); the listing was stopped after {} pages",
+                self.pages
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Job {
+    /// The listing, for errors when no request names it.
+    fn describe(&self) -> String {
+        match self {
+            Job::Resources(resource_type) => format!("the {resource_type} listing"),
+            Job::Grants(resource) => format!("the grants of {} {}", resource.resource_type, resource.id),
         }
     }
 }
@@ -233,6 +341,12 @@ async fn page(session: &mut Session, tenant: &TenantConfig, stats: &mut RetrySta
             }
             Ok(Page { resources: vec![], entitlements: vec![], grants: vec![], next_page_token: None })
         }
+        // A request of the sync's own making that the API calls invalid is the API's doing or
+        // the connector's, never the operator's: not a usage error.
+        Err((CallError::Connector(ConnectorError::InvalidArgument(why)), _)) => Err(redact(
+            tenant,
+            HostError::Api(format!("{why}; the API refused a request of the sync as invalid: report it with the endpoint named")),
+        )),
         Err((error, attempts)) => Err(call_failure(tenant, error, attempts)),
     }
 }

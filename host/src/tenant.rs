@@ -18,6 +18,8 @@ pub const DEFAULT_TIMEOUT_S: u64 = 900;
 pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
 /// The largest page Fivetran serves; fewer requests than any smaller page.
 pub const DEFAULT_PAGE_SIZE: u32 = 1000;
+/// Records one sync may hold, in MiB: about four times a 100,000-user Fivetran account.
+pub const DEFAULT_MAX_SYNC_MIB: u64 = 512;
 
 /// Everything a run for one tenant needs, credentials included.
 #[derive(Debug, Clone)]
@@ -45,6 +47,10 @@ pub struct TenantConfig {
     /// copied out of the plugin, so the host never allocates more; past it the call fails with
     /// a sandbox limit.
     pub max_return_bytes: usize,
+    /// Bytes of records (resources, entitlements, grants) one sync may hold in the host's memory,
+    /// as the pages bring them; past it the sync stops with the limit named, so that one tenant
+    /// cannot take the process, or the tenants beside it, with it.
+    pub max_sync_bytes: u64,
 }
 
 /// The most memory a tenant may give its plugin.
@@ -68,7 +74,15 @@ impl TenantConfig {
             traffic: TrafficLimits::default(),
             cpu_time_per_call: Duration::from_secs(10),
             max_return_bytes: 16 * 1024 * 1024,
+            max_sync_bytes: DEFAULT_MAX_SYNC_MIB * 1024 * 1024,
         }
+    }
+
+    /// Bytes one answer may hold: `max_response_bytes`, and at most a quarter of the plugin's
+    /// memory, which holds the answer while it reads it. Past it the answer is refused with the
+    /// limit named, before the plugin runs out of memory on it.
+    pub fn max_response_bytes(&self) -> u64 {
+        self.traffic.max_response_bytes.min(self.memory_limit_bytes as u64 / 4).max(1)
     }
 
     pub fn egress_policy(&self) -> Result<EgressPolicy> {
@@ -96,6 +110,8 @@ pub struct TenantEntry {
     pub max_response_mib: Option<u64>,
     /// CPU time one call into the plugin may use, in milliseconds (default 10000).
     pub cpu_time_ms: Option<u64>,
+    /// Records one sync may hold in the host's memory, in MiB (default 512).
+    pub max_sync_mib: Option<u64>,
     /// Where relative credential file paths start: the tenant file's folder.
     #[serde(skip)]
     pub base_dir: Option<PathBuf>,
@@ -169,6 +185,7 @@ impl TenantEntry {
         let max_requests = self.checked("max_requests", self.max_requests, 1..=u64::MAX, "must be at least 1")?;
         let response_mib = self.checked("max_response_mib", self.max_response_mib, 1..=1024, "must be between 1 and 1024")?;
         let cpu_time_ms = self.checked("cpu_time_ms", self.cpu_time_ms, 10..=600_000, "must be between 10 and 600000")?;
+        let sync_mib = self.checked("max_sync_mib", self.max_sync_mib, 1..=65_536, "must be between 1 and 65536")?;
         let max_concurrency = self.checked("max_concurrency", self.max_concurrency, 1..=64, "must be between 1 and 64")?;
 
         let key = self.source(&self.api_key_file, &self.api_key_env, DEFAULT_KEY_ENV);
@@ -187,6 +204,9 @@ impl TenantEntry {
         }
         if let Some(mib) = response_mib {
             config.traffic.max_response_bytes = mib * 1024 * 1024;
+        }
+        if let Some(mib) = sync_mib {
+            config.max_sync_bytes = mib * 1024 * 1024;
         }
         if let Some(ms) = cpu_time_ms {
             config.cpu_time_per_call = Duration::from_millis(ms);
@@ -267,6 +287,7 @@ id = "globex"
             ("memory_limit_mib = 4096", "tenant a: memory_limit_mib must be between 1 and 1024"),
             ("timeout_s = 0", "tenant a: timeout_s must be at least 1"),
             ("cpu_time_ms = 5", "tenant a: cpu_time_ms must be between 10 and 600000"),
+            ("max_sync_mib = 0", "tenant a: max_sync_mib must be between 1 and 65536"),
         ] {
             let (_dir, path) = write(&format!("[[tenant]]\nid = \"a\"\napi_key_env = \"NO_SUCH_VARIABLE_1\"\n{line}\n"));
             let entry = read_tenant_file(&path).unwrap().remove(0);

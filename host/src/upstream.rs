@@ -17,15 +17,11 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
 use crate::http::RequestMeter;
 use crate::outbound::{Sent, size_denial};
-
-/// The largest request body a plugin may hand an upstream (the API's request bodies are a few
-/// hundred bytes).
-const MAX_REQUEST_BODY: usize = 1 << 20;
 
 /// The answer an [`Upstream`] gives: a whole response, or why there is none.
 pub type UpstreamFuture = Pin<Box<dyn Future<Output = Result<http::Response<Bytes>, UpstreamFailure>> + Send>>;
@@ -65,13 +61,8 @@ pub(crate) async fn exchange(
     meter: &RequestMeter,
 ) -> Result<Sent, HttpError> {
     let (parts, body) = request.into_parts();
-    // The body is gathered in host memory before the upstream sees it: bounded, as the plugin's
-    // own memory is.
-    let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(error) if error.is::<LengthLimitError>() => return Err(HttpError::HttpRequestBodySize(Some(MAX_REQUEST_BODY as u64))),
-        Err(error) => return Err(HttpError::InternalError(Some(error.to_string()))),
-    };
+    // The hooks gathered the body whole (and bounded) already; this only unwraps it.
+    let body = body.collect().await.map_err(|error| HttpError::InternalError(Some(error.to_string())))?.to_bytes();
     let endpoint = format!("{} {}", parts.method, parts.uri.path());
     let first_byte = options.first_byte_timeout.unwrap_or(Duration::from_secs(60));
     let response = match tokio::time::timeout(first_byte, upstream.send(http::Request::from_parts(parts, body))).await {
@@ -106,12 +97,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_request_body_past_the_limit_never_reaches_the_upstream() {
+    async fn a_request_body_is_handed_over_whole_and_one_past_the_limit_never_is() {
         let meter = RequestMeter::default();
-        let (response, _) = exchange(&Answers, request(100), RequestOptions::default(), 1024, &meter).await.unwrap();
+        let whole = crate::http::whole_body(request(100)).await.unwrap();
+        let (response, _) = exchange(&Answers, whole, RequestOptions::default(), 1024, &meter).await.unwrap();
         let body = response.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(&body[..], b"100", "a small body is handed over whole");
-        let refused = exchange(&Answers, request(MAX_REQUEST_BODY + 1), RequestOptions::default(), 1024, &meter).await;
+        let refused = crate::http::whole_body(request(crate::http::MAX_REQUEST_BODY + 1)).await;
         assert!(matches!(refused, Err(HttpError::HttpRequestBodySize(_))), "{:?}", refused.map(|_| ()));
     }
 }

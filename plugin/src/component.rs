@@ -147,8 +147,38 @@ impl Transport for Waki {
         let response = builder.send().map_err(|e| classify(&e))?;
         let status = response.status_code();
         let retry_after = response.header("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = read_body(&response).map_err(|e| TransportError::Failed(format!("reading the body failed: {e}")))?;
+        let body = read_body(&response).map_err(|e| body_failure(&e))?;
         Ok(ApiResponse { status, retry_after, body })
+    }
+
+    fn warn(&self, message: &str) {
+        host_log::write(Level::Warn, message);
+    }
+}
+
+/// Why reading an answer's body failed, in words. waki hands over the host's error only as text
+/// (`input_stream read failed: LastOperationFailed(... HttpResponseIncomplete ...)`): the
+/// wasi:http code in it is what happened.
+fn body_failure(error: &anyhow::Error) -> TransportError {
+    let text = format!("{error:#}");
+    let code = [
+        ("HttpResponseBodySize", waki::ErrorCode::HttpResponseBodySize(None)),
+        ("HttpResponseIncomplete", waki::ErrorCode::HttpResponseIncomplete),
+        ("ConnectionTerminated", waki::ErrorCode::ConnectionTerminated),
+        ("ConnectionReadTimeout", waki::ErrorCode::ConnectionReadTimeout),
+        ("HttpProtocolError", waki::ErrorCode::HttpProtocolError),
+    ]
+    .into_iter()
+    .find(|(name, _)| text.contains(name));
+    match code {
+        Some((_, waki::ErrorCode::ConnectionReadTimeout)) => {
+            TransportError::Failed("the API stopped sending its answer before the end (no data in time)".into())
+        }
+        Some((_, waki::ErrorCode::HttpResponseIncomplete | waki::ErrorCode::ConnectionTerminated)) => {
+            TransportError::Failed("the answer's body was cut short: the connection closed before all of it came".into())
+        }
+        Some((_, code)) => classify_code(&code),
+        None => TransportError::Failed(format!("reading the body failed: {text}")),
     }
 }
 
@@ -168,9 +198,19 @@ fn read_body(response: &waki::Response) -> anyhow::Result<Vec<u8>> {
 
 fn classify(error: &anyhow::Error) -> TransportError {
     match error.downcast_ref::<waki::ErrorCode>() {
-        Some(waki::ErrorCode::HttpRequestDenied) => TransportError::Denied(describe(&waki::ErrorCode::HttpRequestDenied)),
-        Some(code) => TransportError::Failed(describe(code)),
+        Some(code) => classify_code(code),
         None => TransportError::Failed(format!("{error}")),
+    }
+}
+
+fn classify_code(code: &waki::ErrorCode) -> TransportError {
+    match code {
+        waki::ErrorCode::HttpRequestDenied => TransportError::Denied(describe(code)),
+        // An answer that is not HTTP will not become HTTP when asked again.
+        waki::ErrorCode::HttpProtocolError
+        | waki::ErrorCode::HttpResponseHeaderSize(_)
+        | waki::ErrorCode::HttpResponseHeaderSectionSize(_) => TransportError::Malformed(describe(code)),
+        code => TransportError::Failed(describe(code)),
     }
 }
 
@@ -197,7 +237,8 @@ fn describe(code: &waki::ErrorCode) -> String {
         },
         E::HttpRequestDenied => "the host's egress policy refused the request".into(),
         E::HttpResponseBodySize(_) => "the answer was larger than the host allows".into(),
-        E::HttpProtocolError => "the API's answer was not valid HTTP".into(),
+        E::HttpProtocolError => "the API's answer was not valid HTTP (a malformed or oversized head)".into(),
+        E::HttpResponseHeaderSize(_) | E::HttpResponseHeaderSectionSize(_) => "the API's answer had headers too large to read".into(),
         E::InternalError(Some(why)) => why.clone(),
         other => format!("{other:?}"),
     }

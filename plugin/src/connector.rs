@@ -3,6 +3,7 @@
 use serde::de::DeserializeOwned;
 
 use crate::api;
+use crate::lenient::{Notes, malformed};
 use crate::mapping;
 use crate::model::{AccountInfo, Config, ConnectorError, Entitlement, GROUP, Page, ROLE, Resource, Result, TEAM, USER};
 use crate::transport::{ApiRequest, ApiResponse, Transport, encode};
@@ -27,6 +28,8 @@ pub const RESOURCE_TYPES: &[ResourceTypeInfo] = &[
     ResourceTypeInfo { id: GROUP, display_name: "Group", entitlements_need: &[ROLE] },
 ];
 
+const ACCOUNT_INFO: &str = "GET /v1/account/info";
+
 /// Page tokens of a team's grants: its users first, then its groups.
 const TEAM_USERS: &str = "users:";
 const TEAM_GROUPS: &str = "groups:";
@@ -45,8 +48,13 @@ impl<'a, T: Transport> Connector<'a, T> {
 
     /// `GET /v1/account/info`: the account, and whose key this is.
     pub fn validate(&self) -> Result<AccountInfo> {
-        let info: api::AccountInfo = self.get_data("/v1/account/info")?;
-        Ok(mapping::account_info(info))
+        self.account_info()
+    }
+
+    pub(crate) fn account_info(&self) -> Result<AccountInfo> {
+        let (endpoint, response) = self.send("GET", "/v1/account/info".into(), None)?;
+        let info: api::AccountInfo = api::decode_data(&endpoint, &response)?;
+        self.read(ACCOUNT_INFO, &endpoint, |notes| mapping::account_info(&info, notes))
     }
 
     pub fn list_resources(&self, resource_type: &str, token: Option<&str>) -> Result<Page> {
@@ -54,11 +62,14 @@ impl<'a, T: Transport> Connector<'a, T> {
             USER => {
                 let (endpoint, response) = self.get_page("/v1/users", token)?;
                 let (users, next) = api::decode_list::<api::User>(&endpoint, &response)?;
-                Ok(Page { next_page_token: next, ..mapping::users_page(&users) })
+                let page = self.read("GET /v1/users", &endpoint, |notes| mapping::users_page(&users, notes))?;
+                Ok(Page { next_page_token: next, ..page })
             }
-            ROLE => self.list_page("/v1/roles", token, |items: Vec<api::Role>| mapping::roles_page(&items)),
-            TEAM => self.list_page("/v1/teams", token, |items: Vec<api::Team>| mapping::teams_page(&items)),
-            GROUP => self.list_page("/v1/groups", token, |items: Vec<api::Group>| mapping::groups_page(&items)),
+            ROLE => self.list_page("/v1/roles", "GET /v1/roles", token, |items: Vec<api::Role>, notes| mapping::roles_page(&items, notes)),
+            TEAM => self.list_page("/v1/teams", "GET /v1/teams", token, |items: Vec<api::Team>, notes| mapping::teams_page(&items, notes)),
+            GROUP => {
+                self.list_page("/v1/groups", "GET /v1/groups", token, |items: Vec<api::Group>, notes| mapping::groups_page(&items, notes))
+            }
             other => Err(unknown_type(other)),
         }
     }
@@ -69,13 +80,21 @@ impl<'a, T: Transport> Connector<'a, T> {
     }
 
     pub fn list_grants(&self, resource: &Resource, token: Option<&str>) -> Result<Page> {
+        // A team's or group's id goes into a path: only an id of the one grammar does.
+        if matches!(resource.resource_type.as_str(), TEAM | GROUP)
+            && let Err(why) = crate::ids::check_api_id(&resource.id)
+        {
+            return Err(ConnectorError::InvalidArgument(format!("{} id {why}; it is not a Fivetran id", resource.resource_type)));
+        }
         let id = encode(&resource.id);
         match resource.resource_type.as_str() {
             TEAM => self.list_team_grants(&resource.id, token),
             GROUP => {
                 let (endpoint, response) = self.get_page(&format!("/v1/groups/{id}/users"), token)?;
                 let (members, next) = api::decode_list::<api::GroupMember>(&endpoint, &response)?;
-                Ok(Page { next_page_token: next, ..mapping::group_user_page(&resource.id, &members) })
+                let page =
+                    self.read("GET /v1/groups/{id}/users", &endpoint, |notes| mapping::group_user_page(&resource.id, &members, notes))?;
+                Ok(Page { next_page_token: next, ..page })
             }
             // A user's and a role's grants come with the user and team listings.
             USER | ROLE => Ok(Page::default()),
@@ -89,10 +108,10 @@ impl<'a, T: Transport> Connector<'a, T> {
         let token = token.unwrap_or(TEAM_USERS);
         if let Some(cursor) = token.strip_prefix(TEAM_USERS) {
             let path = format!("/v1/teams/{id}/users");
-            let mut page = self.list_page(&path, non_empty(cursor), |items: Vec<api::TeamMembership>| Page {
-                grants: mapping::team_user_grants(team_id, &items),
-                ..Page::default()
-            })?;
+            let mut page =
+                self.list_page(&path, "GET /v1/teams/{id}/users", non_empty(cursor), |items: Vec<api::TeamMembership>, notes| {
+                    Ok(Page { grants: mapping::team_user_grants(team_id, &items, notes)?, ..Page::default() })
+                })?;
             page.next_page_token = Some(match page.next_page_token {
                 Some(next) => format!("{TEAM_USERS}{next}"),
                 None => TEAM_GROUPS.to_owned(),
@@ -101,7 +120,9 @@ impl<'a, T: Transport> Connector<'a, T> {
         } else if let Some(cursor) = token.strip_prefix(TEAM_GROUPS) {
             let path = format!("/v1/teams/{id}/groups");
             let mut page =
-                self.list_page(&path, non_empty(cursor), |items: Vec<api::Membership>| mapping::team_group_page(team_id, &items))?;
+                self.list_page(&path, "GET /v1/teams/{id}/groups", non_empty(cursor), |items: Vec<api::Membership>, notes| {
+                    mapping::team_group_page(team_id, &items, notes)
+                })?;
             page.next_page_token = page.next_page_token.map(|next| format!("{TEAM_GROUPS}{next}"));
             Ok(page)
         } else {
@@ -112,12 +133,28 @@ impl<'a, T: Transport> Connector<'a, T> {
     }
 
     /// One page of a list endpoint, mapped; the API's cursor becomes the page token.
-    fn list_page<I: DeserializeOwned>(&self, path: &str, cursor: Option<&str>, map: impl FnOnce(Vec<I>) -> Page) -> Result<Page> {
+    fn list_page<I: DeserializeOwned>(
+        &self,
+        path: &str,
+        template: &'static str,
+        cursor: Option<&str>,
+        map: impl FnOnce(Vec<I>, &mut Notes) -> Result<Page>,
+    ) -> Result<Page> {
         let (endpoint, response) = self.get_page(path, cursor)?;
         let (items, next) = api::decode_list(&endpoint, &response)?;
-        let mut page = map(items);
+        let mut page = self.read(template, &endpoint, |notes| map(items, notes))?;
         page.next_page_token = next;
         Ok(page)
+    }
+
+    /// Reads an answer of `endpoint` with `read`, then says what the parsing policy noted.
+    pub(crate) fn read<V>(&self, template: &'static str, endpoint: &str, read: impl FnOnce(&mut Notes) -> Result<V>) -> Result<V> {
+        let mut notes = Notes::new(template, endpoint);
+        let result = read(&mut notes);
+        for warning in notes.warnings() {
+            self.transport.warn(&warning);
+        }
+        result
     }
 
     /// Sends one page's request of a list endpoint.
@@ -147,34 +184,61 @@ impl<'a, T: Transport> Connector<'a, T> {
     pub(crate) fn list_all<I: DeserializeOwned>(&self, path: &str) -> Result<Vec<I>> {
         let mut items = Vec::new();
         self.walk_pages::<()>(path, |endpoint, response| {
-            let (page, next) = api::decode_list(endpoint, response)?;
+            let (page, next) = api::decode_list::<I>(endpoint, response)?;
+            let count = page.len();
             items.extend(page);
-            Ok((None, next))
+            Ok(Step { found: None, next, items: count })
         })?;
         Ok(items)
     }
 
     /// Walks a list endpoint page by page, each answer to `visit`, until it finds what it looks
-    /// for (its first value) or the pages end (its second, the next cursor, is `None`).
+    /// for or the pages end. The walk is bounded by what the server sends: a cursor sent before
+    /// (a cycle of any length) or [`MAX_EMPTY_PAGES`] empty pages in a row stop it with an error.
     pub(crate) fn walk_pages<Found>(
         &self,
         path: &str,
-        mut visit: impl FnMut(&str, &ApiResponse) -> Result<(Option<Found>, Option<String>)>,
+        mut visit: impl FnMut(&str, &ApiResponse) -> Result<Step<Found>>,
     ) -> Result<Option<Found>> {
         let mut cursor: Option<String> = None;
-        loop {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut empty_in_a_row = 0;
+        for pages in 1.. {
             let (endpoint, response) = self.get_page(path, cursor.as_deref())?;
-            let (found, next) = visit(&endpoint, &response)?;
-            if found.is_some() {
-                return Ok(found);
+            let step = visit(&endpoint, &response)?;
+            if step.found.is_some() {
+                return Ok(step.found);
             }
-            match next {
-                Some(next) if Some(&next) != cursor.as_ref() => cursor = Some(next),
-                _ => return Ok(None),
+            let Some(next) = step.next else { return Ok(None) };
+            empty_in_a_row = if step.items == 0 { empty_in_a_row + 1 } else { 0 };
+            if empty_in_a_row >= MAX_EMPTY_PAGES {
+                return Err(malformed(format!(
+                    "{endpoint} sent {MAX_EMPTY_PAGES} empty pages in a row, each with a next cursor: the listing was stopped after {pages} pages"
+                )));
             }
+            if !seen.insert(next.clone()) {
+                return Err(malformed(format!(
+                    "{endpoint} sent a next cursor it had sent before: its paging goes in a circle; the listing was stopped after {pages} pages"
+                )));
+            }
+            cursor = Some(next);
         }
+        unreachable!("the walk returns from inside its loop")
     }
 }
+
+/// What [`Connector::walk_pages`] learns from one page.
+pub(crate) struct Step<Found> {
+    /// What the walk looks for, if this page has it.
+    pub found: Option<Found>,
+    /// The next page's cursor; none when the pages end.
+    pub next: Option<String>,
+    /// Items on the page.
+    pub items: usize,
+}
+
+/// Empty pages in a row, each with a next cursor, that a listing follows before it gives up.
+pub const MAX_EMPTY_PAGES: usize = 10;
 
 fn non_empty(cursor: &str) -> Option<&str> {
     (!cursor.is_empty()).then_some(cursor)
@@ -203,7 +267,7 @@ mod tests {
     }
 
     fn team() -> Resource {
-        mapping::team_resource(&api::Team { id: "t/1".into(), name: Some("T".into()), description: None, role: None })
+        Resource { resource_type: TEAM.into(), id: "t~1".into(), display_name: "T".into(), traits: "{}".into() }
     }
 
     #[test]
@@ -239,12 +303,12 @@ mod tests {
                 break;
             }
         }
-        assert_eq!(grants, ["team:t/1:member:user:u1", "team:t/1:manager:user:u2", "group:g1:Manage Destination:team:t/1"]);
+        assert_eq!(grants, ["team:t~1:member:user:u1", "team:t~1:manager:user:u2", "group:g1:Manage Destination:team:t~1"]);
         let seen = canned.seen.borrow();
         assert_eq!(seen.len(), 3);
-        assert_eq!(seen[0], "GET https://api.example/v1/teams/t%2F1/users?limit=1000");
-        assert_eq!(seen[1], "GET https://api.example/v1/teams/t%2F1/users?limit=1000&cursor=n1");
-        assert_eq!(seen[2], "GET https://api.example/v1/teams/t%2F1/groups?limit=1000");
+        assert_eq!(seen[0], "GET https://api.example/v1/teams/t~1/users?limit=1000");
+        assert_eq!(seen[1], "GET https://api.example/v1/teams/t~1/users?limit=1000&cursor=n1");
+        assert_eq!(seen[2], "GET https://api.example/v1/teams/t~1/groups?limit=1000");
     }
 
     #[test]
@@ -254,6 +318,55 @@ mod tests {
         assert!(matches!(connector.list_grants(&team(), Some("bogus")), Err(ConnectorError::InvalidArgument(_))));
         assert!(matches!(connector.list_resources("connector", None), Err(ConnectorError::InvalidArgument(_))));
         assert!(canned.seen.borrow().is_empty());
+    }
+
+    #[test]
+    fn a_resource_whose_id_is_not_a_fivetran_id_is_never_put_in_a_path() {
+        let canned = Canned::new(&[]);
+        let connector = Connector::new(&canned, config());
+        for id in ["..", ".", "a/b", ""] {
+            let group = Resource { resource_type: GROUP.into(), id: id.into(), display_name: "G".into(), traits: "{}".into() };
+            assert!(matches!(connector.list_grants(&group, None), Err(ConnectorError::InvalidArgument(_))), "{id:?}");
+        }
+        assert!(canned.seen.borrow().is_empty());
+    }
+
+    fn walk(canned: &Canned) -> Result<Vec<api::Group>> {
+        Connector::new(canned, config()).list_all::<api::Group>("/v1/groups")
+    }
+
+    #[test]
+    fn a_cursor_cycle_of_any_length_stops_the_walk() {
+        let a = r#"{"data":{"items":[{"id":"g1"}],"next_cursor":"A"}}"#;
+        let b = r#"{"data":{"items":[{"id":"g2"}],"next_cursor":"B"}}"#;
+        for answers in [vec![(200, a), (200, a)], vec![(200, a), (200, b), (200, a)], vec![(200, a), (200, b), (200, b)]] {
+            let canned = Canned::new(&answers);
+            match walk(&canned) {
+                Err(ConnectorError::Upstream { status: Some(200), message, .. }) => {
+                    assert!(message.contains("sent a next cursor it had sent before"), "{message}")
+                }
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(canned.seen.borrow().len(), answers.len(), "no request after the repeat");
+        }
+    }
+
+    #[test]
+    fn empty_pages_with_a_cursor_are_followed_a_bounded_number_of_times() {
+        let empties: Vec<String> = (0..20).map(|i| format!(r#"{{"data":{{"items":[],"next_cursor":"c{i}"}}}}"#)).collect();
+        let answers: Vec<(u16, &'static str)> = empties.iter().map(|e| (200, &*e.clone().leak())).collect();
+        let canned = Canned::new(&answers);
+        let error = walk(&canned).unwrap_err();
+        assert!(matches!(&error, ConnectorError::Upstream { message, .. } if message.contains("10 empty pages in a row")), "{error:?}");
+        assert_eq!(canned.seen.borrow().len(), MAX_EMPTY_PAGES);
+        let some_empty = Canned::new(&[
+            (200, r#"{"data":{"items":[],"next_cursor":"x"}}"#),
+            (200, r#"{"data":{"items":null,"next_cursor":"y"}}"#),
+            (200, r#"{"data":{"items":[{"id":"g1"}],"next_cursor":7}}"#),
+            (200, r#"{"data":{"items":[{"id":"g2"}],"next_cursor":null}}"#),
+        ]);
+        assert_eq!(walk(&some_empty).unwrap().len(), 2);
+        assert!(some_empty.seen.borrow()[3].ends_with("cursor=7"), "a number cursor is sent as its text");
     }
 
     #[test]

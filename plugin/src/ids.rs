@@ -117,12 +117,74 @@ pub fn grant_id(target: &Target, principal: &ResourceRef) -> String {
     crate::model::grant_id(&target.entitlement_id(), principal)
 }
 
-/// Whether `id` can be a Fivetran user, team or group id. Real ids are short words of letters,
-/// digits and `_`; what is refused here is what would change a request's path or an id's parse
-/// (`:`, `/`, `?`, `#`), blanks and control characters. The one check for every id the connector
-/// is given.
+/// Whether `id` can be a Fivetran user, team or group id: the one id grammar, for every id the
+/// connector reads from the API and every id it is given. Real ids are short words of letters,
+/// digits and `_`; what is refused is what would change a request's path or an id's parse: `:`
+/// (the `type:id:slug` separator), `/`, `\\`, `?`, `#` and `%`, the dot segments `.` and `..`
+/// (a server normalises `/v1/groups/../users` into `/v1/users`), blanks and control characters,
+/// the empty id and ids over 256 bytes.
 pub fn is_fivetran_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 256 && !id.chars().any(|c| matches!(c, ':' | '/' | '?' | '#') || c.is_whitespace() || c.is_control())
+    check_api_id(id).is_ok()
+}
+
+/// [`is_fivetran_id`], saying what is wrong.
+pub fn check_api_id(id: &str) -> std::result::Result<(), String> {
+    if id.is_empty() {
+        return Err("is empty".into());
+    }
+    if id.len() > MAX_ID_BYTES {
+        return Err(format!("is {} bytes long, more than {MAX_ID_BYTES}", id.len()));
+    }
+    if id == "." || id == ".." {
+        return Err(format!("{id:?} is a dot segment, which a server would read as a path step"));
+    }
+    match id.chars().find(|&c| matches!(c, ':' | '/' | '\\' | '?' | '#' | '%') || c.is_whitespace() || c.is_control()) {
+        Some(c) => Err(format!("{:?} holds {c:?}, which no Fivetran id has", shown(id))),
+        None => Ok(()),
+    }
+}
+
+/// A role's name identifies it (roles have no id) and becomes part of entitlement ids: not
+/// blank, no control characters, at most 256 bytes.
+pub fn check_role_name(name: &str) -> std::result::Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("is blank".into());
+    }
+    if name.len() > MAX_ID_BYTES {
+        return Err(format!("is {} bytes long, more than {MAX_ID_BYTES}", name.len()));
+    }
+    match name.chars().find(|c| c.is_control()) {
+        Some(c) => Err(format!("{:?} holds the control character {c:?}", shown(name))),
+        None => Ok(()),
+    }
+}
+
+/// A user's email as the API reports it (its login): not blank, no blanks or control characters
+/// inside. Looser than what `provision` accepts: the API's own data is not ours to judge.
+pub fn check_reported_email(email: &str) -> std::result::Result<(), String> {
+    let email = email.trim();
+    if email.is_empty() {
+        return Err("is blank".into());
+    }
+    if email.len() > 320 {
+        return Err(format!("is {} bytes long, more than 320", email.len()));
+    }
+    match email.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        Some(c) => Err(format!("{:?} holds {c:?}", shown(email))),
+        None => Ok(()),
+    }
+}
+
+/// The most bytes of an id or a role name.
+const MAX_ID_BYTES: usize = 256;
+
+/// `text` cut to at most 64 characters, for quoting API text in a message.
+pub fn shown(text: &str) -> String {
+    const MOST: usize = 64;
+    match text.char_indices().nth(MOST) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +220,9 @@ mod tests {
             "user:u1:x",
             "connector:c:x",
             "team:a/b:member",
+            "group:..:Manage Destination",
+            "team:.:member",
+            "team:a%2Fb:member",
         ] {
             assert!(matches!(parse_entitlement(id), Err(ConnectorError::InvalidArgument(_))), "{id}");
         }
@@ -172,5 +237,29 @@ mod tests {
         assert!(target.check_principal(&ResourceRef::new(USER, "u1")).is_ok());
         let error = target.check_principal(&ResourceRef::new(TEAM, "t2")).unwrap_err();
         assert!(matches!(error, ConnectorError::InvalidArgument(m) if m.contains("can be granted to: user")));
+    }
+
+    #[test]
+    fn the_id_grammar_refuses_what_would_change_a_path_or_a_parse() {
+        for good in ["decent_dropsy", "u1", "a.b", "..a", "é_1", "a-b~c"] {
+            assert_eq!(check_api_id(good), Ok(()), "{good}");
+        }
+        let long = "x".repeat(257);
+        for bad in ["", ".", "..", "a:b", "a/b", "a\\b", "a?b", "a#b", "a%2e", "a b", " a", "a\n", "a\u{7}", long.as_str()] {
+            assert!(check_api_id(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(check_api_id(".."), Err("\"..\" is a dot segment, which a server would read as a path step".into()));
+    }
+
+    #[test]
+    fn role_names_and_reported_emails_are_checked_loosely() {
+        assert!(check_role_name("Destination: Odd Name").is_ok());
+        assert!(check_role_name("  ").is_err());
+        assert!(check_role_name("a\nb").is_err());
+        assert!(check_reported_email("Ann.Lee@Example.com").is_ok());
+        assert!(check_reported_email("not-an-email-but-a-login").is_ok());
+        for bad in ["", " ", "a b@x.io", "a\n@x.io"] {
+            assert!(check_reported_email(bad).is_err(), "{bad:?}");
+        }
     }
 }

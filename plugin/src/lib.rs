@@ -12,6 +12,7 @@ pub mod connector;
 pub mod heap;
 pub mod ids;
 pub(crate) mod json;
+pub mod lenient;
 pub mod mapping;
 pub mod model;
 pub mod provision;

@@ -1,126 +1,180 @@
 //! Fivetran objects to resources, entitlements and grants (`CONTRACT.md` section 1).
 //!
 //! Pure functions: no I/O, no state. Each listing maps to one [`Page`]; what it reveals about
-//! other resources (a user's account role, say) rides along as grants and placeholders.
+//! other resources (a user's account role, say) rides along as grants and placeholders. Each
+//! reads its items under the parsing policy of [`crate::lenient`]: an item that cannot be
+//! identified stops the listing; every other field has its default, noted in `notes`.
 
 use crate::api;
+use crate::ids::{check_api_id, check_reported_email, check_role_name};
 use crate::json::JsonObject;
-use crate::model::{Entitlement, GROUP, Grant, Page, ROLE, Resource, ResourceRef, TEAM, USER, entitlement_id};
+use crate::lenient::{Notes, Spec};
+use crate::model::{Entitlement, GROUP, Grant, Page, ROLE, Resource, ResourceRef, Result, TEAM, USER, entitlement_id};
 
 /// Slug of the role-assignment entitlement every account role offers.
 pub const ASSIGNED: &str = "assigned";
 pub const MEMBER: &str = "member";
 pub const MANAGER: &str = "manager";
 
-/// The team role Fivetran gives a team's managers; any other team role is plain membership.
+/// The team roles Fivetran gives; any other is read as plain membership, with a warning.
 const TEAM_MANAGER_ROLE: &str = "Team Manager";
+const TEAM_MEMBER_ROLE: &str = "Team Member";
 const SCOPE_ACCOUNT: &str = "ACCOUNT";
 const SCOPE_DESTINATION: &str = "DESTINATION";
+/// The role scopes the API's definition lists; others are kept as they came.
+const KNOWN_SCOPES: &[&str] = &[SCOPE_ACCOUNT, SCOPE_DESTINATION, "CONNECTOR", "TEAM"];
 
-pub fn user_resource(user: &api::User) -> Resource {
-    let given = user.given_name.as_deref().unwrap_or_default().trim();
-    let family = user.family_name.as_deref().unwrap_or_default().trim();
-    let display_name = match (given.is_empty(), family.is_empty()) {
-        (true, true) => (*user.email).to_owned(),
-        (false, true) => given.to_owned(),
-        (true, false) => family.to_owned(),
-        (false, false) => [given, " ", family].concat(),
+/// A user; `index` is its place in the page, for errors.
+pub fn user_resource(index: usize, user: &api::User, notes: &mut Notes) -> Result<Resource> {
+    let id = notes.identity(index, "id", &user.id, check_api_id)?;
+    let email = notes.identity(index, "email", &user.email, check_reported_email)?.trim();
+    notes.field("given_name", &user.given_name, Spec::Optional, "read as none");
+    notes.field("family_name", &user.family_name, Spec::Optional, "read as none");
+    notes.field("active", &user.active, Spec::Required, "read as active (status enabled)");
+    notes.field("invited", &user.invited, Spec::Optional, "read as false");
+    notes.field("verified", &user.verified, Spec::Required, "read as false");
+    notes.field("logged_in_at", &user.logged_in_at, Spec::Optional, "read as never (last_login null)");
+    notes.field("created_at", &user.created_at, Spec::Required, "read as unknown (null)");
+    notes.field("phone", &user.phone, Spec::Optional, "read as none");
+    notes.field("role", &user.role, Spec::Optional, "read as no account role");
+    let given = user.given_name.trimmed();
+    let family = user.family_name.trimmed();
+    let display_name = match (given, family) {
+        (None, None) => email.to_owned(),
+        (Some(given), None) => given.to_owned(),
+        (None, Some(family)) => family.to_owned(),
+        (Some(given), Some(family)) => [given, " ", family].concat(),
     };
     let optional = [&user.given_name, &user.family_name, &user.logged_in_at, &user.created_at, &user.phone, &user.role];
-    let capacity = 200 + 2 * user.email.len() + optional.iter().map(|v| v.as_deref().map_or(0, str::len)).sum::<usize>();
-    Resource {
+    let capacity = 200 + 2 * email.len() + optional.iter().map(|v| v.as_deref().map_or(0, str::len)).sum::<usize>();
+    Ok(Resource {
         resource_type: USER.into(),
-        id: (*user.id).to_owned(),
+        id: id.to_owned(),
         display_name,
         traits: JsonObject::with_capacity(capacity)
-            .str("email", &user.email)
-            .str("login", &user.email)
+            .str("email", email)
+            .str("login", email)
             .opt_str("given_name", user.given_name.as_deref())
             .opt_str("family_name", user.family_name.as_deref())
-            .str("status", if user.active { "enabled" } else { "disabled" })
-            .bool("invited", user.invited.unwrap_or(false))
-            .bool("verified", user.verified.unwrap_or(false))
-            .opt_str("last_login", trimmed(&user.logged_in_at))
+            .str("status", if user.active.get().copied().unwrap_or(true) { "enabled" } else { "disabled" })
+            .bool("invited", user.invited.get().copied().unwrap_or(false))
+            .bool("verified", user.verified.get().copied().unwrap_or(false))
+            .opt_str("last_login", user.logged_in_at.trimmed())
             .opt_str("created_at", user.created_at.as_deref())
-            .opt_str("phone", trimmed(&user.phone))
-            .opt_str("account_role", trimmed(&user.role))
+            .opt_str("phone", user.phone.trimmed())
+            .opt_str("account_role", user.role.exact_trimmed())
             .finish(),
-    }
+    })
 }
 
-pub fn role_resource(role: &api::Role) -> Resource {
-    Resource {
+pub fn role_resource(index: usize, role: &api::Role, notes: &mut Notes) -> Result<Resource> {
+    let name = notes.identity(index, "name", &role.name, check_role_name)?;
+    notes.field("description", &role.description, Spec::Optional, "read as none");
+    notes.field("scope", &role.scope, Spec::Required, "read as unknown (the role is offered as an account role)");
+    notes.field("is_custom", &role.is_custom, Spec::Required, "read as false");
+    notes.field("is_deprecated", &role.is_deprecated, Spec::Required, "read as false");
+    notes.field("replacement_role_name", &role.replacement_role_name, Spec::Optional, "read as none");
+    let scope = role.scope.get().map(Vec::as_slice).unwrap_or_default();
+    for value in scope {
+        if !KNOWN_SCOPES.iter().any(|known| value.eq_ignore_ascii_case(known)) {
+            notes.unknown_value("scope", value, "kept as it came");
+        }
+    }
+    Ok(Resource {
         resource_type: ROLE.into(),
-        id: role.name.clone(),
-        display_name: role.name.clone(),
+        id: name.to_owned(),
+        display_name: name.to_owned(),
         traits: role_traits(
             role.description.as_deref(),
-            &role.scope,
-            role.is_custom,
-            role.is_deprecated,
-            trimmed(&role.replacement_role_name),
+            scope,
+            role.is_custom.get().copied().unwrap_or(false),
+            role.is_deprecated.get().copied().unwrap_or(false),
+            role.replacement_role_name.trimmed(),
         ),
-    }
+    })
 }
 
-pub fn team_resource(team: &api::Team) -> Resource {
-    let name = team.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| team.id.clone());
-    Resource {
+pub fn team_resource(index: usize, team: &api::Team, notes: &mut Notes) -> Result<Resource> {
+    let id = notes.identity(index, "id", &team.id, check_api_id)?;
+    notes.field("name", &team.name, Spec::Optional, "the team's id is its display name");
+    notes.field("description", &team.description, Spec::Optional, "read as none");
+    notes.field("role", &team.role, Spec::Optional, "read as no account role");
+    Ok(Resource {
         resource_type: TEAM.into(),
-        id: team.id.clone(),
-        display_name: name,
+        id: id.to_owned(),
+        display_name: team.name.trimmed().unwrap_or(id).to_owned(),
         traits: JsonObject::with_capacity(64)
-            .opt_str("description", trimmed(&team.description))
-            .opt_str("account_role", trimmed(&team.role))
+            .opt_str("description", team.description.trimmed())
+            .opt_str("account_role", team.role.exact_trimmed())
             .finish(),
-    }
+    })
 }
 
-pub fn group_resource(group: &api::Group) -> Resource {
-    let name = group.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| group.id.clone());
-    Resource {
+pub fn group_resource(index: usize, group: &api::Group, notes: &mut Notes) -> Result<Resource> {
+    let id = notes.identity(index, "id", &group.id, check_api_id)?;
+    notes.field("name", &group.name, Spec::Required, "the group's id is its display name");
+    notes.field("created_at", &group.created_at, Spec::Required, "read as unknown (null)");
+    Ok(Resource {
         resource_type: GROUP.into(),
-        id: group.id.clone(),
-        display_name: name,
+        id: id.to_owned(),
+        display_name: group.name.trimmed().unwrap_or(id).to_owned(),
         traits: JsonObject::with_capacity(48).opt_str("created_at", group.created_at.as_deref()).finish(),
-    }
+    })
 }
 
 /// A page of `GET /v1/users`: the users, and each user's account role as a grant.
-pub fn users_page(users: &[api::User]) -> Page {
+pub fn users_page(users: &[api::User], notes: &mut Notes) -> Result<Page> {
     let mut page = Page::default();
     page.resources.reserve(users.len());
     page.grants.reserve(users.len());
-    for user in users {
-        page.resources.push(user_resource(user));
-        let Some(role) = trimmed(&user.role) else { continue };
-        let index = role_placeholder(&mut page, role);
-        let principal = ResourceRef::new(USER, &user.id);
-        page.grants.push(Grant::new(&page.entitlements[index].id, principal, Vec::new()));
+    for (index, user) in users.iter().enumerate() {
+        let resource = user_resource(index, user, notes)?;
+        let role = user.role.exact_trimmed();
+        if let Some(role) = role {
+            account_role_grant(&mut page, index, role, ResourceRef::new(USER, &resource.id), Vec::new(), notes)?;
+        }
+        page.resources.push(resource);
     }
-    page
+    Ok(page)
 }
 
-pub fn roles_page(roles: &[api::Role]) -> Page {
-    Page { resources: roles.iter().map(role_resource).collect(), ..Page::default() }
+pub fn roles_page(roles: &[api::Role], notes: &mut Notes) -> Result<Page> {
+    let resources = roles.iter().enumerate().map(|(index, role)| role_resource(index, role, notes)).collect::<Result<_>>()?;
+    Ok(Page { resources, ..Page::default() })
 }
 
 /// A page of `GET /v1/teams`: the teams, and each team's account role as an expandable grant.
-pub fn teams_page(teams: &[api::Team]) -> Page {
+pub fn teams_page(teams: &[api::Team], notes: &mut Notes) -> Result<Page> {
     let mut page = Page::default();
-    for team in teams {
-        page.resources.push(team_resource(team));
-        if let Some(role) = trimmed(&team.role) {
-            let index = role_placeholder(&mut page, role);
-            let principal = ResourceRef::new(TEAM, &team.id);
-            page.grants.push(Grant::new(&page.entitlements[index].id, principal, team_expansion(&team.id)));
+    for (index, team) in teams.iter().enumerate() {
+        let resource = team_resource(index, team, notes)?;
+        if let Some(role) = team.role.exact_trimmed() {
+            let expansion = team_expansion(&resource.id);
+            account_role_grant(&mut page, index, role, ResourceRef::new(TEAM, &resource.id), expansion, notes)?;
         }
+        page.resources.push(resource);
     }
-    page
+    Ok(page)
 }
 
-pub fn groups_page(groups: &[api::Group]) -> Page {
-    Page { resources: groups.iter().map(group_resource).collect(), ..Page::default() }
+pub fn groups_page(groups: &[api::Group], notes: &mut Notes) -> Result<Page> {
+    let resources = groups.iter().enumerate().map(|(index, group)| group_resource(index, group, notes)).collect::<Result<_>>()?;
+    Ok(Page { resources, ..Page::default() })
+}
+
+/// The grant of account role `role` to `principal`, with the role's placeholder.
+fn account_role_grant(
+    page: &mut Page,
+    index: usize,
+    role: &str,
+    principal: ResourceRef,
+    expandable: Vec<String>,
+    notes: &Notes,
+) -> Result<()> {
+    notes.check(index, "role", role, check_role_name)?;
+    let entitlement = role_placeholder(page, role);
+    page.grants.push(Grant::new(&page.entitlements[entitlement].id, principal, expandable));
+    Ok(())
 }
 
 /// The entitlements a resource offers. Groups offer one per destination-scoped role in `roles`.
@@ -144,43 +198,55 @@ pub fn entitlements(resource: &Resource, roles: &[Resource]) -> Vec<Entitlement>
     }
 }
 
-/// Grants of `GET /v1/teams/{id}/users`: `member` or `manager` of the team.
-pub fn team_user_grants(team_id: &str, memberships: &[api::TeamMembership]) -> Vec<Grant> {
-    memberships
-        .iter()
-        .map(|membership| {
-            let slug = match membership.role.as_deref() {
-                Some(TEAM_MANAGER_ROLE) => MANAGER,
-                _ => MEMBER,
-            };
-            Grant::new(&entitlement_id(TEAM, team_id, slug), ResourceRef::new(USER, &membership.user_id), Vec::new())
-        })
-        .collect()
+/// Grants of `GET /v1/teams/{id}/users`: `member` or `manager` of the team. A role the API's
+/// definition does not name is read as plain membership, with a warning.
+pub fn team_user_grants(team_id: &str, memberships: &[api::TeamMembership], notes: &mut Notes) -> Result<Vec<Grant>> {
+    let mut grants = Vec::with_capacity(memberships.len());
+    for (index, membership) in memberships.iter().enumerate() {
+        let user = notes.identity(index, "user_id", &membership.user_id, check_api_id)?;
+        notes.field("role", &membership.role, Spec::Required, "read as member");
+        let slug = match membership.role.exact_trimmed() {
+            Some(TEAM_MANAGER_ROLE) => MANAGER,
+            Some(TEAM_MEMBER_ROLE) | None => MEMBER,
+            Some(other) => {
+                notes.unknown_value("role", other, "read as member");
+                MEMBER
+            }
+        };
+        grants.push(Grant::new(&entitlement_id(TEAM, team_id, slug), ResourceRef::new(USER, user), Vec::new()));
+    }
+    Ok(grants)
 }
 
 /// Grants of `GET /v1/teams/{id}/groups`: the team's role on each destination, passed to its
 /// members.
-pub fn team_group_page(team_id: &str, memberships: &[api::Membership]) -> Page {
+pub fn team_group_page(team_id: &str, memberships: &[api::Membership], notes: &mut Notes) -> Result<Page> {
     let mut page = Page::default();
-    for membership in memberships {
-        let Some(role) = trimmed(&membership.role) else { continue };
-        let index = group_access_placeholder(&mut page, &membership.id, role);
+    for (index, membership) in memberships.iter().enumerate() {
+        let group = notes.identity(index, "id", &membership.id, check_api_id)?;
+        notes.field("role", &membership.role, Spec::Required, "read as no access (no grant)");
+        let Some(role) = membership.role.exact_trimmed() else { continue };
+        notes.check(index, "role", role, check_role_name)?;
+        let entitlement = group_access_placeholder(&mut page, group, role);
         let principal = ResourceRef::new(TEAM, team_id);
-        page.grants.push(Grant::new(&page.entitlements[index].id, principal, team_expansion(team_id)));
+        page.grants.push(Grant::new(&page.entitlements[entitlement].id, principal, team_expansion(team_id)));
     }
-    page
+    Ok(page)
 }
 
 /// Grants of `GET /v1/groups/{id}/users`. Users listed with a null or empty role reach the group
 /// through their account role; they hold nothing on the group itself.
-pub fn group_user_page(group_id: &str, members: &[api::GroupMember]) -> Page {
+pub fn group_user_page(group_id: &str, members: &[api::GroupMember], notes: &mut Notes) -> Result<Page> {
     let mut page = Page::default();
-    for member in members {
-        let Some(role) = trimmed(&member.role) else { continue };
-        let index = group_access_placeholder(&mut page, group_id, role);
-        page.grants.push(Grant::new(&page.entitlements[index].id, ResourceRef::new(USER, &member.id), Vec::new()));
+    for (index, member) in members.iter().enumerate() {
+        let user = notes.identity(index, "id", &member.id, check_api_id)?;
+        notes.field("role", &member.role, Spec::Optional, "read as inherited access (no grant)");
+        let Some(role) = member.role.exact_trimmed() else { continue };
+        notes.check(index, "role", role, check_role_name)?;
+        let entitlement = group_access_placeholder(&mut page, group_id, role);
+        page.grants.push(Grant::new(&page.entitlements[entitlement].id, ResourceRef::new(USER, user), Vec::new()));
     }
-    page
+    Ok(page)
 }
 
 pub fn role_entitlement_id(role: &str) -> String {
@@ -192,14 +258,23 @@ pub fn team_expansion(team_id: &str) -> Vec<String> {
     vec![entitlement_id(TEAM, team_id, MEMBER), entitlement_id(TEAM, team_id, MANAGER)]
 }
 
-pub fn account_info(info: api::AccountInfo) -> crate::model::AccountInfo {
+/// The account and the key. The account id identifies; the key's owner decides what
+/// `deprovision` refuses, so a user id that is not a well-formed id is an error too.
+pub fn account_info(info: &api::AccountInfo, notes: &mut Notes) -> Result<crate::model::AccountInfo> {
     use crate::model::KeyKind;
-    let (key_kind, key_owner) = match (non_empty(&info.user_id), non_empty(&info.system_key_id)) {
+    let account_id = notes.identity(0, "account_id", &info.account_id, check_api_id)?.to_owned();
+    notes.field("account_name", &info.account_name, Spec::Optional, "read as none");
+    let user = match info.user_id.trimmed() {
+        Some(_) => Some(notes.identity(0, "user_id", &info.user_id, check_api_id)?.to_owned()),
+        None => None,
+    };
+    let system = info.system_key_id.trimmed().map(str::to_owned);
+    let (key_kind, key_owner) = match (user, system) {
         (Some(user), _) => (KeyKind::User, Some(user)),
         (None, Some(system)) => (KeyKind::System, Some(system)),
         (None, None) => (KeyKind::Unknown, None),
     };
-    crate::model::AccountInfo { account_id: info.account_id, account_name: info.account_name, key_kind, key_owner }
+    Ok(crate::model::AccountInfo { account_id, account_name: info.account_name.trimmed().map(str::to_owned), key_kind, key_owner })
 }
 
 /// The page's entitlement on `resource_type`/`resource_id` with `slug`, if it has one. A page
@@ -263,44 +338,44 @@ fn role_traits(description: Option<&str>, scope: &[String], is_custom: bool, dep
         .finish()
 }
 
-/// A present, non-blank value, trimmed.
-pub(crate) fn trimmed<S: AsRef<str>>(value: &Option<S>) -> Option<&str> {
-    value.as_ref().map(|v| v.as_ref().trim()).filter(|v| !v.is_empty())
-}
-
-fn non_empty<S: AsRef<str>>(value: &Option<S>) -> Option<String> {
-    trimmed(value).map(str::to_owned)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lenient::Field;
+    use crate::model::ConnectorError;
     use serde_json::Value;
 
-    fn user<'a>(id: &'a str, role: Option<&'a str>) -> api::User<'a> {
+    fn notes() -> Notes {
+        Notes::new("GET /v1/x", "GET /v1/x")
+    }
+
+    fn text(value: &str) -> Field<std::borrow::Cow<'_, str>> {
+        Field::Value(value.into())
+    }
+
+    fn user<'a>(id: &'a str, email: &'a str, role: Option<&'a str>) -> api::User<'a> {
         api::User {
-            id: id.into(),
-            email: format!("{id}@example.com").into(),
-            given_name: Some("Zoë".into()),
-            family_name: Some("Ångström".into()),
-            active: true,
-            invited: Some(false),
-            verified: Some(true),
-            logged_in_at: None,
-            created_at: Some("2024-01-01T00:00:00Z".into()),
-            phone: None,
-            role: role.map(Into::into),
+            id: text(id),
+            email: text(email),
+            given_name: text("Zoë"),
+            family_name: text("Ångström"),
+            active: Field::Value(true),
+            invited: Field::Value(false),
+            verified: Field::Value(true),
+            logged_in_at: Field::Null,
+            created_at: text("2024-01-01T00:00:00Z"),
+            phone: Field::Null,
+            role: role.map_or(Field::Null, text),
         }
     }
 
     fn role(name: &str, scope: &[&str]) -> api::Role {
         api::Role {
-            name: name.into(),
-            description: None,
-            scope: scope.iter().map(|s| (*s).into()).collect(),
-            is_custom: false,
-            is_deprecated: false,
-            replacement_role_name: None,
+            name: Field::Value(name.into()),
+            scope: Field::Value(scope.iter().map(|s| (*s).into()).collect()),
+            is_custom: Field::Value(false),
+            is_deprecated: Field::Value(false),
+            ..api::Role::default()
         }
     }
 
@@ -310,12 +385,11 @@ mod tests {
 
     #[test]
     fn user_traits_follow_the_contract() {
-        let mut u = user("u1", Some("Account Analyst"));
-        u.active = false;
-        u.phone = Some("".into());
-        let r = user_resource(&u);
+        let mut u = user("u1", "u1@example.com", Some("Account Analyst"));
+        u.active = Field::Value(false);
+        u.phone = text("");
+        let r = user_resource(0, &u, &mut notes()).unwrap();
         assert_eq!(r.display_name, "Zoë Ångström");
-        let r = Resource { traits: traits(&r).to_string(), ..r };
         let traits = traits(&r);
         assert_eq!(traits["status"], "disabled");
         assert_eq!(traits["login"], "u1@example.com");
@@ -327,15 +401,63 @@ mod tests {
 
     #[test]
     fn display_name_falls_back_to_email() {
-        let mut u = user("u1", None);
-        u.given_name = Some("  ".into());
-        u.family_name = None;
-        assert_eq!(user_resource(&u).display_name, "u1@example.com");
+        let mut u = user("u1", " u1@example.com ", None);
+        u.given_name = text("  ");
+        u.family_name = Field::Absent;
+        let resource = user_resource(0, &u, &mut notes()).unwrap();
+        assert_eq!(resource.display_name, "u1@example.com");
+        assert_eq!(traits(&resource)["email"], "u1@example.com", "trimmed");
+    }
+
+    #[test]
+    fn informational_fields_fall_back_to_their_defaults_and_are_noted() {
+        let bare = api::User { id: text("u1"), email: text("a@b.io"), ..api::User::default() };
+        let mut noted = notes();
+        let read = traits(&user_resource(0, &bare, &mut noted).unwrap());
+        assert_eq!(read["status"], "enabled");
+        assert_eq!((&read["invited"], &read["verified"]), (&Value::Bool(false), &Value::Bool(false)));
+        assert_eq!((&read["created_at"], &read["account_role"]), (&Value::Null, &Value::Null));
+        let warnings: Vec<_> = noted.warnings().collect();
+        assert_eq!(warnings.len(), 3, "active, verified and created_at are required by the definition: {warnings:?}");
+        assert!(warnings[0].starts_with("GET /v1/x: field active was missing; read as active"), "{warnings:?}");
+
+        let mut mistyped = user("u2", "c@d.io", None);
+        mistyped.role = Field::Converted("7".into(), crate::lenient::Kind::Number);
+        mistyped.active = Field::Mistyped(crate::lenient::Kind::Object);
+        let page = users_page(&[mistyped], &mut notes()).unwrap();
+        assert!(page.grants.is_empty(), "a number is not taken for a role name");
+        assert_eq!(traits(&page.resources[0])["status"], "enabled");
+    }
+
+    #[test]
+    fn an_item_that_cannot_be_identified_stops_the_listing() {
+        let cases: Vec<(api::User, &str)> = vec![
+            (api::User { email: text("a@b.io"), ..api::User::default() }, "item 1 of the page: id is missing"),
+            (user("..", "a@b.io", None), "id \"..\" is a dot segment"),
+            (user("a:b", "a@b.io", None), "holds ':'"),
+            (user("u1", "", None), "email is blank"),
+            (api::User { id: text("u1"), email: Field::Null, ..api::User::default() }, "email came null"),
+            (user("u1", "a@b.io", Some("Bad\nRole")), "role \"Bad\\nRole\" holds the control character"),
+        ];
+        for (bad, expect) in cases {
+            match users_page(&[bad], &mut notes()) {
+                Err(ConnectorError::Upstream { status: Some(200), code: Some(code), message }) => {
+                    assert_eq!(code, "MalformedResponse");
+                    assert!(message.starts_with("GET /v1/x answered an item the connector cannot identify"), "{message}");
+                    assert!(message.contains(expect), "{message} should say {expect}");
+                }
+                other => panic!("{expect}: {other:?}"),
+            }
+        }
     }
 
     #[test]
     fn users_page_grants_account_roles_and_skips_users_without_one() {
-        let page = users_page(&[user("u1", Some("Account Reviewer")), user("u2", None), user("u3", Some(""))]);
+        let page = users_page(
+            &[user("u1", "a@x.io", Some("Account Reviewer")), user("u2", "b@x.io", None), user("u3", "c@x.io", Some(""))],
+            &mut notes(),
+        )
+        .unwrap();
         assert_eq!(page.resources.iter().filter(|r| r.resource_type == USER).count(), 3);
         let grants: Vec<_> = page.grants.iter().map(|g| g.id.as_str()).collect();
         assert_eq!(grants, ["role:Account Reviewer:assigned:user:u1"]);
@@ -344,17 +466,25 @@ mod tests {
 
     #[test]
     fn team_role_grant_is_expandable_to_members_and_managers() {
-        let team = api::Team { id: "t1".into(), name: Some("Fin".into()), description: None, role: Some("Account Analyst".into()) };
-        let page = teams_page(&[team]);
+        let team = api::Team {
+            id: Field::Value("t1".into()),
+            name: Field::Value("Fin".into()),
+            role: Field::Value("Account Analyst".into()),
+            ..api::Team::default()
+        };
+        let page = teams_page(&[team], &mut notes()).unwrap();
         assert_eq!(page.grants[0].id, "role:Account Analyst:assigned:team:t1");
         assert_eq!(page.grants[0].expandable, ["team:t1:member", "team:t1:manager"]);
     }
 
     #[test]
     fn group_entitlements_come_from_destination_roles() {
-        let roles: Vec<_> =
-            [role("Manage Destination", &["DESTINATION"]), role("Account Analyst", &["ACCOUNT"])].iter().map(role_resource).collect();
-        let group = group_resource(&api::Group { id: "g1".into(), name: Some("Warehouse".into()), created_at: None });
+        let roles: Vec<_> = [role("Manage Destination", &["DESTINATION"]), role("Account Analyst", &["ACCOUNT"])]
+            .iter()
+            .map(|r| role_resource(0, r, &mut notes()).unwrap())
+            .collect();
+        let group = api::Group { id: Field::Value("g1".into()), name: Field::Value("Warehouse".into()), ..api::Group::default() };
+        let group = group_resource(0, &group, &mut notes()).unwrap();
         let ents = entitlements(&group, &roles);
         assert_eq!(ents.len(), 1);
         assert_eq!(ents[0].id, "group:g1:Manage Destination");
@@ -364,27 +494,50 @@ mod tests {
     }
 
     #[test]
+    fn unknown_scopes_are_kept_and_noted_once() {
+        let mut noted = notes();
+        let odd = [role("Warehouse Admin", &["WAREHOUSE"]), role("Other", &["WAREHOUSE", "ACCOUNT"])];
+        let page = roles_page(&odd, &mut noted).unwrap();
+        assert_eq!(traits(&page.resources[0])["scope"], serde_json::json!(["WAREHOUSE"]));
+        let warnings: Vec<_> = noted.warnings().collect();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].contains("field scope held \"WAREHOUSE\", a value the API's definition does not list; kept as it came"));
+    }
+
+    #[test]
     fn inherited_group_users_hold_no_grant() {
-        let member = |id: &'static str, role: Option<&'static str>| api::GroupMember { id: id.into(), role: role.map(Into::into) };
-        let page = group_user_page("g1", &[member("u1", None), member("u2", Some(" ")), member("u3", Some("View Destination"))]);
+        let member = |id: &'static str, role: Option<&'static str>| api::GroupMember { id: text(id), role: role.map_or(Field::Null, text) };
+        let page =
+            group_user_page("g1", &[member("u1", None), member("u2", Some(" ")), member("u3", Some("View Destination"))], &mut notes())
+                .unwrap();
         let grants: Vec<_> = page.grants.iter().map(|g| g.id.as_str()).collect();
         assert_eq!(grants, ["group:g1:View Destination:user:u3"]);
         assert_eq!(page.entitlements.len(), 1);
     }
 
     #[test]
-    fn team_memberships_map_to_member_and_manager() {
+    fn team_memberships_map_to_member_and_manager_and_unknown_roles_to_member() {
+        let membership = |user: &str, role: Field<String>| api::TeamMembership { user_id: Field::Value(user.into()), role };
         let items = [
-            api::TeamMembership { user_id: "u1".into(), role: Some("Team Manager".into()) },
-            api::TeamMembership { user_id: "u2".into(), role: Some("Team Member".into()) },
+            membership("u1", Field::Value("Team Manager".into())),
+            membership("u2", Field::Value("Team Member".into())),
+            membership("u3", Field::Value("Team Owner".into())),
+            membership("u4", Field::Null),
         ];
-        let ids: Vec<_> = team_user_grants("t1", &items).into_iter().map(|g| g.id).collect();
-        assert_eq!(ids, ["team:t1:manager:user:u1", "team:t1:member:user:u2"]);
+        let mut noted = notes();
+        let ids: Vec<_> = team_user_grants("t1", &items, &mut noted).unwrap().into_iter().map(|g| g.id).collect();
+        assert_eq!(ids, ["team:t1:manager:user:u1", "team:t1:member:user:u2", "team:t1:member:user:u3", "team:t1:member:user:u4"]);
+        assert_eq!(noted.warnings().count(), 2, "the unknown role and the null one");
     }
 
     #[test]
     fn key_kind_comes_from_which_id_is_present() {
-        let info = api::AccountInfo { account_id: "a".into(), account_name: None, user_id: None, system_key_id: Some("k".into()) };
-        assert_eq!(account_info(info).key_kind, crate::model::KeyKind::System);
+        let info = api::AccountInfo {
+            account_id: Field::Value("a".into()),
+            system_key_id: Field::Value("k".into()),
+            user_id: Field::Null,
+            ..api::AccountInfo::default()
+        };
+        assert_eq!(account_info(&info, &mut notes()).unwrap().key_kind, crate::model::KeyKind::System);
     }
 }

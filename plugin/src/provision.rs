@@ -8,12 +8,12 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::api;
-use crate::connector::Connector;
+use crate::connector::{Connector, Step};
 use crate::ids::{self, Target};
 use crate::mapping;
 use crate::model::{
-    ConnectorError, DeprovisionOutcome, Grant, GrantChange, GrantOutcome, NewAccount, ProvisionOutcome, Resource, ResourceRef, Result,
-    RevokeChange, RevokeOutcome, TEAM, USER,
+    ConnectorError, DeprovisionOutcome, Grant, GrantChange, GrantOutcome, KeyKind, NewAccount, ProvisionOutcome, Resource, ResourceRef,
+    Result, RevokeChange, RevokeOutcome, TEAM, USER,
 };
 use crate::transport::{Transport, encode};
 
@@ -104,14 +104,15 @@ impl<T: Transport> Connector<'_, T> {
             };
         }
         let user: api::User = api::decode_data(&endpoint, &response)?;
-        Ok(ProvisionOutcome::Created(mapping::user_resource(&user)))
+        let created = self.read("POST /v1/users", &endpoint, |notes| mapping::user_resource(0, &user, notes))?;
+        Ok(ProvisionOutcome::Created(created))
     }
 
     /// Deletes a user; refuses the user behind the API key.
     pub fn deprovision(&self, user_id: &str) -> Result<DeprovisionOutcome> {
         check_id(user_id, "user id")?;
-        let info: api::AccountInfo = self.get_data("/v1/account/info")?;
-        if info.user_id.as_deref() == Some(user_id) {
+        let info = self.account_info()?;
+        if info.key_kind == KeyKind::User && info.key_owner.as_deref() == Some(user_id) {
             return Err(invalid(format!(
                 "refusing to delete user {user_id}: it owns the API key in use; delete it with another administrator's key"
             )));
@@ -185,14 +186,13 @@ impl<T: Transport> Connector<'_, T> {
     /// A user's or a team's account role; `not-found` when the principal does not exist.
     fn current_account_role(&self, principal: &ResourceRef) -> Result<Option<String>> {
         let path = principal_path(principal);
-        let role = if principal.resource_type == USER {
-            let (endpoint, response) = self.send("GET", path, None)?;
-            api::decode_data::<api::User>(&endpoint, &response)?.role.map(std::borrow::Cow::into_owned)
-        } else {
-            self.get_data::<api::Team>(&path)?.role
-        };
         // Compared as sync reports it: trimmed, a blank role being none.
-        Ok(mapping::trimmed(&role).map(str::to_owned))
+        Ok(if principal.resource_type == USER {
+            let (endpoint, response) = self.send("GET", path, None)?;
+            api::decode_data::<api::User>(&endpoint, &response)?.role.exact_trimmed().map(str::to_owned)
+        } else {
+            self.get_data::<api::Team>(&path)?.role.exact_trimmed().map(str::to_owned)
+        })
     }
 
     fn grant_team_membership(&self, team: &str, manager: bool, user: &str) -> Result<(GrantChange, Option<String>)> {
@@ -204,10 +204,10 @@ impl<T: Transport> Connector<'_, T> {
                 self.write("POST", path, json!({"user_id": user, "role": role}))?;
                 Ok((GrantChange::Granted, None))
             }
-            Some(current) if mapping::trimmed(&current.role) == Some(role) => Ok((GrantChange::AlreadyHeld, None)),
+            Some(current) if current.role.exact_trimmed() == Some(role) => Ok((GrantChange::AlreadyHeld, None)),
             Some(current) => {
                 self.write("PATCH", member_path, json!({"role": role}))?;
-                let old = Target::TeamMembership { team: team.into(), manager: mapping::trimmed(&current.role) == Some(TEAM_MANAGER) };
+                let old = Target::TeamMembership { team: team.into(), manager: current.role.exact_trimmed() == Some(TEAM_MANAGER) };
                 Ok((GrantChange::Updated, Some(ids::grant_id(&old, &ResourceRef::new(USER, user)))))
             }
         }
@@ -216,7 +216,7 @@ impl<T: Transport> Connector<'_, T> {
     fn revoke_team_membership(&self, team: &str, manager: bool, user: &str) -> Result<bool> {
         let member_path = format!("/v1/teams/{}/users/{}", encode(team), encode(user));
         let Some(current) = self.get_optional::<api::TeamMembership>(&member_path)? else { return Ok(false) };
-        if (mapping::trimmed(&current.role) == Some(TEAM_MANAGER)) != manager {
+        if (current.role.exact_trimmed() == Some(TEAM_MANAGER)) != manager {
             return Ok(false);
         }
         self.write("DELETE", member_path, Value::Null)?;
@@ -232,10 +232,12 @@ impl<T: Transport> Connector<'_, T> {
                 self.write("POST", path, json!({"id": group, "role": role}))?;
                 Ok((GrantChange::Granted, None))
             }
-            Some(current) if mapping::trimmed(&current.role) == Some(role) => Ok((GrantChange::AlreadyHeld, None)),
+            Some(current) if current.role.exact_trimmed() == Some(role) => Ok((GrantChange::AlreadyHeld, None)),
             Some(current) => {
                 self.write("PATCH", membership_path, json!({"role": role}))?;
-                let replaced = mapping::trimmed(&current.role)
+                let replaced = current
+                    .role
+                    .exact_trimmed()
                     .map(|old| ids::grant_id(&Target::GroupAccess { group: group.into(), role: old.to_owned() }, principal));
                 Ok((if replaced.is_some() { GrantChange::Updated } else { GrantChange::Granted }, replaced))
             }
@@ -245,7 +247,7 @@ impl<T: Transport> Connector<'_, T> {
     fn revoke_group_access(&self, group: &str, role: &str, principal: &ResourceRef) -> Result<bool> {
         let membership_path = format!("{}/groups/{}", principal_path(principal), encode(group));
         let Some(current) = self.get_optional::<api::Membership>(&membership_path)? else { return Ok(false) };
-        if mapping::trimmed(&current.role) != Some(role) {
+        if current.role.exact_trimmed() != Some(role) {
             return Ok(false);
         }
         self.write("DELETE", membership_path, Value::Null)?;
@@ -272,28 +274,33 @@ impl<T: Transport> Connector<'_, T> {
     fn find_user_by_email(&self, email: &str) -> Result<Option<Resource>> {
         self.walk_pages("/v1/users", |endpoint, response| {
             let (users, next) = api::decode_list::<api::User>(endpoint, response)?;
-            let found = users.iter().find(|u| u.email.trim().eq_ignore_ascii_case(email)).map(mapping::user_resource);
-            Ok((found, next))
+            let found = users.iter().enumerate().find(|(_, u)| u.email.trimmed().is_some_and(|e| e.eq_ignore_ascii_case(email)));
+            let found = match found {
+                Some((index, user)) => Some(self.read("GET /v1/users", endpoint, |notes| mapping::user_resource(index, user, notes))?),
+                None => None,
+            };
+            Ok(Step { found, next, items: users.len() })
         })
     }
 
     /// Refuses a role `/v1/roles` does not list, or lists for another scope.
     fn require_role(&self, role: &str, scope: &str) -> Result<()> {
         let roles: Vec<api::Role> = self.list_all("/v1/roles")?;
-        let fits = |r: &api::Role| r.scope.iter().any(|s| s.eq_ignore_ascii_case(scope));
-        match roles.iter().find(|r| r.name == role) {
+        let fits = |r: &api::Role| r.scope.get().is_some_and(|scopes| scopes.iter().any(|s| s.eq_ignore_ascii_case(scope)));
+        match roles.iter().find(|r| r.name.as_deref() == Some(role)) {
             Some(r) if fits(r) => Ok(()),
             Some(r) => Err(invalid(format!(
                 "role {role:?} is a {} role, not {} {scope} role; choose one of: {}",
-                r.scope.join("/"),
+                r.scope.get().map(|s| s.join("/")).unwrap_or_else(|| "unscoped".into()),
                 if scope == ACCOUNT { "an" } else { "a" },
                 names(&roles, fits)
             ))),
             None => {
                 let hint = roles
                     .iter()
-                    .find(|r| r.name.eq_ignore_ascii_case(role))
-                    .map(|r| format!(" (did you mean {:?}?)", r.name))
+                    .filter_map(|r| r.name.as_deref())
+                    .find(|name| name.eq_ignore_ascii_case(role))
+                    .map(|name| format!(" (did you mean {name:?}?)"))
                     .unwrap_or_default();
                 Err(invalid(format!("role {role:?} does not exist{hint}; {scope} roles are: {}", names(&roles, fits))))
             }
@@ -302,7 +309,8 @@ impl<T: Transport> Connector<'_, T> {
 }
 
 fn names(roles: &[api::Role], fits: impl Fn(&api::Role) -> bool) -> String {
-    let names: Vec<&str> = roles.iter().filter(|r| fits(r) && !r.is_deprecated).map(|r| r.name.as_str()).collect();
+    let current = |r: &&api::Role| fits(r) && r.is_deprecated.get() != Some(&true);
+    let names: Vec<&str> = roles.iter().filter(current).filter_map(|r| r.name.as_deref()).collect();
     names.join(", ")
 }
 

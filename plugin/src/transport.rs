@@ -22,12 +22,18 @@ pub struct ApiResponse {
 pub enum TransportError {
     /// The host refused to send the request (egress policy).
     Denied(String),
-    /// Connection refused, reset, timed out, or the body was cut short.
+    /// Connection refused, reset, timed out, or the body was cut short: worth another try.
     Failed(String),
+    /// The answer was not HTTP the host could read: not worth another try.
+    Malformed(String),
 }
 
+/// What the connector asks of its host: one HTTP exchange at a time, and a place for warnings.
 pub trait Transport {
     fn send(&self, base_url: &str, request: &ApiRequest) -> Result<ApiResponse, TransportError>;
+
+    /// A warning for the person running the sync (the host says each once a run).
+    fn warn(&self, _message: &str) {}
 }
 
 /// Percent-encodes one path segment or query value (RFC 3986 unreserved characters pass).

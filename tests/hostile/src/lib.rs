@@ -216,7 +216,7 @@ mod component {
                 "logorrhea" => {
                     let line = "x".repeat(100);
                     for _ in 0..20_000 {
-                        accessgov::connector::log::write(accessgov::connector::log::Level::Warn, &line);
+                        accessgov::connector::log::write(accessgov::connector::log::Level::Info, &line);
                     }
                     Ok(page(vec![resource("logorrhea", "{}".into())]))
                 }
