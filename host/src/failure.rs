@@ -35,7 +35,7 @@ pub fn call_failure(tenant: &TenantConfig, error: CallError, retried: u32) -> Ho
             ConnectorError::Internal(m) => HostError::Other(format!("the connector failed: {m}")),
         },
         CallError::Denied(why) => HostError::Sandbox(why),
-        CallError::Api(why) => HostError::Api(format!("{why}; check the API's status and run again")),
+        CallError::Api(why) => HostError::Api(why),
         CallError::Limit(why) => HostError::Sandbox(why),
         CallError::TimedOut(limit) => HostError::Sandbox(format!(
             "a call into the plugin ran longer than {}s and was stopped; check the API's responsiveness",

@@ -146,7 +146,7 @@ impl RequestMeter {
                 };
                 return Err(format!(
                     "rate limit: {why} {} s before the next request, longer than a call may wait ({} s); run again when the account's API budget allows",
-                    wait.as_secs(),
+                    wait.as_millis().div_ceil(1000),
                     max_wait.as_secs()
                 ));
             }

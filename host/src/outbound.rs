@@ -263,7 +263,7 @@ where
 /// What the run reports when `endpoint` answers more than `bytes`.
 pub(crate) fn size_denial(endpoint: &str, bytes: u64) -> String {
     format!(
-        "response size limit: {endpoint} answered more than {bytes} bytes and was refused; raise max_response_mib in the tenant file if that is expected (it is capped at a quarter of memory_limit_mib)"
+        "response size limit: {endpoint} answered more than {bytes} bytes and was refused; raise max_response_mib in the tenant file if that is expected (it is capped at an eighth of memory_limit_mib)"
     )
 }
 

@@ -1,7 +1,9 @@
 //! Loading a connector component once and running it for a tenant: one engine, one compiled and
 //! pre-instantiated component, and a fresh store per run.
 
+use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker};
@@ -121,11 +123,13 @@ impl ConnectorRuntime {
         // Time the plugin spends waiting in the host (for the API, mostly) is not its CPU time:
         // when a host call returns, the deadline starts afresh. Left as it was, a wait across a
         // tick would be charged as a tick, and a call of 1,000 requests as 10 s of CPU.
-        store.call_hook(|mut context, hook| {
+        let waiting = Arc::new(AtomicBool::new(false));
+        let in_host = Arc::clone(&waiting);
+        store.call_hook(move |mut context, hook| {
             match hook {
-                wasmtime::CallHook::CallingHost => context.data_mut().cpu.in_host = true,
+                wasmtime::CallHook::CallingHost => in_host.store(true, Ordering::Relaxed),
                 wasmtime::CallHook::ReturningFromHost => {
-                    context.data_mut().cpu.in_host = false;
+                    in_host.store(false, Ordering::Relaxed);
                     context.set_epoch_deadline(1);
                 }
                 wasmtime::CallHook::CallingWasm | wasmtime::CallHook::ReturningFromWasm => {}
@@ -149,6 +153,7 @@ impl ConnectorRuntime {
         })?;
         Ok(Session {
             _slot: slot,
+            waiting,
             store,
             world,
             meter,
@@ -197,6 +202,26 @@ fn version_parts(version: &str) -> Vec<u64> {
     version.split(['.', '-']).map(|p| p.parse().unwrap_or(0)).collect()
 }
 
+/// A call that ran past its time limit; `waiting`: it was inside a host call (waiting for the
+/// API, mostly) when the limit struck.
+#[derive(Debug, Clone, Copy)]
+struct Overran {
+    waiting: bool,
+}
+
+/// `call`, stopped after `limit`. Whether it was waiting in the host is read when the limit
+/// strikes, before the call is dropped: dropping it unwinds its host calls.
+async fn within<T>(limit: Duration, waiting: &AtomicBool, call: impl Future<Output = T>) -> std::result::Result<T, Overran> {
+    let overran = async {
+        tokio::time::sleep(limit).await;
+        waiting.load(Ordering::Relaxed)
+    };
+    tokio::select! {
+        result = call => Ok(result),
+        waiting = overran => Err(Overran { waiting }),
+    }
+}
+
 /// Why a call into the plugin did not return a value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallError {
@@ -219,6 +244,8 @@ pub enum CallError {
 pub struct Session {
     /// Its place in the instance pool, given back when the session ends.
     _slot: tokio::sync::OwnedSemaphorePermit,
+    /// Whether the plugin is inside a host call right now (set by the store's call hook).
+    waiting: Arc<AtomicBool>,
     store: Store<TenantState>,
     world: ConnectorWorld,
     meter: Arc<RequestMeter>,
@@ -235,7 +262,7 @@ macro_rules! call {
         $self.store.set_epoch_deadline(1);
         let exports = $self.world.accessgov_connector_connector();
         let future = exports.$method(&mut $self.store $(, $arg)*);
-        let outcome = tokio::time::timeout($self.call_timeout, future).await;
+        let outcome = within($self.call_timeout, &$self.waiting, future).await;
         let last_words = $self.store.data_mut().flush_output();
         $self.settle(stringify!($method), outcome, last_words)
     }};
@@ -256,7 +283,7 @@ impl Session {
         self.store.set_epoch_deadline(1);
         let exports = self.world.accessgov_connector_connector();
         let future = exports.call_metadata(&mut self.store);
-        let outcome = tokio::time::timeout(self.call_timeout, future).await;
+        let outcome = within(self.call_timeout, &self.waiting, future).await;
         let last_words = self.store.data_mut().flush_output();
         self.settle("call_metadata", outcome.map(|r| r.map(Ok)), last_words)
     }
@@ -334,7 +361,7 @@ impl Session {
     fn settle<T>(
         &self,
         method: &'static str,
-        outcome: std::result::Result<wasmtime::Result<std::result::Result<T, ConnectorError>>, tokio::time::error::Elapsed>,
+        outcome: std::result::Result<wasmtime::Result<std::result::Result<T, ConnectorError>>, Overran>,
         last_words: Option<String>,
     ) -> Result<T, CallError> {
         let denial = self.meter.denial();
@@ -364,8 +391,8 @@ impl Session {
         let clean = |text: String| credentials.redact(&text);
         match outcome {
             // Stopped while it waited for the API: the API is what was slow.
-            Err(_) if self.store.data().cpu.in_host => Err(CallError::Api(format!(
-                "{}: the API's answer did not complete within the call's limit of {} s (it answered too slowly or stalled)",
+            Err(Overran { waiting: true }) => Err(CallError::Api(format!(
+                "{}: the API's answer did not complete within the call's limit of {} s (it answered too slowly or stalled); check the API's status and run again",
                 self.store.data().hooks.last_request.lock().unwrap_or_else(|p| p.into_inner()).as_deref().unwrap_or("a request"),
                 self.call_timeout.as_secs()
             ))),

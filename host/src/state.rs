@@ -43,15 +43,12 @@ pub(crate) struct CpuBudget {
     pub used: u64,
     pub allowed: u64,
     pub exhausted: bool,
-    /// Whether the plugin is inside a host call (waiting for the API, mostly) right now.
-    pub in_host: bool,
 }
 
 impl CpuBudget {
     pub fn reset(&mut self) {
         self.used = 0;
         self.exhausted = false;
-        self.in_host = false;
     }
 }
 

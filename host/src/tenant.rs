@@ -78,11 +78,12 @@ impl TenantConfig {
         }
     }
 
-    /// Bytes one answer may hold: `max_response_bytes`, and at most a quarter of the plugin's
-    /// memory, which holds the answer while it reads it. Past it the answer is refused with the
-    /// limit named, before the plugin runs out of memory on it.
+    /// Bytes one answer may hold: `max_response_bytes`, and at most an eighth of the plugin's
+    /// memory: the plugin holds the answer while it reads it, and a buffer growing by doubling
+    /// needs about four times its size on the way. Past it the answer is refused with the limit
+    /// named, before the plugin runs out of memory on it.
     pub fn max_response_bytes(&self) -> u64 {
-        self.traffic.max_response_bytes.min(self.memory_limit_bytes as u64 / 4).max(1)
+        self.traffic.max_response_bytes.min(self.memory_limit_bytes as u64 / 8).max(1)
     }
 
     pub fn egress_policy(&self) -> Result<EgressPolicy> {

@@ -175,7 +175,7 @@ fn body_failure(error: &anyhow::Error) -> TransportError {
             TransportError::Failed("the API stopped sending its answer before the end (no data in time)".into())
         }
         Some((_, waki::ErrorCode::HttpResponseIncomplete | waki::ErrorCode::ConnectionTerminated)) => {
-            TransportError::Failed("the answer's body was cut short: the connection closed before all of it came".into())
+            TransportError::Failed(describe(&waki::ErrorCode::HttpResponseIncomplete))
         }
         Some((_, code)) => classify_code(&code),
         None => TransportError::Failed(format!("reading the body failed: {text}")),
@@ -226,7 +226,9 @@ fn describe(code: &waki::ErrorCode) -> String {
         E::DnsTimeout => "the API's host name did not resolve in time".into(),
         E::DestinationNotFound | E::DestinationUnavailable | E::DestinationIpUnroutable => "the API's address cannot be reached".into(),
         E::ConnectionRefused => "the API refused the connection".into(),
-        E::ConnectionTerminated | E::HttpResponseIncomplete => "the connection closed before the answer was complete".into(),
+        E::ConnectionTerminated | E::HttpResponseIncomplete => {
+            "the answer was cut short: the connection closed before all of it came".into()
+        }
         E::ConnectionTimeout => "no connection to the API in time".into(),
         E::ConnectionReadTimeout | E::HttpResponseTimeout => "the API did not answer in time".into(),
         E::ConnectionWriteTimeout => "the request could not be sent in time".into(),

@@ -1,6 +1,8 @@
 //! Shared pieces of the end-to-end tests: the component compiled once per test binary, a fake
 //! with a generated account, and tenants pointed at it.
 
+pub mod openapi;
+
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -40,4 +42,40 @@ pub fn tenant(fake: &FakeFivetran, account: &Account) -> TenantConfig {
     tenant.allow_private_network = true;
     tenant.retry = RetryPolicy { base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(50), ..RetryPolicy::default() };
     tenant
+}
+
+/// What the host logs while a test runs, as text: a `tracing` subscriber for the current thread
+/// that writes into memory. Dropping it stops the capture.
+pub struct LogCapture {
+    text: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    _guard: tracing::subscriber::DefaultGuard,
+}
+
+impl LogCapture {
+    /// Captures events at `level` and above.
+    pub fn start(level: tracing::Level) -> Self {
+        let text = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = Sink(std::sync::Arc::clone(&text));
+        let subscriber = tracing_subscriber::fmt().with_writer(move || sink.clone()).with_ansi(false).with_max_level(level).finish();
+        Self { text, _guard: tracing::subscriber::set_default(subscriber) }
+    }
+
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.text.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
+    }
+}
+
+#[derive(Clone)]
+struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

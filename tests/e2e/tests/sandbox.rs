@@ -297,32 +297,15 @@ async fn a_burst_of_requests_holds_at_most_the_runs_exchange_slots() {
 }
 
 /// Where a test's log lines go.
-#[derive(Clone, Default)]
-struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// A plugin cannot flood the host's log through the WIT `log` interface: 64 KiB an instance,
 /// and the host says how many messages it dropped.
 #[tokio::test]
 async fn log_floods_are_capped() {
-    let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt().with_writer(move || sink.clone()).with_ansi(false).finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let captured = connector_e2e::LogCapture::start(tracing::Level::INFO);
     let tenant = hostile("https://logorrhea.hostile.test");
     let mut session = hostile_runtime().open(&tenant, Arc::new(RequestMeter::default())).await.unwrap();
     session.list_resources("thing", None).await.unwrap();
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let text = captured.text();
     assert!(text.len() < 200 * 1024, "{} bytes logged for 2 MB of messages", text.len());
     assert!(
         text.contains("dropped 19345 log messages of the plugin: past its 65536-byte limit"),

@@ -19,6 +19,15 @@ pub enum Fault {
     /// A 503 whose message echoes the request's `Authorization` header and its token, as a
     /// careless proxy or gateway does.
     EchoesCredentials,
+    /// A 400 `InvalidInput`, as the API gives a request it finds wrong.
+    BadRequest,
+    /// 200 with a body of this many bytes (the start of a listing, then blanks); `None`: a body
+    /// that never ends.
+    Oversized(Option<u64>),
+    /// The right answer, one byte every so often.
+    Drip(Duration),
+    /// The right answer with a response header of this many bytes.
+    HugeHeader(usize),
 }
 
 /// Which requests a fault hits: those whose path starts with `path_prefix` (and whose method is

@@ -11,10 +11,12 @@ pub mod generate;
 mod http_body;
 mod mutations;
 pub mod oracle;
+pub mod quirks;
 mod routes;
 pub mod server;
 
 pub use account::{Account, ApiKey};
 pub use faults::{Fault, FaultRule};
 pub use generate::{AccountSpec, generate};
+pub use quirks::{Dialect, Paging};
 pub use server::{FakeFivetran, RecordedRequest};

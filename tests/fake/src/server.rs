@@ -18,6 +18,7 @@ use tokio::sync::oneshot;
 use crate::account::Account;
 use crate::faults::{Fault, FaultPlan, FaultRule};
 use crate::http_body::FakeBody;
+use crate::quirks::{Dialect, Paging, Quirks};
 use crate::routes::{self, Reply};
 
 /// One request as the fake saw it.
@@ -31,6 +32,17 @@ pub struct RecordedRequest {
     pub authorized: bool,
     /// When it arrived.
     pub at: std::time::Instant,
+    /// Its headers, names in lower case, but `Authorization`.
+    pub headers: Vec<(String, String)>,
+    /// Its body as it arrived.
+    pub body: Vec<u8>,
+}
+
+impl RecordedRequest {
+    /// The value of header `name` (lower case), if it came.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+    }
 }
 
 struct State {
@@ -49,6 +61,10 @@ struct State {
     /// Whether a connection serves more than one request.
     keep_alive: bool,
     listings: routes::ListingCache,
+    quirks: Quirks,
+    /// Whether a request body sent in chunks is refused, as by a gateway that does not decode
+    /// chunked uploads (and would read an empty body).
+    refuse_chunked: bool,
 }
 
 /// A running fake Fivetran. Stops when dropped.
@@ -84,6 +100,8 @@ impl FakeFivetran {
             listings: routes::ListingCache::new(),
             connections: 0,
             keep_alive: true,
+            quirks: Quirks::default(),
+            refuse_chunked: true,
         }));
         let (shutdown, stopped) = oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -158,6 +176,27 @@ impl FakeFivetran {
         self.lock().rate_remaining = remaining;
     }
 
+    /// Sets the hourly request budget `X-Rate-Limit` announces.
+    pub fn set_rate_limit(&self, limit: u64) {
+        self.lock().rate_limit = limit;
+    }
+
+    /// Writes the informational fields of every answer as `dialect` says, from now on.
+    pub fn set_dialect(&self, dialect: Dialect) {
+        self.lock().quirks.dialect = dialect;
+    }
+
+    /// Pages listings as `paging` says, from now on.
+    pub fn set_paging(&self, paging: Paging) {
+        self.lock().quirks.paging = paging;
+    }
+
+    /// Whether request bodies sent in chunks are refused with a 400 (they are unless told
+    /// otherwise: many gateways read them as empty).
+    pub fn set_refuse_chunked(&self, refuse: bool) {
+        self.lock().refuse_chunked = refuse;
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -225,6 +264,13 @@ async fn respond(state: &Mutex<State>, request: Request<Incoming>, arrived: std:
     let query = request.uri().query().map(str::to_owned);
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let headers: Vec<(String, String)> = request
+        .headers()
+        .iter()
+        .filter(|(name, _)| **name != header::AUTHORIZATION)
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect();
+    let chunked = request.headers().get(header::TRANSFER_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
     // Read the body whole, so a client's request is complete before we answer.
     let body: Bytes = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
 
@@ -238,7 +284,18 @@ async fn respond(state: &Mutex<State>, request: Request<Incoming>, arrived: std:
             body: &body,
             content_type: content_type.as_deref(),
         };
-        let reply = reply(&mut state, &call, authorization.as_deref(), fault.as_ref());
+        let cursor = call.query.get("cursor").cloned();
+        let invented = if method == "GET" { state.quirks.invent(&path, cursor.as_deref()) } else { None };
+        let mut reply = if chunked && state.refuse_chunked {
+            Reply::error(400, "InvalidInput", "Request bodies sent in chunks are not accepted; send a Content-Length")
+        } else if let Some(body) = invented {
+            Reply { status: 200, body }
+        } else {
+            reply(&mut state, &call, authorization.as_deref(), fault.as_ref())
+        };
+        if reply.status == 200 && method == "GET" && state.quirks.active() {
+            reply.body = state.quirks.rewrite(&path, cursor.as_deref(), reply.body);
+        }
         state.log.push(RecordedRequest {
             method: method.clone(),
             path: path.clone(),
@@ -246,6 +303,8 @@ async fn respond(state: &Mutex<State>, request: Request<Incoming>, arrived: std:
             status: reply.status,
             authorized: authorization.is_some(),
             at: arrived,
+            headers,
+            body: body.to_vec(),
         });
         (reply, fault, (state.rate_limit, state.rate_remaining))
     };
@@ -259,6 +318,8 @@ async fn respond(state: &Mutex<State>, request: Request<Incoming>, arrived: std:
     };
     let body = match fault {
         Some(Fault::Truncated) => FakeBody::truncated(text),
+        Some(Fault::Oversized(total)) => FakeBody::oversized(r#"{"code":"Success","data":{"items":["#, total),
+        Some(Fault::Drip(every)) => FakeBody::drip(text, every),
         _ => FakeBody::full(text),
     };
     let mut response = Response::builder()
@@ -266,6 +327,9 @@ async fn respond(state: &Mutex<State>, request: Request<Incoming>, arrived: std:
         .header(header::CONTENT_TYPE, "application/json")
         .header("X-Rate-Limit", rate.0.to_string())
         .header("X-Rate-Limit-Remaining", rate.1.min(rate.0).to_string());
+    if let Some(Fault::HugeHeader(bytes)) = fault {
+        response = response.header("X-Padding", "a".repeat(bytes));
+    }
     if reply.status == 429 {
         let retry_after = match fault {
             Some(Fault::RateLimited { retry_after_s }) => retry_after_s,
@@ -282,6 +346,7 @@ fn reply(state: &mut State, call: &routes::Request<'_>, authorization: Option<&s
             return Reply::error(429, "TooManyRequests", "Too many requests; retry after the given time");
         }
         Some(Fault::Unavailable) => return Reply::error(503, "ServiceUnavailable", "Service temporarily unavailable"),
+        Some(Fault::BadRequest) => return Reply::error(400, "InvalidInput", "Invalid request"),
         Some(Fault::EchoesCredentials) => {
             let header = authorization.unwrap_or_default();
             let token = header.strip_prefix("Basic ").unwrap_or_default();
