@@ -8,7 +8,7 @@
 use crate::api;
 use crate::ids::{check_api_id, check_reported_email, check_role_name};
 use crate::json::JsonObject;
-use crate::lenient::{Notes, Spec};
+use crate::lenient::{Field, Notes, Spec};
 use crate::model::{Entitlement, GROUP, Grant, Page, ROLE, Resource, ResourceRef, Result, TEAM, USER, entitlement_id};
 
 /// Slug of the role-assignment entitlement every account role offers.
@@ -264,9 +264,10 @@ pub fn account_info(info: &api::AccountInfo, notes: &mut Notes) -> Result<crate:
     use crate::model::KeyKind;
     let account_id = notes.identity(0, "account_id", &info.account_id, check_api_id)?.to_owned();
     notes.field("account_name", &info.account_name, Spec::Optional, "read as none");
-    let user = match info.user_id.trimmed() {
-        Some(_) => Some(notes.identity(0, "user_id", &info.user_id, check_api_id)?.to_owned()),
-        None => None,
+    let user = match &info.user_id {
+        Field::Null | Field::Absent => None,
+        Field::Value(id) if id.trim().is_empty() => None,
+        held => Some(notes.identity(0, "user_id", held, check_api_id)?.to_owned()),
     };
     let system = info.system_key_id.trimmed().map(str::to_owned);
     let (key_kind, key_owner) = match (user, system) {
@@ -341,7 +342,6 @@ fn role_traits(description: Option<&str>, scope: &[String], is_custom: bool, dep
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lenient::Field;
     use crate::model::ConnectorError;
     use serde_json::Value;
 
@@ -539,5 +539,163 @@ mod tests {
             ..api::AccountInfo::default()
         };
         assert_eq!(account_info(&info, &mut notes()).unwrap().key_kind, crate::model::KeyKind::System);
+    }
+
+    /// One response type: a well-formed item, the fields that identify it, and how its items
+    /// are mapped.
+    struct Answer {
+        name: &'static str,
+        item: &'static str,
+        identifying: &'static [&'static str],
+        /// Fields that may be null or absent, but identify when they hold something.
+        identifying_when_present: &'static [&'static str],
+        map: fn(&str) -> Result<Page>,
+    }
+
+    fn map_users(json: &str) -> Result<Page> {
+        let users: Vec<api::User> = serde_json::from_str(json).expect("lenient fields never fail to parse");
+        users_page(&users, &mut notes())
+    }
+
+    fn map_roles(json: &str) -> Result<Page> {
+        roles_page(&serde_json::from_str::<Vec<api::Role>>(json).unwrap(), &mut notes())
+    }
+
+    fn map_teams(json: &str) -> Result<Page> {
+        teams_page(&serde_json::from_str::<Vec<api::Team>>(json).unwrap(), &mut notes())
+    }
+
+    fn map_groups(json: &str) -> Result<Page> {
+        groups_page(&serde_json::from_str::<Vec<api::Group>>(json).unwrap(), &mut notes())
+    }
+
+    fn map_group_members(json: &str) -> Result<Page> {
+        group_user_page("g1", &serde_json::from_str::<Vec<api::GroupMember>>(json).unwrap(), &mut notes())
+    }
+
+    fn map_team_members(json: &str) -> Result<Page> {
+        let items: Vec<api::TeamMembership> = serde_json::from_str(json).unwrap();
+        team_user_grants("t1", &items, &mut notes()).map(|grants| Page { grants, ..Page::default() })
+    }
+
+    fn map_team_groups(json: &str) -> Result<Page> {
+        team_group_page("t1", &serde_json::from_str::<Vec<api::Membership>>(json).unwrap(), &mut notes())
+    }
+
+    fn map_account(json: &str) -> Result<Page> {
+        let info: Vec<api::AccountInfo> = serde_json::from_str(json).unwrap();
+        account_info(&info[0], &mut notes()).map(|_| Page::default())
+    }
+
+    const ANSWERS: &[Answer] = &[
+        Answer {
+            name: "GET /v1/users",
+            item: r#"{"id":"u1","email":"a@b.io","given_name":"A","family_name":"B","active":true,"invited":false,
+                "verified":true,"logged_in_at":"2024-01-02T00:00:00Z","created_at":"2024-01-01T00:00:00Z",
+                "phone":"+15551234567","role":"Account Reviewer","picture":null}"#,
+            identifying: &["id", "email"],
+            identifying_when_present: &[],
+            map: map_users,
+        },
+        Answer {
+            name: "GET /v1/roles",
+            item: r#"{"name":"Manage Destination","description":"d","scope":["DESTINATION"],"is_custom":false,
+                "is_deprecated":false,"replacement_role_name":null}"#,
+            identifying: &["name"],
+            identifying_when_present: &[],
+            map: map_roles,
+        },
+        Answer {
+            name: "GET /v1/teams",
+            item: r#"{"id":"t1","name":"T","description":"d","role":"Account Analyst"}"#,
+            identifying: &["id"],
+            identifying_when_present: &[],
+            map: map_teams,
+        },
+        Answer {
+            name: "GET /v1/groups",
+            item: r#"{"id":"g1","name":"G","created_at":"2024-01-01T00:00:00Z"}"#,
+            identifying: &["id"],
+            identifying_when_present: &[],
+            map: map_groups,
+        },
+        Answer {
+            name: "GET /v1/groups/{id}/users",
+            item: r#"{"id":"u1","email":"a@b.io","active":true,"role":"Manage Destination"}"#,
+            identifying: &["id"],
+            identifying_when_present: &[],
+            map: map_group_members,
+        },
+        Answer {
+            name: "GET /v1/teams/{id}/users",
+            item: r#"{"user_id":"u1","role":"Team Manager","created_at":"2024-01-01T00:00:00Z"}"#,
+            identifying: &["user_id"],
+            identifying_when_present: &[],
+            map: map_team_members,
+        },
+        Answer {
+            name: "GET /v1/teams/{id}/groups",
+            item: r#"{"id":"g1","role":"Manage Destination","created_at":"2024-01-01T00:00:00Z"}"#,
+            identifying: &["id"],
+            identifying_when_present: &[],
+            map: map_team_groups,
+        },
+        Answer {
+            name: "GET /v1/account/info",
+            item: r#"{"account_id":"a1","account_name":"A","user_id":"u1","system_key_id":null}"#,
+            identifying: &["account_id"],
+            identifying_when_present: &["user_id"],
+            map: map_account,
+        },
+    ];
+
+    /// The parsing policy, field by field: every field of every answer the connector reads made
+    /// null, removed, and given each other kind of value. An identifying field stops the listing
+    /// with an error naming the endpoint, the item and the field; any other field is read with
+    /// its default, and nothing fails.
+    #[test]
+    fn every_field_of_every_answer_survives_null_absent_and_mistyped_unless_it_identifies() {
+        let variations: [(&str, Option<Value>); 7] = [
+            ("null", Some(Value::Null)),
+            ("absent", None),
+            ("a boolean", Some(Value::Bool(true))),
+            ("a number", Some(serde_json::json!(42))),
+            ("a string", Some(serde_json::json!("unexpected"))),
+            ("a list", Some(serde_json::json!(["x", 1]))),
+            ("an object", Some(serde_json::json!({"nested": {"deeper": [null]}}))),
+        ];
+        for answer in ANSWERS {
+            let item: Value = serde_json::from_str(answer.item).unwrap();
+            assert!((answer.map)(&format!("[{item}]")).is_ok(), "{}: the well-formed item maps", answer.name);
+            for field in item.as_object().unwrap().keys() {
+                for (variation, value) in &variations {
+                    let mut changed = item.clone();
+                    match value {
+                        Some(value) => changed[field] = value.clone(),
+                        None => {
+                            changed.as_object_mut().unwrap().remove(field);
+                        }
+                    }
+                    let same_kind = value.as_ref().is_some_and(|v| std::mem::discriminant(v) == std::mem::discriminant(&item[field]));
+                    let result = (answer.map)(&format!("[{changed}]"));
+                    let case = format!("{} with {field} {variation}", answer.name);
+                    let identifies = answer.identifying.contains(&field.as_str())
+                        || answer.identifying_when_present.contains(&field.as_str()) && !matches!(*variation, "null" | "absent");
+                    if !identifies || same_kind && *variation != "a string" {
+                        assert!(result.is_ok(), "{case}: {result:?}");
+                        continue;
+                    }
+                    match result {
+                        Err(ConnectorError::Upstream { status: Some(200), message, .. }) => {
+                            assert!(message.contains("item 1 of the page"), "{case}: {message}");
+                            assert!(message.contains(field.as_str()), "{case}: {message}");
+                        }
+                        // A string of the wrong shape may still be a valid id ("unexpected").
+                        Ok(_) if *variation == "a string" => {}
+                        other => panic!("{case}: {other:?}"),
+                    }
+                }
+            }
+        }
     }
 }

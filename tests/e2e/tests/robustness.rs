@@ -267,3 +267,29 @@ async fn a_body_cut_short_says_so() {
     let result = sync(runtime(), &tenant(&fake, &account)).await;
     assert_api_error(result.map(|_| ()), &["GET /v1/roles", "answer was cut short", "gave up after 5 attempts"]);
 }
+
+#[tokio::test]
+async fn one_tenant_paging_forever_does_not_take_its_neighbour_with_it() {
+    use connector_host::sync_all::{TenantRun, sync_all};
+    let (endless_fake, endless_account) = start(&small());
+    endless_fake.set_paging(Paging::EndlessUsers);
+    let (good_fake, good_account) = start(&small());
+    let mut endless = tenant(&endless_fake, &endless_account);
+    endless.id = "endless".into();
+    endless.max_sync_bytes = 8 * 1024 * 1024;
+    let mut good = tenant(&good_fake, &good_account);
+    good.id = "good".into();
+    let dir = tempfile::tempdir().unwrap();
+    let runs = vec![
+        TenantRun::new(endless.id.clone(), runtime().clone(), Ok(endless)),
+        TenantRun::new(good.id.clone(), runtime().clone(), Ok(good)),
+    ];
+    let outcomes = sync_all(runs, dir.path()).await;
+    let error = outcomes[0].result.as_ref().expect_err("the endless tenant is stopped");
+    assert_eq!(error.exit_status(), 5, "{error}");
+    assert!(error.message().contains("sync memory limit"), "{error}");
+    assert!(!dir.path().join("endless.json").exists());
+    let written = outcomes[1].result.as_ref().expect("the good tenant is unaffected");
+    let snapshot = Snapshot::read(&written.path).unwrap();
+    assert_eq!(grant_ids(&snapshot), expected_grants(&good_account));
+}
