@@ -370,6 +370,15 @@ mod tests {
     }
 
     #[test]
+    fn a_page_with_more_items_than_asked_for_is_read_whole() {
+        let canned = Canned::new(&[(200, r#"{"data":{"items":[{"id":"g1"},{"id":"g2"},{"id":"g3"}]}}"#)]);
+        let connector = Connector::new(&canned, Config { base_url: "https://api.example".into(), page_size: 1 });
+        let page = connector.list_resources(GROUP, None).unwrap();
+        assert_eq!(page.resources.len(), 3);
+        assert!(canned.seen.borrow()[0].ends_with("?limit=1"));
+    }
+
+    #[test]
     fn transport_failure_is_an_upstream_error_without_status() {
         let canned = Canned::new(&[]);
         let connector = Connector::new(&canned, config());
