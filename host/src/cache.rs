@@ -5,7 +5,10 @@
 //! it, and a changed component misses. Loading a compiled artifact runs it as native code, so the
 //! cache folder is created private to the user (0700), and a folder or entry that another user owns
 //! or may write (a shared `--cache-dir`, say) is neither read nor written: the component is
-//! compiled instead, with a warning. Entries are written through a temporary file and a rename.
+//! compiled instead, with a warning. Each entry carries a SHA-256 of the compiled code, checked
+//! before the code is loaded: a corrupted entry (a disk error, a half-copied file) would otherwise
+//! run as broken native code; a mismatch compiles again, with a warning. Entries are written
+//! atomically and durably ([`crate::files::write_atomic`]).
 
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -63,12 +66,16 @@ impl ComponentCache {
                 tracing::warn!("not using the compiled-component cache: {why}; remove the file");
                 return Ok((compile(engine, bytes)?, false));
             }
-            // SAFETY: the entry was written by `Component::serialize` of this engine
-            // configuration (its name holds the compatibility hash) into a folder private to this
-            // user; a file that does not deserialize is compiled again below.
-            match unsafe { Component::deserialize_file(engine, &entry) } {
-                Ok(component) => return Ok((component, true)),
-                Err(error) => tracing::warn!("ignoring cache entry {}: {error}", entry.display()),
+            match read_entry(&entry) {
+                // SAFETY: the code was written by `Component::serialize` of this engine
+                // configuration (the entry's name holds the compatibility hash) into a folder
+                // private to this user, and its checksum matches what was written; code that
+                // does not deserialize is compiled again below.
+                Ok(code) => match unsafe { Component::deserialize(engine, &code) } {
+                    Ok(component) => return Ok((component, true)),
+                    Err(error) => tracing::warn!("ignoring cache entry {}: {error}", entry.display()),
+                },
+                Err(why) => tracing::warn!("ignoring cache entry {}: {why}; compiling the component again", entry.display()),
             }
         }
         let component = compile(engine, bytes)?;
@@ -78,15 +85,37 @@ impl ComponentCache {
         Ok((component, false))
     }
 
-    fn store(&self, entry: &Path, component: &Component) -> std::io::Result<()> {
-        create_private_dir(&self.dir)?;
-        let bytes = component.serialize().map_err(std::io::Error::other)?;
-        let temporary = entry.with_extension(format!("{}.{:x}.tmp", std::process::id(), fastrand::u64(..)));
-        std::fs::write(&temporary, bytes)?;
-        std::fs::rename(&temporary, entry).inspect_err(|_| {
-            let _ = std::fs::remove_file(&temporary);
+    fn store(&self, entry: &Path, component: &Component) -> std::result::Result<(), String> {
+        create_private_dir(&self.dir).map_err(|e| e.to_string())?;
+        let code = component.serialize().map_err(|e| e.to_string())?;
+        let checksum = Sha256::digest(&code);
+        crate::files::write_atomic(entry, "cache entry", |file| {
+            file.write_all(ENTRY_MAGIC)?;
+            file.write_all(&checksum)?;
+            file.write_all(&code)
         })
+        .map_err(|e| e.message().to_owned())
     }
+}
+
+/// An entry: these bytes, the SHA-256 of the code, the code.
+const ENTRY_MAGIC: &[u8; 8] = b"CHCWASM1";
+
+/// The largest entry read (a compiled connector is a few MiB).
+const MAX_ENTRY: u64 = 1 << 30;
+
+/// An entry's code, if its checksum matches.
+fn read_entry(path: &Path) -> std::result::Result<Vec<u8>, String> {
+    let mut bytes = crate::files::read_limited(path, MAX_ENTRY, "cache entry").map_err(|e| e.message().to_owned())?;
+    let header = ENTRY_MAGIC.len() + 32;
+    if bytes.len() < header || &bytes[..ENTRY_MAGIC.len()] != ENTRY_MAGIC {
+        return Err("not an entry of this version".into());
+    }
+    if Sha256::digest(&bytes[header..])[..] != bytes[ENTRY_MAGIC.len()..header] {
+        return Err("its checksum does not match its contents (corrupted)".into());
+    }
+    bytes.drain(..header);
+    Ok(bytes)
 }
 
 /// Whether `path`, if it exists, is this user's and writable by no one else.
@@ -175,6 +204,25 @@ mod tests {
         assert!(!cached);
         let (_, cached) = cache.load(&engine, crate::FIVETRAN_PLUGIN).unwrap();
         assert!(cached, "a private folder is used again");
+    }
+
+    /// A flipped byte anywhere in the compiled code is caught before the code is loaded: loading
+    /// it would run broken native code.
+    #[test]
+    fn an_entry_whose_checksum_does_not_match_is_compiled_again() {
+        let engine = crate::engine::new_engine(crate::engine::Allocation::Pooling(crate::engine::PoolSize { instances: 4 })).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ComponentCache::new(dir.path().join("cache"));
+        cache.load(&engine, crate::FIVETRAN_PLUGIN).unwrap();
+        let entry = cache.entry(&engine, crate::FIVETRAN_PLUGIN);
+        let mut bytes = std::fs::read(&entry).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+        std::fs::write(&entry, &bytes).unwrap();
+        let (_, cached) = cache.load(&engine, crate::FIVETRAN_PLUGIN).unwrap();
+        assert!(!cached, "the corrupted entry is not loaded");
+        let (_, cached) = cache.load(&engine, crate::FIVETRAN_PLUGIN).unwrap();
+        assert!(cached, "the entry written again loads");
     }
 
     #[test]

@@ -140,6 +140,9 @@ impl SnapshotDiff {
             };
             lines.push(format!("{name}: {}", changes.join(", ")));
         }
+        // Names, emails and ids are the API's text: one may hold a newline that would forge a
+        // line of this review, or an escape sequence that would hide one.
+        let lines: Vec<_> = lines.iter().map(|line| crate::text::escape_controls(line)).collect();
         lines.join("\n") + "\n"
     }
 

@@ -13,8 +13,18 @@
 //!    169.254.169.254), unique-local and link-local IPv6, unspecified, multicast and broadcast
 //!    addresses, and IPv4-mapped or -compatible IPv6 forms of them, are refused unless
 //!    `allow_private_network` is set. One refused address refuses the request.
-//! 4. **Credentials.** The plugin may not set `Authorization`; the host sets it on requests that
+//! 4. **Cloud metadata.** The instance-metadata and credential endpoints of cloud platforms are
+//!    refused always, even with `allow_private_network`: 169.254.169.254 (AWS, Azure, GCP,
+//!    OpenStack and others), 169.254.170.2 and 169.254.170.23 (AWS ECS and EKS credentials),
+//!    100.100.100.200 (Alibaba Cloud), fd00:ec2::254 and fd00:ec2::23 (AWS over IPv6), and every
+//!    IPv4-mapped, -compatible or NAT64 form of the IPv4 ones. A name or numeric alias that
+//!    resolves to one (`2852039166`, `0xa9fea9fe`) is refused by its resolved address. A tenant
+//!    allowed a private proxy can still never read the machine's cloud credentials.
+//! 5. **Credentials.** The plugin may not set `Authorization`; the host sets it on requests that
 //!    pass this policy, for the tenant's API origin only.
+//!
+//! A base URL is `http(s)://host[:port]` and nothing else: a port that is not 1 to 65535,
+//! user information, a path, a query or a fragment is refused before anything is sent.
 //!
 //! A refusal names the origin and says how to allow it.
 
@@ -37,11 +47,28 @@ impl Origin {
     /// The origin of a base URL; refuses anything but `http(s)://host[:port]` with an empty path.
     pub fn from_base_url(base_url: &str) -> Result<Self> {
         let usage = |why: &str| {
-            HostError::Usage(format!("--base-url {base_url:?} {why}; give scheme and host only, e.g. https://api.fivetran.com"))
+            HostError::Usage(format!(
+                "--base-url {:?} {why}; give scheme and host only, e.g. https://api.fivetran.com",
+                base_url.chars().take(200).collect::<String>()
+            ))
         };
-        let uri: Uri = base_url.parse().map_err(|_| usage("is not a URL"))?;
-        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+        if base_url.contains('#') {
+            return Err(usage("has a fragment"));
+        }
+        let uri: Uri = base_url.parse().map_err(|_| usage("is not a URL (a port must be 1 to 65535)"))?;
+        let authority = uri.authority().ok_or_else(|| usage("needs an http or https scheme and a host"))?;
+        if authority.as_str().contains('@') {
             return Err(usage("carries user information"));
+        }
+        // The port as written: `port_u16` reads one that does not fit as none, which would
+        // silently become the scheme's default.
+        let text = authority.as_str();
+        let host_end =
+            if text.starts_with('[') { text.find(']').map_or(text.len(), |i| i + 1) } else { text.rfind(':').unwrap_or(text.len()) };
+        if let Some(port) = text[host_end..].strip_prefix(':')
+            && !matches!(port.parse::<u16>(), Ok(1..))
+        {
+            return Err(usage(&format!("has port {port:?}; a port is 1 to 65535")));
         }
         if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
             return Err(usage("has a path or query"));
@@ -106,10 +133,15 @@ impl EgressPolicy {
         ))
     }
 
-    /// Rules 2 and 3: the addresses the origin's host resolved to.
+    /// Rules 2, 3 and 4: the addresses the origin's host resolved to.
     pub fn check_addresses(&self, origin: &Origin, addresses: &[IpAddr]) -> Result<(), String> {
         if addresses.is_empty() {
             return Err(format!("egress to {origin} denied: {} resolves to no address", origin.host));
+        }
+        if let Some(metadata) = addresses.iter().find(|ip| is_cloud_metadata(ip)) {
+            return Err(format!(
+                "egress to {origin} denied: it resolves to {metadata}, a cloud metadata address, which no tenant may reach (not even with allow_private_network)"
+            ));
         }
         let private: Vec<&IpAddr> = addresses.iter().filter(|ip| !is_public(ip)).collect();
         if !private.is_empty() && !self.allow_private_network {
@@ -125,6 +157,22 @@ impl EgressPolicy {
             return Err(format!("egress to {origin} denied: plain http needs --allow-private-network and a private address; use https"));
         }
         Ok(())
+    }
+}
+
+/// Whether an address is a cloud platform's metadata or credential endpoint (rule 4), in any
+/// IPv6 form of it.
+pub fn is_cloud_metadata(ip: &IpAddr) -> bool {
+    const V4: [Ipv4Addr; 4] = [
+        Ipv4Addr::new(169, 254, 169, 254),
+        Ipv4Addr::new(169, 254, 170, 2),
+        Ipv4Addr::new(169, 254, 170, 23),
+        Ipv4Addr::new(100, 100, 100, 200),
+    ];
+    const V6: [Ipv6Addr; 2] = [Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254), Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x23)];
+    match ip {
+        IpAddr::V4(v4) => V4.contains(v4),
+        IpAddr::V6(v6) => V6.contains(v6) || embedded_v4(v6).is_some_and(|v4| V4.contains(&v4)),
     }
 }
 
@@ -188,10 +236,46 @@ mod tests {
     fn base_url_must_be_scheme_and_host() {
         let origin = Origin::from_base_url("https://API.fivetran.com").unwrap();
         assert_eq!(origin.to_string(), "https://api.fivetran.com:443");
-        for bad in ["ftp://x", "https://u:p@x", "https://x/v1", "x", "https://x?q=1"] {
-            let error = Origin::from_base_url(bad).unwrap_err();
-            assert_eq!(error.exit_status(), 2, "{bad}");
+        for bad in [
+            "ftp://x",
+            "https://u:p@x",
+            "https://x/v1",
+            "x",
+            "https://x?q=1",
+            "https://x#f",
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:0",
+            "http://127.0.0.1:",
+            "http://127.0.0.1:-1",
+            "http://127.0.0.1:8o",
+        ] {
+            let error = Origin::from_base_url(bad).map_err(|e| e.exit_status());
+            assert_eq!(error, Err(2), "{bad}");
         }
+        assert!(Origin::from_base_url("http://127.0.0.1:99999").unwrap_err().message().contains("a port is 1 to 65535"));
+        assert_eq!(Origin::from_base_url("http://127.0.0.1:65535").unwrap().port, 65535);
+        assert_eq!(Origin::from_base_url("http://[::1]:8080/").unwrap().to_string(), "http://[::1]:8080");
+    }
+
+    #[test]
+    fn cloud_metadata_addresses_are_refused_even_with_private_networks_allowed() {
+        let open = EgressPolicy::for_base_url("http://metadata.internal", true).unwrap();
+        let origin = open.allowed_origins[0].clone();
+        for text in [
+            "169.254.169.254",
+            "169.254.170.2",
+            "169.254.170.23",
+            "100.100.100.200",
+            "fd00:ec2::254",
+            "fd00:ec2::23",
+            "::ffff:169.254.169.254",
+            "::169.254.169.254",
+            "64:ff9b::a9fe:a9fe",
+        ] {
+            let denied = open.check_addresses(&origin, &[ip("10.0.0.5"), ip(text)]).unwrap_err();
+            assert!(denied.contains("cloud metadata address"), "{text}: {denied}");
+        }
+        assert!(open.check_addresses(&origin, &[ip("10.0.0.5"), ip("169.254.1.1")]).is_ok(), "other link-local stays private");
     }
 
     #[test]
@@ -231,8 +315,8 @@ mod tests {
         let strict = EgressPolicy::for_base_url("https://api.fivetran.com", false).unwrap();
         let origin = strict.allowed_origins[0].clone();
         assert!(strict.check_addresses(&origin, &[ip("35.1.2.3")]).is_ok());
-        let denied = strict.check_addresses(&origin, &[ip("35.1.2.3"), ip("169.254.169.254")]).unwrap_err();
-        assert!(denied.contains("169.254.169.254") && denied.contains("--allow-private-network"), "{denied}");
+        let denied = strict.check_addresses(&origin, &[ip("35.1.2.3"), ip("169.254.1.1")]).unwrap_err();
+        assert!(denied.contains("169.254.1.1") && denied.contains("--allow-private-network"), "{denied}");
     }
 
     #[test]

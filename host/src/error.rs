@@ -45,9 +45,9 @@ impl HostError {
 
 impl fmt::Display for HostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Messages may quote API answers: keep them on one line whatever they hold.
-        let line: String = self.message().chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-        f.write_str(&line)
+        // Messages may quote API answers: keep them on one line whatever they hold, with what
+        // would move the cursor or start a new line shown, not obeyed.
+        f.write_str(&crate::text::escape_controls(self.message()))
     }
 }
 

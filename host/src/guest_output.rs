@@ -54,7 +54,8 @@ impl CappedOutput {
         let text = redact(&text);
         let mut last = std::collections::VecDeque::with_capacity(LAST_LINES);
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            tracing::info!(target: "connector_host::plugin", tenant, stream = self.name, "{line}");
+            let shown = crate::text::escape_controls(line);
+            tracing::info!(target: "connector_host::plugin", tenant, stream = self.name, "{shown}");
             if !line.starts_with("note: run with `RUST_BACKTRACE=1`") {
                 if last.len() == LAST_LINES {
                     last.pop_front();

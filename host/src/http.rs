@@ -192,7 +192,7 @@ impl RequestMeter {
     }
 
     pub(crate) fn deny(&self, why: String) {
-        tracing::warn!(target: "connector_host::egress", "{why}");
+        tracing::warn!(target: "connector_host::egress", "{}", crate::text::escape_controls(&why));
         self.denial.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(why);
     }
 }

@@ -24,6 +24,7 @@ pub mod egress;
 pub mod engine;
 pub mod error;
 pub mod failure;
+pub mod files;
 mod guest_output;
 pub mod http;
 mod merge;
@@ -37,6 +38,7 @@ mod state;
 pub mod sync;
 pub mod sync_all;
 pub mod tenant;
+pub mod text;
 pub mod upstream;
 
 pub use credentials::Credentials;

@@ -94,7 +94,11 @@ impl Merged {
     pub(crate) fn into_snapshot(self, tenant: &TenantConfig) -> Result<Snapshot> {
         let mut resources = Vec::with_capacity(self.resources.len());
         for ((resource_type, id), (resource, _)) in self.resources {
-            let traits: Value = serde_json::from_str(&resource.traits_json).map_err(|_| {
+            // An API may echo a credential into any field; none reaches the snapshot. JSON
+            // text holds JSON-escaped forms, which the redaction knows.
+            let traits_json = tenant.credentials.redacted(&resource.traits_json);
+            let display_name = tenant.credentials.redact_owned(resource.display_name);
+            let traits: Value = serde_json::from_str(&traits_json).map_err(|_| {
                 redact(
                     tenant,
                     HostError::Other(format!(
@@ -107,7 +111,7 @@ impl Merged {
                     "the connector reported traits of {resource_type} {id} that are not a JSON object; this is a connector bug"
                 )));
             }
-            resources.push(ResourceRecord { resource_type, id, display_name: resource.display_name, traits });
+            resources.push(ResourceRecord { resource_type, id, display_name, traits });
         }
         let known: std::collections::BTreeSet<ResourceKey> = resources.iter().map(ResourceRecord::key).collect();
         let key = |r: &crate::bindings::v0_2::types::ResourceRef| ResourceKey { resource_type: r.resource_type.clone(), id: r.id.clone() };
@@ -134,7 +138,8 @@ impl Merged {
             if !entitlement_ids.contains(grant.entitlement.as_str()) || !known.contains(&principal) {
                 dropped += 1;
                 if dropped as usize <= DROPPED_GRANTS_LOGGED {
-                    tracing::warn!(tenant = %tenant.id, "dropped grant {}: its entitlement or principal is not in the account (changed during the sync?)", grant.id);
+                    let shown = crate::text::escape_controls(&grant.id);
+                    tracing::warn!(tenant = %tenant.id, "dropped grant {shown}: its entitlement or principal is not in the account (changed during the sync?)");
                 }
                 continue;
             }

@@ -189,14 +189,16 @@ impl<'a> Retrier<'a> {
             Decision::RetryAfter(wait) => {
                 if let ConnectorError::RateLimited(limit) = connector_error {
                     self.stats.rate_limit_waits += 1;
-                    tracing::info!(tenant = self.tenant, "rate limited ({}); waiting {} ms", limit.message, wait.as_millis());
+                    let shown = crate::text::escape_controls(&limit.message);
+                    tracing::info!(tenant = self.tenant, "rate limited ({shown}); waiting {} ms", wait.as_millis());
                 } else {
                     self.stats.retries += 1;
                     let why = match connector_error {
                         ConnectorError::Upstream(upstream) => upstream.message.as_str(),
                         _ => "transient failure",
                     };
-                    tracing::info!(tenant = self.tenant, "{why}; retrying in {} ms", wait.as_millis());
+                    let shown = crate::text::escape_controls(why);
+                    tracing::info!(tenant = self.tenant, "{shown}; retrying in {} ms", wait.as_millis());
                 }
                 tokio::time::sleep(wait).await;
                 Ok(())

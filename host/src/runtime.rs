@@ -388,7 +388,7 @@ impl Session {
         // Whatever the API or the plugin put in an error, no secret leaves through it: not into
         // a retry's log line, a warning, an error message or a file.
         let credentials = &self.store.data().hooks.credentials;
-        let clean = |text: String| credentials.redact(&text);
+        let clean = |text: String| shorten(credentials.redact_owned(text), MAX_MESSAGE_CHARS);
         match outcome {
             // Stopped while it waited for the API: the API is what was slow.
             Err(Overran { waiting: true }) => Err(CallError::Api(format!(
@@ -419,6 +419,17 @@ fn trap_text(trap: &wasmtime::Error, last_words: Option<&str>) -> String {
     match last_words {
         Some(words) => format!("{cause}; its last words on stderr: {words}"),
         None => cause.to_owned(),
+    }
+}
+
+/// The most characters of a message a connector returns that an error quotes. Cut only after
+/// redaction: a cut through an echoed credential would leave a part no redaction recognises.
+const MAX_MESSAGE_CHARS: usize = 1000;
+
+fn shorten(text: String, most: usize) -> String {
+    match text.char_indices().nth(most) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
 }
 

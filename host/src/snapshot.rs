@@ -1,7 +1,6 @@
 //! The snapshot file (`CONTRACT.md` section 2): what a sync found, sorted and deterministic,
 //! written atomically.
 
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -91,44 +90,27 @@ pub struct Stats {
 }
 
 impl Snapshot {
-    /// Writes the snapshot to `path` through a temporary file in the same folder and a rename,
-    /// so `path` holds either the old file or the whole new one.
+    /// Writes the snapshot to `path` atomically and durably (see [`crate::files`]): `path`
+    /// holds either the old file or the whole new one; it must be a regular file or absent.
     pub fn write_atomic(&self, path: &Path) -> Result<()> {
-        let io = |what: &str, e: std::io::Error| HostError::Other(format!("cannot {what} {}: {e}", path.display()));
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        if !dir.is_dir() {
-            return Err(HostError::Usage(format!(
-                "cannot write {}: folder {} does not exist; create it or choose another --out",
-                path.display(),
-                dir.display()
-            )));
-        }
-        let name = path.file_name().ok_or_else(|| HostError::Usage(format!("--out {} names no file", path.display())))?;
-        let temporary = dir.join(format!(".{}.{}.{:x}.tmp", name.to_string_lossy(), std::process::id(), fastrand::u64(..)));
-        let result = (|| {
-            let file = std::fs::File::create(&temporary).map_err(|e| io("create a temporary file beside", e))?;
+        crate::files::write_atomic(path, "--out", |writer| {
             // Streamed, so that writing costs no second copy of the snapshot in memory.
-            let mut writer = std::io::BufWriter::with_capacity(1 << 16, file);
-            serde_json::to_writer_pretty(&mut writer, self).map_err(|e| io("write", e.into()))?;
-            writer.write_all(b"\n").map_err(|e| io("write", e))?;
-            let file = writer.into_inner().map_err(|e| io("write", e.into_error()))?;
-            file.sync_all().map_err(|e| io("flush", e))?;
-            std::fs::rename(&temporary, path).map_err(|e| io("replace", e))
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&temporary);
-        }
-        result
+            serde_json::to_writer_pretty(&mut *writer, self)?;
+            writer.write_all(b"\n")
+        })
     }
 
-    /// Reads a snapshot, refusing files of another format.
+    /// Reads a snapshot, refusing files of another format or larger than
+    /// [`crate::files::MAX_SNAPSHOT_FILE`].
     pub fn read(path: &Path) -> Result<Self> {
-        let text = std::fs::read(path).map_err(|e| HostError::Usage(format!("cannot read snapshot {}: {e}", path.display())))?;
-        let value: Value =
-            serde_json::from_slice(&text).map_err(|e| HostError::Usage(format!("{} is not a snapshot: not JSON ({e})", path.display())))?;
+        let reader = crate::files::open_limited(path, crate::files::MAX_SNAPSHOT_FILE, "snapshot")?;
+        let value: Value = serde_json::from_reader(reader).map_err(|e| match e.io_error_kind() {
+            Some(std::io::ErrorKind::FileTooLarge) => {
+                HostError::Usage(format!("{} is not a snapshot: larger than {} bytes", path.display(), crate::files::MAX_SNAPSHOT_FILE))
+            }
+            Some(_) => HostError::Usage(format!("cannot read snapshot {}: {e}", path.display())),
+            None => HostError::Usage(format!("{} is not a snapshot: not JSON ({e})", path.display())),
+        })?;
         if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
             return Err(HostError::Usage(format!("{} is not a snapshot: its format is not {FORMAT:?}", path.display())));
         }

@@ -169,6 +169,7 @@ impl log::Host for TenantState {
             return;
         }
         let message = self.hooks.credentials.redact(&message);
+        let message = crate::text::escape_controls(&message);
         let tenant = &*self.tenant;
         match level {
             log::Level::Debug => tracing::debug!(target: "connector_host::plugin", tenant, "{message}"),

@@ -337,7 +337,8 @@ async fn page(session: &mut Session, tenant: &TenantConfig, stats: &mut RetrySta
         Ok(page) => Ok(page),
         Err((CallError::Connector(ConnectorError::NotFound(why)), _)) if matches!(job, Job::Grants(_)) => {
             if let Job::Grants(resource) = job {
-                tracing::warn!(tenant = %tenant.id, "{} {} vanished during the sync: {why}", resource.resource_type, resource.id);
+                let shown = crate::text::escape_controls(&resource.id);
+                tracing::warn!(tenant = %tenant.id, "{} {shown} vanished during the sync: {}", resource.resource_type, crate::text::escape_controls(&why));
             }
             Ok(Page { resources: vec![], entitlements: vec![], grants: vec![], next_page_token: None })
         }

@@ -134,7 +134,8 @@ struct TenantFile {
 
 /// Reads a tenant file: one or more `[[tenant]]` tables with distinct ids.
 pub fn read_tenant_file(path: &Path) -> Result<Vec<TenantEntry>> {
-    let text = std::fs::read_to_string(path).map_err(|e| HostError::Usage(format!("cannot read tenant file {}: {e}", path.display())))?;
+    let bytes = crate::files::read_limited(path, crate::files::MAX_TENANT_FILE, "tenant file")?;
+    let text = String::from_utf8(bytes).map_err(|_| HostError::Usage(format!("tenant file {} is not UTF-8 text", path.display())))?;
     let file: TenantFile = toml::from_str(&text).map_err(|e| {
         let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
         let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
@@ -317,11 +318,11 @@ id = "globex"
     #[test]
     fn credentials_come_from_files_relative_to_the_tenant_file() {
         let (dir, path) = write("[[tenant]]\nid = \"a\"\napi_key_file = \"key\"\napi_secret_file = \"secret\"\n");
-        std::fs::write(dir.path().join("key"), "k1\n").unwrap();
-        std::fs::write(dir.path().join("secret"), "s1\n").unwrap();
+        std::fs::write(dir.path().join("key"), "key-one-1\n").unwrap();
+        std::fs::write(dir.path().join("secret"), "secret-one-1\n").unwrap();
         let entry = read_tenant_file(&path).unwrap().remove(0);
         let config = entry.resolve(&Overrides::default()).unwrap();
-        assert_eq!(config.credentials, Credentials::new("k1", "s1"));
+        assert_eq!(config.credentials, Credentials::new("key-one-1", "secret-one-1"));
         assert_eq!(config.base_url, DEFAULT_BASE_URL);
     }
 }

@@ -126,7 +126,10 @@ fn bad_flags_and_urls_exit_2() {
     let output = run(&["validate", "--base-url", "ftp://example.com"], Some(("k", "s")));
     assert_eq!(output.status.code(), Some(2));
     assert!(error_line(&output).contains("--base-url"));
-    let output = run(&["sync", "--out", "/nonexistent-folder/x.json", "--base-url", "http://127.0.0.1:9"], Some(("k", "s")));
+    let output = run(
+        &["sync", "--out", "/nonexistent-folder/x.json", "--base-url", "http://127.0.0.1:9"],
+        Some(("a-long-enough-key", "a-long-enough-secret")),
+    );
     assert_eq!(output.status.code(), Some(2));
     assert!(error_line(&output).contains("does not exist"));
 }
@@ -570,4 +573,140 @@ fn every_command_has_help_with_an_example_and_completions_exist() {
     }
     let output = run(&["completions", "bash"], None);
     assert!(output.status.success() && stdout(&output).contains("connector-host"));
+}
+
+// Security hardening: what the operator and the API hand the host never escapes into files,
+// terminals, other endpoints or secrets.
+
+#[test]
+fn out_refuses_a_device_or_folder_before_syncing_and_writes_through_a_link() {
+    let (fake, account) = fake();
+    let url = fake.base_url();
+    let sync_to = |out: &str| run(&["sync", "--out", out, "--base-url", &url, "--allow-private-network"], Some(key(&account)));
+    let output = sync_to("/dev/null");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(error_line(&output).contains("not a regular file"), "{}", stderr(&output));
+    assert!(!std::fs::metadata("/dev/null").unwrap().is_file(), "/dev/null is still the device");
+    assert!(fake.requests().is_empty(), "refused before the sync");
+
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(sync_to(dir.path().to_str().unwrap()).status.code(), Some(2));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let real = dir.path().join("real.json");
+        std::fs::write(&real, "old").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let link = dir.path().join("link.json");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let output = sync_to(link.to_str().unwrap());
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the link stays a link");
+        assert!(std::fs::read_to_string(&real).unwrap().contains("connector-snapshot/v1"), "written through it");
+        assert_eq!(std::fs::metadata(&real).unwrap().permissions().mode() & 0o777, 0o640, "with the old file's mode");
+        let fresh = dir.path().join("fresh.json");
+        assert!(sync_to(fresh.to_str().unwrap()).status.success());
+        assert_eq!(std::fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o600, "a new snapshot is private");
+    }
+}
+
+#[test]
+fn operator_paths_are_read_with_a_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("a.json");
+    std::fs::write(&snapshot, "{}").unwrap();
+    for args in [
+        vec!["sync", "--tenant", "/dev/zero", "--out", "x.json"],
+        vec!["diff", "/dev/zero", snapshot.to_str().unwrap()],
+        vec!["validate", "--plugin", "/dev/zero"],
+    ] {
+        let started = std::time::Instant::now();
+        let output = run(&args, Some(("a-long-enough-key", "a-long-enough-secret")));
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{args:?} took {:?}", started.elapsed());
+        let line = error_line(&output);
+        assert!(line.contains("larger than") || line.contains("not a snapshot"), "{args:?}: {line}");
+    }
+    let tenant = dir.path().join("t.toml");
+    std::fs::write(&tenant, "[[tenant]]\nid = \"a\"\napi_key_file = \"/dev/zero\"\napi_secret_file = \"/dev/zero\"\n").unwrap();
+    let output = run(&["validate", "--tenant", tenant.to_str().unwrap()], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(error_line(&output).contains("larger than 65536 bytes"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_base_url_with_a_bad_port_or_parts_is_refused_before_anything_is_sent() {
+    for url in [
+        "http://127.0.0.1:99999",
+        "http://127.0.0.1:0",
+        "https://user:pw@api.fivetran.com",
+        "https://api.fivetran.com/#x",
+        "https://api.fivetran.com/?a=1",
+    ] {
+        let output = run(&["validate", "--base-url", url, "--allow-private-network"], Some(("a-long-enough-key", "a-long-enough-secret")));
+        assert_eq!(output.status.code(), Some(2), "{url}: {}", stderr(&output));
+        assert!(error_line(&output).contains("--base-url"), "{url}");
+    }
+}
+
+#[test]
+fn credentials_the_api_echoes_never_reach_the_snapshot_or_the_terminal() {
+    let (fake, account) = fake();
+    let (key, secret) = key(&account);
+    let (key, secret) = (key.to_owned(), secret.to_owned());
+    fake.update(|a| {
+        a.account_name = format!("Acme {secret}");
+        let user = a.users.values_mut().next().unwrap();
+        user.given_name = Some(format!("Echo {secret}"));
+        user.phone = Some(secret.clone());
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snap.json");
+    let url = fake.base_url();
+    let output = run(&["sync", "--out", out.to_str().unwrap(), "--base-url", &url, "--allow-private-network"], Some((&key, &secret)));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(!written.contains(&secret), "no secret in the snapshot");
+    assert!(written.contains("Echo [redacted]"), "the echo is redacted in place");
+    let output = run(&["validate", "--base-url", &url, "--allow-private-network"], Some((&key, &secret)));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("account: Acme [redacted]"), "{}", stdout(&output));
+    assert!(!stdout(&output).contains(&secret) && !stderr(&output).contains(&secret));
+}
+
+#[test]
+fn a_secret_echoed_past_any_length_of_message_is_redacted_whole() {
+    let (fake, account) = fake();
+    let (key, secret) = key(&account);
+    for padding in [280, 290, 295, 2000] {
+        fake.clear_faults();
+        fake.inject(FaultRule::new("/v1/account/info", u32::MAX, Fault::EchoesSecretAfter(padding)));
+        let url = fake.base_url();
+        let output = run(&["validate", "--base-url", &url, "--allow-private-network", "-v"], Some((key, secret)));
+        let text = format!("{}{}", stdout(&output), stderr(&output));
+        assert!(!output.status.success());
+        assert!(!text.contains(&secret[..8]), "{padding}: no part of the secret: {text}");
+    }
+}
+
+#[test]
+fn api_text_cannot_forge_a_line_of_the_diff_or_the_log() {
+    let (fake, account) = fake();
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("old.json"), dir.path().join("new.json"));
+    let url = fake.base_url();
+    let sync_to =
+        |out: &Path| run(&["sync", "--out", out.to_str().unwrap(), "--base-url", &url, "--allow-private-network"], Some(key(&account)));
+    assert!(sync_to(&old).status.success());
+    fake.update(|a| {
+        let user = a.users.values_mut().next().unwrap();
+        user.given_name = Some("Mallory\nceo@example.com: - team Admins (manager)\u{1b}[2K".into());
+    });
+    assert!(sync_to(&new).status.success());
+    let output = run(&["diff", old.to_str().unwrap(), new.to_str().unwrap()], None);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    assert!(!text.lines().any(|l| l.starts_with("ceo@example.com")), "no forged line: {text}");
+    assert!(!text.contains('\u{1b}'), "no escape sequence reaches the terminal");
+    assert!(text.contains("Mallory\\nceo@example.com"), "shown escaped: {text}");
 }

@@ -263,14 +263,12 @@ pub fn parse_retry_after_ms(value: &str) -> Option<u64> {
     value.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(|s| (s * 1000.0) as u64)
 }
 
-/// API messages end up in one-line errors: keep them on one line and short.
+/// API messages end up in one-line errors: keep them on one line. They are not shortened here:
+/// the host shortens them once it has redacted them, so that no cut can split a credential the
+/// API echoed and leave part of it unrecognised.
 fn one_line(message: &str) -> String {
     let flat: String = message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    let mut flat = flat.trim().to_owned();
-    if flat.chars().count() > 300 {
-        flat = flat.chars().take(300).collect::<String>() + "…";
-    }
-    flat
+    flat.trim().to_owned()
 }
 
 #[cfg(test)]

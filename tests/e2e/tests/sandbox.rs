@@ -182,6 +182,18 @@ async fn the_cloud_metadata_address_is_refused_even_as_base_url() {
     run.assert_stopped("169.254.169.254", Duration::from_secs(5));
 }
 
+/// A tenant allowed private networks (a local proxy, say) still never reaches the metadata
+/// service, under its address, a numeric alias of it or an IPv6 form of it.
+#[tokio::test]
+async fn the_cloud_metadata_address_is_refused_with_private_networks_allowed() {
+    for base_url in ["http://169.254.169.254", "http://2852039166", "http://[::ffff:169.254.169.254]", "http://[fd00:ec2::254]"] {
+        let mut tenant = hostile(base_url);
+        tenant.allow_private_network = true;
+        let run = alongside(tenant).await;
+        run.assert_stopped("a cloud metadata address, which no tenant may reach", Duration::from_secs(5));
+    }
+}
+
 #[tokio::test]
 async fn a_name_resolving_to_loopback_is_refused() {
     let (fake, _) = start(&AccountSpec::sized(53, 5, 1, 1));

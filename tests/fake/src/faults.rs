@@ -21,6 +21,8 @@ pub enum Fault {
     EchoesCredentials,
     /// A 400 `InvalidInput`, as the API gives a request it finds wrong.
     BadRequest,
+    /// A 400 whose message is this many characters of padding, then the request's API secret.
+    EchoesSecretAfter(usize),
     /// 200 with a body of this many bytes (the start of a listing, then blanks); `None`: a body
     /// that never ends.
     Oversized(Option<u64>),

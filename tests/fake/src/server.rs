@@ -347,6 +347,12 @@ fn reply(state: &mut State, call: &routes::Request<'_>, authorization: Option<&s
         }
         Some(Fault::Unavailable) => return Reply::error(503, "ServiceUnavailable", "Service temporarily unavailable"),
         Some(Fault::BadRequest) => return Reply::error(400, "InvalidInput", "Invalid request"),
+        Some(Fault::EchoesSecretAfter(padding)) => {
+            let decoded = authorization.and_then(|h| h.strip_prefix("Basic ")).and_then(|t| STANDARD.decode(t.trim()).ok());
+            let secret = decoded.and_then(|d| String::from_utf8(d).ok()).and_then(|d| d.split_once(':').map(|(_, s)| s.to_owned()));
+            let message = format!("{}{}", "x".repeat(*padding), secret.unwrap_or_default());
+            return Reply::error(400, "InvalidInput", &message);
+        }
         Some(Fault::EchoesCredentials) => {
             let header = authorization.unwrap_or_default();
             let token = header.strip_prefix("Basic ").unwrap_or_default();

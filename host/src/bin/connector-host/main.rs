@@ -168,12 +168,39 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(&HostError::Other(format!("cannot start the async runtime: {e}"))),
     };
+    runtime.spawn(clean_up_on_signal());
     let result = runtime.block_on(run(cli));
     match (result, output::failure()) {
         (Err(error), _) => fail(&error),
         (Ok(()), Some(why)) => fail(&HostError::Other(why)),
         (Ok(()), None) => ExitCode::SUCCESS,
     }
+}
+
+/// On SIGINT or SIGTERM: removes the temporary file of a snapshot being written, so that an
+/// interrupted run leaves the old file and nothing beside it, then exits with 130 or 143.
+async fn clean_up_on_signal() {
+    #[cfg(unix)]
+    let terminated = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => signal.recv().await,
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminated = std::future::pending::<Option<()>>();
+    let interrupted = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let status = tokio::select! {
+        () = interrupted => 130,
+        _ = terminated => 143,
+    };
+    connector_host::files::remove_temporaries();
+    errln!("connector-host: interrupted; files being written were removed, earlier ones are as they were");
+    std::process::exit(status);
 }
 
 /// Help and version as clap prints them; a wrong command line as one error line (exit 2) with
@@ -251,7 +278,7 @@ async fn run(cli: Cli) -> Result<(), HostError> {
     }
     let engine = ConnectorRuntime::engine()?;
     let component = match &cli.global.plugin {
-        Some(path) => std::fs::read(path).map_err(|e| HostError::Usage(format!("cannot read --plugin {}: {e}", path.display())))?,
+        Some(path) => connector_host::files::read_limited(path, connector_host::files::MAX_COMPONENT_FILE, "--plugin")?,
         None => connector_host::FIVETRAN_PLUGIN.to_vec(),
     };
     let cache = match (&cli.global.cache_dir, cli.global.no_cache) {
@@ -338,6 +365,9 @@ async fn sync_all_tenants(
 ) -> Result<(), HostError> {
     let entries = read_tenant_file(file)?;
     std::fs::create_dir_all(out_dir).map_err(|e| HostError::Usage(format!("cannot create --out-dir {}: {e}", out_dir.display())))?;
+    for entry in &entries {
+        connector_host::files::check_writable(&out_dir.join(format!("{}.json", entry.id)), "--out-dir")?;
+    }
     let overrides = Overrides { base_url: global.base_url.clone(), allow_private_network: global.allow_private_network };
     let runs: Vec<TenantRun> =
         entries.iter().map(|entry| TenantRun::new(entry.id.clone(), runtime.clone(), entry.resolve(&overrides))).collect();
@@ -400,19 +430,9 @@ fn tenant(global: &Global) -> Result<TenantConfig, HostError> {
 }
 
 /// Fails before a long sync rather than after it when the output cannot be written.
+/// Refuses, before the sync, an `--out` the snapshot could not be written to.
 fn check_out(out: &std::path::Path) -> Result<(), HostError> {
-    let dir = out.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-    if !dir.is_dir() {
-        return Err(HostError::Usage(format!(
-            "--out {}: folder {} does not exist; create it or choose another path",
-            out.display(),
-            dir.display()
-        )));
-    }
-    if out.is_dir() {
-        return Err(HostError::Usage(format!("--out {} is a folder; give a file name", out.display())));
-    }
-    Ok(())
+    connector_host::files::check_writable(out, "--out")
 }
 
 /// Syncs one tenant with its progress shown on stderr.

@@ -16,11 +16,15 @@ static CLOSED: AtomicBool = AtomicBool::new(false);
 /// The first write failure other than a closed reader.
 static FAILURE: Mutex<Option<String>> = Mutex::new(None);
 
-/// Writes `text` to standard output.
+/// Writes `text` to standard output, with every credential the process knows redacted: the
+/// last check on what leaves it, whatever an API echoed into the text.
 pub fn out(text: &[u8]) {
     if CLOSED.load(Ordering::Relaxed) {
         return;
     }
+    let text = String::from_utf8_lossy(text);
+    let text = connector_host::credentials::redact_known(&text);
+    let text = text.as_bytes();
     let mut stdout = std::io::stdout().lock();
     if let Err(error) = stdout.write_all(text).and_then(|()| stdout.flush()) {
         CLOSED.store(true, Ordering::Relaxed);
@@ -36,9 +40,10 @@ pub fn line(args: fmt::Arguments<'_>) {
     out(format!("{args}\n").as_bytes());
 }
 
-/// Writes one line to standard error; a closed standard error is ignored.
+/// Writes one line to standard error, credentials redacted; a closed standard error is ignored.
 pub fn err_line(args: fmt::Arguments<'_>) {
-    let _ = writeln!(std::io::stderr().lock(), "{args}");
+    let line = args.to_string();
+    let _ = writeln!(std::io::stderr().lock(), "{}", connector_host::credentials::redact_known(&line));
 }
 
 /// Why the results could not all be written, if that happened for a reason other than the

@@ -54,6 +54,9 @@ impl std::io::Write for LogWriter {
 impl Drop for LogWriter {
     fn drop(&mut self) {
         let text = std::mem::take(&mut self.0);
+        // The last check on what the log shows: whatever an API echoed, no credential.
+        let text = String::from_utf8_lossy(&text);
+        let text = connector_host::credentials::redact_known(&text).into_owned().into_bytes();
         let write = || {
             let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), &text);
         };
