@@ -40,8 +40,8 @@ fn awkward_string() -> impl Strategy<Value = String> {
 
 /// An item with every field a type reads set to an arbitrary value (or left out), and extras.
 fn item(fields: &'static [&'static str]) -> impl Strategy<Value = Value> {
-    (prop::collection::vec(prop::option::of(any_json()), fields.len()), prop::collection::btree_map("[a-z]{1,6}", any_json(), 0..3)).prop_map(
-        move |(values, extra)| {
+    (prop::collection::vec(prop::option::of(any_json()), fields.len()), prop::collection::btree_map("[a-z]{1,6}", any_json(), 0..3))
+        .prop_map(move |(values, extra)| {
             let mut object: serde_json::Map<String, Value> = extra.into_iter().collect();
             for (field, value) in fields.iter().zip(values) {
                 if let Some(value) = value {
@@ -49,8 +49,7 @@ fn item(fields: &'static [&'static str]) -> impl Strategy<Value = Value> {
                 }
             }
             Value::Object(object)
-        },
-    )
+        })
 }
 
 fn answer(items: Vec<Value>, cursor: Value) -> ApiResponse {
