@@ -18,7 +18,7 @@ use bytes::Bytes;
 use connector_host::cache::ComponentCache;
 use connector_host::engine::{Allocation, new_engine};
 use connector_host::http::RequestMeter;
-use connector_host::{ConnectorRuntime, Credentials, FIVETRAN_PLUGIN, TenantConfig, Upstream, UpstreamFailure, UpstreamFuture, sync};
+use connector_host::{ConnectorRuntime, Credentials, TenantConfig, Upstream, UpstreamFailure, UpstreamFuture, sync};
 use fivetran_fake::{Account, AccountSpec, generate};
 use fivetran_plugin::transport::{ApiRequest, ApiResponse, Transport, TransportError};
 
@@ -139,7 +139,7 @@ async fn all_rows(sizes: &Sizes, only: Option<&str>) -> Result<Vec<Row>> {
     let engine = ConnectorRuntime::engine()?;
     // Compiled once: the child processes load it from this cache.
     let cache_dir = tempfile::tempdir()?;
-    let plugin = ConnectorRuntime::load(&engine, FIVETRAN_PLUGIN, Some(&ComponentCache::new(cache_dir.path())))?;
+    let plugin = ConnectorRuntime::load(&engine, builtin_connectors::fivetran(), Some(&ComponentCache::new(cache_dir.path())))?;
     let wanted = |group: &str| only.is_none_or(|o| o == group);
     let mut rows = Vec::new();
     if wanted("sync") || wanted("sync-8") {
@@ -235,7 +235,7 @@ async fn cpu_row(sizes: &Sizes, plugin: &ConnectorRuntime, rows: &mut Vec<Row>) 
 async fn instantiation_rows(sizes: &Sizes, rows: &mut Vec<Row>) -> Result<()> {
     for (label, allocation) in [("on", Allocation::default()), ("off", Allocation::OnDemand)] {
         let engine = new_engine(allocation)?;
-        let runtime = ConnectorRuntime::new(&engine, FIVETRAN_PLUGIN)?;
+        let runtime = ConnectorRuntime::new(&engine, builtin_connectors::fivetran())?;
         let tenant = TenantConfig::new("bench", "https://api.fivetran.com", Credentials::new("k", "s"));
         let mut opens = Vec::with_capacity(sizes.instantiations);
         let mut calls = Vec::with_capacity(sizes.instantiations);
@@ -278,7 +278,7 @@ async fn startup_rows(rows: &mut Vec<Row>) -> Result<()> {
     for _ in 0..3 {
         let engine = ConnectorRuntime::engine()?;
         let started = Instant::now();
-        let runtime = ConnectorRuntime::load(&engine, FIVETRAN_PLUGIN, Some(&cache))?;
+        let runtime = ConnectorRuntime::load(&engine, builtin_connectors::fivetran(), Some(&cache))?;
         let mut session = runtime.open(&tenant, Arc::new(RequestMeter::default())).await?;
         session.metadata().await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
         times.push(started.elapsed());
@@ -326,7 +326,7 @@ async fn tenants_child(args: &[String]) -> Result<()> {
     let [base_url, key, secret, count, cache_dir] = args else { bail!("tenants-rss BASE_URL KEY SECRET N CACHE_DIR") };
     let count: usize = count.parse()?;
     let engine = ConnectorRuntime::engine()?;
-    let runtime = ConnectorRuntime::load(&engine, FIVETRAN_PLUGIN, Some(&ComponentCache::new(cache_dir)))?;
+    let runtime = ConnectorRuntime::load(&engine, builtin_connectors::fivetran(), Some(&ComponentCache::new(cache_dir)))?;
     let tenant = |i: usize| {
         let mut t = TenantConfig::new(&format!("t{i}"), base_url, Credentials::new(key, secret));
         t.allow_private_network = true;
@@ -382,7 +382,7 @@ fn large_row(sizes: &Sizes, cache_dir: &std::path::Path, rows: &mut Vec<Row>) ->
 async fn large_child(args: &[String]) -> Result<()> {
     let [base_url, key, secret, cache_dir] = args else { bail!("large-rss BASE_URL KEY SECRET CACHE_DIR") };
     let engine = ConnectorRuntime::engine()?;
-    let runtime = ConnectorRuntime::load(&engine, FIVETRAN_PLUGIN, Some(&ComponentCache::new(cache_dir)))?;
+    let runtime = ConnectorRuntime::load(&engine, builtin_connectors::fivetran(), Some(&ComponentCache::new(cache_dir)))?;
     let mut tenant = TenantConfig::new("large", base_url, Credentials::new(key, secret));
     tenant.allow_private_network = true;
     let dir = tempfile::tempdir()?;

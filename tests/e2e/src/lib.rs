@@ -15,7 +15,7 @@ pub fn runtime() -> &'static ConnectorRuntime {
     static RUNTIME: OnceLock<ConnectorRuntime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         let engine = ConnectorRuntime::engine().expect("engine");
-        ConnectorRuntime::new(&engine, connector_host::FIVETRAN_PLUGIN).expect("the built plugin loads")
+        ConnectorRuntime::new(&engine, builtin_connectors::fivetran()).expect("the built plugin loads")
     })
 }
 

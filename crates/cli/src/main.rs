@@ -279,7 +279,7 @@ async fn run(cli: Cli) -> Result<(), HostError> {
     let engine = ConnectorRuntime::engine()?;
     let component = match &cli.global.plugin {
         Some(path) => connector_host::files::read_limited(path, connector_host::files::MAX_COMPONENT_FILE, "--plugin")?,
-        None => connector_host::FIVETRAN_PLUGIN.to_vec(),
+        None => builtin_connectors::fivetran().to_vec(),
     };
     let cache = match (&cli.global.cache_dir, cli.global.no_cache) {
         (_, true) => None,

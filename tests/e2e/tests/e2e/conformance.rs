@@ -145,7 +145,7 @@ fn the_checker_refuses_what_does_not_conform() {
 #[test]
 fn the_definition_copy_matches_the_shared_one() {
     let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fivetran-api/openapi-identity.json");
-    let ours = include_str!("../spec/openapi-identity.json");
+    let ours = include_str!("../../spec/openapi-identity.json");
     match std::fs::read_to_string(&shared) {
         Ok(theirs) => assert_eq!(ours, theirs, "tests/e2e/spec/openapi-identity.json differs from {}: copy it again", shared.display()),
         // A clone without the shared folder beside it checks against the copy alone.

@@ -9,7 +9,7 @@ pub const CONTRACT_VERSION: &str = "0.2.0";
 /// `accessgov:connector@0.2.0`: sync, and provisioning (invite, delete, grant, revoke).
 pub mod v0_2 {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "../../wit",
         world: "connector-world",
         exports: { default: async },
         additional_derives: [PartialEq],

@@ -6,7 +6,7 @@ use crate::model;
 use crate::transport::{ApiRequest, ApiResponse, Transport, TransportError};
 
 wit_bindgen::generate!({
-    path: "../wit",
+    path: "../../wit",
     world: "connector-world",
 });
 

@@ -87,8 +87,8 @@ impl ConnectorRuntime {
     /// Instantiates the component in a fresh store with the tenant's policy, credentials and
     /// limits. Requests it sends are counted in `meter`.
     pub async fn open(&self, tenant: &TenantConfig, meter: Arc<RequestMeter>) -> Result<Session> {
-        let slot =
-            crate::engine::instance_slots().acquire_owned().await.map_err(|_| HostError::Other("the instance pool is closed".into()))?;
+        let slots = crate::engine::instance_slots(&self.engine);
+        let slot = slots.acquire_owned().await.map_err(|_| HostError::Other("the instance pool is closed".into()))?;
         let hooks = EgressHooks {
             tenant: Arc::from(tenant.id.as_str()),
             policy: Arc::new(tenant.egress_policy()?),

@@ -1,7 +1,7 @@
 //! The one engine every tenant's plugin runs on: the pooling allocator for cheap instances with
 //! copy-on-write memory images, and epoch interruption for CPU limits.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -27,13 +27,26 @@ impl Default for PoolSize {
     }
 }
 
-/// Instances the process may hold at once: the pool's size. A run waits for a slot rather than
-/// fail when every slot is taken (100 tenants with 8 workers each, say).
-static INSTANCE_SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+/// Each pooled engine's instance slots: as many as its pool holds. A run waits for a slot rather
+/// than fail when every slot is taken (100 tenants with 8 workers each, say). Engines are told
+/// apart by identity, so two engines of different pool sizes in one process each get their own.
+static INSTANCE_SLOTS: Mutex<Vec<(wasmtime::EngineWeak, Arc<Semaphore>)>> = Mutex::new(Vec::new());
 
-/// The slots of the process's instance pool (unbounded when no pooled engine was built).
-pub(crate) fn instance_slots() -> Arc<Semaphore> {
-    Arc::clone(INSTANCE_SLOTS.get_or_init(|| Arc::new(Semaphore::new(Semaphore::MAX_PERMITS))))
+/// The instance slots of `engine`'s pool (unbounded for an engine without a pool).
+pub(crate) fn instance_slots(engine: &Engine) -> Arc<Semaphore> {
+    let mut slots = INSTANCE_SLOTS.lock().unwrap_or_else(|p| p.into_inner());
+    // Engines dropped since are forgotten.
+    slots.retain(|(weak, _)| weak.upgrade().is_some());
+    let found = slots.iter().find(|(weak, _)| weak.upgrade().is_some_and(|e| Engine::same(&e, engine)));
+    match found {
+        Some((_, semaphore)) => Arc::clone(semaphore),
+        None => Arc::new(Semaphore::new(Semaphore::MAX_PERMITS)),
+    }
+}
+
+fn register_slots(engine: &Engine, instances: u32) {
+    let mut slots = INSTANCE_SLOTS.lock().unwrap_or_else(|p| p.into_inner());
+    slots.push((engine.weak(), Arc::new(Semaphore::new(instances as usize))));
 }
 
 /// How instances get their memory.
@@ -86,7 +99,7 @@ pub fn new_engine(allocation: Allocation) -> Result<Engine> {
         Engine::new(&config)
     });
     let engine = engine.map_err(|e| HostError::Other(format!("cannot start the WebAssembly engine: {e}")))?;
-    let _ = INSTANCE_SLOTS.set(Arc::new(Semaphore::new(pool.instances as usize)));
+    register_slots(&engine, pool.instances);
     start_ticker(&engine);
     Ok(engine)
 }

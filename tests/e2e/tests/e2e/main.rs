@@ -1,0 +1,11 @@
+//! The end-to-end tests, one binary: wasmtime links once and each component compiles once.
+
+mod cache;
+mod concurrency;
+mod conformance;
+mod faults;
+mod provision;
+mod robustness;
+mod sandbox;
+mod sync;
+mod upstream;
