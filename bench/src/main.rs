@@ -518,7 +518,7 @@ fn thousands(n: usize) -> String {
 }
 
 /// The strings a page hands over: each one is allocated, copied and checked by the host.
-fn page_strings(page: &connector_host::bindings::v0_2::types::Page) -> usize {
+fn page_strings(page: &connector_host::bindings::latest::types::Page) -> usize {
     let resources = page.resources.len() * 4;
     let entitlements: usize = page.entitlements.iter().map(|e| 5 + e.grantable_to.len()).sum();
     let grants: usize = page.grants.iter().map(|g| 4 + g.expandable.len()).sum();

@@ -33,6 +33,26 @@ impl Guest for FivetranConnector {
                 })
                 .collect(),
             capabilities: vec![wit::Capability::Sync, wit::Capability::Provision],
+            credentials: vec![
+                wit::Credential {
+                    name: "api_key".into(),
+                    default_env: "FIVETRAN_API_KEY".into(),
+                    description: "a Fivetran API key (Account Settings > API Key, or a system key)".into(),
+                },
+                wit::Credential {
+                    name: "api_secret".into(),
+                    default_env: "FIVETRAN_API_SECRET".into(),
+                    description: "the API key's secret".into(),
+                },
+            ],
+            auth: wit::AuthScheme::Basic(wit::BasicAuth { user: "api_key".into(), password: "api_secret".into() }),
+            default_base_url: Some(connector::DEFAULT_BASE_URL.into()),
+            rate_limit: Some(wit::RateLimitHeaders {
+                limit: "X-Rate-Limit".into(),
+                remaining: "X-Rate-Limit-Remaining".into(),
+                window_seconds: 3600,
+            }),
+            max_page_size: connector::MAX_PAGE_SIZE,
         }
     }
 

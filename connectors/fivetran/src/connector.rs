@@ -12,6 +12,8 @@ pub const NAME: &str = "fivetran";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The largest page the API serves.
 pub const MAX_PAGE_SIZE: u32 = 1000;
+/// Where Fivetran's REST API is.
+pub const DEFAULT_BASE_URL: &str = "https://api.fivetran.com";
 
 /// A resource type the connector reports, in the order the host should list them: roles first,
 /// since a group's entitlements are its destination-scoped roles.

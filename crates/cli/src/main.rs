@@ -3,19 +3,21 @@
 
 #[macro_use]
 mod output;
+mod connectors;
 mod progress_display;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use connector_host::bindings::v0_2::types::NewAccount;
+use connector_host::bindings::latest::types::NewAccount;
 use connector_host::cache::ComponentCache;
 use connector_host::diff::SnapshotDiff;
 use connector_host::progress::SyncProgress;
 use connector_host::sync_all::{TenantRun, overall_exit_status, sync_all};
 use connector_host::tenant::{Overrides, TenantEntry, read_tenant_file};
 use connector_host::{ConnectorRuntime, Credentials, HostError, Snapshot, TenantConfig, operations, sync_with_progress};
+use connectors::Connectors;
 use fivetran_fake::{AccountSpec, FakeFivetran, generate};
 use progress_display::{Display, Mode};
 
@@ -40,7 +42,10 @@ struct Global {
     /// The API's base URL.
     #[arg(long, global = true, value_name = "URL")]
     base_url: Option<String>,
-    /// A connector component to run instead of the built-in Fivetran plugin.
+    /// A built-in connector to run: fivetran (the default).
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "plugin")]
+    connector: Option<String>,
+    /// A connector component file to run instead of a built-in connector.
     #[arg(long, global = true, value_name = "FILE")]
     plugin: Option<PathBuf>,
     /// A tenant file with one [[tenant]] table: credentials' source, base URL, limits.
@@ -276,24 +281,22 @@ async fn run(cli: Cli) -> Result<(), HostError> {
         }
         _ => {}
     }
-    let engine = ConnectorRuntime::engine()?;
-    let component = match &cli.global.plugin {
-        Some(path) => connector_host::files::read_limited(path, connector_host::files::MAX_COMPONENT_FILE, "--plugin")?,
-        None => builtin_connectors::fivetran().to_vec(),
-    };
     let cache = match (&cli.global.cache_dir, cli.global.no_cache) {
         (_, true) => None,
         (Some(dir), false) => Some(ComponentCache::new(dir)),
         (None, false) => ComponentCache::default_dir().map(ComponentCache::new),
     };
-    let runtime = ConnectorRuntime::load(&engine, &component, cache.as_ref())?;
+    let connectors = Connectors::new(cache, cli.global.connector.as_deref(), cli.global.plugin.as_deref())?;
     match cli.command {
         // Answered above, before the plugin was loaded.
         Command::Diff { .. } => Ok(()),
-        Command::SyncAll { tenants, out_dir } => sync_all_tenants(&runtime, &cli.global, &tenants, &out_dir).await,
-        Command::Demo { out } => demo(&runtime, &out, Mode::detect(cli.global.quiet)).await,
+        Command::SyncAll { tenants, out_dir } => sync_all_tenants(&connectors, &cli.global, &tenants, &out_dir).await,
+        Command::Demo { out } => {
+            let runtime = connectors.runtime(&connectors::Choice::Builtin("fivetran"))?;
+            demo(&runtime, &out, Mode::detect(cli.global.quiet)).await
+        }
         Command::Validate => {
-            let tenant = tenant(&cli.global)?;
+            let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
             let v = operations::validate(&runtime, &tenant).await?;
             let name = v.account_name.as_deref().unwrap_or("(unnamed)");
             let owner = v.key_owner.as_deref().map(|o| format!(" ({o})")).unwrap_or_default();
@@ -324,7 +327,7 @@ async fn run(cli: Cli) -> Result<(), HostError> {
             }
         }
         Command::Sync { out } => {
-            let tenant = tenant(&cli.global)?;
+            let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
             check_out(&out)?;
             let snapshot = sync_shown(&runtime, &tenant, Mode::detect(cli.global.quiet)).await?;
             snapshot.write_atomic(&out)?;
@@ -333,24 +336,24 @@ async fn run(cli: Cli) -> Result<(), HostError> {
         }
         Command::Completions { .. } => Ok(()),
         Command::Provision { email, given_name, family_name, role, phone } => {
-            let tenant = tenant(&cli.global)?;
+            let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
             let account = NewAccount { email, given_name, family_name, account_role: role, phone };
             print_json(&operations::provision(&runtime, &tenant, account).await?);
             Ok(())
         }
         Command::Deprovision { user_id } => {
-            let tenant = tenant(&cli.global)?;
+            let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
             print_json(&operations::deprovision(&runtime, &tenant, &user_id).await?);
             Ok(())
         }
         Command::Grant { entitlement, principal } => {
             operations::parse_principal(&principal)?;
-            let tenant = tenant(&cli.global)?;
+            let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
             print_json(&operations::grant(&runtime, &tenant, &entitlement, &principal).await?);
             Ok(())
         }
         Command::Revoke { grant } => {
-            let tenant = tenant(&cli.global)?;
+            let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
             print_json(&operations::revoke(&runtime, &tenant, &grant).await?);
             Ok(())
         }
@@ -358,7 +361,7 @@ async fn run(cli: Cli) -> Result<(), HostError> {
 }
 
 async fn sync_all_tenants(
-    runtime: &ConnectorRuntime,
+    connectors: &Connectors,
     global: &Global,
     file: &std::path::Path,
     out_dir: &std::path::Path,
@@ -369,8 +372,15 @@ async fn sync_all_tenants(
         connector_host::files::check_writable(&out_dir.join(format!("{}.json", entry.id)), "--out-dir")?;
     }
     let overrides = Overrides { base_url: global.base_url.clone(), allow_private_network: global.allow_private_network };
-    let runs: Vec<TenantRun> =
-        entries.iter().map(|entry| TenantRun::new(entry.id.clone(), runtime.clone(), entry.resolve(&overrides))).collect();
+    let mut runs = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        // A tenant whose connector cannot be loaded, or whose credentials are missing, fails alone.
+        let run = match connectors.tenant(entry, &overrides).await {
+            Ok((runtime, tenant)) => TenantRun::new(entry.id.clone(), runtime, Ok(tenant)),
+            Err(error) => TenantRun::failed(entry.id.clone(), error),
+        };
+        runs.push(run);
+    }
     let shown = runs.iter().map(|run| (run.id.clone(), run.progress.clone())).collect();
     let display = Display::start(Mode::detect(global.quiet), shown);
     let outcomes = sync_all(runs, out_dir).await;
@@ -411,7 +421,7 @@ fn print_json(value: &serde_json::Value) {
 }
 
 /// The tenant from `--tenant FILE` (exactly one table) or the default one, with flags applied.
-fn tenant(global: &Global) -> Result<TenantConfig, HostError> {
+async fn tenant(connectors: &Connectors, global: &Global) -> Result<(ConnectorRuntime, TenantConfig), HostError> {
     let entry = match &global.tenant {
         Some(path) => {
             let mut entries = read_tenant_file(path)?;
@@ -426,7 +436,7 @@ fn tenant(global: &Global) -> Result<TenantConfig, HostError> {
         }
         None => TenantEntry::default_tenant(),
     };
-    entry.resolve(&Overrides { base_url: global.base_url.clone(), allow_private_network: global.allow_private_network })
+    connectors.tenant(&entry, &Overrides { base_url: global.base_url.clone(), allow_private_network: global.allow_private_network }).await
 }
 
 /// Fails before a long sync rather than after it when the output cannot be written.

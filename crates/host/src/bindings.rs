@@ -1,13 +1,18 @@
 //! Host bindings of the `accessgov:connector` WIT world.
 //!
-//! One module per contract version the host runs. A component built against another version is
-//! refused at load time with a message naming both versions (see [`crate::runtime`]).
+//! One module per contract version the host runs, and `latest`, the one the rest of the host
+//! uses. A component built against another version is refused at load time with a message naming
+//! both versions (see [`crate::runtime`]).
 
 /// The contract version this host implements.
-pub const CONTRACT_VERSION: &str = "0.2.0";
+pub const CONTRACT_VERSION: &str = "0.3.0";
 
-/// `accessgov:connector@0.2.0`: sync, and provisioning (invite, delete, grant, revoke).
-pub mod v0_2 {
+/// The contract the host runs now.
+pub use v0_3 as latest;
+
+/// `accessgov:connector@0.3.0`: sync, provisioning (invite, delete, grant, revoke), and
+/// connectors that declare their credentials, base URL and rate-limit headers.
+pub mod v0_3 {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "connector-world",

@@ -1,17 +1,20 @@
-//! API credentials, held by the host only. They never reach the plugin, a log or a file: the
-//! egress hooks add them to requests bound for the tenant's API origin, and `Debug` redacts them.
+//! Credentials, held by the host only. They never reach the plugin, a log or a file: the egress
+//! hooks put them on requests bound for the tenant's API origin, in the header the connector's
+//! declared scheme names (HTTP Basic from two secrets, a bearer token, or a named header), and
+//! `Debug` redacts them.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use http::header::{AUTHORIZATION, HeaderName};
 
+use crate::bindings::latest::types::{AuthScheme, Credential};
 use crate::error::{HostError, Result};
 
-pub const DEFAULT_KEY_ENV: &str = "FIVETRAN_API_KEY";
-pub const DEFAULT_SECRET_ENV: &str = "FIVETRAN_API_SECRET";
-
-/// Where a tenant's key and secret come from.
+/// Where a credential comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CredentialSource {
     Env(String),
@@ -26,34 +29,32 @@ impl CredentialSource {
         }
     }
 
-    fn read(&self, what: &str) -> Result<String> {
+    /// The credential, checked for a plausible shape; `what` names it ("api_key").
+    fn read(&self, what: &str, about: &str) -> Result<String> {
         let value = match self {
             CredentialSource::Env(name) => std::env::var(name).ok(),
             CredentialSource::File(path) => {
                 let bytes = crate::files::read_limited(path, crate::files::MAX_CREDENTIAL_FILE, "credential file")?;
                 Some(
                     String::from_utf8(bytes)
-                        .map_err(|_| HostError::Usage(format!("the API {what} in {} is not UTF-8 text", self.describe())))?,
+                        .map_err(|_| HostError::Usage(format!("the {what} in {} is not UTF-8 text", self.describe())))?,
                 )
             }
         };
         let value = value.map(|v| v.trim().to_owned()).unwrap_or_default();
         if value.is_empty() {
-            return Err(HostError::Usage(format!(
-                "no Fivetran API {what}: set the {} (a user or system key from Fivetran's API Key settings)",
-                self.describe()
-            )));
+            return Err(HostError::Usage(format!("no {what}: set the {} ({about})", self.describe())));
         }
         let length = value.chars().count();
         if !(MIN_LENGTH..=MAX_LENGTH).contains(&length) {
             return Err(HostError::Usage(format!(
-                "the API {what} from the {} is {length} characters long; a Fivetran API {what} has {MIN_LENGTH} to {MAX_LENGTH}: check that it is the whole {what} and only it",
+                "the {what} from the {} is {length} characters long; credentials have {MIN_LENGTH} to {MAX_LENGTH}: check that it is the whole {what} and only it",
                 self.describe()
             )));
         }
         if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(HostError::Usage(format!(
-                "the API {what} from the {} holds a blank or control character; check that it is the whole {what} and only it",
+                "the {what} from the {} holds a blank or control character; check that it is the whole {what} and only it",
                 self.describe()
             )));
         }
@@ -61,49 +62,103 @@ impl CredentialSource {
     }
 }
 
-/// The shortest and longest key or secret read: Fivetran's are 16 and 32 characters; a value
-/// much shorter could not be told apart from ordinary text when it is redacted.
+/// The shortest and longest credential read: API keys and tokens are longer; a value much
+/// shorter could not be told apart from ordinary text when it is redacted.
 const MIN_LENGTH: usize = 8;
-const MAX_LENGTH: usize = 1024;
+const MAX_LENGTH: usize = 4096;
 
-/// A Fivetran API key and secret.
+/// A tenant's credentials, as the one header the host puts on requests to the tenant's origin.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Credentials {
-    key: String,
-    secret: String,
+    /// The header and its value; none for a connector that declares no credentials.
+    header: Option<(HeaderName, String)>,
     /// Every form they may be echoed in (see `forms`), made once.
-    forms: std::sync::Arc<Vec<String>>,
+    forms: Arc<Vec<String>>,
 }
 
 impl Credentials {
-    /// Credentials for the host to send; every form of them is redacted from what the host
-    /// shows from then on ([`redact_known`]).
+    /// HTTP Basic credentials from a key and a secret (Fivetran's scheme).
     pub fn new(key: impl Into<String>, secret: impl Into<String>) -> Self {
-        let (key, secret) = (key.into(), secret.into());
-        let forms = std::sync::Arc::new(forms(&key, &secret));
-        remember(&forms);
-        Self { key, secret, forms }
+        Self::basic(key, secret)
     }
 
-    pub fn load(key: &CredentialSource, secret: &CredentialSource) -> Result<Self> {
-        let key_value = key.read("key")?;
-        if key_value.contains(':') {
-            return Err(HostError::Usage(format!(
-                "the API key from the {} contains ':', which Basic authentication cannot carry; check that key and secret are not swapped or joined",
-                key.describe()
-            )));
+    /// `Authorization: Basic base64(user:password)`.
+    pub fn basic(user: impl Into<String>, password: impl Into<String>) -> Self {
+        let (user, password) = (user.into(), password.into());
+        let token = STANDARD.encode(format!("{user}:{password}"));
+        Self::made(Some((AUTHORIZATION, format!("Basic {token}"))), &[&token, &password, &user])
+    }
+
+    /// `Authorization: Bearer TOKEN`.
+    pub fn bearer(token: impl Into<String>) -> Self {
+        let token = token.into();
+        Self::made(Some((AUTHORIZATION, format!("Bearer {token}"))), &[&token])
+    }
+
+    /// A header of the given name holding `value`.
+    pub fn header(name: &str, value: impl Into<String>) -> Result<Self> {
+        let name = HeaderName::try_from(name).map_err(|_| HostError::Usage(format!("{name:?} is not a header name")))?;
+        let value = value.into();
+        Ok(Self::made(Some((name, value.clone())), &[&value]))
+    }
+
+    /// No credentials: requests go as the plugin made them.
+    pub fn none() -> Self {
+        Self::made(None, &[])
+    }
+
+    fn made(header: Option<(HeaderName, String)>, secrets: &[&str]) -> Self {
+        let mut values: Vec<&str> = secrets.to_vec();
+        if let Some((_, value)) = &header {
+            values.insert(0, value);
         }
-        Ok(Self::new(key_value, secret.read("secret")?))
+        let forms = Arc::new(forms(&values));
+        remember(&forms);
+        Self { header, forms }
     }
 
-    /// `Basic base64(key:secret)`.
-    pub(crate) fn authorization(&self) -> String {
-        format!("Basic {}", token(&self.key, &self.secret))
+    /// The credentials a connector's scheme makes of the values of its declared credentials.
+    pub fn for_scheme(auth: &AuthScheme, values: &BTreeMap<String, String>) -> Result<Self> {
+        let value = |name: &str| {
+            values.get(name).cloned().ok_or_else(|| {
+                HostError::Usage(format!(
+                    "the connector's auth scheme uses the credential {name:?}, which it does not declare; the connector is faulty"
+                ))
+            })
+        };
+        match auth {
+            AuthScheme::Basic(basic) => {
+                let user = value(&basic.user)?;
+                if user.contains(':') {
+                    return Err(HostError::Usage(format!(
+                        "the {} contains ':', which Basic authentication cannot carry; check that the credentials are not swapped or joined",
+                        basic.user
+                    )));
+                }
+                Ok(Self::basic(user, value(&basic.password)?))
+            }
+            AuthScheme::Bearer(name) => Ok(Self::bearer(value(name)?)),
+            AuthScheme::Header(header) => Self::header(&header.name, value(&header.credential)?),
+        }
     }
 
-    #[cfg(test)]
-    fn token(&self) -> String {
-        token(&self.key, &self.secret)
+    /// Reads each credential a connector declares from where `sources` says (by default its
+    /// declared environment variable) and applies the connector's scheme.
+    pub fn load(declared: &[Credential], auth: &AuthScheme, sources: &BTreeMap<String, CredentialSource>) -> Result<Self> {
+        if declared.is_empty() {
+            return Ok(Self::none());
+        }
+        let mut values = BTreeMap::new();
+        for credential in declared {
+            let source = sources.get(&credential.name).cloned().unwrap_or_else(|| CredentialSource::Env(credential.default_env.clone()));
+            values.insert(credential.name.clone(), source.read(&credential.name, &credential.description)?);
+        }
+        Self::for_scheme(auth, &values)
+    }
+
+    /// The header the host adds to requests bound for the tenant's origin, if any.
+    pub(crate) fn applied(&self) -> Option<&(HeaderName, String)> {
+        self.header.as_ref()
     }
 
     /// `text` with every form of these credentials replaced by `[redacted]`.
@@ -122,26 +177,18 @@ impl Credentials {
     }
 }
 
-/// `base64(key:secret)`, the header's token.
-fn token(key: &str, secret: &str) -> String {
-    STANDARD.encode(format!("{key}:{secret}"))
-}
-
-/// Every form in which an API, a proxy or a plugin could echo credentials: the header value, its
-/// token, the secret and the key, each also as JSON and URL encoding write it. Forms shorter than
+/// Every form in which an API, a proxy or a plugin could echo credentials: each value (the
+/// header value, a token, each secret), also as JSON and URL encoding write it. Forms shorter than
 /// [`MIN_REDACTED`] are left out (they would match ordinary text).
-fn forms(key: &str, secret: &str) -> Vec<String> {
-    let token = token(key, secret);
+fn forms(values: &[&str]) -> Vec<String> {
     let mut forms = Vec::new();
-    {
-        for value in [format!("Basic {token}"), token, secret.to_owned(), key.to_owned()] {
-            let json = serde_json::to_string(&value).unwrap_or_default();
-            let json = json.trim_matches('"').to_owned();
-            let url = percent_encode(&value);
-            for form in [value, json, url] {
-                if form.chars().count() >= MIN_REDACTED && !forms.contains(&form) {
-                    forms.push(form);
-                }
+    for value in values {
+        let json = serde_json::to_string(value).unwrap_or_default();
+        let json = json.trim_matches('"').to_owned();
+        let url = percent_encode(value);
+        for form in [(*value).to_owned(), json, url] {
+            if form.chars().count() >= MIN_REDACTED && !forms.contains(&form) {
+                forms.push(form);
             }
         }
     }
@@ -210,7 +257,7 @@ mod tests {
     fn debug_and_redact_never_show_the_secret() {
         let c = Credentials::new("mykey123", "s3cr3t-value");
         assert_eq!(format!("{c:?}"), "Credentials([redacted])");
-        let header = c.authorization();
+        let header = c.applied().unwrap().1.clone();
         assert_eq!(c.redact(&format!("x {header} s3cr3t-value mykey123")), "x [redacted] [redacted] [redacted]");
         let token = header.trim_start_matches("Basic ");
         assert_eq!(c.redact(&format!("echoed token={token}.")), "echoed token=[redacted].");
@@ -222,7 +269,7 @@ mod tests {
         let json = serde_json::to_string("sec\"ret/val=").unwrap();
         assert_eq!(c.redact(&format!("{{\"secret\":{json}}}")), "{\"secret\":\"[redacted]\"}");
         assert_eq!(c.redact("cursor=key%2Fwith%2Bplus&x=sec%22ret%2Fval%3D"), "cursor=[redacted]&x=[redacted]");
-        let token = c.token();
+        let token = STANDARD.encode("key/with+plus:sec\"ret/val=");
         assert_eq!(c.redact(&format!("t={}", percent_encode(&token))), "t=[redacted]");
         assert_eq!(redact_known("a sec\"ret/val= b"), "a [redacted] b", "known to the process-wide check");
     }
@@ -230,7 +277,7 @@ mod tests {
     #[test]
     fn missing_variable_is_a_usage_error_naming_it() {
         let source = CredentialSource::Env("CONNECTOR_HOST_TEST_SURELY_UNSET".into());
-        let error = source.read("key").unwrap_err();
+        let error = source.read("api_key", "an API key").unwrap_err();
         assert_eq!(error.exit_status(), 2);
         assert!(error.message().contains("CONNECTOR_HOST_TEST_SURELY_UNSET"), "{error}");
     }
@@ -243,18 +290,18 @@ mod tests {
             std::fs::write(&path, text).unwrap();
             CredentialSource::File(path)
         };
-        assert_eq!(file("  a-good-secret-value\n").read("secret").unwrap(), "a-good-secret-value");
+        assert_eq!(file("  a-good-secret-value\n").read("secret", "").unwrap(), "a-good-secret-value");
         for (text, expect) in [
             ("abc", "3 characters long"),
-            (&"x".repeat(2000), "2000 characters long"),
+            (&"x".repeat(5000), "5000 characters long"),
             ("two words here", "blank or control"),
             ("esc\u{1b}aping-secret", "blank or control"),
         ] {
-            let error = file(text).read("secret").unwrap_err();
+            let error = file(text).read("secret", "").unwrap_err();
             assert_eq!(error.exit_status(), 2);
             assert!(error.message().contains(expect), "{error}");
         }
-        let huge = file(&"y".repeat(100_000)).read("secret").unwrap_err();
+        let huge = file(&"y".repeat(100_000)).read("secret", "").unwrap_err();
         assert!(huge.message().contains("larger than 65536 bytes"), "{huge}");
     }
 }

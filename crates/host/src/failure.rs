@@ -1,7 +1,7 @@
 //! How a failed call into the plugin becomes a [`HostError`]: the exit status, and one line that
 //! says what failed and what to do.
 
-use crate::bindings::v0_2::types::ConnectorError;
+use crate::bindings::latest::types::ConnectorError;
 use crate::error::HostError;
 use crate::runtime::CallError;
 use crate::tenant::TenantConfig;
@@ -11,10 +11,9 @@ pub fn call_failure(tenant: &TenantConfig, error: CallError, retried: u32) -> Ho
     let again = if retried > 1 { format!(" (gave up after {retried} attempts)") } else { String::new() };
     let error = match error {
         CallError::Connector(error) => match error {
-            ConnectorError::Unauthorized(m) => HostError::Credentials(format!(
-                "the API rejected the credentials: {m}; check the API key and secret ({})",
-                credential_hint(tenant)
-            )),
+            ConnectorError::Unauthorized(m) => {
+                HostError::Credentials(format!("the API rejected the credentials: {m}; check them ({})", tenant.credentials_hint))
+            }
             ConnectorError::Forbidden(m) => {
                 HostError::Credentials(format!("the API key is not allowed to do this: {m}; use a key with the scopes the connector needs"))
             }
@@ -49,14 +48,6 @@ pub fn call_failure(tenant: &TenantConfig, error: CallError, retried: u32) -> Ho
 fn trap_failure(trap: &str) -> HostError {
     let first_line = trap.lines().next().unwrap_or("trap");
     HostError::Other(format!("the plugin crashed: {first_line}; this is a connector bug, report it"))
-}
-
-fn credential_hint(tenant: &TenantConfig) -> String {
-    if tenant.id == crate::tenant::DEFAULT_TENANT_ID {
-        format!("{} and {}", crate::credentials::DEFAULT_KEY_ENV, crate::credentials::DEFAULT_SECRET_ENV)
-    } else {
-        format!("tenant {}'s api_key_env/api_secret_env or key files", tenant.id)
-    }
 }
 
 /// No secret leaves through an error, whatever the API or the plugin put in it.

@@ -25,9 +25,10 @@ use crate::upstream::Upstream;
 
 /// A run's traffic, shared by all its workers: counts the requests, remembers why the policy
 /// refused one, keeps the run's connections open for reuse, and paces requests by the API's
-/// answers. A 429 pauses every worker for its
-/// `Retry-After`; when `X-Rate-Limit-Remaining` falls under a tenth of `X-Rate-Limit`, requests
-/// are spaced to the limit's average rate so that the account does not run dry.
+/// answers. A 429 pauses every worker for its `Retry-After`; when the remaining budget the API
+/// announces (in the headers its connector declares, [`RateLimitHeaders`]) falls under a tenth of
+/// the limit, requests are spaced to the limit's average rate so that the account does not run
+/// dry.
 #[derive(Debug, Default)]
 pub struct RequestMeter {
     requests: AtomicU64,
@@ -54,8 +55,18 @@ struct Pace {
 /// Distinct warnings a run says; past them, warnings are dropped.
 const MAX_WARNINGS: usize = 512;
 
-/// The window `X-Rate-Limit` counts requests in (Fivetran's is an hour).
-const RATE_LIMIT_WINDOW: Duration = Duration::from_secs(3600);
+/// The longest `Retry-After` a pause honours; a longer one is refused at once by `wait_turn`.
+const MAX_PAUSE: Duration = Duration::from_secs(3600);
+
+/// The response headers by which an API announces its request budget, as its connector declares
+/// them: `X-Rate-Limit` and `X-Rate-Limit-Remaining` over an hour, for Fivetran.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimitHeaders {
+    pub limit: String,
+    pub remaining: String,
+    /// The window the limit counts requests in.
+    pub window: Duration,
+}
 
 /// Limits on a run's traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,22 +172,23 @@ impl RequestMeter {
         Ok(())
     }
 
-    /// Learns from an answer's status and rate-limit headers.
-    pub(crate) fn observe(&self, tenant: &str, status: u16, headers: &http::HeaderMap) {
+    /// Learns from an answer's status and, if the API announces its budget, its rate-limit headers.
+    pub(crate) fn observe(&self, tenant: &str, status: u16, headers: &http::HeaderMap, rate_limit: Option<&RateLimitHeaders>) {
         let number = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
         let mut pace = self.pace.lock().unwrap_or_else(|p| p.into_inner());
         if status == 429 {
-            let wait = Duration::from_secs(number("retry-after").unwrap_or(1).min(RATE_LIMIT_WINDOW.as_secs()));
+            let wait = Duration::from_secs(number("retry-after").unwrap_or(1).min(MAX_PAUSE.as_secs()));
             let until = Instant::now() + wait;
             if pace.paused_until.is_none_or(|current| current < until) {
                 pace.paused_until = Some(until);
                 tracing::info!(target: "connector_host::http", tenant, "rate limited: every request of this run waits {} s", wait.as_secs());
             }
         }
-        if let (Some(limit), Some(remaining)) = (number("x-rate-limit"), number("x-rate-limit-remaining")) {
+        let Some(rate_limit) = rate_limit else { return };
+        if let (Some(limit), Some(remaining)) = (number(&rate_limit.limit), number(&rate_limit.remaining)) {
             let low = limit > 0 && remaining < limit / 10;
             if low && !pace.slowed {
-                pace.spacing = RATE_LIMIT_WINDOW / u32::try_from(limit).unwrap_or(u32::MAX);
+                pace.spacing = rate_limit.window / u32::try_from(limit).unwrap_or(u32::MAX);
                 tracing::warn!(
                     target: "connector_host::http",
                     tenant,
@@ -252,6 +264,8 @@ pub(crate) struct EgressHooks {
     pub max_wait: Duration,
     /// The instance's latest request, `GET /v1/users`, for errors about its answer.
     pub last_request: Arc<Mutex<Option<String>>>,
+    /// How the API announces its request budget, if its connector says.
+    pub rate_limit: Option<Arc<RateLimitHeaders>>,
 }
 
 /// How a checked request leaves the host.
@@ -266,13 +280,22 @@ fn forbidden(name: &HeaderName) -> bool {
 
 type SendResult = wasmtime_wasi_http::Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>)>;
 
+impl EgressHooks {
+    /// The header the credentials go in, which the plugin may not set (`Authorization` is
+    /// forbidden anyway; a connector's own header, `X-Api-Key` say, is forbidden too).
+    fn credentials_header(&self) -> Option<HeaderName> {
+        self.credentials.applied().map(|(name, _)| name.clone())
+    }
+}
+
 impl WasiHttpHooks for EgressHooks {
     fn is_forbidden_header(&mut self, name: &HeaderName) -> bool {
-        forbidden(name)
+        forbidden(name) || self.credentials_header().as_ref() == Some(name)
     }
 
     fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
-        Arc::new(forbidden)
+        let own = self.credentials_header();
+        Arc::new(move |name| forbidden(name) || own.as_ref() == Some(name))
     }
 
     fn p2_outgoing_body_chunk_size(&mut self) -> usize {
@@ -294,6 +317,7 @@ impl WasiHttpHooks for EgressHooks {
         let upstream = self.upstream.clone();
         let max_wait = self.max_wait;
         let last_request = Arc::clone(&self.last_request);
+        let rate_limit = self.rate_limit.clone();
         Box::new(async move {
             *last_request.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{} {}", request.method(), request.uri().path()));
             let Some(origin) = Origin::of(request.uri()) else {
@@ -331,10 +355,12 @@ impl WasiHttpHooks for EgressHooks {
             // a gateway that does not decode chunked uploads would read an empty body.
             let mut request = whole_body(request).await?;
             let slot = meter.open_exchange(limits.max_open_exchanges).await;
-            // The filter above already refused a guest-set Authorization; this is the only one.
-            let mut authorization = HeaderValue::from_str(&credentials.authorization()).map_err(|_| HttpError::HttpRequestDenied)?;
-            authorization.set_sensitive(true);
-            request.headers_mut().insert(AUTHORIZATION, authorization);
+            // The filter above already refused a guest-set credentials header; this is the only one.
+            if let Some((name, value)) = credentials.applied() {
+                let mut value = HeaderValue::from_str(value).map_err(|_| HttpError::HttpRequestDenied)?;
+                value.set_sensitive(true);
+                request.headers_mut().insert(name.clone(), value);
+            }
             tracing::debug!(target: "connector_host::http", method = %request.method(), path = %request.uri().path(), "request");
             let (response, io) = match route {
                 Route::Connect(addresses) => {
@@ -345,7 +371,7 @@ impl WasiHttpHooks for EgressHooks {
                 }
             };
             tracing::debug!(target: "connector_host::http", status = response.status().as_u16(), "response");
-            meter.observe(&tenant, response.status().as_u16(), response.headers());
+            meter.observe(&tenant, response.status().as_u16(), response.headers(), rate_limit.as_deref());
             let response = response.map(|body| SlotBody { inner: body, slot: Some(slot) }.boxed_unsync());
             Ok((response, Box::new(io) as Box<dyn Future<Output = _> + Send>))
         })
@@ -429,6 +455,10 @@ mod tests {
         assert_eq!(capped.between_bytes_timeout, Some(host.between_bytes), "none means the host's");
     }
 
+    fn fivetran_like() -> RateLimitHeaders {
+        RateLimitHeaders { limit: "x-rate-limit".into(), remaining: "x-rate-limit-remaining".into(), window: Duration::from_secs(3600) }
+    }
+
     fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
         pairs.iter().map(|(k, v)| (http::HeaderName::from_static(k), v.parse().unwrap())).collect()
     }
@@ -436,7 +466,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_429_pauses_every_request_of_the_run() {
         let meter = RequestMeter::default();
-        meter.observe("t", 429, &headers(&[("retry-after", "7")]));
+        meter.observe("t", 429, &headers(&[("retry-after", "7")]), None);
         let started = tokio::time::Instant::now();
         meter.wait_turn(Duration::from_secs(60)).await.unwrap();
         meter.wait_turn(Duration::from_secs(60)).await.unwrap();
@@ -447,13 +477,13 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_low_budget_spaces_requests_until_it_recovers() {
         let meter = RequestMeter::default();
-        meter.observe("t", 200, &headers(&[("x-rate-limit", "3600"), ("x-rate-limit-remaining", "100")]));
+        meter.observe("t", 200, &headers(&[("x-rate-limit", "3600"), ("x-rate-limit-remaining", "100")]), Some(&fivetran_like()));
         let started = tokio::time::Instant::now();
         for _ in 0..4 {
             meter.wait_turn(Duration::from_secs(60)).await.unwrap();
         }
         assert!(started.elapsed() >= Duration::from_secs(3), "one request a second: {:?}", started.elapsed());
-        meter.observe("t", 200, &headers(&[("x-rate-limit", "3600"), ("x-rate-limit-remaining", "3000")]));
+        meter.observe("t", 200, &headers(&[("x-rate-limit", "3600"), ("x-rate-limit-remaining", "3000")]), Some(&fivetran_like()));
         let resumed = tokio::time::Instant::now();
         meter.wait_turn(Duration::from_secs(60)).await.unwrap();
         meter.wait_turn(Duration::from_secs(60)).await.unwrap();
@@ -463,14 +493,14 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_wait_no_call_could_sit_through_is_refused_at_once() {
         let meter = RequestMeter::default();
-        meter.observe("t", 200, &headers(&[("x-rate-limit", "10"), ("x-rate-limit-remaining", "0")]));
+        meter.observe("t", 200, &headers(&[("x-rate-limit", "10"), ("x-rate-limit-remaining", "0")]), Some(&fivetran_like()));
         let started = tokio::time::Instant::now();
         meter.wait_turn(Duration::from_secs(90)).await.unwrap();
         let refused = meter.wait_turn(Duration::from_secs(90)).await.unwrap_err();
         assert!(refused.contains("X-Rate-Limit spaces requests 360 s"), "{refused}");
         assert_eq!(started.elapsed(), Duration::ZERO, "refused without waiting");
         let paused = RequestMeter::default();
-        paused.observe("t", 429, &headers(&[("retry-after", "3000")]));
+        paused.observe("t", 429, &headers(&[("retry-after", "3000")]), None);
         let refused = paused.wait_turn(Duration::from_secs(90)).await.unwrap_err();
         assert!(refused.contains("asked to wait (Retry-After) 3000 s"), "{refused}");
     }

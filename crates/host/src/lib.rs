@@ -49,6 +49,8 @@ pub use snapshot::Snapshot;
 pub use sync::{sync, sync_with_progress};
 pub use tenant::TenantConfig;
 pub use upstream::{Upstream, UpstreamFailure, UpstreamFuture};
+/// The WebAssembly engine connectors run on (see [`ConnectorRuntime::engine`]).
+pub use wasmtime::Engine;
 
 /// The README's Rust examples, compiled as doc tests so that they stay true.
 #[cfg(doctest)]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::bindings::v0_2::types::{Entitlement, Grant, Page, Resource};
+use crate::bindings::latest::types::{Entitlement, Grant, Page, Resource};
 use crate::error::{HostError, Result};
 use crate::failure::redact;
 use crate::snapshot::{ConnectorInfo, EntitlementRecord, FORMAT, GrantRecord, ResourceKey, ResourceRecord, Snapshot, Stats};
@@ -114,7 +114,8 @@ impl Merged {
             resources.push(ResourceRecord { resource_type, id, display_name, traits });
         }
         let known: std::collections::BTreeSet<ResourceKey> = resources.iter().map(ResourceRecord::key).collect();
-        let key = |r: &crate::bindings::v0_2::types::ResourceRef| ResourceKey { resource_type: r.resource_type.clone(), id: r.id.clone() };
+        let key =
+            |r: &crate::bindings::latest::types::ResourceRef| ResourceKey { resource_type: r.resource_type.clone(), id: r.id.clone() };
 
         let entitlements: Vec<EntitlementRecord> = self
             .entitlements

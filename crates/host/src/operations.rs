@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::bindings::v0_2::types::{
+use crate::bindings::latest::types::{
     Capability, DeprovisionOutcome, Grant, GrantChange, KeyKind, NewAccount, ProvisionOutcome, Resource, ResourceRef, RevokeChange,
 };
 use crate::error::{HostError, Result};

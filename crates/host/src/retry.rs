@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::bindings::v0_2::types::ConnectorError;
+use crate::bindings::latest::types::ConnectorError;
 
 /// Retries for reads: after a 429, the wait the API asked for; after a 5xx or a lost
 /// connection, capped exponential backoff with jitter; a bounded number of times.
@@ -94,7 +94,7 @@ fn is_transient(status: Option<u16>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bindings::v0_2::types::{RateLimit, UpstreamError};
+    use crate::bindings::latest::types::{RateLimit, UpstreamError};
 
     fn upstream(status: Option<u16>) -> ConnectorError {
         ConnectorError::Upstream(UpstreamError { status, code: None, message: "x".into() })

@@ -10,13 +10,13 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
 use crate::bindings::CONTRACT_VERSION;
-use crate::bindings::v0_2::types::{
-    AccountInfo, Config as CallConfig, ConnectorError, ConnectorMetadata, DeprovisionOutcome, Entitlement, GrantOutcome, NewAccount, Page,
-    ProvisionOutcome, RateLimit, Resource, ResourceRef, RevokeOutcome, UpstreamError,
+use crate::bindings::latest::types::{
+    AccountInfo, AuthScheme, Config as CallConfig, ConnectorError, ConnectorMetadata, DeprovisionOutcome, Entitlement, GrantOutcome,
+    NewAccount, Page, ProvisionOutcome, RateLimit, Resource, ResourceRef, RevokeOutcome, UpstreamError,
 };
-use crate::bindings::v0_2::{ConnectorWorld, ConnectorWorldPre};
+use crate::bindings::latest::{ConnectorWorld, ConnectorWorldPre};
 use crate::error::{HostError, Result};
-use crate::http::{EgressHooks, RequestMeter, TrafficLimits};
+use crate::http::{EgressHooks, RateLimitHeaders, RequestMeter, TrafficLimits};
 use crate::state::TenantState;
 use crate::tenant::TenantConfig;
 use crate::upstream::Upstream;
@@ -27,6 +27,8 @@ pub struct ConnectorRuntime {
     engine: Engine,
     pre: ConnectorWorldPre<TenantState>,
     upstream: Option<Arc<dyn Upstream>>,
+    /// What the component declares, asked once.
+    metadata: Arc<tokio::sync::OnceCell<ConnectorMetadata>>,
 }
 
 impl ConnectorRuntime {
@@ -69,7 +71,7 @@ impl ConnectorRuntime {
                 "the plugin does not export accessgov:connector/connector@{CONTRACT_VERSION}: {e:#}; rebuild it against this host's wit/"
             ))
         })?;
-        Ok(Self { engine: engine.clone(), pre, upstream: None })
+        Ok(Self { engine: engine.clone(), pre, upstream: None, metadata: Arc::default() })
     }
 
     /// Sends every request of this runtime's sessions to `upstream` instead of connecting to
@@ -84,9 +86,44 @@ impl ConnectorRuntime {
         &self.engine
     }
 
+    /// What the component declares: its name, resource types, credentials and how they are
+    /// applied, default base URL, rate-limit headers and largest page. Asked once, in an instance
+    /// that may send no request, and checked.
+    pub async fn metadata(&self) -> Result<ConnectorMetadata> {
+        self.metadata.get_or_try_init(|| self.describe()).await.cloned()
+    }
+
+    async fn describe(&self) -> Result<ConnectorMetadata> {
+        let mut nowhere = TenantConfig::new("connector", "https://metadata.invalid", crate::Credentials::none());
+        nowhere.traffic.max_requests = 1;
+        let mut session = self.instantiate(&nowhere, Arc::new(RequestMeter::default()), 1, None).await?;
+        let metadata = session.metadata().await.map_err(|e| crate::failure::call_failure(&nowhere, e, 1))?;
+        check_metadata(&metadata)?;
+        Ok(metadata)
+    }
+
     /// Instantiates the component in a fresh store with the tenant's policy, credentials and
     /// limits. Requests it sends are counted in `meter`.
     pub async fn open(&self, tenant: &TenantConfig, meter: Arc<RequestMeter>) -> Result<Session> {
+        let metadata = self.metadata().await?;
+        let page_size = tenant.page_size.unwrap_or(metadata.max_page_size).clamp(1, metadata.max_page_size.max(1));
+        let rate_limit = metadata.rate_limit.as_ref().map(|headers| {
+            Arc::new(RateLimitHeaders {
+                limit: headers.limit.to_ascii_lowercase(),
+                remaining: headers.remaining.to_ascii_lowercase(),
+                window: Duration::from_secs(u64::from(headers.window_seconds.max(1))),
+            })
+        });
+        self.instantiate(tenant, meter, page_size, rate_limit).await
+    }
+
+    async fn instantiate(
+        &self,
+        tenant: &TenantConfig,
+        meter: Arc<RequestMeter>,
+        page_size: u32,
+        rate_limit: Option<Arc<RateLimitHeaders>>,
+    ) -> Result<Session> {
         let slots = crate::engine::instance_slots(&self.engine);
         let slot = slots.acquire_owned().await.map_err(|_| HostError::Other("the instance pool is closed".into()))?;
         let hooks = EgressHooks {
@@ -103,6 +140,7 @@ impl ConnectorRuntime {
             upstream: self.upstream.clone(),
             max_wait: tenant.call_timeout / 2,
             last_request: Arc::default(),
+            rate_limit,
         };
         let cpu_ticks = (tenant.cpu_time_per_call.as_millis() / crate::engine::EPOCH_TICK.as_millis()).max(1) as u64;
         let mut store =
@@ -160,9 +198,43 @@ impl ConnectorRuntime {
             call_timeout: tenant.call_timeout,
             cpu_time: tenant.cpu_time_per_call,
             max_return_bytes: tenant.max_return_bytes,
-            config: CallConfig { base_url: tenant.base_url.trim_end_matches('/').to_owned(), page_size: tenant.page_size },
+            config: CallConfig { base_url: tenant.base_url.trim_end_matches('/').to_owned(), page_size },
         })
     }
+}
+
+/// Refuses metadata the host cannot act on, naming what is wrong: credentials without a name, an
+/// auth scheme naming a credential not declared, an invalid base URL or header name, a page of 0.
+fn check_metadata(metadata: &ConnectorMetadata) -> Result<()> {
+    let bad = |why: String| HostError::Usage(format!("the plugin {:?} declares {why}; the plugin is faulty", metadata.name));
+    let names: Vec<&str> = metadata.credentials.iter().map(|c| c.name.as_str()).collect();
+    for name in &names {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+            return Err(bad(format!("a credential named {name:?} (names are lower-case letters, digits and '_')")));
+        }
+    }
+    let used: Vec<&str> = match &metadata.auth {
+        AuthScheme::Basic(basic) => vec![&basic.user, &basic.password],
+        AuthScheme::Bearer(name) => vec![name],
+        AuthScheme::Header(header) => {
+            if http::header::HeaderName::try_from(header.name.as_str()).is_err() {
+                return Err(bad(format!("an auth header named {:?}", header.name)));
+            }
+            vec![&header.credential]
+        }
+    };
+    if !names.is_empty()
+        && let Some(missing) = used.iter().find(|name| !names.contains(name))
+    {
+        return Err(bad(format!("an auth scheme using the credential {missing:?}, which it does not declare")));
+    }
+    if let Some(url) = &metadata.default_base_url {
+        crate::egress::Origin::from_base_url(url).map_err(|_| bad(format!("the default base URL {url:?}, which is not one")))?;
+    }
+    if metadata.max_page_size == 0 {
+        return Err(bad("a largest page of 0 items".into()));
+    }
+    Ok(())
 }
 
 /// Handles (requests, header maps, bodies, streams, futures) one instance may hold at once. The

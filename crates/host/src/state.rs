@@ -8,7 +8,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use crate::bindings::v0_2::accessgov::connector::log;
+use crate::bindings::latest::accessgov::connector::log;
 use crate::guest_output::CappedOutput;
 use crate::http::EgressHooks;
 
@@ -180,7 +180,7 @@ impl log::Host for TenantState {
     }
 }
 
-impl crate::bindings::v0_2::accessgov::connector::types::Host for TenantState {}
+impl crate::bindings::latest::accessgov::connector::types::Host for TenantState {}
 
 #[cfg(test)]
 mod tests {

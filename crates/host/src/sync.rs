@@ -14,7 +14,7 @@ use std::time::{Instant, SystemTime};
 
 use tokio::task::JoinSet;
 
-use crate::bindings::v0_2::types::{Capability, ConnectorError, Page, Resource};
+use crate::bindings::latest::types::{Capability, ConnectorError, Page, Resource};
 use crate::error::{HostError, Result};
 use crate::failure::{call_failure, redact};
 use crate::http::RequestMeter;

@@ -13,18 +13,23 @@ use crate::sync::sync_with_progress;
 use crate::tenant::{TenantConfig, validate_id};
 
 /// One tenant's run: the component to run and the tenant to run it for. A tenant whose
-/// configuration could not be resolved (a missing credential, say) carries that error instead.
+/// configuration could not be resolved (a missing credential, a connector that does not load)
+/// carries that error instead.
 pub struct TenantRun {
     pub id: String,
-    pub runtime: ConnectorRuntime,
-    pub tenant: Result<TenantConfig>,
+    pub tenant: Result<(ConnectorRuntime, TenantConfig)>,
     /// Counted as the run goes, for whoever shows progress.
     pub progress: Arc<SyncProgress>,
 }
 
 impl TenantRun {
     pub fn new(id: impl Into<String>, runtime: ConnectorRuntime, tenant: Result<TenantConfig>) -> Self {
-        Self { id: id.into(), runtime, tenant, progress: SyncProgress::new() }
+        Self { id: id.into(), tenant: tenant.map(|tenant| (runtime, tenant)), progress: SyncProgress::new() }
+    }
+
+    /// A tenant that cannot run, for the reason `error` gives.
+    pub fn failed(id: impl Into<String>, error: HostError) -> Self {
+        Self { id: id.into(), tenant: Err(error), progress: SyncProgress::new() }
     }
 }
 
@@ -69,7 +74,7 @@ pub async fn sync_all(runs: Vec<TenantRun>, out_dir: &Path) -> Vec<TenantOutcome
             let started = Instant::now();
             let result = match (checked, run.tenant) {
                 (Err(error), _) | (Ok(()), Err(error)) => Err(error),
-                (Ok(()), Ok(tenant)) => sync_one(&run.runtime, &tenant, &out_dir, run.progress).await,
+                (Ok(()), Ok((runtime, tenant))) => sync_one(&runtime, &tenant, &out_dir, run.progress).await,
             };
             (result, started.elapsed())
         });
@@ -91,7 +96,7 @@ pub async fn sync_all(runs: Vec<TenantRun>, out_dir: &Path) -> Vec<TenantOutcome
 /// Whether `run` may write `{id}.json`: a valid id, its tenant's own, and not taken.
 fn check_run(run: &TenantRun, seen: &mut std::collections::BTreeSet<String>) -> Result<()> {
     validate_id(&run.id).map_err(HostError::Usage)?;
-    if let Ok(tenant) = &run.tenant
+    if let Ok((_, tenant)) = &run.tenant
         && tenant.id != run.id
     {
         return Err(HostError::Usage(format!(

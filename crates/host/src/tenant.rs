@@ -5,20 +5,20 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::credentials::{CredentialSource, Credentials, DEFAULT_KEY_ENV, DEFAULT_SECRET_ENV};
+use std::collections::BTreeMap;
+
+use crate::bindings::latest::types::ConnectorMetadata;
+use crate::credentials::{CredentialSource, Credentials};
 use crate::egress::EgressPolicy;
 use crate::error::{HostError, Result};
 use crate::http::{RequestTimeouts, TrafficLimits};
 use crate::retry::RetryPolicy;
 
-pub const DEFAULT_BASE_URL: &str = "https://api.fivetran.com";
 pub const DEFAULT_TENANT_ID: &str = "default";
 pub const DEFAULT_MEMORY_LIMIT_MIB: u64 = 64;
 pub const DEFAULT_TIMEOUT_S: u64 = 900;
 pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
-/// The largest page Fivetran serves; fewer requests than any smaller page.
-pub const DEFAULT_PAGE_SIZE: u32 = 1000;
-/// Records one sync may hold, in MiB: about four times a 100,000-user Fivetran account.
+/// Records one sync may hold, in MiB: about four times the records of 100,000 users.
 pub const DEFAULT_MAX_SYNC_MIB: u64 = 512;
 
 /// Everything a run for one tenant needs, credentials included.
@@ -35,7 +35,8 @@ pub struct TenantConfig {
     /// Wall-clock limit of one call into the plugin (one API request).
     pub call_timeout: Duration,
     pub max_concurrency: usize,
-    pub page_size: u32,
+    /// Items per listing request; none: the largest page the connector declares.
+    pub page_size: Option<u32>,
     pub request_timeouts: RequestTimeouts,
     pub retry: RetryPolicy,
     /// Requests per run and bytes per response.
@@ -47,6 +48,9 @@ pub struct TenantConfig {
     /// copied out of the plugin, so the host never allocates more; past it the call fails with
     /// a sandbox limit.
     pub max_return_bytes: usize,
+    /// Where the credentials came from (variables or files), for the message when the API
+    /// rejects them.
+    pub credentials_hint: String,
     /// Bytes of records (resources, entitlements, grants) one sync may hold in the host's memory,
     /// as the pages bring them; past it the sync stops with the limit named, so that one tenant
     /// cannot take the process, or the tenants beside it, with it.
@@ -68,13 +72,14 @@ impl TenantConfig {
             run_timeout: Duration::from_secs(DEFAULT_TIMEOUT_S),
             call_timeout: Duration::from_secs(180),
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
-            page_size: DEFAULT_PAGE_SIZE,
+            page_size: None,
             request_timeouts: RequestTimeouts::default(),
             retry: RetryPolicy::default(),
             traffic: TrafficLimits::default(),
             cpu_time_per_call: Duration::from_secs(10),
             max_return_bytes: 16 * 1024 * 1024,
             max_sync_bytes: DEFAULT_MAX_SYNC_MIB * 1024 * 1024,
+            credentials_hint: "the tenant's credentials".into(),
         }
     }
 
@@ -93,14 +98,13 @@ impl TenantConfig {
 
 /// One `[[tenant]]` table as written; every key but `id` is optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TenantEntry {
     pub id: String,
+    /// A built-in connector, by name (the command's default when neither this nor `plugin` is set).
+    pub connector: Option<String>,
+    /// A connector component file to run instead, relative to the tenant file's folder.
+    pub plugin: Option<PathBuf>,
     pub base_url: Option<String>,
-    pub api_key_env: Option<String>,
-    pub api_secret_env: Option<String>,
-    pub api_key_file: Option<PathBuf>,
-    pub api_secret_file: Option<PathBuf>,
     pub allow_private_network: Option<bool>,
     pub memory_limit_mib: Option<u64>,
     pub timeout_s: Option<u64>,
@@ -113,9 +117,22 @@ pub struct TenantEntry {
     pub cpu_time_ms: Option<u64>,
     /// Records one sync may hold in the host's memory, in MiB (default 512).
     pub max_sync_mib: Option<u64>,
+    /// Where each credential the connector declares comes from: `{name}_env` (a variable's name)
+    /// or `{name}_file` (a file's path), e.g. `api_key_env` or `token_file`.
+    #[serde(flatten)]
+    pub credential_keys: BTreeMap<String, String>,
     /// Where relative credential file paths start: the tenant file's folder.
     #[serde(skip)]
     pub base_dir: Option<PathBuf>,
+}
+
+/// A credential key's credential name and whether it names a file: `api_key_file` is
+/// `("api_key", true)`.
+fn credential_key(key: &str) -> Option<(&str, bool)> {
+    if let Some(name) = key.strip_suffix("_file") {
+        return Some((name, true));
+    }
+    key.strip_suffix("_env").map(|name| (name, false))
 }
 
 /// Settings given on the command line, which win over the tenant file.
@@ -149,6 +166,15 @@ pub fn read_tenant_file(path: &Path) -> Result<Vec<TenantEntry>> {
     let mut entries = file.tenant;
     for entry in &mut entries {
         validate_id(&entry.id).map_err(|why| HostError::Usage(format!("tenant file {}: {why}", path.display())))?;
+        // The credential keys are checked against the connector's credentials when the tenant is
+        // resolved; a key of neither shape is a mistake of the file's own.
+        if let Some(key) = entry.credential_keys.keys().find(|key| credential_key(key).is_none()) {
+            return Err(HostError::Usage(format!(
+                "tenant file {}: tenant {}: unknown key {key:?}; see the README's tenant file section for the keys",
+                path.display(),
+                entry.id
+            )));
+        }
         if !seen.insert(entry.id.clone()) {
             return Err(HostError::Usage(format!(
                 "tenant file {}: tenant id {:?} appears twice; ids name output files and must be unique",
@@ -176,9 +202,18 @@ impl TenantEntry {
         Self { id: DEFAULT_TENANT_ID.to_owned(), ..Self::default() }
     }
 
-    /// Loads the credentials and applies defaults and command-line overrides.
-    pub fn resolve(&self, overrides: &Overrides) -> Result<TenantConfig> {
-        let base_url = overrides.base_url.clone().or_else(|| self.base_url.clone()).unwrap_or(DEFAULT_BASE_URL.into());
+    /// Loads the credentials the connector declares and applies defaults and command-line
+    /// overrides.
+    pub fn resolve(&self, overrides: &Overrides, connector: &ConnectorMetadata) -> Result<TenantConfig> {
+        let base_url = match overrides.base_url.clone().or_else(|| self.base_url.clone()).or_else(|| connector.default_base_url.clone()) {
+            Some(url) => url,
+            None => {
+                return Err(HostError::Usage(format!(
+                    "tenant {}: the {} connector has no default base URL; pass --base-url (tenant key base_url), e.g. https://api.example.com/scim/v2",
+                    self.id, connector.name
+                )));
+            }
+        };
         self.egress_check(&base_url)?;
         // The file's own mistakes first: they are fixed in the file, the credentials elsewhere.
         let memory_rule = format!("must be between 1 and {MAX_MEMORY_LIMIT_MIB}");
@@ -190,10 +225,10 @@ impl TenantEntry {
         let sync_mib = self.checked("max_sync_mib", self.max_sync_mib, 1..=65_536, "must be between 1 and 65536")?;
         let max_concurrency = self.checked("max_concurrency", self.max_concurrency, 1..=64, "must be between 1 and 64")?;
 
-        let key = self.source(&self.api_key_file, &self.api_key_env, DEFAULT_KEY_ENV);
-        let secret = self.source(&self.api_secret_file, &self.api_secret_env, DEFAULT_SECRET_ENV);
-        let credentials = Credentials::load(&key, &secret)?;
+        let sources = self.credential_sources(connector)?;
+        let credentials = Credentials::load(&connector.credentials, &connector.auth, &sources)?;
         let mut config = TenantConfig::new(&self.id, &base_url, credentials);
+        config.credentials_hint = self.credentials_hint(connector, &sources);
         config.allow_private_network = overrides.allow_private_network || self.allow_private_network.unwrap_or(false);
         if let Some(mib) = memory_mib {
             config.memory_limit_bytes = (mib * 1024 * 1024) as usize;
@@ -231,14 +266,53 @@ impl TenantEntry {
         crate::egress::Origin::from_base_url(base_url).map(|_| ())
     }
 
-    fn source(&self, file: &Option<PathBuf>, env: &Option<String>, default_env: &str) -> CredentialSource {
-        match (file, env) {
-            (Some(path), _) => CredentialSource::File(match (&self.base_dir, path.is_relative()) {
-                (Some(dir), true) => dir.join(path),
-                _ => path.clone(),
-            }),
-            (None, Some(name)) => CredentialSource::Env(name.clone()),
-            (None, None) => CredentialSource::Env(default_env.to_owned()),
+    /// Where each declared credential comes from, by the tenant's `{name}_env` and
+    /// `{name}_file` keys (a file wins); a key naming no declared credential is refused.
+    fn credential_sources(&self, connector: &ConnectorMetadata) -> Result<BTreeMap<String, CredentialSource>> {
+        let mut sources = BTreeMap::new();
+        for (key, value) in &self.credential_keys {
+            let (name, is_file) = credential_key(key).unwrap_or((key.as_str(), false));
+            if !connector.credentials.iter().any(|c| c.name == name) {
+                let valid: Vec<String> =
+                    connector.credentials.iter().flat_map(|c| [format!("{}_env", c.name), format!("{}_file", c.name)]).collect();
+                let valid = if valid.is_empty() { "none: it needs no credentials".to_owned() } else { valid.join(", ") };
+                return Err(
+                    self.bad(key, &format!("names no credential of the {} connector; its credential keys are {valid}", connector.name))
+                );
+            }
+            let source = if is_file {
+                let path = PathBuf::from(value);
+                CredentialSource::File(match (&self.base_dir, path.is_relative()) {
+                    (Some(dir), true) => dir.join(path),
+                    _ => path,
+                })
+            } else {
+                CredentialSource::Env(value.clone())
+            };
+            match sources.get(name) {
+                Some(CredentialSource::File(_)) if !is_file => {}
+                _ => {
+                    sources.insert(name.to_owned(), source);
+                }
+            }
+        }
+        Ok(sources)
+    }
+
+    /// Where the credentials came from, for the message of a rejected key.
+    fn credentials_hint(&self, connector: &ConnectorMetadata, sources: &BTreeMap<String, CredentialSource>) -> String {
+        let places: Vec<String> = connector
+            .credentials
+            .iter()
+            .map(|c| match sources.get(&c.name) {
+                Some(CredentialSource::Env(name)) => name.clone(),
+                Some(CredentialSource::File(path)) => path.display().to_string(),
+                None => c.default_env.clone(),
+            })
+            .collect();
+        match places.len() {
+            0 => "no credentials are sent".into(),
+            _ => places.join(" and "),
         }
     }
 
@@ -250,6 +324,24 @@ impl TenantEntry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::bindings::latest::types::{AuthScheme, BasicAuth, Credential};
+
+    /// A connector with a key and a secret sent as HTTP Basic, and a default base URL.
+    fn connector() -> ConnectorMetadata {
+        let credential = |name: &str, env: &str| Credential { name: name.into(), default_env: env.into(), description: name.into() };
+        ConnectorMetadata {
+            name: "example".into(),
+            version: "1".into(),
+            description: String::new(),
+            resource_types: Vec::new(),
+            capabilities: Vec::new(),
+            credentials: vec![credential("api_key", "EXAMPLE_API_KEY"), credential("api_secret", "EXAMPLE_API_SECRET")],
+            auth: AuthScheme::Basic(BasicAuth { user: "api_key".into(), password: "api_secret".into() }),
+            default_base_url: Some("https://api.example.com".into()),
+            rate_limit: None,
+            max_page_size: 100,
+        }
+    }
 
     fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -264,9 +356,9 @@ mod tests {
             r#"
 [[tenant]]
 id = "acme"
-base_url = "https://api.fivetran.com"
-api_key_env = "ACME_FIVETRAN_API_KEY"
-api_secret_env = "ACME_FIVETRAN_API_SECRET"
+base_url = "https://api.example.com"
+api_key_env = "ACME_API_KEY"
+api_secret_env = "ACME_API_SECRET"
 allow_private_network = false
 memory_limit_mib = 64
 timeout_s = 900
@@ -278,7 +370,7 @@ id = "globex"
         );
         let entries = read_tenant_file(&path).unwrap();
         assert_eq!(entries.len(), 2);
-        assert_eq!(entries[0].api_key_env.as_deref(), Some("ACME_FIVETRAN_API_KEY"));
+        assert_eq!(entries[0].credential_keys.get("api_key_env").map(String::as_str), Some("ACME_API_KEY"));
         assert_eq!(entries[1].base_url, None);
     }
 
@@ -293,7 +385,7 @@ id = "globex"
         ] {
             let (_dir, path) = write(&format!("[[tenant]]\nid = \"a\"\napi_key_env = \"NO_SUCH_VARIABLE_1\"\n{line}\n"));
             let entry = read_tenant_file(&path).unwrap().remove(0);
-            let error = entry.resolve(&Overrides::default()).unwrap_err();
+            let error = entry.resolve(&Overrides::default(), &connector()).unwrap_err();
             assert_eq!(error.to_string(), expect);
         }
     }
@@ -321,8 +413,22 @@ id = "globex"
         std::fs::write(dir.path().join("key"), "key-one-1\n").unwrap();
         std::fs::write(dir.path().join("secret"), "secret-one-1\n").unwrap();
         let entry = read_tenant_file(&path).unwrap().remove(0);
-        let config = entry.resolve(&Overrides::default()).unwrap();
+        let config = entry.resolve(&Overrides::default(), &connector()).unwrap();
         assert_eq!(config.credentials, Credentials::new("key-one-1", "secret-one-1"));
-        assert_eq!(config.base_url, DEFAULT_BASE_URL);
+        assert_eq!(config.base_url, "https://api.example.com", "the connector's default");
+    }
+
+    #[test]
+    fn credential_keys_must_name_a_credential_the_connector_declares() {
+        let (_dir, path) = write("[[tenant]]\nid = \"a\"\ntoken_env = \"X\"\n");
+        let entry = read_tenant_file(&path).unwrap().remove(0);
+        let error = entry.resolve(&Overrides::default(), &connector()).unwrap_err();
+        assert_eq!(error.exit_status(), 2);
+        assert!(error.message().contains("token_env names no credential of the example connector"), "{error}");
+        assert!(error.message().contains("api_key_env, api_key_file, api_secret_env, api_secret_file"), "{error}");
+        let mut no_default = connector();
+        no_default.default_base_url = None;
+        let error = TenantEntry::default_tenant().resolve(&Overrides::default(), &no_default).unwrap_err();
+        assert!(error.message().contains("has no default base URL; pass --base-url"), "{error}");
     }
 }

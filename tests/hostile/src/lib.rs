@@ -100,6 +100,14 @@ mod component {
                 description: "misbehaves on purpose".into(),
                 resource_types: vec![wit::ResourceType { id: "thing".into(), display_name: "Thing".into(), entitlements_need: vec![] }],
                 capabilities: vec![wit::Capability::Sync],
+                credentials: vec![
+                    wit::Credential { name: "api_key".into(), default_env: "HOSTILE_KEY".into(), description: "a key".into() },
+                    wit::Credential { name: "api_secret".into(), default_env: "HOSTILE_SECRET".into(), description: "a secret".into() },
+                ],
+                auth: wit::AuthScheme::Basic(wit::BasicAuth { user: "api_key".into(), password: "api_secret".into() }),
+                default_base_url: None,
+                rate_limit: None,
+                max_page_size: 100,
             }
         }
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use connector_e2e::openapi;
 use connector_e2e::{runtime, start, tenant};
-use connector_host::bindings::v0_2::types::NewAccount;
+use connector_host::bindings::latest::types::NewAccount;
 use connector_host::operations::{deprovision, grant, provision, revoke, validate};
 use connector_host::{TenantConfig, sync};
 use fivetran_fake::{Account, AccountSpec, RecordedRequest};

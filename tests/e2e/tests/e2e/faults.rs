@@ -8,7 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use connector_e2e::{runtime, start, tenant};
 use connector_host::CallError;
-use connector_host::bindings::v0_2::types::ConnectorError;
+use connector_host::bindings::latest::types::ConnectorError;
 use connector_host::http::{RequestMeter, RequestTimeouts};
 use connector_host::{HostError, sync};
 use fivetran_fake::oracle::{expected_grants, minimum_requests};
@@ -118,7 +118,7 @@ async fn wrong_credentials_fail_with_status_3_and_are_not_retried() {
     account.api_keys[0].secret = "wrong".into();
     let error = sync(runtime(), &tenant(&fake, &account)).await.unwrap_err();
     assert_eq!(error.exit_status(), 3, "{error}");
-    assert!(error.to_string().contains("FIVETRAN_API_KEY") || error.to_string().contains("api_key"), "{error}");
+    assert!(error.to_string().contains("the API rejected the credentials"), "{error}");
     assert!(!error.to_string().contains("wrong"), "the secret is not echoed");
     // The resource listings start together; none is sent twice.
     let paths: Vec<String> = fake.requests().into_iter().map(|r| r.path).collect();

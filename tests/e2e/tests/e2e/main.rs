@@ -7,5 +7,6 @@ mod faults;
 mod provision;
 mod robustness;
 mod sandbox;
+mod second_connector;
 mod sync;
 mod upstream;

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use connector_e2e::{runtime, start, tenant};
-use connector_host::bindings::v0_2::types::NewAccount;
+use connector_host::bindings::latest::types::NewAccount;
 use connector_host::operations::{deprovision, grant, provision, revoke};
 use connector_host::{HostError, TenantConfig, sync};
 use fivetran_fake::{Account, AccountSpec, FakeFivetran, Fault, FaultRule};

@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use connector_e2e::{LogCapture, runtime, start, tenant};
-use connector_host::bindings::v0_2::types::NewAccount;
+use connector_host::bindings::latest::types::NewAccount;
 use connector_host::operations::{grant, provision, revoke};
 use connector_host::{HostError, Snapshot, sync};
 use fivetran_fake::oracle::expected_grants;
@@ -139,7 +139,7 @@ async fn a_repeating_or_cycling_cursor_stops_the_listing_at_once() {
         let (fake, account) = start(&small());
         fake.set_paging(paging);
         let mut tenant = tenant(&fake, &account);
-        tenant.page_size = 7;
+        tenant.page_size = Some(7);
         let result = sync(runtime(), &tenant).await;
         assert_api_error(result.map(|_| ()), &["goes in a circle"]);
         let requests = fake.requests().len();
@@ -152,7 +152,7 @@ async fn the_plugins_own_page_walk_stops_a_cycle_too() {
     let (fake, account) = start(&small());
     fake.set_paging(Paging::CycleCursor);
     let mut tenant = tenant(&fake, &account);
-    tenant.page_size = 5;
+    tenant.page_size = Some(5);
     let result = provision(runtime(), &tenant, new_account("cycle@example.test")).await;
     assert_api_error(result, &["GET /v1/users", "sent before"]);
     assert!(requests_to(&fake, "/v1/users") <= 4, "{} requests", requests_to(&fake, "/v1/users"));
@@ -191,7 +191,7 @@ async fn waiting_for_the_api_is_not_counted_as_cpu_time() {
     let (fake, account) = start(&AccountSpec::sized(3, 80, 2, 2));
     fake.set_latency(Duration::from_millis(15));
     let mut tenant = tenant(&fake, &account);
-    tenant.page_size = 1;
+    tenant.page_size = Some(1);
     tenant.cpu_time_per_call = Duration::from_millis(60);
     // Looking for an email no user has reads all 80 pages of one user in one call: 1.2 s of
     // waiting, a few milliseconds of work.
