@@ -2,7 +2,7 @@
 //!
 //! One module per contract version the host runs, and `latest`, the one the rest of the host
 //! uses. A component built against another version is refused at load time with a message naming
-//! both versions (see [`crate::runtime`]).
+//! both versions (see the runtime module).
 
 /// The contract version this host implements.
 pub const CONTRACT_VERSION: &str = "0.3.0";

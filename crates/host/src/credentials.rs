@@ -77,7 +77,7 @@ pub struct Credentials {
 }
 
 impl Credentials {
-    /// HTTP Basic credentials from a key and a secret (Fivetran's scheme).
+    /// HTTP Basic credentials from an API key and its secret.
     pub fn new(key: impl Into<String>, secret: impl Into<String>) -> Self {
         Self::basic(key, secret)
     }

@@ -4,7 +4,7 @@
 //! only when every rule below allows it, and a refusal is final for that request.
 //!
 //! 1. **Origin.** The request's scheme, host and port must equal one allowed origin. By default
-//!    the only allowed origin is the tenant's base URL's (`https://api.fivetran.com:443`). Host
+//!    the only allowed origin is the tenant's base URL's (`https://api.example.com:443`). Host
 //!    names compare case-insensitively; a missing port is the scheme's default.
 //! 2. **Scheme.** `https` always qualifies. Plain `http` qualifies only when private networks are
 //!    allowed and every address the host resolves to is private (a local fake or proxy).
@@ -48,7 +48,7 @@ impl Origin {
     pub fn from_base_url(base_url: &str) -> Result<Self> {
         let usage = |why: &str| {
             HostError::Usage(format!(
-                "--base-url {:?} {why}; give scheme and host only, e.g. https://api.fivetran.com",
+                "--base-url {:?} {why}; give scheme and host only, e.g. https://api.example.com",
                 base_url.chars().take(200).collect::<String>()
             ))
         };
@@ -234,8 +234,8 @@ mod tests {
 
     #[test]
     fn base_url_must_be_scheme_and_host() {
-        let origin = Origin::from_base_url("https://API.fivetran.com").unwrap();
-        assert_eq!(origin.to_string(), "https://api.fivetran.com:443");
+        let origin = Origin::from_base_url("https://API.example.com").unwrap();
+        assert_eq!(origin.to_string(), "https://api.example.com:443");
         for bad in [
             "ftp://x",
             "https://u:p@x",
@@ -280,12 +280,12 @@ mod tests {
 
     #[test]
     fn only_the_allowed_origin_passes() {
-        let policy = EgressPolicy::for_base_url("https://api.fivetran.com", false).unwrap();
+        let policy = EgressPolicy::for_base_url("https://api.example.com", false).unwrap();
         let check = |url: &str| policy.check_origin(&Origin::of(&url.parse().unwrap()).unwrap());
-        assert!(check("https://api.fivetran.com/v1/users").is_ok());
-        assert!(check("https://api.fivetran.com:443/v1/users").is_ok());
-        assert!(check("http://api.fivetran.com/v1/users").is_err());
-        assert!(check("https://api.fivetran.com:8443/").is_err());
+        assert!(check("https://api.example.com/v1/users").is_ok());
+        assert!(check("https://api.example.com:443/v1/users").is_ok());
+        assert!(check("http://api.example.com/v1/users").is_err());
+        assert!(check("https://api.example.com:8443/").is_err());
         assert!(check("https://evil.example/").unwrap_err().contains("--base-url"));
     }
 
@@ -312,7 +312,7 @@ mod tests {
         for text in ["35.1.2.3", "8.8.8.8", "2600:1f18::1", "::ffff:8.8.8.8"] {
             assert!(is_public(&ip(text)), "{text} is public");
         }
-        let strict = EgressPolicy::for_base_url("https://api.fivetran.com", false).unwrap();
+        let strict = EgressPolicy::for_base_url("https://api.example.com", false).unwrap();
         let origin = strict.allowed_origins[0].clone();
         assert!(strict.check_addresses(&origin, &[ip("35.1.2.3")]).is_ok());
         let denied = strict.check_addresses(&origin, &[ip("35.1.2.3"), ip("169.254.1.1")]).unwrap_err();

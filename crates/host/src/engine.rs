@@ -9,7 +9,9 @@ use tokio::sync::Semaphore;
 use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::error::{HostError, Result};
-use crate::tenant::MAX_MEMORY_LIMIT_MIB;
+
+/// The most memory a tenant may give its plugin, in MiB: the pool reserves this much a slot.
+pub const MAX_MEMORY_LIMIT_MIB: u64 = 1024;
 
 /// How often the epoch advances: the granularity of CPU limits.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);

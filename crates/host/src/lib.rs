@@ -19,6 +19,7 @@
 
 pub mod bindings;
 pub mod cache;
+mod connections;
 pub mod credentials;
 pub mod diff;
 pub mod egress;
@@ -29,6 +30,7 @@ pub mod files;
 mod guest_output;
 pub mod http;
 mod merge;
+pub mod meter;
 pub mod operations;
 mod outbound;
 pub mod progress;

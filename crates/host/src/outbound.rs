@@ -1,16 +1,14 @@
 //! Sending one checked request: the connection goes to an address the egress policy checked,
 //! so a second DNS answer cannot swap it, and the answer is bounded in time and size.
 //!
-//! A run keeps its connections open between requests ([`ConnectionPool`], shared by the run's
-//! workers): against a real API each new connection costs a TCP and a TLS handshake, more than
-//! the request itself. A connection is reused only for the same scheme, host and port, and only
-//! if the address it was opened to is among those the policy has just checked for this request.
+//! A run keeps its connections open between requests ([`crate::connections::ConnectionPool`],
+//! shared by the run's workers).
 
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Request, Response, Uri};
@@ -22,57 +20,11 @@ use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
 use crate::egress::Origin;
-use crate::http::RequestMeter;
+use crate::meter::RequestMeter;
 
 /// The answer, and a future the runtime polls until the exchange is done (the connection itself
 /// runs as a task of its own, as it may serve later requests).
 pub(crate) type Sent = (Response<WasiBody>, Pin<Box<dyn Future<Output = Result<(), HttpError>> + Send>>);
-
-/// How long an idle connection is kept: under the minute or more that API servers keep them.
-const IDLE_FOR: Duration = Duration::from_secs(20);
-/// Idle connections a run keeps at most: one per worker is enough.
-const MAX_IDLE: usize = 64;
-
-/// A run's idle connections, reused by all its workers.
-#[derive(Default)]
-pub(crate) struct ConnectionPool {
-    idle: Mutex<Vec<IdleConnection>>,
-}
-
-struct IdleConnection {
-    https: bool,
-    host: String,
-    address: SocketAddr,
-    sender: SendRequest<WasiBody>,
-    since: Instant,
-}
-
-impl std::fmt::Debug for ConnectionPool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let idle = self.idle.lock().map(|idle| idle.len()).unwrap_or(0);
-        f.debug_struct("ConnectionPool").field("idle", &idle).finish()
-    }
-}
-
-impl ConnectionPool {
-    /// An open idle connection to `origin` at one of the checked `addresses`, if there is one.
-    fn take(&self, origin: &Origin, addresses: &[IpAddr]) -> Option<(SendRequest<WasiBody>, SocketAddr)> {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        idle.retain(|c| c.since.elapsed() < IDLE_FOR && !c.sender.is_closed());
-        let index = idle.iter().rposition(|c| {
-            c.https == origin.is_https() && c.host == origin.host && c.address.port() == origin.port && addresses.contains(&c.address.ip())
-        })?;
-        let connection = idle.swap_remove(index);
-        Some((connection.sender, connection.address))
-    }
-
-    fn put(&self, origin: &Origin, address: SocketAddr, sender: SendRequest<WasiBody>) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE {
-            idle.push(IdleConnection { https: origin.is_https(), host: origin.host.clone(), address, sender, since: Instant::now() });
-        }
-    }
-}
 
 fn tls_config() -> Arc<rustls::ClientConfig> {
     static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
@@ -271,7 +223,7 @@ pub(crate) fn size_denial(endpoint: &str, bytes: u64) -> String {
 struct BodyLimit {
     bytes: u64,
     endpoint: String,
-    meter: Arc<crate::http::RequestMeter>,
+    meter: Arc<crate::meter::RequestMeter>,
 }
 
 /// A response body with a size limit and a limit on the wait between frames.

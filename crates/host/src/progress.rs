@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use crate::http::RequestMeter;
+use crate::meter::RequestMeter;
 
 /// Where a sync is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -97,7 +97,7 @@ impl ConnectorRuntime {
         let mut nowhere = TenantConfig::new("connector", "https://metadata.invalid", crate::Credentials::none());
         nowhere.traffic.max_requests = 1;
         let mut session = self.instantiate(&nowhere, Arc::new(RequestMeter::default()), 1, None).await?;
-        let metadata = session.metadata().await.map_err(|e| crate::failure::call_failure(&nowhere, e, 1))?;
+        let metadata = session.metadata().await.map_err(|e| HostError::Usage(format!("the plugin did not describe itself: {e:?}")))?;
         check_metadata(&metadata)?;
         Ok(metadata)
     }
@@ -238,7 +238,7 @@ fn check_metadata(metadata: &ConnectorMetadata) -> Result<()> {
 }
 
 /// Handles (requests, header maps, bodies, streams, futures) one instance may hold at once. The
-/// Fivetran plugin needs under 24; a burst of 64 requests at once fits. Each header map holds at
+/// connectors of this workspace need under 24; a burst of 64 requests at once fits. Each header map holds at
 /// most [`crate::http::FIELD_SIZE_LIMIT`] bytes and each request body buffers at most two
 /// [`crate::http::BODY_CHUNK`]s, so the host state a plugin can pile up is bounded too.
 pub const MAX_HANDLES: usize = 256;

@@ -125,7 +125,7 @@ mod tests {
     fn snapshot() -> Snapshot {
         Snapshot {
             format: FORMAT.into(),
-            connector: ConnectorInfo { name: "fivetran".into(), version: "0.1.0".into() },
+            connector: ConnectorInfo { name: "example".into(), version: "0.1.0".into() },
             tenant: "default".into(),
             started_at: "2026-01-01T00:00:00Z".into(),
             finished_at: "2026-01-01T00:00:01Z".into(),

@@ -57,8 +57,7 @@ pub struct TenantConfig {
     pub max_sync_bytes: u64,
 }
 
-/// The most memory a tenant may give its plugin.
-pub const MAX_MEMORY_LIMIT_MIB: u64 = 1024;
+pub use crate::engine::MAX_MEMORY_LIMIT_MIB;
 
 impl TenantConfig {
     /// A tenant with default settings.

@@ -20,7 +20,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody};
 
-use crate::http::RequestMeter;
+use crate::meter::RequestMeter;
 use crate::outbound::{Sent, size_denial};
 
 /// The answer an [`Upstream`] gives: a whole response, or why there is none.
@@ -93,7 +93,7 @@ mod tests {
 
     fn request(bytes: usize) -> http::Request<WasiBody> {
         let body = Full::new(Bytes::from(vec![b'x'; bytes])).map_err(|never| match never {}).boxed_unsync();
-        http::Request::post("https://api.fivetran.com/v1/users").body(body).unwrap()
+        http::Request::post("https://api.example.com/v1/users").body(body).unwrap()
     }
 
     #[tokio::test]
