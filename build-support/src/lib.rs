@@ -12,10 +12,11 @@ const TARGET: &str = "wasm32-wasip2";
 const PROFILE: &str = "component";
 
 /// Builds `packages` (the member's folder relative to `workspace`, and its package name) and
-/// returns each `.wasm` path, in order. Reruns when the packages' sources, `wit/`, the lock file,
-/// the toolchain or the components' build flags (`.cargo/config.toml`) change.
+/// returns each `.wasm` path, in order. Reruns when the packages' sources, `wit/`, the connector
+/// SDK they build on, the lock file, the toolchain or the components' build flags
+/// (`.cargo/config.toml`) change.
 pub fn build_components(workspace: &Path, packages: &[(&str, &str)]) -> Vec<PathBuf> {
-    for watched in ["wit", "Cargo.lock", "Cargo.toml", ".cargo/config.toml", "rust-toolchain.toml"] {
+    for watched in ["wit", "crates/connector-sdk", "Cargo.lock", "Cargo.toml", ".cargo/config.toml", "rust-toolchain.toml"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
     ensure_target();

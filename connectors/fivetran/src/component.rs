@@ -1,323 +1,79 @@
-//! The WIT glue: the `accessgov:connector` exports over [`Connector`], with `waki` sending the
-//! requests through the host's `wasi:http`.
+//! The connector as the host calls it: [`Fivetran`] over [`Connector`], exported through the SDK's
+//! WIT glue.
+
+use connector_sdk::ConnectorComponent;
+use connector_sdk::model::{
+    AccountInfo, AuthScheme, Capability, Config, Credential, DeprovisionOutcome, Entitlement, GrantOutcome, Metadata, NewAccount, Page,
+    ProvisionOutcome, RateLimitHeaders, Resource, ResourceRef, Result, RevokeOutcome,
+};
+use connector_sdk::transport::Transport;
 
 use crate::connector::{self, Connector, RESOURCE_TYPES};
-use crate::model;
-use crate::transport::{ApiRequest, ApiResponse, Transport, TransportError};
 
-wit_bindgen::generate!({
-    path: "../../wit",
-    world: "connector-world",
-});
+/// The Fivetran connector component.
+pub struct Fivetran;
 
-use accessgov::connector::log::{self as host_log, Level};
-use accessgov::connector::types as wit;
-use exports::accessgov::connector::connector::Guest;
+connector_sdk::export_connector!(Fivetran);
 
-struct FivetranConnector;
+const CREDENTIALS: &[Credential] = &[
+    Credential {
+        name: "api_key",
+        default_env: "FIVETRAN_API_KEY",
+        description: "a Fivetran API key (Account Settings > API Key, or a system key)",
+    },
+    Credential { name: "api_secret", default_env: "FIVETRAN_API_SECRET", description: "the API key's secret" },
+];
 
-export!(FivetranConnector);
-
-impl Guest for FivetranConnector {
-    fn metadata() -> wit::ConnectorMetadata {
-        wit::ConnectorMetadata {
-            name: connector::NAME.into(),
-            version: connector::VERSION.into(),
-            description: "Fivetran users, roles, teams and destinations, and the access between them".into(),
-            resource_types: RESOURCE_TYPES
-                .iter()
-                .map(|t| wit::ResourceType {
-                    id: t.id.into(),
-                    display_name: t.display_name.into(),
-                    entitlements_need: t.entitlements_need.iter().map(|s| (*s).into()).collect(),
-                })
-                .collect(),
-            capabilities: vec![wit::Capability::Sync, wit::Capability::Provision],
-            credentials: vec![
-                wit::Credential {
-                    name: "api_key".into(),
-                    default_env: "FIVETRAN_API_KEY".into(),
-                    description: "a Fivetran API key (Account Settings > API Key, or a system key)".into(),
-                },
-                wit::Credential {
-                    name: "api_secret".into(),
-                    default_env: "FIVETRAN_API_SECRET".into(),
-                    description: "the API key's secret".into(),
-                },
-            ],
-            auth: wit::AuthScheme::Basic(wit::BasicAuth { user: "api_key".into(), password: "api_secret".into() }),
-            default_base_url: Some(connector::DEFAULT_BASE_URL.into()),
-            rate_limit: Some(wit::RateLimitHeaders {
-                limit: "X-Rate-Limit".into(),
-                remaining: "X-Rate-Limit-Remaining".into(),
-                window_seconds: 3600,
-            }),
+impl ConnectorComponent for Fivetran {
+    fn metadata() -> Metadata {
+        Metadata {
+            name: connector::NAME,
+            version: connector::VERSION,
+            description: "Fivetran users, roles, teams and destinations, and the access between them",
+            resource_types: RESOURCE_TYPES,
+            capabilities: &[Capability::Sync, Capability::Provision],
+            credentials: CREDENTIALS,
+            auth: AuthScheme::Basic { user: "api_key", password: "api_secret" },
+            default_base_url: Some(connector::DEFAULT_BASE_URL),
+            rate_limit: Some(RateLimitHeaders { limit: "X-Rate-Limit", remaining: "X-Rate-Limit-Remaining", window_seconds: 3600 }),
             max_page_size: connector::MAX_PAGE_SIZE,
         }
     }
 
-    fn validate(cfg: wit::Config) -> Result<wit::AccountInfo, wit::ConnectorError> {
-        let info = Connector::new(&Waki, config(cfg)).validate().map_err(error)?;
-        Ok(wit::AccountInfo {
-            account_id: info.account_id,
-            account_name: info.account_name,
-            key_kind: match info.key_kind {
-                model::KeyKind::User => wit::KeyKind::User,
-                model::KeyKind::System => wit::KeyKind::System,
-                model::KeyKind::Unknown => wit::KeyKind::Unknown,
-            },
-            key_owner: info.key_owner,
-        })
+    fn validate(transport: &impl Transport, config: Config) -> Result<AccountInfo> {
+        Connector::new(transport, config).validate()
     }
 
-    fn list_resources(cfg: wit::Config, resource_type: String, page_token: Option<String>) -> Result<wit::Page, wit::ConnectorError> {
-        let connector = Connector::new(&Waki, config(cfg));
-        connector.list_resources(&resource_type, page_token.as_deref()).map(page).map_err(error)
+    fn list_resources(transport: &impl Transport, config: Config, resource_type: &str, token: Option<&str>) -> Result<Page> {
+        Connector::new(transport, config).list_resources(resource_type, token)
     }
 
     fn list_entitlements(
-        cfg: wit::Config,
-        resource: wit::Resource,
-        related: Vec<wit::Resource>,
-    ) -> Result<Vec<wit::Entitlement>, wit::ConnectorError> {
-        let resource = from_wit(resource);
-        let related: Vec<_> = related.into_iter().map(from_wit).collect();
-        let connector = Connector::new(&Waki, config(cfg));
-        let entitlements = connector.list_entitlements(&resource, &related).map_err(error)?;
-        Ok(entitlements.into_iter().map(entitlement).collect())
+        transport: &impl Transport,
+        config: Config,
+        resource: &Resource,
+        related: &[Resource],
+    ) -> Result<Vec<Entitlement>> {
+        Connector::new(transport, config).list_entitlements(resource, related)
     }
 
-    fn list_grants(cfg: wit::Config, resource: wit::Resource, page_token: Option<String>) -> Result<wit::Page, wit::ConnectorError> {
-        let resource = from_wit(resource);
-        let connector = Connector::new(&Waki, config(cfg));
-        connector.list_grants(&resource, page_token.as_deref()).map(page).map_err(error)
+    fn list_grants(transport: &impl Transport, config: Config, resource: &Resource, token: Option<&str>) -> Result<Page> {
+        Connector::new(transport, config).list_grants(resource, token)
     }
 
-    fn provision_account(cfg: wit::Config, account: wit::NewAccount) -> Result<wit::ProvisionOutcome, wit::ConnectorError> {
-        let account = model::NewAccount {
-            email: account.email,
-            given_name: account.given_name,
-            family_name: account.family_name,
-            account_role: account.account_role,
-            phone: account.phone,
-        };
-        let outcome = Connector::new(&Waki, config(cfg)).provision(&account).map_err(error)?;
-        Ok(match outcome {
-            model::ProvisionOutcome::Created(user) => wit::ProvisionOutcome::Created(resource(user)),
-            model::ProvisionOutcome::AlreadyExists(user) => wit::ProvisionOutcome::AlreadyExists(resource(user)),
-        })
+    fn provision_account(transport: &impl Transport, config: Config, account: NewAccount) -> Result<ProvisionOutcome> {
+        Connector::new(transport, config).provision(&account)
     }
 
-    fn deprovision_account(cfg: wit::Config, user_id: String) -> Result<wit::DeprovisionOutcome, wit::ConnectorError> {
-        Ok(match Connector::new(&Waki, config(cfg)).deprovision(&user_id).map_err(error)? {
-            model::DeprovisionOutcome::Deleted => wit::DeprovisionOutcome::Deleted,
-            model::DeprovisionOutcome::NotFound => wit::DeprovisionOutcome::NotFound,
-        })
+    fn deprovision_account(transport: &impl Transport, config: Config, user_id: &str) -> Result<DeprovisionOutcome> {
+        Connector::new(transport, config).deprovision(user_id)
     }
 
-    fn grant_entitlement(
-        cfg: wit::Config,
-        entitlement: String,
-        principal: wit::ResourceRef,
-    ) -> Result<wit::GrantOutcome, wit::ConnectorError> {
-        let principal = model::ResourceRef { resource_type: principal.resource_type, id: principal.id };
-        let outcome = Connector::new(&Waki, config(cfg)).grant(&entitlement, &principal).map_err(error)?;
-        Ok(wit::GrantOutcome {
-            grant: grant(outcome.grant),
-            change: match outcome.change {
-                model::GrantChange::Granted => wit::GrantChange::Granted,
-                model::GrantChange::Updated => wit::GrantChange::Updated,
-                model::GrantChange::AlreadyHeld => wit::GrantChange::AlreadyHeld,
-            },
-            replaced: outcome.replaced,
-        })
+    fn grant_entitlement(transport: &impl Transport, config: Config, entitlement: &str, principal: &ResourceRef) -> Result<GrantOutcome> {
+        Connector::new(transport, config).grant(entitlement, principal)
     }
 
-    fn revoke_grant(cfg: wit::Config, grant: String) -> Result<wit::RevokeOutcome, wit::ConnectorError> {
-        let outcome = Connector::new(&Waki, config(cfg)).revoke(&grant).map_err(error)?;
-        Ok(wit::RevokeOutcome {
-            grant: outcome.grant,
-            change: match outcome.change {
-                model::RevokeChange::Revoked => wit::RevokeChange::Revoked,
-                model::RevokeChange::NotHeld => wit::RevokeChange::NotHeld,
-            },
-        })
-    }
-}
-
-/// Sends requests with `waki` over `wasi:http/outgoing-handler`. The host adds the credentials.
-struct Waki;
-
-impl Transport for Waki {
-    fn send(&self, base_url: &str, request: &ApiRequest) -> Result<ApiResponse, TransportError> {
-        let url = format!("{base_url}{}", request.path);
-        let method = match request.method {
-            "POST" => waki::Method::Post,
-            "PATCH" => waki::Method::Patch,
-            "DELETE" => waki::Method::Delete,
-            _ => waki::Method::Get,
-        };
-        let mut builder = waki::Client::new()
-            .request(method, &url)
-            .header("Accept", "application/json")
-            .header("User-Agent", concat!("accessgov-fivetran/", env!("CARGO_PKG_VERSION")));
-        if let Some(body) = &request.body {
-            builder = builder.header("Content-Type", "application/json").body(body.clone());
-        }
-        let response = builder.send().map_err(|e| classify(&e))?;
-        let status = response.status_code();
-        let retry_after = response.header("retry-after").and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let body = read_body(&response).map_err(|e| body_failure(&e))?;
-        Ok(ApiResponse { status, retry_after, body })
-    }
-
-    fn warn(&self, message: &str) {
-        host_log::write(Level::Warn, message);
-    }
-}
-
-/// Why reading an answer's body failed, in words. waki hands over the host's error only as text
-/// (`input_stream read failed: LastOperationFailed(... HttpResponseIncomplete ...)`): the
-/// wasi:http code in it is what happened.
-fn body_failure(error: &anyhow::Error) -> TransportError {
-    let text = format!("{error:#}");
-    let code = [
-        ("HttpResponseBodySize", waki::ErrorCode::HttpResponseBodySize(None)),
-        ("HttpResponseIncomplete", waki::ErrorCode::HttpResponseIncomplete),
-        ("ConnectionTerminated", waki::ErrorCode::ConnectionTerminated),
-        ("ConnectionReadTimeout", waki::ErrorCode::ConnectionReadTimeout),
-        ("HttpProtocolError", waki::ErrorCode::HttpProtocolError),
-    ]
-    .into_iter()
-    .find(|(name, _)| text.contains(name));
-    match code {
-        Some((_, waki::ErrorCode::ConnectionReadTimeout)) => {
-            TransportError::Failed("the API stopped sending its answer before the end (no data in time)".into())
-        }
-        Some((_, waki::ErrorCode::HttpResponseIncomplete | waki::ErrorCode::ConnectionTerminated)) => {
-            TransportError::Failed(describe(&waki::ErrorCode::HttpResponseIncomplete))
-        }
-        Some((_, code)) => classify_code(&code),
-        None => TransportError::Failed(format!("reading the body failed: {text}")),
-    }
-}
-
-/// The whole body. A page usually comes in one chunk, which is kept as it came rather than
-/// copied; the host bounds the total (`max_response_mib`), so nothing here trusts a length header.
-fn read_body(response: &waki::Response) -> anyhow::Result<Vec<u8>> {
-    let mut body: Vec<u8> = Vec::new();
-    while let Some(chunk) = response.chunk(1 << 20)? {
-        if body.is_empty() {
-            body = chunk;
-        } else {
-            body.extend_from_slice(&chunk);
-        }
-    }
-    Ok(body)
-}
-
-fn classify(error: &anyhow::Error) -> TransportError {
-    match error.downcast_ref::<waki::ErrorCode>() {
-        Some(code) => classify_code(code),
-        None => TransportError::Failed(format!("{error}")),
-    }
-}
-
-fn classify_code(code: &waki::ErrorCode) -> TransportError {
-    match code {
-        waki::ErrorCode::HttpRequestDenied => TransportError::Denied(describe(code)),
-        // An answer that is not HTTP will not become HTTP when asked again.
-        waki::ErrorCode::HttpProtocolError
-        | waki::ErrorCode::HttpResponseHeaderSize(_)
-        | waki::ErrorCode::HttpResponseHeaderSectionSize(_) => TransportError::Malformed(describe(code)),
-        code => TransportError::Failed(describe(code)),
-    }
-}
-
-/// What a wasi:http error code means, in words an operator acts on (its `Display` is the
-/// variant's debug form).
-fn describe(code: &waki::ErrorCode) -> String {
-    use waki::ErrorCode as E;
-    match code {
-        E::DnsError(payload) => match &payload.rcode {
-            Some(why) => format!("cannot resolve the API's host name ({why})"),
-            None => "cannot resolve the API's host name".into(),
-        },
-        E::DnsTimeout => "the API's host name did not resolve in time".into(),
-        E::DestinationNotFound | E::DestinationUnavailable | E::DestinationIpUnroutable => "the API's address cannot be reached".into(),
-        E::ConnectionRefused => "the API refused the connection".into(),
-        E::ConnectionTerminated | E::HttpResponseIncomplete => {
-            "the answer was cut short: the connection closed before all of it came".into()
-        }
-        E::ConnectionTimeout => "no connection to the API in time".into(),
-        E::ConnectionReadTimeout | E::HttpResponseTimeout => "the API did not answer in time".into(),
-        E::ConnectionWriteTimeout => "the request could not be sent in time".into(),
-        E::TlsProtocolError | E::TlsCertificateError => "the TLS handshake with the API failed (check the certificate)".into(),
-        E::TlsAlertReceived(alert) => match &alert.alert_message {
-            Some(message) => format!("the API ended the TLS handshake: {message}"),
-            None => "the API ended the TLS handshake".into(),
-        },
-        E::HttpRequestDenied => "the host's egress policy refused the request".into(),
-        E::HttpResponseBodySize(_) => "the answer was larger than the host allows".into(),
-        E::HttpProtocolError => "the API's answer was not valid HTTP (a malformed or oversized head)".into(),
-        E::HttpResponseHeaderSize(_) | E::HttpResponseHeaderSectionSize(_) => "the API's answer had headers too large to read".into(),
-        E::InternalError(Some(why)) => why.clone(),
-        other => format!("{other:?}"),
-    }
-}
-
-fn config(cfg: wit::Config) -> model::Config {
-    model::Config { base_url: cfg.base_url, page_size: cfg.page_size }
-}
-
-fn from_wit(resource: wit::Resource) -> model::Resource {
-    model::Resource {
-        resource_type: resource.resource_type,
-        id: resource.id,
-        display_name: resource.display_name,
-        traits: resource.traits_json,
-    }
-}
-
-fn page(page: model::Page) -> wit::Page {
-    if !page.grants.is_empty() {
-        host_log::write(Level::Debug, &format!("page with {} grants", page.grants.len()));
-    }
-    wit::Page {
-        resources: page.resources.into_iter().map(resource).collect(),
-        entitlements: page.entitlements.into_iter().map(entitlement).collect(),
-        grants: page.grants.into_iter().map(grant).collect(),
-        next_page_token: page.next_page_token,
-    }
-}
-
-fn reference(r: model::ResourceRef) -> wit::ResourceRef {
-    wit::ResourceRef { resource_type: r.resource_type, id: r.id }
-}
-
-fn resource(r: model::Resource) -> wit::Resource {
-    wit::Resource { resource_type: r.resource_type, id: r.id, display_name: r.display_name, traits_json: r.traits }
-}
-
-fn entitlement(e: model::Entitlement) -> wit::Entitlement {
-    wit::Entitlement { id: e.id, resource: reference(e.resource), slug: e.slug, display_name: e.display_name, grantable_to: e.grantable_to }
-}
-
-fn grant(g: model::Grant) -> wit::Grant {
-    wit::Grant { id: g.id, entitlement: g.entitlement, principal: reference(g.principal), expandable: g.expandable }
-}
-
-fn error(e: model::ConnectorError) -> wit::ConnectorError {
-    use model::ConnectorError as E;
-    match e {
-        E::Unauthorized(m) => wit::ConnectorError::Unauthorized(m),
-        E::Forbidden(m) => wit::ConnectorError::Forbidden(m),
-        E::NotFound(m) => wit::ConnectorError::NotFound(m),
-        E::RateLimited { retry_after_ms, message } => wit::ConnectorError::RateLimited(wit::RateLimit { retry_after_ms, message }),
-        E::InvalidArgument(m) => wit::ConnectorError::InvalidArgument(m),
-        E::Conflict(m) => wit::ConnectorError::Conflict(m),
-        E::Upstream { status, code, message } => wit::ConnectorError::Upstream(wit::UpstreamError { status, code, message }),
-        E::Unsupported(m) => wit::ConnectorError::Unsupported(m),
-        E::Internal(m) => wit::ConnectorError::Internal(m),
+    fn revoke_grant(transport: &impl Transport, config: Config, grant: &str) -> Result<RevokeOutcome> {
+        Connector::new(transport, config).revoke(grant)
     }
 }

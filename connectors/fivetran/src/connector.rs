@@ -3,9 +3,10 @@
 use serde::de::DeserializeOwned;
 
 use crate::api;
-use crate::lenient::{Notes, malformed};
+use crate::lenient::Notes;
 use crate::mapping;
-use crate::model::{AccountInfo, Config, ConnectorError, Entitlement, GROUP, Page, ROLE, Resource, Result, TEAM, USER};
+use crate::model::{AccountInfo, Config, ConnectorError, Entitlement, GROUP, Page, ROLE, Resource, ResourceType, Result, TEAM, USER};
+use crate::paging::CursorWalk;
 use crate::transport::{ApiRequest, ApiResponse, Transport, encode};
 
 pub const NAME: &str = "fivetran";
@@ -15,19 +16,13 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 /// Where Fivetran's REST API is.
 pub const DEFAULT_BASE_URL: &str = "https://api.fivetran.com";
 
-/// A resource type the connector reports, in the order the host should list them: roles first,
-/// since a group's entitlements are its destination-scoped roles.
-pub struct ResourceTypeInfo {
-    pub id: &'static str,
-    pub display_name: &'static str,
-    pub entitlements_need: &'static [&'static str],
-}
-
-pub const RESOURCE_TYPES: &[ResourceTypeInfo] = &[
-    ResourceTypeInfo { id: ROLE, display_name: "Role", entitlements_need: &[] },
-    ResourceTypeInfo { id: USER, display_name: "User", entitlements_need: &[] },
-    ResourceTypeInfo { id: TEAM, display_name: "Team", entitlements_need: &[] },
-    ResourceTypeInfo { id: GROUP, display_name: "Group", entitlements_need: &[ROLE] },
+/// The resource types, in the order the host should list them: roles first, since a group's
+/// entitlements are its destination-scoped roles.
+pub const RESOURCE_TYPES: &[ResourceType] = &[
+    ResourceType { id: ROLE, display_name: "Role", entitlements_need: &[] },
+    ResourceType { id: USER, display_name: "User", entitlements_need: &[] },
+    ResourceType { id: TEAM, display_name: "Team", entitlements_need: &[] },
+    ResourceType { id: GROUP, display_name: "Group", entitlements_need: &[ROLE] },
 ];
 
 const ACCOUNT_INFO: &str = "GET /v1/account/info";
@@ -195,37 +190,25 @@ impl<'a, T: Transport> Connector<'a, T> {
     }
 
     /// Walks a list endpoint page by page, each answer to `visit`, until it finds what it looks
-    /// for or the pages end. The walk is bounded by what the server sends: a cursor sent before
-    /// (a cycle of any length) or [`MAX_EMPTY_PAGES`] empty pages in a row stop it with an error.
+    /// for or the pages end; bounded by what the server sends ([`CursorWalk`]).
     pub(crate) fn walk_pages<Found>(
         &self,
         path: &str,
         mut visit: impl FnMut(&str, &ApiResponse) -> Result<Step<Found>>,
     ) -> Result<Option<Found>> {
         let mut cursor: Option<String> = None;
-        let mut seen = std::collections::BTreeSet::new();
-        let mut empty_in_a_row = 0;
-        for pages in 1.. {
+        let mut walk = CursorWalk::default();
+        loop {
             let (endpoint, response) = self.get_page(path, cursor.as_deref())?;
             let step = visit(&endpoint, &response)?;
             if step.found.is_some() {
                 return Ok(step.found);
             }
-            let Some(next) = step.next else { return Ok(None) };
-            empty_in_a_row = if step.items == 0 { empty_in_a_row + 1 } else { 0 };
-            if empty_in_a_row >= MAX_EMPTY_PAGES {
-                return Err(malformed(format!(
-                    "{endpoint} sent {MAX_EMPTY_PAGES} empty pages in a row, each with a next cursor: the listing was stopped after {pages} pages"
-                )));
+            match walk.next(&endpoint, step.next, step.items)? {
+                Some(next) => cursor = Some(next),
+                None => return Ok(None),
             }
-            if !seen.insert(next.clone()) {
-                return Err(malformed(format!(
-                    "{endpoint} sent a next cursor it had sent before: its paging goes in a circle; the listing was stopped after {pages} pages"
-                )));
-            }
-            cursor = Some(next);
         }
-        unreachable!("the walk returns from inside its loop")
     }
 }
 
@@ -238,9 +221,6 @@ pub(crate) struct Step<Found> {
     /// Items on the page.
     pub items: usize,
 }
-
-/// Empty pages in a row, each with a next cursor, that a listing follows before it gives up.
-pub const MAX_EMPTY_PAGES: usize = 10;
 
 fn non_empty(cursor: &str) -> Option<&str> {
     (!cursor.is_empty()).then_some(cursor)
@@ -360,7 +340,7 @@ mod tests {
         let canned = Canned::new(&answers);
         let error = walk(&canned).unwrap_err();
         assert!(matches!(&error, ConnectorError::Upstream { message, .. } if message.contains("10 empty pages in a row")), "{error:?}");
-        assert_eq!(canned.seen.borrow().len(), MAX_EMPTY_PAGES);
+        assert_eq!(canned.seen.borrow().len(), crate::paging::MAX_EMPTY_PAGES);
         let some_empty = Canned::new(&[
             (200, r#"{"data":{"items":[],"next_cursor":"x"}}"#),
             (200, r#"{"data":{"items":null,"next_cursor":"y"}}"#),

@@ -178,14 +178,7 @@ pub fn check_reported_email(email: &str) -> std::result::Result<(), String> {
 /// The most bytes of an id or a role name.
 const MAX_ID_BYTES: usize = 256;
 
-/// `text` cut to at most 64 characters, for quoting API text in a message.
-pub fn shown(text: &str) -> String {
-    const MOST: usize = 64;
-    match text.char_indices().nth(MOST) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_owned(),
-    }
-}
+pub use crate::lenient::shown;
 
 #[cfg(test)]
 mod tests {

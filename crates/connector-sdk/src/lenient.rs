@@ -5,7 +5,7 @@
 //! number for a phone), or of a type it cannot be read as. The mapping then decides:
 //!
 //! - **Identifying fields** (ids, a user's email, a role's name, a membership's user or group id)
-//!   must be present strings that pass [`crate::ids::check_api_id`]; anything else stops the
+//!   must be present strings that pass the connector's id check; anything else stops the
 //!   listing with an `upstream` error naming the endpoint and the item ([`Notes::identity`]).
 //! - **Every other field** falls back to a documented default when it is null, absent or of the
 //!   wrong type, and is kept as it came when it holds a value no enum lists. Each such reading is
@@ -347,7 +347,7 @@ impl Notes {
     /// Notes a value no enum of the definition lists, kept as it came.
     pub fn unknown_value(&mut self, name: &'static str, value: &str, reading: &'static str) {
         if !self.noted.iter().any(|(noted, _)| *noted == name) {
-            self.note(name, format!("held {:?}, a value the API's definition does not list; {reading}", crate::ids::shown(value)));
+            self.note(name, format!("held {:?}, a value the API's definition does not list; {reading}", shown(value)));
         }
     }
 
@@ -407,6 +407,15 @@ impl Notes {
 /// The error for an answer that cannot be read: status 200, `MalformedResponse`.
 pub fn malformed(message: String) -> ConnectorError {
     ConnectorError::Upstream { status: Some(200), code: Some("MalformedResponse".into()), message }
+}
+
+/// `text` cut to at most 64 characters, for quoting API text in a message.
+pub fn shown(text: &str) -> String {
+    const MOST: usize = 64;
+    match text.char_indices().nth(MOST) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
 }
 
 #[cfg(test)]

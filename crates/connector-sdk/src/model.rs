@@ -1,0 +1,218 @@
+//! What a connector reports, as plain Rust: a mirror of the WIT `types` interface, so that a
+//! connector's logic is tested natively and the WIT glue ([`crate::export_connector`]) converts.
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceRef {
+    pub resource_type: String,
+    pub id: String,
+}
+
+impl ResourceRef {
+    pub fn new(resource_type: &str, id: &str) -> Self {
+        Self { resource_type: resource_type.to_owned(), id: id.to_owned() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub resource_type: String,
+    pub id: String,
+    pub display_name: String,
+    /// A JSON object, as text: written once by the mapping, passed through as is.
+    pub traits: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entitlement {
+    pub id: String,
+    pub resource: ResourceRef,
+    pub slug: String,
+    pub display_name: String,
+    pub grantable_to: Vec<String>,
+}
+
+impl Entitlement {
+    pub fn new(resource: ResourceRef, slug: &str, display_name: String, grantable_to: &[&str]) -> Self {
+        Self {
+            id: entitlement_id(&resource.resource_type, &resource.id, slug),
+            resource,
+            slug: slug.to_owned(),
+            display_name,
+            grantable_to: grantable_to.iter().map(|s| (*s).to_owned()).collect(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grant {
+    pub id: String,
+    pub entitlement: String,
+    pub principal: ResourceRef,
+    pub expandable: Vec<String>,
+}
+
+impl Grant {
+    pub fn new(entitlement: &str, principal: ResourceRef, expandable: Vec<String>) -> Self {
+        Self { id: grant_id(entitlement, &principal), entitlement: entitlement.to_owned(), principal, expandable }
+    }
+}
+
+/// `{entitlement id}:{principal type}:{principal id}`.
+pub fn grant_id(entitlement: &str, principal: &ResourceRef) -> String {
+    [entitlement, ":", &principal.resource_type, ":", &principal.id].concat()
+}
+
+/// `{type}:{resource_id}:{slug}`.
+pub fn entitlement_id(resource_type: &str, resource_id: &str, slug: &str) -> String {
+    [resource_type, ":", resource_id, ":", slug].concat()
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Page {
+    pub resources: Vec<Resource>,
+    pub entitlements: Vec<Entitlement>,
+    pub grants: Vec<Grant>,
+    pub next_page_token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub base_url: String,
+    pub page_size: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    User,
+    System,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountInfo {
+    pub account_id: String,
+    pub account_name: Option<String>,
+    pub key_kind: KeyKind,
+    pub key_owner: Option<String>,
+}
+
+/// Errors the host acts on; mirrors the WIT `connector-error` variant.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConnectorError {
+    Unauthorized(String),
+    Forbidden(String),
+    NotFound(String),
+    RateLimited { retry_after_ms: Option<u64>, message: String },
+    InvalidArgument(String),
+    Conflict(String),
+    Upstream { status: Option<u16>, code: Option<String>, message: String },
+    Unsupported(String),
+    Internal(String),
+}
+
+pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAccount {
+    pub email: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub account_role: Option<String>,
+    pub phone: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProvisionOutcome {
+    Created(Resource),
+    AlreadyExists(Resource),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeprovisionOutcome {
+    Deleted,
+    NotFound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantChange {
+    Granted,
+    Updated,
+    AlreadyHeld,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrantOutcome {
+    pub grant: Grant,
+    pub change: GrantChange,
+    /// The grant an update replaced.
+    pub replaced: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RevokeChange {
+    Revoked,
+    NotHeld,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevokeOutcome {
+    pub grant: String,
+    pub change: RevokeChange,
+}
+
+/// A kind of resource a connector reports, in the order the host should list them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceType {
+    pub id: &'static str,
+    pub display_name: &'static str,
+    /// Types whose resources `list-entitlements` needs for this type.
+    pub entitlements_need: &'static [&'static str],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    Sync,
+    Provision,
+}
+
+/// A secret the connector's API needs; the host reads and applies it (see the WIT contract).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Credential {
+    pub name: &'static str,
+    pub default_env: &'static str,
+    pub description: &'static str,
+}
+
+/// How the host applies the credentials.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthScheme {
+    /// `Authorization: Basic`, from the credentials named `user` and `password`.
+    Basic { user: &'static str, password: &'static str },
+    /// `Authorization: Bearer`, from the credential so named.
+    Bearer(&'static str),
+    /// A header of this name, from the credential so named.
+    Header { name: &'static str, credential: &'static str },
+}
+
+/// The response headers by which the API announces its request budget.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateLimitHeaders {
+    pub limit: &'static str,
+    pub remaining: &'static str,
+    pub window_seconds: u32,
+}
+
+/// What a connector declares about itself: the WIT `connector-metadata`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Metadata {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub description: &'static str,
+    pub resource_types: &'static [ResourceType],
+    pub capabilities: &'static [Capability],
+    pub credentials: &'static [Credential],
+    pub auth: AuthScheme,
+    pub default_base_url: Option<&'static str>,
+    pub rate_limit: Option<RateLimitHeaders>,
+    pub max_page_size: u32,
+}
