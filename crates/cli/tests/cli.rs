@@ -710,3 +710,22 @@ fn api_text_cannot_forge_a_line_of_the_diff_or_the_log() {
     assert!(!text.contains('\u{1b}'), "no escape sequence reaches the terminal");
     assert!(text.contains("Mallory\\nceo@example.com"), "shown escaped: {text}");
 }
+
+#[test]
+fn connectors_are_chosen_by_name_or_file_and_an_unknown_name_is_refused() {
+    let (fake, account) = fake();
+    let url = fake.base_url();
+    let output = run(&["validate", "--connector", "fivetran", "--base-url", &url, "--allow-private-network"], Some(key(&account)));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = run(&["validate", "--connector", "nosuch", "--base-url", &url, "--allow-private-network"], Some(key(&account)));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(error_line(&output).contains("\"nosuch\" is not a built-in connector; choose one of fivetran"), "{}", stderr(&output));
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = dir.path().join("t.toml");
+    std::fs::write(&tenants, format!("[[tenant]]\nid = \"a\"\nconnector = \"nosuch\"\nbase_url = \"{url}\"\n")).unwrap();
+    let output = run(&["validate", "--tenant", tenants.to_str().unwrap()], Some(key(&account)));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(error_line(&output).contains("tenant a: connector \"nosuch\" is not a built-in connector"), "{}", stderr(&output));
+    let output = run(&["validate", "--connector", "fivetran", "--plugin", "x.wasm"], Some(key(&account)));
+    assert_eq!(output.status.code(), Some(2), "the two flags exclude each other");
+}
