@@ -6,7 +6,7 @@ use crate::api;
 use crate::lenient::Notes;
 use crate::mapping;
 use crate::model::{AccountInfo, Config, ConnectorError, Entitlement, GROUP, Page, ROLE, Resource, ResourceType, Result, TEAM, USER};
-use crate::paging::CursorWalk;
+use crate::paging::{self, CursorWalk};
 use crate::transport::{ApiRequest, ApiResponse, Transport, encode};
 
 pub const NAME: &str = "fivetran";
@@ -57,10 +57,11 @@ impl<'a, T: Transport> Connector<'a, T> {
     pub fn list_resources(&self, resource_type: &str, token: Option<&str>) -> Result<Page> {
         match resource_type {
             USER => {
-                let (endpoint, response) = self.get_page("/v1/users", token)?;
+                let (endpoint, response, streak) = self.get_page("/v1/users", token)?;
                 let (users, next) = api::decode_list::<api::User>(&endpoint, &response)?;
+                let next_page_token = paging::next_token(&endpoint, streak, users.len(), next)?;
                 let page = self.read("GET /v1/users", &endpoint, |notes| mapping::users_page(&users, notes))?;
-                Ok(Page { next_page_token: next, ..page })
+                Ok(Page { next_page_token, ..page })
             }
             ROLE => self.list_page("/v1/roles", "GET /v1/roles", token, |items: Vec<api::Role>, notes| mapping::roles_page(&items, notes)),
             TEAM => self.list_page("/v1/teams", "GET /v1/teams", token, |items: Vec<api::Team>, notes| mapping::teams_page(&items, notes)),
@@ -87,11 +88,14 @@ impl<'a, T: Transport> Connector<'a, T> {
         match resource.resource_type.as_str() {
             TEAM => self.list_team_grants(&resource.id, token),
             GROUP => {
-                let (endpoint, response) = self.get_page(&format!("/v1/groups/{id}/users"), token)?;
+                let (endpoint, response, streak) = self.get_page(&format!("/v1/groups/{id}/users"), token)?;
                 let (members, next) = api::decode_list::<api::GroupMember>(&endpoint, &response)?;
+                // Most of a group's users reach it through their account role and hold nothing on
+                // it: a page of them maps to no grant, and is not empty.
+                let next_page_token = paging::next_token(&endpoint, streak, members.len(), next)?;
                 let page =
                     self.read("GET /v1/groups/{id}/users", &endpoint, |notes| mapping::group_user_page(&resource.id, &members, notes))?;
-                Ok(Page { next_page_token: next, ..page })
+                Ok(Page { next_page_token, ..page })
             }
             // A user's and a role's grants come with the user and team listings.
             USER | ROLE => Ok(Page::default()),
@@ -134,13 +138,14 @@ impl<'a, T: Transport> Connector<'a, T> {
         &self,
         path: &str,
         template: &'static str,
-        cursor: Option<&str>,
+        token: Option<&str>,
         map: impl FnOnce(Vec<I>, &mut Notes) -> Result<Page>,
     ) -> Result<Page> {
-        let (endpoint, response) = self.get_page(path, cursor)?;
-        let (items, next) = api::decode_list(&endpoint, &response)?;
+        let (endpoint, response, streak) = self.get_page(path, token)?;
+        let (items, next) = api::decode_list::<I>(&endpoint, &response)?;
+        let next_page_token = paging::next_token(&endpoint, streak, items.len(), next)?;
         let mut page = self.read(template, &endpoint, |notes| map(items, notes))?;
-        page.next_page_token = next;
+        page.next_page_token = next_page_token;
         Ok(page)
     }
 
@@ -154,8 +159,19 @@ impl<'a, T: Transport> Connector<'a, T> {
         result
     }
 
-    /// Sends one page's request of a list endpoint.
-    fn get_page(&self, path: &str, cursor: Option<&str>) -> Result<(String, ApiResponse)> {
+    /// Sends the request of the page a page token names (none: the first); answers with the
+    /// endpoint, the answer and the empty pages in a row that led to it.
+    fn get_page(&self, path: &str, token: Option<&str>) -> Result<(String, ApiResponse, u32)> {
+        let (streak, cursor) = match token {
+            Some(token) => paging::decode_token(token)?,
+            None => (0, ""),
+        };
+        let (endpoint, response) = self.request_page(path, non_empty(cursor))?;
+        Ok((endpoint, response, streak))
+    }
+
+    /// Sends one page's request of a list endpoint, with the API's own cursor.
+    fn request_page(&self, path: &str, cursor: Option<&str>) -> Result<(String, ApiResponse)> {
         let mut path_and_query = format!("{path}?limit={}", self.config.page_size);
         if let Some(cursor) = cursor {
             path_and_query.push_str("&cursor=");
@@ -199,7 +215,7 @@ impl<'a, T: Transport> Connector<'a, T> {
         let mut cursor: Option<String> = None;
         let mut walk = CursorWalk::default();
         loop {
-            let (endpoint, response) = self.get_page(path, cursor.as_deref())?;
+            let (endpoint, response) = self.request_page(path, cursor.as_deref())?;
             let step = visit(&endpoint, &response)?;
             if step.found.is_some() {
                 return Ok(step.found);
@@ -257,7 +273,7 @@ mod tests {
         let canned = Canned::new(&[(200, r#"{"data":{"items":[],"next_cursor":"a b&c"}}"#), (200, r#"{"data":{"items":[]}}"#)]);
         let connector = Connector::new(&canned, config());
         let first = connector.list_resources("user", None).unwrap();
-        assert_eq!(first.next_page_token.as_deref(), Some("a b&c"));
+        assert_eq!(first.next_page_token.as_deref(), Some("1:a b&c"), "the cursor, after one empty page");
         let second = connector.list_resources("user", first.next_page_token.as_deref()).unwrap();
         assert_eq!(second.next_page_token, None);
         assert_eq!(

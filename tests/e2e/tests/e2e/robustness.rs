@@ -168,6 +168,26 @@ async fn empty_pages_without_end_are_followed_a_bounded_number_of_times() {
     assert_eq!(requests_to(&fake, "/v1/users"), 10);
 }
 
+/// Most of a group's users reach it through their account role and hold nothing on it: many pages
+/// in a row bring no record, and the listing goes on (the 100,000-user benchmark found this).
+#[tokio::test]
+async fn pages_that_bring_no_record_are_not_empty_pages() {
+    let (fake, _) = start(&AccountSpec::sized(9, 40, 2, 2));
+    fake.update(|a| {
+        a.group_users.clear();
+        a.team_groups.clear();
+        for user in a.users.values_mut() {
+            user.role = Some("Account Reviewer".into());
+        }
+    });
+    let account = fake.account();
+    let mut tenant = tenant(&fake, &account);
+    tenant.page_size = Some(1);
+    let snapshot = sync(runtime(), &tenant).await.expect("forty pages of inherited users are no endless paging");
+    assert_eq!(grant_ids(&snapshot), expected_grants(&account));
+    assert!(requests_to(&fake, &format!("/v1/groups/{}/users", account.groups.keys().next().unwrap())) >= 40);
+}
+
 #[tokio::test]
 async fn a_listing_that_never_ends_stops_at_the_syncs_memory_limit() {
     let (fake, account) = start(&small());
