@@ -83,7 +83,7 @@ impl Connectors {
 fn builtin(name: &str, setting: &str) -> Result<Choice, HostError> {
     match builtin_connectors::find(name) {
         Some(found) => Ok(Choice::Builtin(found.name)),
-        None => Err(HostError::Usage(format!(
+        None => Err(HostError::usage(format!(
             "{setting} {name:?} is not a built-in connector; choose one of {}, or load a component file with --plugin",
             builtin_connectors::names()
         ))),

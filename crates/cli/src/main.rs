@@ -16,7 +16,7 @@ use connector_host::diff::SnapshotDiff;
 use connector_host::progress::SyncProgress;
 use connector_host::sync_all::{TenantRun, overall_exit_status, sync_all};
 use connector_host::tenant::{Overrides, TenantEntry, read_tenant_file};
-use connector_host::{ConnectorRuntime, Credentials, HostError, Snapshot, TenantConfig, operations, sync_with_progress};
+use connector_host::{ConnectorRuntime, Credentials, ErrorKind, HostError, Snapshot, TenantConfig, operations, sync_with_progress};
 use connectors::Connectors;
 use fivetran_fake::{AccountSpec, FakeFivetran, generate};
 use progress_display::{Display, Mode};
@@ -171,13 +171,13 @@ fn main() -> ExitCode {
     init_logging(&cli.global);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
-        Err(e) => return fail(&HostError::Other(format!("cannot start the async runtime: {e}"))),
+        Err(e) => return fail(&HostError::other(format!("cannot start the async runtime: {e}"))),
     };
     runtime.spawn(clean_up_on_signal());
     let result = runtime.block_on(run(cli));
     match (result, output::failure()) {
         (Err(error), _) => fail(&error),
-        (Ok(()), Some(why)) => fail(&HostError::Other(why)),
+        (Ok(()), Some(why)) => fail(&HostError::other(why)),
         (Ok(()), None) => ExitCode::SUCCESS,
     }
 }
@@ -229,12 +229,26 @@ fn usage_error(error: clap::Error) -> ExitCode {
             message.push_str(&format!(" {line}"));
         }
     }
-    fail(&HostError::Usage(message))
+    fail(&HostError::usage(message))
 }
 
 fn fail(error: &HostError) -> ExitCode {
-    errln!("connector-host: error: {error}");
+    errln!("connector-host: error: {}", worded(error));
     ExitCode::from(error.exit_status() as u8)
+}
+
+/// An error in the command's words: the library names the setting that would get past it, the
+/// command says where that setting is.
+fn worded(error: &HostError) -> String {
+    let fix = match error.setting() {
+        None => return error.to_string(),
+        Some("base_url") => "check --base-url (tenant key base_url)".to_owned(),
+        Some("allow_private_network") => {
+            "pass --allow-private-network (tenant key allow_private_network = true) only for a local fake or proxy".to_owned()
+        }
+        Some(setting) => format!("raise {setting} in the tenant file if that is expected"),
+    };
+    format!("{error}; {fix}")
 }
 
 fn init_logging(global: &Global) {
@@ -305,7 +319,7 @@ async fn run(cli: Cli) -> Result<(), HostError> {
             for read in &v.reads {
                 match &read.result {
                     Ok(count) => outln!("  {:<width$}  ok ({count} on the first page)", read.resource_type),
-                    Err(error) => outln!("  {:<width$}  failed: {error}", read.resource_type),
+                    Err(error) => outln!("  {:<width$}  failed: {}", read.resource_type, worded(error)),
                 }
             }
             let provisioning =
@@ -320,9 +334,9 @@ async fn run(cli: Cli) -> Result<(), HostError> {
                 outln!("sync: not possible until the failed reads succeed");
                 let message = format!("the key cannot read {}; give it the scopes named above", failed.join(", "));
                 Err(match worst {
-                    Some(HostError::Credentials(_)) => HostError::Credentials(message),
-                    Some(HostError::Sandbox(_)) => HostError::Sandbox(message),
-                    _ => HostError::Api(message),
+                    Some(error) if error.kind() == ErrorKind::Credentials => HostError::credentials(message),
+                    Some(error) if error.kind() == ErrorKind::Sandbox => HostError::sandbox(message),
+                    _ => HostError::api(message),
                 })
             }
         }
@@ -367,7 +381,7 @@ async fn sync_all_tenants(
     out_dir: &std::path::Path,
 ) -> Result<(), HostError> {
     let entries = read_tenant_file(file)?;
-    std::fs::create_dir_all(out_dir).map_err(|e| HostError::Usage(format!("cannot create --out-dir {}: {e}", out_dir.display())))?;
+    std::fs::create_dir_all(out_dir).map_err(|e| HostError::usage(format!("cannot create --out-dir {}: {e}", out_dir.display())))?;
     for entry in &entries {
         connector_host::files::check_writable(&out_dir.join(format!("{}.json", entry.id)), "--out-dir")?;
     }
@@ -397,7 +411,7 @@ async fn sync_all_tenants(
                 s.requests,
                 s.path.display()
             ),
-            Err(error) => outln!("{:<width$}  failed ({})  {error}", outcome.id, error.exit_status()),
+            Err(error) => outln!("{:<width$}  failed ({})  {}", outcome.id, error.exit_status(), worded(error)),
         }
     }
     match overall_exit_status(&outcomes) {
@@ -406,11 +420,11 @@ async fn sync_all_tenants(
             let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
             let message = format!("{failed} of {} tenants failed; see the lines above", outcomes.len());
             Err(match status {
-                2 => HostError::Usage(message),
-                3 => HostError::Credentials(message),
-                4 => HostError::Api(message),
-                5 => HostError::Sandbox(message),
-                _ => HostError::Other(message),
+                2 => HostError::usage(message),
+                3 => HostError::credentials(message),
+                4 => HostError::api(message),
+                5 => HostError::sandbox(message),
+                _ => HostError::other(message),
             })
         }
     }
@@ -426,7 +440,7 @@ async fn tenant(connectors: &Connectors, global: &Global) -> Result<(ConnectorRu
         Some(path) => {
             let mut entries = read_tenant_file(path)?;
             if entries.len() != 1 {
-                return Err(HostError::Usage(format!(
+                return Err(HostError::usage(format!(
                     "--tenant {} holds {} tenants; it takes a file with one [[tenant]] table (sync-all takes several)",
                     path.display(),
                     entries.len()
@@ -458,7 +472,7 @@ async fn demo(runtime: &ConnectorRuntime, out: &std::path::Path, mode: Mode) -> 
     check_out(out)?;
     let account = generate(&AccountSpec::sample());
     let key = account.primary_key().clone();
-    let fake = FakeFivetran::start(account).map_err(|e| HostError::Other(format!("cannot start the fake Fivetran on loopback: {e}")))?;
+    let fake = FakeFivetran::start(account).map_err(|e| HostError::other(format!("cannot start the fake Fivetran on loopback: {e}")))?;
     outln!("fake Fivetran with a generated sample account on {}", fake.base_url());
     let mut tenant = TenantConfig::new("demo", &fake.base_url(), Credentials::new(key.key, key.secret));
     tenant.allow_private_network = true;

@@ -58,7 +58,7 @@ impl ComponentCache {
     pub fn load(&self, engine: &Engine, bytes: &[u8]) -> Result<(Component, bool)> {
         let entry = self.entry(engine, bytes);
         if let Err(why) = private(&self.dir) {
-            tracing::warn!("not using the compiled-component cache: {why}; make it private (chmod 700) or pass another --cache-dir");
+            tracing::warn!("not using the compiled-component cache: {why}; make it private (chmod 700) or use another cache folder");
             return Ok((compile(engine, bytes)?, false));
         }
         if entry.is_file() {
@@ -155,7 +155,7 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component> {
     Component::new(engine, bytes).map_err(|e| {
         let first = format!("{e:#}");
-        HostError::Usage(format!(
+        HostError::usage(format!(
             "the plugin is not a loadable WebAssembly component: {}; pass a file built for wasm32-wasip2",
             first.lines().next().unwrap_or("invalid")
         ))

@@ -37,23 +37,23 @@ impl CredentialSource {
                 let bytes = crate::files::read_limited(path, crate::files::MAX_CREDENTIAL_FILE, "credential file")?;
                 Some(
                     String::from_utf8(bytes)
-                        .map_err(|_| HostError::Usage(format!("the {what} in {} is not UTF-8 text", self.describe())))?,
+                        .map_err(|_| HostError::usage(format!("the {what} in {} is not UTF-8 text", self.describe())))?,
                 )
             }
         };
         let value = value.map(|v| v.trim().to_owned()).unwrap_or_default();
         if value.is_empty() {
-            return Err(HostError::Usage(format!("no {what}: set the {} ({about})", self.describe())));
+            return Err(HostError::usage(format!("no {what}: set the {} ({about})", self.describe())));
         }
         let length = value.chars().count();
         if !(MIN_LENGTH..=MAX_LENGTH).contains(&length) {
-            return Err(HostError::Usage(format!(
+            return Err(HostError::usage(format!(
                 "the {what} from the {} is {length} characters long; credentials have {MIN_LENGTH} to {MAX_LENGTH}: check that it is the whole {what} and only it",
                 self.describe()
             )));
         }
         if value.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(HostError::Usage(format!(
+            return Err(HostError::usage(format!(
                 "the {what} from the {} holds a blank or control character; check that it is the whole {what} and only it",
                 self.describe()
             )));
@@ -97,7 +97,7 @@ impl Credentials {
 
     /// A header of the given name holding `value`.
     pub fn header(name: &str, value: impl Into<String>) -> Result<Self> {
-        let name = HeaderName::try_from(name).map_err(|_| HostError::Usage(format!("{name:?} is not a header name")))?;
+        let name = HeaderName::try_from(name).map_err(|_| HostError::usage(format!("{name:?} is not a header name")))?;
         let value = value.into();
         Ok(Self::made(Some((name, value.clone())), &[&value]))
     }
@@ -121,7 +121,7 @@ impl Credentials {
     pub fn for_scheme(auth: &AuthScheme, values: &BTreeMap<String, String>) -> Result<Self> {
         let value = |name: &str| {
             values.get(name).cloned().ok_or_else(|| {
-                HostError::Usage(format!(
+                HostError::usage(format!(
                     "the connector's auth scheme uses the credential {name:?}, which it does not declare; the connector is faulty"
                 ))
             })
@@ -130,7 +130,7 @@ impl Credentials {
             AuthScheme::Basic(basic) => {
                 let user = value(&basic.user)?;
                 if user.contains(':') {
-                    return Err(HostError::Usage(format!(
+                    return Err(HostError::usage(format!(
                         "the {} contains ':', which Basic authentication cannot carry; check that the credentials are not swapped or joined",
                         basic.user
                     )));

@@ -33,7 +33,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use http::Uri;
 use http::uri::Scheme;
 
-use crate::error::{HostError, Result};
+use crate::error::{HostError, Refusal, Result};
 
 /// A scheme, host and port.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,10 +47,11 @@ impl Origin {
     /// The origin of a base URL; refuses anything but `http(s)://host[:port]` with an empty path.
     pub fn from_base_url(base_url: &str) -> Result<Self> {
         let usage = |why: &str| {
-            HostError::Usage(format!(
-                "--base-url {:?} {why}; give scheme and host only, e.g. https://api.example.com",
+            HostError::usage(format!(
+                "base URL {:?} {why}; a base URL is a scheme and a host only, e.g. https://api.example.com",
                 base_url.chars().take(200).collect::<String>()
             ))
+            .with_setting("base_url")
         };
         if base_url.contains('#') {
             return Err(usage("has a fragment"));
@@ -122,39 +123,48 @@ impl EgressPolicy {
     }
 
     /// Rule 1: the origin itself, before any name is resolved.
-    pub fn check_origin(&self, origin: &Origin) -> Result<(), String> {
+    pub fn check_origin(&self, origin: &Origin) -> Result<(), Refusal> {
         if self.allowed_origins.contains(origin) {
             return Ok(());
         }
         let allowed: Vec<String> = self.allowed_origins.iter().map(ToString::to_string).collect();
-        Err(format!(
-            "egress to {origin} denied: the tenant allows only {}; set --base-url (or the tenant's base_url) to use another API origin",
-            allowed.join(", ")
-        ))
+        Err(Refusal::new(format!("egress to {origin} denied: the tenant allows only {}", allowed.join(", ")), Some("base_url")))
     }
 
     /// Rules 2, 3 and 4: the addresses the origin's host resolved to.
-    pub fn check_addresses(&self, origin: &Origin, addresses: &[IpAddr]) -> Result<(), String> {
+    pub fn check_addresses(&self, origin: &Origin, addresses: &[IpAddr]) -> Result<(), Refusal> {
         if addresses.is_empty() {
-            return Err(format!("egress to {origin} denied: {} resolves to no address", origin.host));
+            return Err(Refusal::new(format!("egress to {origin} denied: {} resolves to no address", origin.host), None));
         }
         if let Some(metadata) = addresses.iter().find(|ip| is_cloud_metadata(ip)) {
-            return Err(format!(
-                "egress to {origin} denied: it resolves to {metadata}, a cloud metadata address, which no tenant may reach (not even with allow_private_network)"
+            return Err(Refusal::new(
+                format!(
+                    "egress to {origin} denied: it resolves to {metadata}, a cloud metadata address, which no tenant may reach (not even with allow_private_network)"
+                ),
+                None,
             ));
         }
         let private: Vec<&IpAddr> = addresses.iter().filter(|ip| !is_public(ip)).collect();
         if !private.is_empty() && !self.allow_private_network {
-            return Err(format!(
-                "egress to {origin} denied: it resolves to the non-public address {}; pass --allow-private-network (tenant key allow_private_network = true) only for a local fake or proxy",
-                private[0]
+            return Err(Refusal::new(
+                format!(
+                    "egress to {origin} denied: it resolves to the non-public address {}, allowed only for a local fake or proxy",
+                    private[0]
+                ),
+                Some("allow_private_network"),
             ));
         }
         if !origin.is_https() && private.len() != addresses.len() {
-            return Err(format!("egress to {origin} denied: plain http is allowed only to private addresses; use https"));
+            return Err(Refusal::new(
+                format!("egress to {origin} denied: plain http is allowed only to private addresses; use https"),
+                None,
+            ));
         }
         if !origin.is_https() && !self.allow_private_network {
-            return Err(format!("egress to {origin} denied: plain http needs --allow-private-network and a private address; use https"));
+            return Err(Refusal::new(
+                format!("egress to {origin} denied: plain http is allowed only to a private address of a local fake or proxy; use https"),
+                Some("allow_private_network"),
+            ));
         }
         Ok(())
     }
@@ -273,7 +283,7 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
         ] {
             let denied = open.check_addresses(&origin, &[ip("10.0.0.5"), ip(text)]).unwrap_err();
-            assert!(denied.contains("cloud metadata address"), "{text}: {denied}");
+            assert!(denied.message.contains("cloud metadata address") && denied.setting.is_none(), "{text}: {denied:?}");
         }
         assert!(open.check_addresses(&origin, &[ip("10.0.0.5"), ip("169.254.1.1")]).is_ok(), "other link-local stays private");
     }
@@ -286,7 +296,7 @@ mod tests {
         assert!(check("https://api.example.com:443/v1/users").is_ok());
         assert!(check("http://api.example.com/v1/users").is_err());
         assert!(check("https://api.example.com:8443/").is_err());
-        assert!(check("https://evil.example/").unwrap_err().contains("--base-url"));
+        assert_eq!(check("https://evil.example/").unwrap_err().setting, Some("base_url"));
     }
 
     #[test]
@@ -316,7 +326,7 @@ mod tests {
         let origin = strict.allowed_origins[0].clone();
         assert!(strict.check_addresses(&origin, &[ip("35.1.2.3")]).is_ok());
         let denied = strict.check_addresses(&origin, &[ip("35.1.2.3"), ip("169.254.1.1")]).unwrap_err();
-        assert!(denied.contains("169.254.1.1") && denied.contains("--allow-private-network"), "{denied}");
+        assert!(denied.message.contains("169.254.1.1") && denied.setting == Some("allow_private_network"), "{denied:?}");
     }
 
     #[test]
@@ -324,7 +334,7 @@ mod tests {
         let local = EgressPolicy::for_base_url("http://127.0.0.1:8080", true).unwrap();
         let origin = local.allowed_origins[0].clone();
         assert!(local.check_addresses(&origin, &[ip("127.0.0.1")]).is_ok());
-        assert!(local.check_addresses(&origin, &[ip("35.1.2.3")]).unwrap_err().contains("use https"));
+        assert!(local.check_addresses(&origin, &[ip("35.1.2.3")]).unwrap_err().message.contains("use https"));
         let strict = EgressPolicy::for_base_url("http://127.0.0.1:8080", false).unwrap();
         assert!(strict.check_addresses(&origin, &[ip("127.0.0.1")]).is_err());
     }

@@ -78,7 +78,7 @@ pub fn new_engine(allocation: Allocation) -> Result<Engine> {
     }
     let Allocation::Pooling(pool) = allocation else {
         config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
-        let engine = Engine::new(&config).map_err(|e| HostError::Other(format!("cannot start the WebAssembly engine: {e}")))?;
+        let engine = Engine::new(&config).map_err(|e| HostError::other(format!("cannot start the WebAssembly engine: {e}")))?;
         start_ticker(&engine);
         return Ok(engine);
     };
@@ -100,7 +100,7 @@ pub fn new_engine(allocation: Allocation) -> Result<Engine> {
         config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
         Engine::new(&config)
     });
-    let engine = engine.map_err(|e| HostError::Other(format!("cannot start the WebAssembly engine: {e}")))?;
+    let engine = engine.map_err(|e| HostError::other(format!("cannot start the WebAssembly engine: {e}")))?;
     register_slots(&engine, pool.instances);
     start_ticker(&engine);
     Ok(engine)

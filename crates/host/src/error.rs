@@ -1,45 +1,117 @@
-//! What can go wrong, as one-line messages with the exit status `CONTRACT.md` section 3 gives.
+//! What can go wrong: one error type with a kind (from which the exit status of `CONTRACT.md`
+//! section 3 follows), a one-line message that says what failed in neutral words, and the
+//! setting that would get past it, if one would. The command line words the fix for its flags and
+//! tenant file (`raise max_requests in the tenant file`); a service words it for its own API.
 
 use std::fmt;
 
-/// A failure of a host operation. Every message is one line naming what failed and what to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What kind of failure, which decides the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
-pub enum HostError {
+pub enum ErrorKind {
     /// A bad flag, tenant file, URL or missing credential: exit status 2.
-    Usage(String),
+    Usage,
     /// The API rejected the credentials (401) or their scope (403): exit status 3.
-    Credentials(String),
+    Credentials,
     /// The API failed after retries, or answered something malformed: exit status 4.
-    Api(String),
+    Api,
     /// The sandbox stopped the plugin (egress denied, a limit hit): exit status 5.
-    Sandbox(String),
+    Sandbox,
     /// The connector rejected a request as invalid: exit status 2.
-    InvalidArgument(String),
+    InvalidArgument,
     /// Anything else (a connector bug, an I/O error): exit status 1.
-    Other(String),
+    Other,
+}
+
+/// A failure of a host operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostError {
+    kind: ErrorKind,
+    message: String,
+    setting: Option<&'static str>,
 }
 
 impl HostError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self { kind, message: message.into(), setting: None }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Usage, message)
+    }
+
+    pub fn credentials(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Credentials, message)
+    }
+
+    pub fn api(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Api, message)
+    }
+
+    pub fn sandbox(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Sandbox, message)
+    }
+
+    pub fn invalid_argument(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidArgument, message)
+    }
+
+    pub fn other(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Other, message)
+    }
+
+    /// The tenant setting that would get past this failure (`max_requests`,
+    /// `allow_private_network`, `base_url`), for whoever words the fix.
+    pub fn with_setting(mut self, setting: &'static str) -> Self {
+        self.setting = Some(setting);
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.kind
+    }
+
+    pub fn setting(&self) -> Option<&'static str> {
+        self.setting
+    }
+
     pub fn exit_status(&self) -> i32 {
-        match self {
-            HostError::Usage(_) | HostError::InvalidArgument(_) => 2,
-            HostError::Credentials(_) => 3,
-            HostError::Api(_) => 4,
-            HostError::Sandbox(_) => 5,
-            HostError::Other(_) => 1,
+        match self.kind {
+            ErrorKind::Usage | ErrorKind::InvalidArgument => 2,
+            ErrorKind::Credentials => 3,
+            ErrorKind::Api => 4,
+            ErrorKind::Sandbox => 5,
+            ErrorKind::Other => 1,
         }
     }
 
     pub fn message(&self) -> &str {
-        match self {
-            HostError::Usage(m)
-            | HostError::Credentials(m)
-            | HostError::Api(m)
-            | HostError::Sandbox(m)
-            | HostError::InvalidArgument(m)
-            | HostError::Other(m) => m,
-        }
+        &self.message
+    }
+
+    /// The same error with its message rewritten (redacted, say).
+    pub fn map_message(self, rewrite: impl FnOnce(&str) -> String) -> Self {
+        Self { message: rewrite(&self.message), ..self }
+    }
+}
+
+/// What the sandbox refused or stopped, and the tenant setting that would allow it, if one would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub message: String,
+    pub setting: Option<&'static str>,
+}
+
+impl Refusal {
+    pub fn new(message: impl Into<String>, setting: Option<&'static str>) -> Self {
+        Self { message: message.into(), setting }
+    }
+}
+
+impl From<Refusal> for HostError {
+    /// A refusal stops the plugin: a sandbox error.
+    fn from(refusal: Refusal) -> Self {
+        Self { kind: ErrorKind::Sandbox, message: refusal.message, setting: refusal.setting }
     }
 }
 
@@ -47,10 +119,23 @@ impl fmt::Display for HostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Messages may quote API answers: keep them on one line whatever they hold, with what
         // would move the cursor or start a new line shown, not obeyed.
-        f.write_str(&crate::text::escape_controls(self.message()))
+        f.write_str(&crate::text::escape_controls(&self.message))
     }
 }
 
 impl std::error::Error for HostError {}
 
 pub type Result<T, E = HostError> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kind_decides_the_exit_status_and_the_setting_rides_along() {
+        let error = HostError::sandbox("request limit reached").with_setting("max_requests");
+        assert_eq!((error.exit_status(), error.setting()), (5, Some("max_requests")));
+        assert_eq!(HostError::usage("x").exit_status(), 2);
+        assert_eq!(HostError::api("a\nb").to_string(), "a\\nb", "one line, the newline shown");
+    }
+}

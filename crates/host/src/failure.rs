@@ -12,31 +12,30 @@ pub fn call_failure(tenant: &TenantConfig, error: CallError, retried: u32) -> Ho
     let error = match error {
         CallError::Connector(error) => match error {
             ConnectorError::Unauthorized(m) => {
-                HostError::Credentials(format!("the API rejected the credentials: {m}; check them ({})", tenant.credentials_hint))
+                HostError::credentials(format!("the API rejected the credentials: {m}; check them ({})", tenant.credentials_hint))
             }
             ConnectorError::Forbidden(m) => {
-                HostError::Credentials(format!("the API key is not allowed to do this: {m}; use a key with the scopes the connector needs"))
+                HostError::credentials(format!("the API key is not allowed to do this: {m}; use a key with the scopes the connector needs"))
             }
             ConnectorError::RateLimited(limit) => {
-                HostError::Api(format!("{}{again}; the account's API rate limit is exhausted, run again later", limit.message))
+                HostError::api(format!("{}{again}; the account's API rate limit is exhausted, run again later", limit.message))
             }
             ConnectorError::Upstream(upstream) => match upstream.status {
-                Some(status) if (200..300).contains(&status) => HostError::Api(format!(
+                Some(status) if (200..300).contains(&status) => HostError::api(format!(
                     "{}; the API answered something the connector cannot read: report it with the endpoint named",
                     upstream.message
                 )),
-                _ => HostError::Api(format!("{}{again}; check the API's status and run again", upstream.message)),
+                _ => HostError::api(format!("{}{again}; check the API's status and run again", upstream.message)),
             },
-            ConnectorError::NotFound(m) => HostError::Api(m),
-            ConnectorError::InvalidArgument(m) => HostError::InvalidArgument(m),
-            ConnectorError::Conflict(m) => HostError::Other(format!("conflict: {m}")),
-            ConnectorError::Unsupported(m) => HostError::Other(format!("not supported: {m}")),
-            ConnectorError::Internal(m) => HostError::Other(format!("the connector failed: {m}")),
+            ConnectorError::NotFound(m) => HostError::api(m),
+            ConnectorError::InvalidArgument(m) => HostError::invalid_argument(m),
+            ConnectorError::Conflict(m) => HostError::other(format!("conflict: {m}")),
+            ConnectorError::Unsupported(m) => HostError::other(format!("not supported: {m}")),
+            ConnectorError::Internal(m) => HostError::other(format!("the connector failed: {m}")),
         },
-        CallError::Denied(why) => HostError::Sandbox(why),
-        CallError::Api(why) => HostError::Api(why),
-        CallError::Limit(why) => HostError::Sandbox(why),
-        CallError::TimedOut(limit) => HostError::Sandbox(format!(
+        CallError::Denied(refusal) | CallError::Limit(refusal) => HostError::from(refusal),
+        CallError::Api(why) => HostError::api(why),
+        CallError::TimedOut(limit) => HostError::sandbox(format!(
             "a call into the plugin ran longer than {}s and was stopped; check the API's responsiveness",
             limit.as_secs()
         )),
@@ -47,18 +46,10 @@ pub fn call_failure(tenant: &TenantConfig, error: CallError, retried: u32) -> Ho
 
 fn trap_failure(trap: &str) -> HostError {
     let first_line = trap.lines().next().unwrap_or("trap");
-    HostError::Other(format!("the plugin crashed: {first_line}; this is a connector bug, report it"))
+    HostError::other(format!("the plugin crashed: {first_line}; this is a connector bug, report it"))
 }
 
 /// No secret leaves through an error, whatever the API or the plugin put in it.
 pub fn redact(tenant: &TenantConfig, error: HostError) -> HostError {
-    let clean = |m: &str| tenant.credentials.redact(m);
-    match error {
-        HostError::Usage(m) => HostError::Usage(clean(&m)),
-        HostError::Credentials(m) => HostError::Credentials(clean(&m)),
-        HostError::Api(m) => HostError::Api(clean(&m)),
-        HostError::Sandbox(m) => HostError::Sandbox(clean(&m)),
-        HostError::InvalidArgument(m) => HostError::InvalidArgument(clean(&m)),
-        HostError::Other(m) => HostError::Other(clean(&m)),
-    }
+    error.map_message(|m| tenant.credentials.redact(m))
 }

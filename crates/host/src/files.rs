@@ -70,17 +70,17 @@ impl Read for LimitedReader {
 fn open(path: &Path, what: &str) -> Result<std::fs::File> {
     let file = std::fs::File::open(path).map_err(|e| cannot_read(path, what, &e))?;
     if file.metadata().is_ok_and(|m| m.is_dir()) {
-        return Err(HostError::Usage(format!("cannot read {what} {}: it is a folder", path.display())));
+        return Err(HostError::usage(format!("cannot read {what} {}: it is a folder", path.display())));
     }
     Ok(file)
 }
 
 fn cannot_read(path: &Path, what: &str, error: &std::io::Error) -> HostError {
-    HostError::Usage(format!("cannot read {what} {}: {error}", path.display()))
+    HostError::usage(format!("cannot read {what} {}: {error}", path.display()))
 }
 
 fn too_large(path: &Path, what: &str, limit: u64) -> HostError {
-    HostError::Usage(format!("{what} {} is larger than {} bytes, more than a {what} holds; check the path", path.display(), limit))
+    HostError::usage(format!("{what} {} is larger than {} bytes, more than a {what} holds; check the path", path.display(), limit))
 }
 
 /// Checks, before any work, that [`write_atomic`] could write `path`: the target is a regular
@@ -89,7 +89,7 @@ pub fn check_writable(path: &Path, flag: &str) -> Result<()> {
     let target = Target::of(path, flag)?;
     let probe = target.temporary();
     std::fs::OpenOptions::new().write(true).create_new(true).open(&probe).map_err(|e| {
-        HostError::Usage(format!("{flag} {}: cannot write in folder {}: {e}; choose another path", path.display(), target.dir.display()))
+        HostError::usage(format!("{flag} {}: cannot write in folder {}: {e}; choose another path", path.display(), target.dir.display()))
     })?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
@@ -99,7 +99,7 @@ pub fn check_writable(path: &Path, flag: &str) -> Result<()> {
 pub fn write_atomic(path: &Path, flag: &str, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<()> {
     let target = Target::of(path, flag)?;
     let temporary = target.temporary();
-    let io = |what: &str, e: std::io::Error| HostError::Other(format!("cannot {what} {}: {e}", path.display()));
+    let io = |what: &str, e: std::io::Error| HostError::other(format!("cannot {what} {}: {e}", path.display()));
     register(&temporary);
     let result = (|| {
         let file = create_private(&temporary).map_err(|e| io("create a temporary file beside", e))?;
@@ -153,7 +153,7 @@ const MAX_LINKS: usize = 40;
 
 impl Target {
     fn of(path: &Path, flag: &str) -> Result<Self> {
-        let usage = |why: String| HostError::Usage(format!("{flag} {}: {why}", path.display()));
+        let usage = |why: String| HostError::usage(format!("{flag} {}: {why}", path.display()));
         let mut file = path.to_path_buf();
         let mut links = 0;
         let metadata = loop {

@@ -19,6 +19,7 @@ use wasmtime_wasi_http::{DEFAULT_FORBIDDEN_HEADERS, Error as HttpError, Forbidde
 
 use crate::credentials::Credentials;
 use crate::egress::{EgressPolicy, Origin};
+use crate::error::Refusal;
 pub use crate::meter::{RateLimitHeaders, RequestMeter, TrafficLimits};
 use crate::upstream::Upstream;
 
@@ -134,7 +135,7 @@ impl WasiHttpHooks for EgressHooks {
         Box::new(async move {
             *last_request.lock().unwrap_or_else(|p| p.into_inner()) = Some(format!("{} {}", request.method(), request.uri().path()));
             let Some(origin) = Origin::of(request.uri()) else {
-                meter.deny(format!("egress to {:?} denied: not an absolute http(s) URL", request.uri().to_string()));
+                meter.deny(Refusal::new(format!("egress to {:?} denied: not an absolute http(s) URL", request.uri().to_string()), None));
                 return Err(HttpError::HttpRequestDenied);
             };
             if let Err(why) = policy.check_origin(&origin) {
@@ -154,9 +155,9 @@ impl WasiHttpHooks for EgressHooks {
                 }
             };
             if !meter.reserve(limits.max_requests) {
-                meter.deny(format!(
-                    "request limit reached: the run sent {} requests; raise max_requests in the tenant file if the account needs more",
-                    limits.max_requests
+                meter.deny(Refusal::new(
+                    format!("request limit reached: the run sent {} requests", limits.max_requests),
+                    Some("max_requests"),
                 ));
                 return Err(HttpError::HttpRequestDenied);
             }

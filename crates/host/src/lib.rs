@@ -45,7 +45,7 @@ pub mod text;
 pub mod upstream;
 
 pub use credentials::Credentials;
-pub use error::{HostError, Result};
+pub use error::{ErrorKind, HostError, Result};
 pub use runtime::{CallError, ConnectorRuntime, Session};
 pub use snapshot::Snapshot;
 pub use sync::{sync, sync_with_progress};

@@ -101,13 +101,13 @@ impl Merged {
             let traits: Value = serde_json::from_str(&traits_json).map_err(|_| {
                 redact(
                     tenant,
-                    HostError::Other(format!(
+                    HostError::other(format!(
                         "the connector reported traits of {resource_type} {id} that are not JSON; this is a connector bug"
                     )),
                 )
             })?;
             if !traits.is_object() {
-                return Err(HostError::Other(format!(
+                return Err(HostError::other(format!(
                     "the connector reported traits of {resource_type} {id} that are not a JSON object; this is a connector bug"
                 )));
             }

@@ -9,6 +9,8 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 
+use crate::error::Refusal;
+
 /// A run's traffic, shared by all its workers: counts the requests, remembers why the policy
 /// refused one, keeps the run's connections open for reuse, and paces requests by the API's
 /// answers. A 429 pauses every worker for its `Retry-After`; when the remaining budget the API
@@ -18,7 +20,7 @@ use tokio::time::Instant;
 #[derive(Debug, Default)]
 pub struct RequestMeter {
     requests: AtomicU64,
-    denial: Mutex<Option<String>>,
+    denial: Mutex<Option<Refusal>>,
     /// Why the API cannot be used as it answers (a pace no call can wait for), if it cannot.
     api_failure: Mutex<Option<String>>,
     /// Warnings already said this run: each is said once, however many workers meet it.
@@ -80,7 +82,7 @@ impl RequestMeter {
     }
 
     /// The first refusal of this run.
-    pub fn denial(&self) -> Option<String> {
+    pub fn denial(&self) -> Option<Refusal> {
         self.denial.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
@@ -189,8 +191,8 @@ impl RequestMeter {
         }
     }
 
-    pub(crate) fn deny(&self, why: String) {
-        tracing::warn!(target: "connector_host::egress", "{}", crate::text::escape_controls(&why));
+    pub(crate) fn deny(&self, why: Refusal) {
+        tracing::warn!(target: "connector_host::egress", "{}", crate::text::escape_controls(&why.message));
         self.denial.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(why);
     }
 }

@@ -165,13 +165,13 @@ pub fn parse_principal(text: &str) -> Result<ResourceRef> {
         Some((resource_type, id)) if !resource_type.is_empty() && !id.is_empty() => {
             Ok(ResourceRef { resource_type: resource_type.to_owned(), id: id.to_owned() })
         }
-        _ => Err(HostError::Usage(format!("--principal {text:?} is not TYPE:ID; write it as user:USER_ID or team:TEAM_ID"))),
+        _ => Err(HostError::usage(format!("principal {text:?} is not TYPE:ID; write it as user:USER_ID or team:TEAM_ID"))),
     }
 }
 
 fn resource_json(resource: &Resource) -> Result<Value> {
     let traits: Value = serde_json::from_str(&resource.traits_json)
-        .map_err(|_| HostError::Other(format!("the connector reported traits of {} that are not JSON", resource.id)))?;
+        .map_err(|_| HostError::other(format!("the connector reported traits of {} that are not JSON", resource.id)))?;
     Ok(json!({"type": resource.resource_type, "id": resource.id, "display_name": resource.display_name, "traits": traits}))
 }
 

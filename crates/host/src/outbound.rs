@@ -213,9 +213,12 @@ where
 }
 
 /// What the run reports when `endpoint` answers more than `bytes`.
-pub(crate) fn size_denial(endpoint: &str, bytes: u64) -> String {
-    format!(
-        "response size limit: {endpoint} answered more than {bytes} bytes and was refused; raise max_response_mib in the tenant file if that is expected (it is capped at an eighth of memory_limit_mib)"
+pub(crate) fn size_denial(endpoint: &str, bytes: u64) -> crate::error::Refusal {
+    crate::error::Refusal::new(
+        format!(
+            "response size limit: {endpoint} answered more than {bytes} bytes and was refused (the limit is at most an eighth of the plugin's memory)"
+        ),
+        Some("max_response_mib"),
     )
 }
 

@@ -15,7 +15,7 @@ use crate::bindings::latest::types::{
     NewAccount, Page, ProvisionOutcome, RateLimit, Resource, ResourceRef, RevokeOutcome, UpstreamError,
 };
 use crate::bindings::latest::{ConnectorWorld, ConnectorWorldPre};
-use crate::error::{HostError, Result};
+use crate::error::{HostError, Refusal, Result};
 use crate::http::{EgressHooks, RateLimitHeaders, RequestMeter, TrafficLimits};
 use crate::state::TenantState;
 use crate::tenant::TenantConfig;
@@ -57,17 +57,17 @@ impl ConnectorRuntime {
     pub fn from_component(engine: &Engine, component: &Component) -> Result<Self> {
         check_contract(engine, component)?;
         let mut linker = Linker::<TenantState>::new(engine);
-        let link = |e: wasmtime::Error| HostError::Other(format!("cannot link the host interfaces: {e:#}"));
+        let link = |e: wasmtime::Error| HostError::other(format!("cannot link the host interfaces: {e:#}"));
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
         ConnectorWorld::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state).map_err(link)?;
         let instance_pre = linker.instantiate_pre(component).map_err(|e| {
-            HostError::Usage(format!(
+            HostError::usage(format!(
                 "the plugin does not fit this host: {e:#}; it must implement accessgov:connector@{CONTRACT_VERSION} and import only WASI 0.2 and wasi:http"
             ))
         })?;
         let pre = ConnectorWorldPre::new(instance_pre).map_err(|e| {
-            HostError::Usage(format!(
+            HostError::usage(format!(
                 "the plugin does not export accessgov:connector/connector@{CONTRACT_VERSION}: {e:#}; rebuild it against this host's wit/"
             ))
         })?;
@@ -97,7 +97,7 @@ impl ConnectorRuntime {
         let mut nowhere = TenantConfig::new("connector", "https://metadata.invalid", crate::Credentials::none());
         nowhere.traffic.max_requests = 1;
         let mut session = self.instantiate(&nowhere, Arc::new(RequestMeter::default()), 1, None).await?;
-        let metadata = session.metadata().await.map_err(|e| HostError::Usage(format!("the plugin did not describe itself: {e:?}")))?;
+        let metadata = session.metadata().await.map_err(|e| HostError::usage(format!("the plugin did not describe itself: {e:?}")))?;
         check_metadata(&metadata)?;
         Ok(metadata)
     }
@@ -125,7 +125,7 @@ impl ConnectorRuntime {
         rate_limit: Option<Arc<RateLimitHeaders>>,
     ) -> Result<Session> {
         let slots = crate::engine::instance_slots(&self.engine);
-        let slot = slots.acquire_owned().await.map_err(|_| HostError::Other("the instance pool is closed".into()))?;
+        let slot = slots.acquire_owned().await.map_err(|_| HostError::other("the instance pool is closed"))?;
         let hooks = EgressHooks {
             tenant: Arc::from(tenant.id.as_str()),
             policy: Arc::new(tenant.egress_policy()?),
@@ -183,7 +183,7 @@ impl ConnectorRuntime {
         store.set_max_component_handles(MAX_HANDLES);
         let world = self.pre.instantiate_async(&mut store).await.map_err(|e| {
             let first = format!("{e:#}");
-            HostError::Sandbox(format!(
+            HostError::sandbox(format!(
                 "the plugin could not start for tenant {}: {}",
                 tenant.id,
                 first.lines().next().unwrap_or("instantiation failed")
@@ -206,7 +206,7 @@ impl ConnectorRuntime {
 /// Refuses metadata the host cannot act on, naming what is wrong: credentials without a name, an
 /// auth scheme naming a credential not declared, an invalid base URL or header name, a page of 0.
 fn check_metadata(metadata: &ConnectorMetadata) -> Result<()> {
-    let bad = |why: String| HostError::Usage(format!("the plugin {:?} declares {why}; the plugin is faulty", metadata.name));
+    let bad = |why: String| HostError::usage(format!("the plugin {:?} declares {why}; the plugin is faulty", metadata.name));
     let names: Vec<&str> = metadata.credentials.iter().map(|c| c.name.as_str()).collect();
     for name in &names {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
@@ -254,7 +254,7 @@ fn check_contract(engine: &Engine, component: &Component) -> Result<()> {
         [version] if *version == CONTRACT_VERSION => Ok(()),
         [version] => {
             let older = version_parts(version) < version_parts(CONTRACT_VERSION);
-            Err(HostError::Usage(if older {
+            Err(HostError::usage(if older {
                 format!(
                     "the plugin implements accessgov:connector@{version}, an older contract than this host's @{CONTRACT_VERSION}; rebuild the plugin against this host's wit/ (or run a connector-host of its version)"
                 )
@@ -264,7 +264,7 @@ fn check_contract(engine: &Engine, component: &Component) -> Result<()> {
                 )
             }))
         }
-        _ => Err(HostError::Usage(format!(
+        _ => Err(HostError::usage(format!(
             "the plugin exports no accessgov:connector/connector interface; it is not an access connector (this host runs @{CONTRACT_VERSION})"
         ))),
     }
@@ -300,13 +300,13 @@ pub enum CallError {
     /// The connector answered with an error.
     Connector(ConnectorError),
     /// The egress policy refused a request the call made.
-    Denied(String),
+    Denied(Refusal),
     /// The plugin trapped: a bug, or a sandbox limit.
     Trap(String),
     /// The call ran past the per-call time limit.
     TimedOut(Duration),
     /// The plugin hit a sandbox limit (CPU time, returned size).
-    Limit(String),
+    Limit(Refusal),
     /// The API answered in a way no retry mends, as the host saw it: an answer that did not
     /// complete in the call's time, a rate limit no call can wait for.
     Api(String),
@@ -441,21 +441,24 @@ impl Session {
             return Err(CallError::Api(why));
         }
         if self.store.data().memory.hit {
-            return Err(CallError::Limit(format!(
-                "memory limit: the plugin needed more than its {} MiB and was stopped; raise memory_limit_mib in the tenant file if the account is that large",
-                self.store.data().memory.max_bytes / (1024 * 1024)
+            return Err(CallError::Limit(Refusal::new(
+                format!(
+                    "memory limit: the plugin needed more than its {} MiB and was stopped",
+                    self.store.data().memory.max_bytes / (1024 * 1024)
+                ),
+                Some("memory_limit_mib"),
             )));
         }
         if self.store.data().cpu.exhausted {
-            return Err(CallError::Limit(format!(
-                "CPU time limit: the plugin computed for more than {} ms in one call and was stopped; raise cpu_time_ms in the tenant file if that is expected",
-                self.cpu_time.as_millis()
+            return Err(CallError::Limit(Refusal::new(
+                format!("CPU time limit: the plugin computed for more than {} ms in one call and was stopped", self.cpu_time.as_millis()),
+                Some("cpu_time_ms"),
             )));
         }
         if let Ok(Err(trap)) = &outcome
             && let Some(limit) = self.limit_hit(method, &format!("{trap:#}"))
         {
-            return Err(CallError::Limit(limit));
+            return Err(CallError::Limit(Refusal::new(limit, None)));
         }
         // Whatever the API or the plugin put in an error, no secret leaves through it: not into
         // a retry's log line, a warning, an error message or a file.
@@ -470,11 +473,11 @@ impl Session {
             ))),
             Err(_) => Err(CallError::TimedOut(self.call_timeout)),
             Ok(Err(trap)) => Err(match denial {
-                Some(why) => CallError::Denied(clean(why)),
+                Some(why) => CallError::Denied(Refusal { message: clean(why.message), ..why }),
                 None => CallError::Trap(clean(trap_text(&trap, last_words.as_deref()))),
             }),
             Ok(Ok(Err(error))) => Err(match denial {
-                Some(why) => CallError::Denied(clean(why)),
+                Some(why) => CallError::Denied(Refusal { message: clean(why.message), ..why }),
                 None => CallError::Connector(redact_connector_error(error, clean)),
             }),
             Ok(Ok(Ok(value))) => Ok(value),

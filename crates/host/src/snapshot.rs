@@ -93,7 +93,7 @@ impl Snapshot {
     /// Writes the snapshot to `path` atomically and durably (see [`crate::files`]): `path`
     /// holds either the old file or the whole new one; it must be a regular file or absent.
     pub fn write_atomic(&self, path: &Path) -> Result<()> {
-        crate::files::write_atomic(path, "--out", |writer| {
+        crate::files::write_atomic(path, "snapshot file", |writer| {
             // Streamed, so that writing costs no second copy of the snapshot in memory.
             serde_json::to_writer_pretty(&mut *writer, self)?;
             writer.write_all(b"\n")
@@ -106,15 +106,15 @@ impl Snapshot {
         let reader = crate::files::open_limited(path, crate::files::MAX_SNAPSHOT_FILE, "snapshot")?;
         let value: Value = serde_json::from_reader(reader).map_err(|e| match e.io_error_kind() {
             Some(std::io::ErrorKind::FileTooLarge) => {
-                HostError::Usage(format!("{} is not a snapshot: larger than {} bytes", path.display(), crate::files::MAX_SNAPSHOT_FILE))
+                HostError::usage(format!("{} is not a snapshot: larger than {} bytes", path.display(), crate::files::MAX_SNAPSHOT_FILE))
             }
-            Some(_) => HostError::Usage(format!("cannot read snapshot {}: {e}", path.display())),
-            None => HostError::Usage(format!("{} is not a snapshot: not JSON ({e})", path.display())),
+            Some(_) => HostError::usage(format!("cannot read snapshot {}: {e}", path.display())),
+            None => HostError::usage(format!("{} is not a snapshot: not JSON ({e})", path.display())),
         })?;
         if value.get("format").and_then(Value::as_str) != Some(FORMAT) {
-            return Err(HostError::Usage(format!("{} is not a snapshot: its format is not {FORMAT:?}", path.display())));
+            return Err(HostError::usage(format!("{} is not a snapshot: its format is not {FORMAT:?}", path.display())));
         }
-        serde_json::from_value(value).map_err(|e| HostError::Usage(format!("{} is not a valid snapshot: {e}", path.display())))
+        serde_json::from_value(value).map_err(|e| HostError::usage(format!("{} is not a valid snapshot: {e}", path.display())))
     }
 }
 

@@ -36,11 +36,12 @@ pub async fn sync_with_progress(runtime: &ConnectorRuntime, tenant: &TenantConfi
     let run = sync_unbounded(runtime.clone(), Arc::new(tenant.clone()), progress);
     match tokio::time::timeout(limit, run).await {
         Ok(result) => result,
-        Err(_) => Err(HostError::Sandbox(format!(
-            "tenant {}: the sync ran longer than its limit of {}s and was stopped; raise timeout_s in the tenant file",
+        Err(_) => Err(HostError::sandbox(format!(
+            "tenant {}: the sync ran longer than its limit of {}s and was stopped",
             tenant.id,
             limit.as_secs()
-        ))),
+        ))
+        .with_setting("timeout_s")),
     }
 }
 
@@ -55,7 +56,7 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>, pr
     // while it waits for another, so runs cannot starve each other of the pool.
     drop(session);
     if !metadata.capabilities.contains(&Capability::Sync) {
-        return Err(HostError::Usage(format!("the plugin {} cannot sync", metadata.name)));
+        return Err(HostError::usage(format!("the plugin {} cannot sync", metadata.name)));
     }
     let workers = Workers {
         runtime: runtime.clone(),
@@ -153,7 +154,7 @@ impl Workers {
         let mut stats = RetryStats::default();
         while let Some(joined) = set.join_next().await {
             let outcome = joined
-                .unwrap_or_else(|panic| Err(HostError::Other(format!("a sync worker panicked: {panic}; this is a host bug, report it"))));
+                .unwrap_or_else(|panic| Err(HostError::other(format!("a sync worker panicked: {panic}; this is a host bug, report it"))));
             match outcome {
                 Ok((found, worker_stats)) => {
                     merged.absorb(found);
@@ -204,7 +205,7 @@ impl Worker {
                 let listing = || session.last_request().unwrap_or_else(|| job.describe());
                 self.hold(weight(&page))?;
                 if let Err(why) = walk.step(&page) {
-                    return Err(HostError::Api(format!("{}: {why}; report it to the API's owner", listing())));
+                    return Err(HostError::api(format!("{}: {why}; report it to the API's owner", listing())));
                 }
                 let added = match &job {
                     Job::Resources(resource_type) => {
@@ -222,7 +223,7 @@ impl Worker {
                 if let Err(why) = added {
                     return Err(redact(
                         &self.tenant,
-                        HostError::Api(format!(
+                        HostError::api(format!(
                             "{}: {why}; the API's listing is inconsistent: run the sync again, and report it if it persists",
                             listing()
                         )),
@@ -244,11 +245,12 @@ impl Worker {
     fn hold(&self, bytes: u64) -> Result<()> {
         let held = self.held.fetch_add(bytes, Ordering::Relaxed) + bytes;
         if held > self.tenant.max_sync_bytes {
-            return Err(HostError::Sandbox(format!(
-                "sync memory limit: tenant {}'s sync holds more than {} MiB of records and was stopped; raise max_sync_mib in the tenant file if the account is that large",
+            return Err(HostError::sandbox(format!(
+                "sync memory limit: tenant {}'s sync holds more than {} MiB of records and was stopped",
                 self.tenant.id,
                 self.tenant.max_sync_bytes / (1024 * 1024)
-            )));
+            ))
+            .with_setting("max_sync_mib"));
         }
         Ok(())
     }
@@ -335,7 +337,7 @@ async fn page(session: &mut Session, tenant: &TenantConfig, stats: &mut RetrySta
         // the connector's, never the operator's: not a usage error.
         Err((CallError::Connector(ConnectorError::InvalidArgument(why)), _)) => Err(redact(
             tenant,
-            HostError::Api(format!("{why}; the API refused a request of the sync as invalid: report it with the endpoint named")),
+            HostError::api(format!("{why}; the API refused a request of the sync as invalid: report it with the endpoint named")),
         )),
         Err((error, attempts)) => Err(call_failure(tenant, error, attempts)),
     }

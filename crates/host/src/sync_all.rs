@@ -85,7 +85,7 @@ pub async fn sync_all(runs: Vec<TenantRun>, out_dir: &Path) -> Vec<TenantOutcome
         let (result, duration) = match task.await {
             Ok(done) => done,
             Err(join) => {
-                (Err(HostError::Other(format!("tenant {id}: the run panicked: {join}; this is a host bug, report it"))), Duration::ZERO)
+                (Err(HostError::other(format!("tenant {id}: the run panicked: {join}; this is a host bug, report it"))), Duration::ZERO)
             }
         };
         outcomes.push(TenantOutcome { id, result, duration });
@@ -95,17 +95,17 @@ pub async fn sync_all(runs: Vec<TenantRun>, out_dir: &Path) -> Vec<TenantOutcome
 
 /// Whether `run` may write `{id}.json`: a valid id, its tenant's own, and not taken.
 fn check_run(run: &TenantRun, seen: &mut std::collections::BTreeSet<String>) -> Result<()> {
-    validate_id(&run.id).map_err(HostError::Usage)?;
+    validate_id(&run.id).map_err(HostError::usage)?;
     if let Ok((_, tenant)) = &run.tenant
         && tenant.id != run.id
     {
-        return Err(HostError::Usage(format!(
+        return Err(HostError::usage(format!(
             "run {:?} carries tenant {:?}; give the run its tenant's id, which names its snapshot file",
             run.id, tenant.id
         )));
     }
     if !seen.insert(run.id.clone()) {
-        return Err(HostError::Usage(format!("tenant id {:?} appears twice; ids name output files and must be unique", run.id)));
+        return Err(HostError::usage(format!("tenant id {:?} appears twice; ids name output files and must be unique", run.id)));
     }
     Ok(())
 }

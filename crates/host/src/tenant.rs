@@ -151,31 +151,31 @@ struct TenantFile {
 /// Reads a tenant file: one or more `[[tenant]]` tables with distinct ids.
 pub fn read_tenant_file(path: &Path) -> Result<Vec<TenantEntry>> {
     let bytes = crate::files::read_limited(path, crate::files::MAX_TENANT_FILE, "tenant file")?;
-    let text = String::from_utf8(bytes).map_err(|_| HostError::Usage(format!("tenant file {} is not UTF-8 text", path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|_| HostError::usage(format!("tenant file {} is not UTF-8 text", path.display())))?;
     let file: TenantFile = toml::from_str(&text).map_err(|e| {
         let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
         let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
-        HostError::Usage(format!("tenant file {}{at}: {}", path.display(), e.message().trim()))
+        HostError::usage(format!("tenant file {}{at}: {}", path.display(), e.message().trim()))
     })?;
     if file.tenant.is_empty() {
-        return Err(HostError::Usage(format!("tenant file {} has no [[tenant]] table; add one with at least an id", path.display())));
+        return Err(HostError::usage(format!("tenant file {} has no [[tenant]] table; add one with at least an id", path.display())));
     }
     let mut seen = std::collections::BTreeSet::new();
     let base_dir = path.parent().map(Path::to_path_buf);
     let mut entries = file.tenant;
     for entry in &mut entries {
-        validate_id(&entry.id).map_err(|why| HostError::Usage(format!("tenant file {}: {why}", path.display())))?;
+        validate_id(&entry.id).map_err(|why| HostError::usage(format!("tenant file {}: {why}", path.display())))?;
         // The credential keys are checked against the connector's credentials when the tenant is
         // resolved; a key of neither shape is a mistake of the file's own.
         if let Some(key) = entry.credential_keys.keys().find(|key| credential_key(key).is_none()) {
-            return Err(HostError::Usage(format!(
+            return Err(HostError::usage(format!(
                 "tenant file {}: tenant {}: unknown key {key:?}; see the README's tenant file section for the keys",
                 path.display(),
                 entry.id
             )));
         }
         if !seen.insert(entry.id.clone()) {
-            return Err(HostError::Usage(format!(
+            return Err(HostError::usage(format!(
                 "tenant file {}: tenant id {:?} appears twice; ids name output files and must be unique",
                 path.display(),
                 entry.id
@@ -207,10 +207,11 @@ impl TenantEntry {
         let base_url = match overrides.base_url.clone().or_else(|| self.base_url.clone()).or_else(|| connector.default_base_url.clone()) {
             Some(url) => url,
             None => {
-                return Err(HostError::Usage(format!(
-                    "tenant {}: the {} connector has no default base URL; pass --base-url (tenant key base_url), e.g. https://api.example.com/scim/v2",
+                return Err(HostError::usage(format!(
+                    "tenant {}: the {} connector has no default base URL; name the API's, e.g. https://api.example.com/scim/v2",
                     self.id, connector.name
-                )));
+                ))
+                .with_setting("base_url"));
             }
         };
         self.egress_check(&base_url)?;
@@ -316,7 +317,7 @@ impl TenantEntry {
     }
 
     fn bad(&self, key: &str, why: &str) -> HostError {
-        HostError::Usage(format!("tenant {}: {key} {why}", self.id))
+        HostError::usage(format!("tenant {}: {key} {why}", self.id))
     }
 }
 
@@ -428,6 +429,7 @@ id = "globex"
         let mut no_default = connector();
         no_default.default_base_url = None;
         let error = TenantEntry::default_tenant().resolve(&Overrides::default(), &no_default).unwrap_err();
-        assert!(error.message().contains("has no default base URL; pass --base-url"), "{error}");
+        assert!(error.message().contains("has no default base URL"), "{error}");
+        assert_eq!(error.setting(), Some("base_url"));
     }
 }

@@ -127,7 +127,7 @@ async fn a_change_in_the_account_shows_in_the_next_sync() {
 
 #[tokio::test]
 async fn sync_all_refuses_a_run_whose_id_would_write_outside_its_folder_or_twice() {
-    use connector_host::HostError;
+    use connector_host::ErrorKind;
     use connector_host::sync_all::{TenantRun, sync_all};
     let (fake, account) = start(&AccountSpec::sized(12, 30, 2, 2));
     let parent = tempfile::tempdir().unwrap();
@@ -145,7 +145,7 @@ async fn sync_all_refuses_a_run_whose_id_would_write_outside_its_folder_or_twice
         TenantRun::new("named", runtime().clone(), Ok(with_id("other"))),
     ];
     let outcomes = sync_all(runs, &out_dir).await;
-    let usage = |i: usize| matches!(outcomes[i].result, Err(HostError::Usage(_)));
+    let usage = |i: usize| outcomes[i].result.as_ref().is_err_and(|e| e.kind() == ErrorKind::Usage);
     assert!(usage(0), "{:?}", outcomes[0].result);
     assert!(outcomes[1].result.is_ok(), "{:?}", outcomes[1].result);
     assert!(usage(2) && usage(3), "{:?} {:?}", outcomes[2].result, outcomes[3].result);

@@ -71,7 +71,7 @@ async fn origins_the_tenant_does_not_allow_never_reach_the_upstream() {
     assert!(listed.is_err(), "the plugin got no answer: {listed:?}");
     assert_eq!(upstream.seen(), [], "nothing reached the upstream");
     let denial = meter.denial().expect("the refusal is recorded");
-    assert!(denial.contains("169.254.169.254"), "{denial}");
+    assert!(denial.message.contains("169.254.169.254"), "{denial:?}");
 }
 
 #[tokio::test]
@@ -82,7 +82,7 @@ async fn an_answer_over_the_size_limit_is_refused_and_a_failure_is_a_failed_requ
     small.traffic.max_response_bytes = 64;
     let (listed, meter) = list_roles(&embedded, &small).await;
     assert!(listed.is_err());
-    assert!(meter.denial().is_some_and(|d| d.contains("response size limit")), "{:?}", meter.denial());
+    assert!(meter.denial().is_some_and(|d| d.message.contains("response size limit")), "{:?}", meter.denial());
 
     let unreachable = Recording::new(Err(UpstreamFailure::Unreachable("proxy down".into())));
     let embedded = runtime().clone().with_upstream(unreachable);
