@@ -17,32 +17,26 @@
 //! # Ok(()) }
 //! ```
 
-pub mod bindings;
-pub mod cache;
-mod connections;
-pub mod credentials;
-pub mod diff;
-pub mod egress;
-pub mod engine;
+// The layers, one folder each (see ARCHITECTURE.md); their modules keep their short paths.
+mod config;
+mod contract;
+mod network;
+mod runs;
+mod sandbox;
+mod snapshots;
+
 pub mod error;
-pub mod failure;
-pub mod files;
-mod guest_output;
-pub mod http;
-mod merge;
-pub mod meter;
-pub mod operations;
-mod outbound;
-pub mod progress;
-pub mod retry;
-pub mod runtime;
-pub mod snapshot;
-mod state;
-pub mod sync;
-pub mod sync_all;
-pub mod tenant;
 pub mod text;
-pub mod upstream;
+
+pub use config::{credentials, egress, files, retry, tenant};
+pub use contract::bindings;
+pub(crate) use network::{connections, outbound};
+pub use network::{http, meter, upstream};
+pub(crate) use runs::merge;
+pub use runs::{failure, operations, progress, sync, sync_all};
+pub use sandbox::{cache, engine, runtime};
+pub(crate) use sandbox::{guest_output, state};
+pub use snapshots::{diff, snapshot};
 
 pub use credentials::Credentials;
 pub use error::{ErrorKind, HostError, Result};

@@ -4,21 +4,45 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-/// Each module's source, without its tests and comments.
+/// Each module's source (in the layer folders too), without its tests and comments; a layer's
+/// `mod.rs` only declares modules.
 fn modules() -> BTreeMap<String, String> {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut modules = BTreeMap::new();
-    for entry in std::fs::read_dir(&src).unwrap() {
-        let path = entry.unwrap().path();
-        let Some(name) = path.file_stem().and_then(|n| n.to_str()).filter(|_| path.extension().is_some_and(|e| e == "rs")) else {
-            continue;
-        };
-        let text = std::fs::read_to_string(&path).unwrap();
-        let code = text.split("#[cfg(test)]").next().unwrap_or_default();
-        let code: Vec<&str> = code.lines().filter(|line| !line.trim_start().starts_with("//")).collect();
-        modules.insert(name.to_owned(), code.join("\n"));
+    let mut folders = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            let Some(name) = path.file_stem().and_then(|n| n.to_str()).filter(|_| path.extension().is_some_and(|e| e == "rs")) else {
+                continue;
+            };
+            if name == "mod" {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+            let code: Vec<&str> = code.lines().filter(|line| !line.trim_start().starts_with("//")).collect();
+            assert!(modules.insert(name.to_owned(), code.join("\n")).is_none(), "two modules named {name}");
+        }
     }
     modules
+}
+
+#[test]
+fn the_host_is_in_layer_folders() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for layer in ["config", "contract", "sandbox", "network", "runs", "snapshots"] {
+        assert!(src.join(layer).join("mod.rs").is_file(), "{layer}/");
+    }
+    let loose: Vec<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".rs") && !["lib.rs", "error.rs", "text.rs"].contains(&n.as_str()))
+        .collect();
+    assert!(loose.is_empty(), "modules outside a layer: {loose:?}");
 }
 
 /// The modules `code` imports from its crate.

@@ -1,0 +1,3 @@
+//! The contract: the only place that generates bindings of a WIT version.
+
+pub mod bindings;
