@@ -352,23 +352,23 @@ async fn run(cli: Cli) -> Result<(), HostError> {
         Command::Provision { email, given_name, family_name, role, phone } => {
             let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
             let account = NewAccount { email, given_name, family_name, account_role: role, phone };
-            print_json(&operations::provision(&runtime, &tenant, account).await?);
+            print_json(&operations::to_json(&operations::provision(&runtime, &tenant, account).await?));
             Ok(())
         }
         Command::Deprovision { user_id } => {
             let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
-            print_json(&operations::deprovision(&runtime, &tenant, &user_id).await?);
+            print_json(&operations::to_json(&operations::deprovision(&runtime, &tenant, &user_id).await?));
             Ok(())
         }
         Command::Grant { entitlement, principal } => {
             operations::parse_principal(&principal)?;
             let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
-            print_json(&operations::grant(&runtime, &tenant, &entitlement, &principal).await?);
+            print_json(&operations::to_json(&operations::grant(&runtime, &tenant, &entitlement, &principal).await?));
             Ok(())
         }
         Command::Revoke { grant } => {
             let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
-            print_json(&operations::revoke(&runtime, &tenant, &grant).await?);
+            print_json(&operations::to_json(&operations::revoke(&runtime, &tenant, &grant).await?));
             Ok(())
         }
     }

@@ -6,7 +6,8 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use crate::bindings::latest::types::{
     Capability, DeprovisionOutcome, Grant, GrantChange, KeyKind, NewAccount, ProvisionOutcome, Resource, ResourceRef, RevokeChange,
@@ -16,6 +17,7 @@ use crate::failure::call_failure;
 use crate::http::RequestMeter;
 use crate::retry::{Retrier, RetryStats, retrying};
 use crate::runtime::{CallError, ConnectorRuntime};
+use crate::snapshot::{GrantRecord, ResourceKey, ResourceRecord};
 use crate::tenant::TenantConfig;
 
 /// The account behind the credentials, what kind of key they are, and what it can read.
@@ -96,58 +98,124 @@ pub async fn validate(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Resu
     })
 }
 
-/// Invites a user: `{"outcome": "created" | "already_exists", "user": RESOURCE}`.
-pub async fn provision(runtime: &ConnectorRuntime, tenant: &TenantConfig, account: NewAccount) -> Result<Value> {
+/// What a change did, typed; each serializes as `CONTRACT.md` says the command prints it.
+macro_rules! outcome_enum {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            /// As the command prints it.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+        }
+    };
+}
+
+outcome_enum!(
+    /// Whether an invite made a user.
+    AccountChange { Created => "created", AlreadyExists => "already_exists" }
+);
+outcome_enum!(
+    /// Whether a delete found the user.
+    Deletion { Deleted => "deleted", NotFound => "not_found" }
+);
+outcome_enum!(
+    /// What a grant changed.
+    Granting { Granted => "granted", Updated => "updated", AlreadyHeld => "already_held" }
+);
+outcome_enum!(
+    /// What a revoke changed.
+    Revocation { Revoked => "revoked", NotHeld => "not_held" }
+);
+
+/// `{"outcome": "created" | "already_exists", "user": RESOURCE}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountOutcome {
+    pub outcome: AccountChange,
+    pub user: ResourceRecord,
+}
+
+/// `{"outcome": "deleted" | "not_found", "user_id": ID}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeletionOutcome {
+    pub outcome: Deletion,
+    pub user_id: String,
+}
+
+/// `{"outcome": "granted" | "updated" | "already_held", "grant": GRANT, "replaced": ID}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GrantingOutcome {
+    pub outcome: Granting,
+    pub grant: GrantRecord,
+    /// The grant an update replaced.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<String>,
+}
+
+/// `{"outcome": "revoked" | "not_held", "grant": ID}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RevocationOutcome {
+    pub outcome: Revocation,
+    pub grant: String,
+}
+
+/// The JSON an outcome prints as.
+pub fn to_json(outcome: &impl Serialize) -> Value {
+    serde_json::to_value(outcome).unwrap_or(Value::Null)
+}
+
+/// Invites a user.
+pub async fn provision(runtime: &ConnectorRuntime, tenant: &TenantConfig, account: NewAccount) -> Result<AccountOutcome> {
     let retries;
     let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.provision_account(&account).await, retries: retries)?;
     let (outcome, user) = match outcome {
-        ProvisionOutcome::Created(user) => ("created", user),
-        ProvisionOutcome::AlreadyExists(user) => ("already_exists", user),
+        ProvisionOutcome::Created(user) => (AccountChange::Created, user),
+        ProvisionOutcome::AlreadyExists(user) => (AccountChange::AlreadyExists, user),
     };
-    note_lost_answer(tenant, retries, outcome);
-    Ok(json!({"outcome": outcome, "user": resource_json(&user)?}))
+    note_lost_answer(tenant, retries, outcome.as_str());
+    Ok(AccountOutcome { outcome, user: resource_record(user)? })
 }
 
-/// Deletes a user: `{"outcome": "deleted" | "not_found"}`.
-pub async fn deprovision(runtime: &ConnectorRuntime, tenant: &TenantConfig, user_id: &str) -> Result<Value> {
+/// Deletes a user.
+pub async fn deprovision(runtime: &ConnectorRuntime, tenant: &TenantConfig, user_id: &str) -> Result<DeletionOutcome> {
     let retries;
     let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.deprovision_account(user_id).await, retries: retries)?;
     let outcome = match outcome {
-        DeprovisionOutcome::Deleted => "deleted",
-        DeprovisionOutcome::NotFound => "not_found",
+        DeprovisionOutcome::Deleted => Deletion::Deleted,
+        DeprovisionOutcome::NotFound => Deletion::NotFound,
     };
-    note_lost_answer(tenant, retries, outcome);
-    Ok(json!({"outcome": outcome, "user_id": user_id}))
+    note_lost_answer(tenant, retries, outcome.as_str());
+    Ok(DeletionOutcome { outcome, user_id: user_id.to_owned() })
 }
 
-/// Grants an entitlement: `{"outcome": "granted" | "updated" | "already_held", "grant": GRANT}`.
-pub async fn grant(runtime: &ConnectorRuntime, tenant: &TenantConfig, entitlement: &str, principal: &str) -> Result<Value> {
+/// Grants an entitlement.
+pub async fn grant(runtime: &ConnectorRuntime, tenant: &TenantConfig, entitlement: &str, principal: &str) -> Result<GrantingOutcome> {
     let principal = parse_principal(principal)?;
     let retries;
     let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.grant_entitlement(entitlement, &principal).await, retries: retries)?;
     let change = match outcome.change {
-        GrantChange::Granted => "granted",
-        GrantChange::Updated => "updated",
-        GrantChange::AlreadyHeld => "already_held",
+        GrantChange::Granted => Granting::Granted,
+        GrantChange::Updated => Granting::Updated,
+        GrantChange::AlreadyHeld => Granting::AlreadyHeld,
     };
-    note_lost_answer(tenant, retries, change);
-    let mut result = json!({"outcome": change, "grant": grant_json(&outcome.grant)});
-    if let Some(replaced) = outcome.replaced {
-        result["replaced"] = json!(replaced);
-    }
-    Ok(result)
+    note_lost_answer(tenant, retries, change.as_str());
+    Ok(GrantingOutcome { outcome: change, grant: grant_record(outcome.grant), replaced: outcome.replaced })
 }
 
-/// Revokes a grant: `{"outcome": "revoked" | "not_held", "grant": ID}`.
-pub async fn revoke(runtime: &ConnectorRuntime, tenant: &TenantConfig, grant: &str) -> Result<Value> {
+/// Revokes a grant.
+pub async fn revoke(runtime: &ConnectorRuntime, tenant: &TenantConfig, grant: &str) -> Result<RevocationOutcome> {
     let retries;
     let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.revoke_grant(grant).await, retries: retries)?;
     let change = match outcome.change {
-        RevokeChange::Revoked => "revoked",
-        RevokeChange::NotHeld => "not_held",
+        RevokeChange::Revoked => Revocation::Revoked,
+        RevokeChange::NotHeld => Revocation::NotHeld,
     };
-    note_lost_answer(tenant, retries, change);
-    Ok(json!({"outcome": change, "grant": outcome.grant}))
+    note_lost_answer(tenant, retries, change.as_str());
+    Ok(RevocationOutcome { outcome: change, grant: outcome.grant })
 }
 
 /// After a retry, a change that found nothing to do may be one an earlier attempt made before its
@@ -169,20 +237,13 @@ pub fn parse_principal(text: &str) -> Result<ResourceRef> {
     }
 }
 
-fn resource_json(resource: &Resource) -> Result<Value> {
+fn resource_record(resource: Resource) -> Result<ResourceRecord> {
     let traits: Value = serde_json::from_str(&resource.traits_json)
         .map_err(|_| HostError::other(format!("the connector reported traits of {} that are not JSON", resource.id)))?;
-    Ok(json!({"type": resource.resource_type, "id": resource.id, "display_name": resource.display_name, "traits": traits}))
+    Ok(ResourceRecord { resource_type: resource.resource_type, id: resource.id, display_name: resource.display_name, traits })
 }
 
-fn grant_json(grant: &Grant) -> Value {
-    let mut value = json!({
-        "id": grant.id,
-        "entitlement": grant.entitlement,
-        "principal": {"type": grant.principal.resource_type, "id": grant.principal.id},
-    });
-    if !grant.expandable.is_empty() {
-        value["expandable"] = json!(grant.expandable);
-    }
-    value
+fn grant_record(grant: Grant) -> GrantRecord {
+    let principal = ResourceKey { resource_type: grant.principal.resource_type, id: grant.principal.id };
+    GrantRecord { id: grant.id, entitlement: grant.entitlement, principal, expandable: grant.expandable }
 }

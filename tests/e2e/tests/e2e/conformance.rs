@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use connector_e2e::openapi;
 use connector_e2e::{runtime, start, tenant};
 use connector_host::bindings::latest::types::NewAccount;
-use connector_host::operations::{deprovision, grant, provision, revoke, validate};
+use connector_host::operations::{deprovision, grant, provision, revoke, to_json, validate};
 use connector_host::{TenantConfig, sync};
 use fivetran_fake::{Account, AccountSpec, RecordedRequest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -25,28 +25,31 @@ async fn every_kind_of_request(tenant: &TenantConfig, account: &Account) {
         account_role: Some("Account Reviewer".into()),
         phone: Some("+15551234567".into()),
     };
-    let created = provision(runtime(), tenant, account_role).await.expect("provision");
+    let created = provision(runtime(), tenant, account_role).await.map(|o| to_json(&o)).expect("provision");
     let user = format!("user:{}", created["user"]["id"].as_str().unwrap());
     let team_id = account.teams.keys().next().unwrap();
     let group_id = account.groups.keys().find(|g| !account.team_groups.contains_key(&(team_id.clone(), (*g).clone()))).unwrap();
     let team = format!("team:{team_id}");
     let change = |entitlement: String, principal: String| async move {
-        grant(runtime(), tenant, &entitlement, &principal).await.unwrap_or_else(|e| panic!("grant {entitlement} {principal}: {e}"))
+        grant(runtime(), tenant, &entitlement, &principal)
+            .await
+            .map(|o| to_json(&o))
+            .unwrap_or_else(|e| panic!("grant {entitlement} {principal}: {e}"))
     };
     change("role:Account Analyst:assigned".into(), user.clone()).await;
-    revoke(runtime(), tenant, &format!("role:Account Analyst:assigned:{user}")).await.unwrap();
+    revoke(runtime(), tenant, &format!("role:Account Analyst:assigned:{user}")).await.map(|o| to_json(&o)).unwrap();
     let team_role = if account.teams[team_id].role.as_deref() == Some("Account Analyst") { "Account Reviewer" } else { "Account Analyst" };
     change(format!("role:{team_role}:assigned"), team.clone()).await;
-    revoke(runtime(), tenant, &format!("role:{team_role}:assigned:{team}")).await.unwrap();
+    revoke(runtime(), tenant, &format!("role:{team_role}:assigned:{team}")).await.map(|o| to_json(&o)).unwrap();
     change(format!("{team}:member"), user.clone()).await;
     change(format!("{team}:manager"), user.clone()).await;
-    revoke(runtime(), tenant, &format!("{team}:manager:{user}")).await.unwrap();
+    revoke(runtime(), tenant, &format!("{team}:manager:{user}")).await.map(|o| to_json(&o)).unwrap();
     for principal in [&user, &team] {
         change(format!("group:{group_id}:View Destination"), principal.clone()).await;
         change(format!("group:{group_id}:Manage Destination"), principal.clone()).await;
-        revoke(runtime(), tenant, &format!("group:{group_id}:Manage Destination:{principal}")).await.unwrap();
+        revoke(runtime(), tenant, &format!("group:{group_id}:Manage Destination:{principal}")).await.map(|o| to_json(&o)).unwrap();
     }
-    deprovision(runtime(), tenant, user.trim_start_matches("user:")).await.expect("deprovision");
+    deprovision(runtime(), tenant, user.trim_start_matches("user:")).await.map(|o| to_json(&o)).expect("deprovision");
 }
 
 #[tokio::test]
@@ -198,7 +201,10 @@ async fn request_bodies_go_on_the_wire_with_a_content_length_and_never_in_chunks
         .flat_map(|t| account.users.keys().map(move |u| (t, u)))
         .find(|(t, u)| !account.team_users.contains_key(&((*t).clone(), (*u).clone())))
         .expect("a user outside a team");
-    let outcome = grant(runtime(), &tenant, &format!("team:{team}:member"), &format!("user:{user}")).await.expect("the fake took the body");
+    let outcome = grant(runtime(), &tenant, &format!("team:{team}:member"), &format!("user:{user}"))
+        .await
+        .map(|o| to_json(&o))
+        .expect("the fake took the body");
     assert_eq!(outcome["outcome"], "granted");
 
     let wire = String::from_utf8_lossy(&sent.lock().unwrap()).into_owned();

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use connector_e2e::{runtime, start, tenant};
 use connector_host::bindings::latest::types::NewAccount;
-use connector_host::operations::{deprovision, grant, provision, revoke};
+use connector_host::operations::{deprovision, grant, provision, revoke, to_json};
 use connector_host::{TenantConfig, sync};
 use fivetran_fake::{Account, AccountSpec, FakeFivetran, Fault, FaultRule};
 use serde_json::Value;
@@ -38,14 +38,15 @@ fn some_user(account: &Account) -> String {
 #[tokio::test]
 async fn invite_creates_once_and_then_reports_the_existing_user() {
     let (fake, _account, tenant) = setup();
-    let created = provision(runtime(), &tenant, new_account("new.person@example.test", Some("Account Reviewer"))).await.unwrap();
+    let created =
+        provision(runtime(), &tenant, new_account("new.person@example.test", Some("Account Reviewer"))).await.map(|o| to_json(&o)).unwrap();
     assert_eq!(created["outcome"], "created");
     assert_eq!(created["user"]["traits"]["invited"], true);
     assert_eq!(created["user"]["traits"]["account_role"], "Account Reviewer");
     let id = created["user"]["id"].as_str().unwrap().to_owned();
     assert!(grants(&tenant).await.contains(&format!("role:Account Reviewer:assigned:user:{id}")));
 
-    let again = provision(runtime(), &tenant, new_account("New.Person@Example.TEST", None)).await.unwrap();
+    let again = provision(runtime(), &tenant, new_account("New.Person@Example.TEST", None)).await.map(|o| to_json(&o)).unwrap();
     assert_eq!(again["outcome"], "already_exists");
     assert_eq!(again["user"]["id"], Value::String(id));
     assert_eq!(writes(&fake), ["POST /v1/users"], "one invite in all");
@@ -55,7 +56,7 @@ async fn invite_creates_once_and_then_reports_the_existing_user() {
 async fn a_503_after_the_invite_took_effect_does_not_invite_twice() {
     let (fake, _account, tenant) = setup();
     fake.inject(FaultRule::new("/v1/users", 1, Fault::AppliedThenUnavailable).method("POST"));
-    let outcome = provision(runtime(), &tenant, new_account("lost.answer@example.test", None)).await.unwrap();
+    let outcome = provision(runtime(), &tenant, new_account("lost.answer@example.test", None)).await.map(|o| to_json(&o)).unwrap();
     assert_eq!(outcome["outcome"], "already_exists", "the retry read the state and found the user");
     let users = fake.account().users.values().filter(|u| u.email == "lost.answer@example.test").count();
     assert_eq!(users, 1);
@@ -66,10 +67,10 @@ async fn a_503_after_the_invite_took_effect_does_not_invite_twice() {
 async fn delete_is_idempotent_and_refuses_the_key_owner() {
     let (fake, account, tenant) = setup();
     let user = some_user(&account);
-    let deleted = deprovision(runtime(), &tenant, &user).await.unwrap();
+    let deleted = deprovision(runtime(), &tenant, &user).await.map(|o| to_json(&o)).unwrap();
     assert_eq!(deleted["outcome"], "deleted");
     assert!(!fake.account().users.contains_key(&user));
-    let again = deprovision(runtime(), &tenant, &user).await.unwrap();
+    let again = deprovision(runtime(), &tenant, &user).await.map(|o| to_json(&o)).unwrap();
     assert_eq!(again["outcome"], "not_found");
 
     let owner = account.primary_key().user_id.clone().unwrap();
@@ -88,7 +89,7 @@ async fn round_trip(fake: &FakeFivetran, tenant: &TenantConfig, entitlement: &st
     let grant_id = format!("{entitlement}:{principal}");
     assert!(!before.contains(&grant_id), "{grant_id} is not held yet");
 
-    let granted = grant(runtime(), tenant, entitlement, principal).await.unwrap();
+    let granted = grant(runtime(), tenant, entitlement, principal).await.map(|o| to_json(&o)).unwrap();
     assert_eq!(granted["outcome"], "granted", "{granted}");
     assert_eq!(granted["grant"]["id"], Value::String(grant_id.clone()));
     let after = grants(tenant).await;
@@ -96,14 +97,14 @@ async fn round_trip(fake: &FakeFivetran, tenant: &TenantConfig, entitlement: &st
     assert!(before.is_subset(&after));
 
     let writes_before = writes(fake).len();
-    let repeat = grant(runtime(), tenant, entitlement, principal).await.unwrap();
+    let repeat = grant(runtime(), tenant, entitlement, principal).await.map(|o| to_json(&o)).unwrap();
     assert_eq!(repeat["outcome"], "already_held");
     assert_eq!(writes(fake).len(), writes_before, "granting what is held sends no change");
 
-    let revoked = revoke(runtime(), tenant, &grant_id).await.unwrap();
+    let revoked = revoke(runtime(), tenant, &grant_id).await.map(|o| to_json(&o)).unwrap();
     assert_eq!(revoked["outcome"], "revoked");
     assert_eq!(grants(tenant).await, before, "the revoke undid exactly the grant");
-    let repeat = revoke(runtime(), tenant, &grant_id).await.unwrap();
+    let repeat = revoke(runtime(), tenant, &grant_id).await.map(|o| to_json(&o)).unwrap();
     assert_eq!(repeat["outcome"], "not_held");
     assert_eq!(grants(tenant).await, before);
 }
@@ -139,14 +140,15 @@ async fn account_roles_grant_revoke_and_replace() {
 
     // An account role is single-valued: granting another one replaces it.
     let analyst = some_user(&account);
-    let outcome = grant(runtime(), &tenant, "role:Account Reviewer:assigned", &format!("user:{analyst}")).await.unwrap();
+    let outcome =
+        grant(runtime(), &tenant, "role:Account Reviewer:assigned", &format!("user:{analyst}")).await.map(|o| to_json(&o)).unwrap();
     assert_eq!(outcome["outcome"], "updated");
     assert_eq!(outcome["replaced"], Value::String(format!("role:Account Analyst:assigned:user:{analyst}")));
     let after = grants(&tenant).await;
     assert!(after.contains(&format!("role:Account Reviewer:assigned:user:{analyst}")));
     assert!(!after.contains(&format!("role:Account Analyst:assigned:user:{analyst}")));
     // Revoking a role the user does not hold changes nothing.
-    let outcome = revoke(runtime(), &tenant, &format!("role:Account Analyst:assigned:user:{analyst}")).await.unwrap();
+    let outcome = revoke(runtime(), &tenant, &format!("role:Account Analyst:assigned:user:{analyst}")).await.map(|o| to_json(&o)).unwrap();
     assert_eq!(outcome["outcome"], "not_held");
 }
 
@@ -154,7 +156,7 @@ async fn account_roles_grant_revoke_and_replace() {
 async fn a_member_becomes_manager_by_update() {
     let (_fake, account, tenant) = setup();
     let ((team, user), _) = account.team_users.iter().find(|(_, role)| *role == "Team Member").unwrap();
-    let outcome = grant(runtime(), &tenant, &format!("team:{team}:manager"), &format!("user:{user}")).await.unwrap();
+    let outcome = grant(runtime(), &tenant, &format!("team:{team}:manager"), &format!("user:{user}")).await.map(|o| to_json(&o)).unwrap();
     assert_eq!(outcome["outcome"], "updated");
     assert_eq!(outcome["replaced"], Value::String(format!("team:{team}:member:user:{user}")));
     let after = grants(&tenant).await;
@@ -222,7 +224,7 @@ async fn a_rate_limited_change_waits_and_applies_once() {
     let team = account.teams.keys().next().unwrap();
     let user = account.users.keys().find(|u| !account.team_users.contains_key(&(team.clone(), (*u).clone()))).unwrap();
     fake.inject(FaultRule::new(&format!("/v1/teams/{team}/users"), 1, Fault::RateLimited { retry_after_s: 1 }).method("POST"));
-    let outcome = grant(runtime(), &tenant, &format!("team:{team}:member"), &format!("user:{user}")).await.unwrap();
+    let outcome = grant(runtime(), &tenant, &format!("team:{team}:member"), &format!("user:{user}")).await.map(|o| to_json(&o)).unwrap();
     assert_eq!(outcome["outcome"], "granted");
     let posts: Vec<_> = fake.requests().into_iter().filter(|r| r.method == "POST").map(|r| r.status).collect();
     assert_eq!(posts, [429, 201]);
