@@ -62,9 +62,10 @@ impl CredentialSource {
     }
 }
 
-/// The shortest and longest credential read: API keys and tokens are longer; a value much
-/// shorter could not be told apart from ordinary text when it is redacted.
-const MIN_LENGTH: usize = 8;
+/// The shortest and longest credential read: API keys and tokens are far longer; a shorter value
+/// could not be told apart from ordinary text when it is redacted, so every credential the host
+/// accepts is one it redacts ([`MIN_REDACTED`]).
+const MIN_LENGTH: usize = MIN_REDACTED;
 const MAX_LENGTH: usize = 4096;
 
 /// A tenant's credentials, as the one header the host puts on requests to the tenant's origin.
