@@ -729,3 +729,35 @@ fn connectors_are_chosen_by_name_or_file_and_an_unknown_name_is_refused() {
     let output = run(&["validate", "--connector", "fivetran", "--plugin", "x.wasm"], Some(key(&account)));
     assert_eq!(output.status.code(), Some(2), "the two flags exclude each other");
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_during_a_sync_exits_143_and_leaves_the_old_snapshot_alone() {
+    let (fake, account) = fake();
+    fake.set_latency(std::time::Duration::from_millis(400));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snap.json");
+    std::fs::write(&out, "old snapshot").unwrap();
+    let (key, secret) = key(&account);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_connector-host"))
+        .args(["sync", "--out", out.to_str().unwrap(), "--base-url", &fake.base_url(), "--allow-private-network", "--quiet"])
+        .env("FIVETRAN_API_KEY", key)
+        .env("FIVETRAN_API_SECRET", secret)
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the sync is under way (its first requests reached the fake), then stop it.
+    let started = std::time::Instant::now();
+    while fake.requests().is_empty() && started.elapsed() < std::time::Duration::from_secs(30) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(143), "{}", stderr(&output));
+    assert!(stderr(&output).contains("interrupted"), "{}", stderr(&output));
+    assert_old_file_kept(&out);
+}
