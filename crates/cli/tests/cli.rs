@@ -739,7 +739,7 @@ fn sigterm_during_a_sync_exits_143_and_leaves_the_old_snapshot_alone() {
     let out = dir.path().join("snap.json");
     std::fs::write(&out, "old snapshot").unwrap();
     let (key, secret) = key(&account);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_connector-host"))
+    let child = Command::new(env!("CARGO_BIN_EXE_connector-host"))
         .args(["sync", "--out", out.to_str().unwrap(), "--base-url", &fake.base_url(), "--allow-private-network", "--quiet"])
         .env("FIVETRAN_API_KEY", key)
         .env("FIVETRAN_API_SECRET", secret)
