@@ -62,13 +62,6 @@ impl<T> Field<T> {
         }
     }
 
-    pub fn into_option(self) -> Option<T> {
-        match self {
-            Field::Value(value) | Field::Converted(value, _) => Some(value),
-            _ => None,
-        }
-    }
-
     /// What is unusual about this field, if anything; `required`: the API's definition says it
     /// is always there.
     fn oddity(&self, required: bool) -> Option<String> {

@@ -50,11 +50,9 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>, pr
     let started_at = SystemTime::now();
     let meter = Arc::new(RequestMeter::default());
     progress.attach(&meter);
-    let mut session = runtime.open(&tenant, Arc::clone(&meter)).await?;
-    let metadata = session.metadata().await.map_err(|e| call_failure(&tenant, e, 1))?;
-    // No session is held while workers wait for instance slots: a run never holds one slot
-    // while it waits for another, so runs cannot starve each other of the pool.
-    drop(session);
+    // Declared once for the runtime: no instance of this run is needed to read it, and none is
+    // held while workers wait for instance slots.
+    let metadata = runtime.metadata().await?;
     if !metadata.capabilities.contains(&Capability::Sync) {
         return Err(HostError::usage(format!("the plugin {} cannot sync", metadata.name)));
     }

@@ -27,8 +27,8 @@ pub struct ConnectorRuntime {
     engine: Engine,
     pre: ConnectorWorldPre<TenantState>,
     upstream: Option<Arc<dyn Upstream>>,
-    /// What the component declares, asked once.
-    metadata: Arc<tokio::sync::OnceCell<ConnectorMetadata>>,
+    /// What the component declares, asked once, and what sessions derive from it.
+    declared: Arc<tokio::sync::OnceCell<Declared>>,
 }
 
 impl ConnectorRuntime {
@@ -71,7 +71,7 @@ impl ConnectorRuntime {
                 "the plugin does not export accessgov:connector/connector@{CONTRACT_VERSION}: {e:#}; rebuild it against this host's wit/"
             ))
         })?;
-        Ok(Self { engine: engine.clone(), pre, upstream: None, metadata: Arc::default() })
+        Ok(Self { engine: engine.clone(), pre, upstream: None, declared: Arc::default() })
     }
 
     /// Sends every request of this runtime's sessions to `upstream` instead of connecting to
@@ -90,23 +90,20 @@ impl ConnectorRuntime {
     /// applied, default base URL, rate-limit headers and largest page. Asked once, in an instance
     /// that may send no request, and checked.
     pub async fn metadata(&self) -> Result<ConnectorMetadata> {
-        self.metadata.get_or_try_init(|| self.describe()).await.cloned()
+        Ok(self.declared().await?.metadata.clone())
     }
 
-    async fn describe(&self) -> Result<ConnectorMetadata> {
+    async fn declared(&self) -> Result<&Declared> {
+        self.declared.get_or_try_init(|| self.describe()).await
+    }
+
+    async fn describe(&self) -> Result<Declared> {
         let mut nowhere = TenantConfig::new("connector", "https://metadata.invalid", crate::Credentials::none());
         nowhere.traffic.max_requests = 1;
         let mut session = self.instantiate(&nowhere, Arc::new(RequestMeter::default()), 1, None).await?;
-        let metadata = session.metadata().await.map_err(|e| HostError::usage(format!("the plugin did not describe itself: {e:?}")))?;
+        let metadata =
+            session.metadata().await.map_err(|e| HostError::usage(format!("the plugin did not describe itself: {}", e.text())))?;
         check_metadata(&metadata)?;
-        Ok(metadata)
-    }
-
-    /// Instantiates the component in a fresh store with the tenant's policy, credentials and
-    /// limits. Requests it sends are counted in `meter`.
-    pub async fn open(&self, tenant: &TenantConfig, meter: Arc<RequestMeter>) -> Result<Session> {
-        let metadata = self.metadata().await?;
-        let page_size = tenant.page_size.unwrap_or(metadata.max_page_size).clamp(1, metadata.max_page_size.max(1));
         let rate_limit = metadata.rate_limit.as_ref().map(|headers| {
             Arc::new(RateLimitHeaders {
                 limit: headers.limit.to_ascii_lowercase(),
@@ -114,7 +111,16 @@ impl ConnectorRuntime {
                 window: Duration::from_secs(u64::from(headers.window_seconds.max(1))),
             })
         });
-        self.instantiate(tenant, meter, page_size, rate_limit).await
+        Ok(Declared { metadata, rate_limit })
+    }
+
+    /// Instantiates the component in a fresh store with the tenant's policy, credentials and
+    /// limits. Requests it sends are counted in `meter`.
+    pub async fn open(&self, tenant: &TenantConfig, meter: Arc<RequestMeter>) -> Result<Session> {
+        let declared = self.declared().await?;
+        let largest = declared.metadata.max_page_size.max(1);
+        let page_size = tenant.page_size.unwrap_or(largest).clamp(1, largest);
+        self.instantiate(tenant, meter, page_size, declared.rate_limit.clone()).await
     }
 
     async fn instantiate(
@@ -201,6 +207,12 @@ impl ConnectorRuntime {
             config: CallConfig { base_url: tenant.base_url.trim_end_matches('/').to_owned(), page_size },
         })
     }
+}
+
+/// What a component declares, and the rate-limit headers its sessions pace by, derived once.
+struct Declared {
+    metadata: ConnectorMetadata,
+    rate_limit: Option<Arc<RateLimitHeaders>>,
 }
 
 /// Refuses metadata the host cannot act on, naming what is wrong: credentials without a name, an
@@ -291,6 +303,19 @@ async fn within<T>(limit: Duration, waiting: &AtomicBool, call: impl Future<Outp
     tokio::select! {
         result = call => Ok(result),
         waiting = overran => Err(Overran { waiting }),
+    }
+}
+
+impl CallError {
+    /// What went wrong, in words, for a message that has no tenant to word it for.
+    pub fn text(&self) -> String {
+        match self {
+            CallError::Connector(error) => format!("the connector answered {error:?}"),
+            CallError::Denied(refusal) | CallError::Limit(refusal) => refusal.message.clone(),
+            CallError::Trap(trap) => format!("it crashed: {trap}"),
+            CallError::TimedOut(limit) => format!("it ran longer than {} s", limit.as_secs()),
+            CallError::Api(why) => why.clone(),
+        }
     }
 }
 
