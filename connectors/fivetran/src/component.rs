@@ -3,8 +3,9 @@
 
 use connector_sdk::ConnectorComponent;
 use connector_sdk::model::{
-    AccountInfo, AuthScheme, Capability, Config, Credential, DeprovisionOutcome, Entitlement, GrantOutcome, Metadata, NewAccount, Page,
-    ProvisionOutcome, RateLimitHeaders, Resource, ResourceRef, Result, RevokeOutcome,
+    AccountChanges, AccountInfo, ActivationOutcome, AuthScheme, Capability, Config, CreateOutcome, Credential, DeleteOutcome, Entitlement,
+    GrantOutcome, Metadata, NewAccount, NewResource, Page, RateLimitHeaders, Resource, ResourceChanges, ResourceRef, Result, RevokeOutcome,
+    UpdateOutcome,
 };
 use connector_sdk::transport::Transport;
 
@@ -61,12 +62,37 @@ impl ConnectorComponent for Fivetran {
         Connector::new(transport, config).list_grants(resource, token)
     }
 
-    fn provision_account(transport: &impl Transport, config: Config, account: NewAccount) -> Result<ProvisionOutcome> {
+    fn provision_account(transport: &impl Transport, config: Config, account: NewAccount) -> Result<CreateOutcome> {
         Connector::new(transport, config).provision(&account)
     }
 
-    fn deprovision_account(transport: &impl Transport, config: Config, user_id: &str) -> Result<DeprovisionOutcome> {
+    fn deprovision_account(transport: &impl Transport, config: Config, user_id: &str) -> Result<DeleteOutcome> {
         Connector::new(transport, config).deprovision(user_id)
+    }
+
+    fn update_account(transport: &impl Transport, config: Config, user_id: &str, changes: AccountChanges) -> Result<UpdateOutcome> {
+        Connector::new(transport, config).update_account(user_id, &changes)
+    }
+
+    fn set_account_enabled(transport: &impl Transport, config: Config, user_id: &str, enabled: bool) -> Result<ActivationOutcome> {
+        Connector::new(transport, config).set_account_enabled(user_id, enabled)
+    }
+
+    fn create_resource(transport: &impl Transport, config: Config, spec: NewResource) -> Result<CreateOutcome> {
+        Connector::new(transport, config).create_resource(&spec)
+    }
+
+    fn update_resource(
+        transport: &impl Transport,
+        config: Config,
+        target: &ResourceRef,
+        changes: ResourceChanges,
+    ) -> Result<UpdateOutcome> {
+        Connector::new(transport, config).update_resource(target, &changes)
+    }
+
+    fn delete_resource(transport: &impl Transport, config: Config, target: &ResourceRef) -> Result<DeleteOutcome> {
+        Connector::new(transport, config).delete_resource(target)
     }
 
     fn grant_entitlement(transport: &impl Transport, config: Config, entitlement: &str, principal: &ResourceRef) -> Result<GrantOutcome> {

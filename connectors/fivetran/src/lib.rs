@@ -11,6 +11,7 @@ pub mod api;
 pub mod component;
 pub mod connector;
 pub mod ids;
+pub mod lifecycle;
 pub mod mapping;
 pub mod model;
 pub mod provision;

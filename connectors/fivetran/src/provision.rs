@@ -12,14 +12,14 @@ use crate::connector::{Connector, Step};
 use crate::ids::{self, Target};
 use crate::mapping;
 use crate::model::{
-    ConnectorError, DeprovisionOutcome, Grant, GrantChange, GrantOutcome, KeyKind, NewAccount, ProvisionOutcome, Resource, ResourceRef,
-    Result, RevokeChange, RevokeOutcome, TEAM, USER,
+    ConnectorError, CreateOutcome, DeleteOutcome, Grant, GrantChange, GrantOutcome, KeyKind, NewAccount, Resource, ResourceRef, Result,
+    RevokeChange, RevokeOutcome, TEAM, USER,
 };
 use crate::transport::{Transport, encode};
 
 const TEAM_MEMBER: &str = "Team Member";
 const TEAM_MANAGER: &str = "Team Manager";
-const ACCOUNT: &str = "ACCOUNT";
+pub(crate) const ACCOUNT: &str = "ACCOUNT";
 const DESTINATION: &str = "DESTINATION";
 
 fn invalid(message: String) -> ConnectorError {
@@ -41,7 +41,7 @@ pub fn check_email(email: &str) -> Result<()> {
     if valid { Ok(()) } else { Err(invalid(format!("email {email:?} is not a valid address, e.g. ann@example.com"))) }
 }
 
-fn check_name(value: &str, flag: &str) -> Result<()> {
+pub(crate) fn check_name(value: &str, flag: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Err(invalid(format!("{flag} is empty; give the user's name")));
     }
@@ -51,7 +51,7 @@ fn check_name(value: &str, flag: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_phone(phone: &str) -> Result<()> {
+pub(crate) fn check_phone(phone: &str) -> Result<()> {
     let digits = phone.chars().filter(char::is_ascii_digit).count();
     let allowed = phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
     if allowed && (4..=20).contains(&digits) {
@@ -61,7 +61,7 @@ fn check_phone(phone: &str) -> Result<()> {
     }
 }
 
-fn check_id(id: &str, what: &str) -> Result<()> {
+pub(crate) fn check_id(id: &str, what: &str) -> Result<()> {
     if !ids::is_fivetran_id(id) {
         return Err(invalid(format!("{what} {id:?} is not a Fivetran id")));
     }
@@ -70,7 +70,7 @@ fn check_id(id: &str, what: &str) -> Result<()> {
 
 impl<T: Transport> Connector<'_, T> {
     /// Invites a user, or finds the one that has this email already.
-    pub fn provision(&self, account: &NewAccount) -> Result<ProvisionOutcome> {
+    pub fn provision(&self, account: &NewAccount) -> Result<CreateOutcome> {
         let email = account.email.trim();
         check_email(email)?;
         check_name(&account.given_name, "given name")?;
@@ -82,7 +82,7 @@ impl<T: Transport> Connector<'_, T> {
             self.require_role(role, ACCOUNT)?;
         }
         if let Some(existing) = self.find_user_by_email(email)? {
-            return Ok(ProvisionOutcome::AlreadyExists(existing));
+            return Ok(CreateOutcome::AlreadyExists(existing));
         }
         let mut body = json!({
             "email": email,
@@ -99,17 +99,17 @@ impl<T: Transport> Connector<'_, T> {
         if response.status == 409 {
             // Invited by someone else since we looked.
             return match self.find_user_by_email(email)? {
-                Some(existing) => Ok(ProvisionOutcome::AlreadyExists(existing)),
+                Some(existing) => Ok(CreateOutcome::AlreadyExists(existing)),
                 None => Err(ConnectorError::Conflict(format!("{endpoint} answered 409 for {email}, but no user has that email"))),
             };
         }
         let user: api::User = api::decode_data(&endpoint, &response)?;
         let created = self.read("POST /v1/users", &endpoint, |notes| mapping::user_resource(0, &user, notes))?;
-        Ok(ProvisionOutcome::Created(created))
+        Ok(CreateOutcome::Created(created))
     }
 
     /// Deletes a user; refuses the user behind the API key.
-    pub fn deprovision(&self, user_id: &str) -> Result<DeprovisionOutcome> {
+    pub fn deprovision(&self, user_id: &str) -> Result<DeleteOutcome> {
         check_id(user_id, "user id")?;
         let info = self.account_info()?;
         if info.key_kind == KeyKind::User && info.key_owner.as_deref() == Some(user_id) {
@@ -119,8 +119,8 @@ impl<T: Transport> Connector<'_, T> {
         }
         let (endpoint, response) = self.send("DELETE", format!("/v1/users/{}", encode(user_id)), None)?;
         match response.status {
-            404 => Ok(DeprovisionOutcome::NotFound),
-            _ => api::check_status(&endpoint, &response).map(|()| DeprovisionOutcome::Deleted),
+            404 => Ok(DeleteOutcome::NotFound),
+            _ => api::check_status(&endpoint, &response).map(|()| DeleteOutcome::Deleted),
         }
     }
 
@@ -284,7 +284,7 @@ impl<T: Transport> Connector<'_, T> {
     }
 
     /// Refuses a role `/v1/roles` does not list, or lists for another scope.
-    fn require_role(&self, role: &str, scope: &str) -> Result<()> {
+    pub(crate) fn require_role(&self, role: &str, scope: &str) -> Result<()> {
         let roles: Vec<api::Role> = self.list_all("/v1/roles")?;
         let fits = |r: &api::Role| r.scope.get().is_some_and(|scopes| scopes.iter().any(|s| s.eq_ignore_ascii_case(scope)));
         match roles.iter().find(|r| r.name.as_deref() == Some(role)) {
@@ -344,7 +344,7 @@ mod tests {
             phone: None,
         });
         match outcome {
-            Ok(ProvisionOutcome::AlreadyExists(user)) => assert_eq!(user.id, "u9"),
+            Ok(CreateOutcome::AlreadyExists(user)) => assert_eq!(user.id, "u9"),
             other => panic!("unexpected {other:?}"),
         }
         let seen = canned.seen.borrow();
@@ -385,7 +385,7 @@ mod tests {
         let canned = Canned::new(&[(200, NO_USERS), (201, r#"{"data":{"id":"u1","email":"a@b.co","active":true}}"#)]);
         let account =
             NewAccount { email: " a@b.co ".into(), given_name: "A".into(), family_name: "B".into(), account_role: None, phone: None };
-        assert!(matches!(connector(&canned).provision(&account), Ok(ProvisionOutcome::Created(_))));
+        assert!(matches!(connector(&canned).provision(&account), Ok(CreateOutcome::Created(_))));
         let seen = canned.seen.borrow();
         assert_eq!(seen[1], r#"POST https://api.example/v1/users {"email":"a@b.co","family_name":"B","given_name":"A"}"#);
     }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use connector_host::bindings::latest::types::NewAccount;
+use connector_host::bindings::latest::types::{AccountChanges, NewAccount, NewResource, ResourceChanges, ResourceRef};
 use connector_host::cache::ComponentCache;
 use connector_host::diff::SnapshotDiff;
 use connector_host::progress::SyncProgress;
@@ -139,6 +139,82 @@ enum Command {
     Deprovision {
         #[arg(long, value_name = "ID")]
         user_id: String,
+    },
+    /// Change a user's given name, family name, phone or account role; only the fields given change.
+    #[command(
+        group(clap::ArgGroup::new("changes").required(true).multiple(true).args(["given_name", "family_name", "phone", "role"])),
+        after_help = "Prints {\"outcome\": \"updated\" or \"unchanged\", \"user\": RESOURCE}.\n\nExample:\n  connector-host update-account --user-id decent_dropsy --family-name Smith --role \"Account Analyst\""
+    )]
+    UpdateAccount {
+        #[arg(long, value_name = "ID")]
+        user_id: String,
+        #[arg(long)]
+        given_name: Option<String>,
+        #[arg(long)]
+        family_name: Option<String>,
+        #[arg(long)]
+        phone: Option<String>,
+        /// An account role, e.g. "Account Reviewer".
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// Disable a user (it stays, with status disabled). The scim connector can; fivetran's REST API cannot.
+    #[command(
+        after_help = "Prints {\"outcome\": \"disabled\" or \"already_disabled\", \"user\": RESOURCE}.\n\nExample:\n  SCIM_TOKEN=... connector-host disable-account --connector scim --base-url https://api.fivetran.com/scim/v2 --user-id 2819c223"
+    )]
+    DisableAccount {
+        #[arg(long, value_name = "ID")]
+        user_id: String,
+    },
+    /// Enable a disabled user again.
+    #[command(
+        after_help = "Prints {\"outcome\": \"enabled\" or \"already_enabled\", \"user\": RESOURCE}.\n\nExample:\n  SCIM_TOKEN=... connector-host enable-account --connector scim --base-url https://api.fivetran.com/scim/v2 --user-id 2819c223"
+    )]
+    EnableAccount {
+        #[arg(long, value_name = "ID")]
+        user_id: String,
+    },
+    /// Create a resource (a team; a group with scim); one of that type with the same name (any case) is reported, not made again.
+    #[command(
+        after_help = "Prints {\"outcome\": \"created\" or \"already_exists\", \"resource\": RESOURCE}.\n\nExamples:\n  connector-host create-resource --type team --name Finance --description \"Finance analysts\" --role \"Account Reviewer\"\n  connector-host create-resource --connector scim --base-url URL --type group --name Finance"
+    )]
+    CreateResource {
+        #[arg(long = "type", value_name = "T")]
+        resource_type: String,
+        #[arg(long, value_name = "N")]
+        name: String,
+        #[arg(long, value_name = "D")]
+        description: Option<String>,
+        /// The account role its members hold through it (Fivetran teams).
+        #[arg(long, value_name = "R")]
+        role: Option<String>,
+    },
+    /// Rename a resource or change its description or role; only the fields given change.
+    #[command(
+        group(clap::ArgGroup::new("changes").required(true).multiple(true).args(["name", "description", "role"])),
+        after_help = "Prints {\"outcome\": \"updated\" or \"unchanged\", \"resource\": RESOURCE}.\n\nExample:\n  connector-host update-resource --type team --id sleepy_otter --name \"Finance EMEA\""
+    )]
+    UpdateResource {
+        #[arg(long = "type", value_name = "T")]
+        resource_type: String,
+        #[arg(long, value_name = "ID")]
+        id: String,
+        #[arg(long, value_name = "N")]
+        name: Option<String>,
+        #[arg(long, value_name = "D")]
+        description: Option<String>,
+        #[arg(long, value_name = "R")]
+        role: Option<String>,
+    },
+    /// Delete a resource (a team; a group with scim).
+    #[command(
+        after_help = "Prints {\"outcome\": \"deleted\" or \"not_found\", \"type\": T, \"id\": ID}.\n\nExample:\n  connector-host delete-resource --type team --id sleepy_otter"
+    )]
+    DeleteResource {
+        #[arg(long = "type", value_name = "T")]
+        resource_type: String,
+        #[arg(long, value_name = "ID")]
+        id: String,
     },
     /// Give a user or team an entitlement from the snapshot (account role, team membership, destination access).
     #[command(
@@ -360,6 +436,33 @@ async fn run(cli: Cli) -> Result<(), HostError> {
             print_json(&operations::to_json(&operations::deprovision(&runtime, &tenant, &user_id).await?));
             Ok(())
         }
+        Command::UpdateAccount { user_id, given_name, family_name, phone, role } => {
+            let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
+            let changes = AccountChanges { given_name, family_name, phone, account_role: role };
+            print_json(&operations::to_json(&operations::update_account(&runtime, &tenant, &user_id, &changes).await?));
+            Ok(())
+        }
+        Command::DisableAccount { user_id } => set_enabled(&connectors, &cli.global, &user_id, false).await,
+        Command::EnableAccount { user_id } => set_enabled(&connectors, &cli.global, &user_id, true).await,
+        Command::CreateResource { resource_type, name, description, role } => {
+            let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
+            let spec = NewResource { resource_type, name, description, account_role: role };
+            print_json(&operations::to_json(&operations::create_resource(&runtime, &tenant, &spec).await?));
+            Ok(())
+        }
+        Command::UpdateResource { resource_type, id, name, description, role } => {
+            let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
+            let target = ResourceRef { resource_type, id };
+            let changes = ResourceChanges { name, description, account_role: role };
+            print_json(&operations::to_json(&operations::update_resource(&runtime, &tenant, &target, &changes).await?));
+            Ok(())
+        }
+        Command::DeleteResource { resource_type, id } => {
+            let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
+            let target = ResourceRef { resource_type, id };
+            print_json(&operations::to_json(&operations::delete_resource(&runtime, &tenant, &target).await?));
+            Ok(())
+        }
         Command::Grant { entitlement, principal } => {
             operations::parse_principal(&principal)?;
             let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
@@ -372,6 +475,12 @@ async fn run(cli: Cli) -> Result<(), HostError> {
             Ok(())
         }
     }
+}
+
+async fn set_enabled(connectors: &Connectors, global: &Global, user_id: &str, enabled: bool) -> Result<(), HostError> {
+    let (runtime, tenant) = tenant(connectors, global).await?;
+    print_json(&operations::to_json(&operations::set_account_enabled(&runtime, &tenant, user_id, enabled).await?));
+    Ok(())
 }
 
 async fn sync_all_tenants(

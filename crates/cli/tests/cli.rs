@@ -315,6 +315,44 @@ fn provision_grant_revoke_and_deprovision_print_json() {
 }
 
 #[test]
+fn lifecycle_commands_print_json_and_refuse_what_the_connector_cannot_do() {
+    let (fake, account) = fake();
+    let url = fake.base_url();
+    let common = ["--base-url", url.as_str(), "--allow-private-network"];
+    let with_common = |args: &[&str]| -> Output {
+        let mut all = args.to_vec();
+        all.extend(common);
+        run(&all, Some(key(&account)))
+    };
+    let json = |args: &[&str]| -> serde_json::Value {
+        let output = with_common(args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        serde_json::from_slice(&output.stdout).expect("stdout is JSON")
+    };
+    let owner = account.primary_key().user_id.clone();
+    let user = account.users.keys().find(|id| Some(*id) != owner.as_ref()).unwrap();
+    let updated = json(&["update-account", "--user-id", user, "--given-name", "Ada"]);
+    assert_eq!(updated["outcome"], "updated");
+    assert_eq!(updated["user"]["traits"]["given_name"], "Ada");
+    assert_eq!(json(&["update-account", "--user-id", user, "--given-name", "Ada"])["outcome"], "unchanged");
+
+    let created = json(&["create-resource", "--type", "team", "--name", "Auditors", "--description", "Read-only"]);
+    assert_eq!(created["outcome"], "created");
+    let team = created["resource"]["id"].as_str().unwrap().to_owned();
+    let renamed = json(&["update-resource", "--type", "team", "--id", &team, "--name", "Internal Audit"]);
+    assert_eq!(renamed["resource"]["display_name"], "Internal Audit");
+    assert_eq!(json(&["delete-resource", "--type", "team", "--id", &team])["outcome"], "deleted");
+
+    let before = fake.requests().len();
+    let output = with_common(&["update-account", "--user-id", user]);
+    assert_eq!(output.status.code(), Some(2), "no field to change is a usage error");
+    let output = with_common(&["disable-account", "--user-id", user]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(error_line(&output).contains("scim"), "{}", error_line(&output));
+    assert_eq!(fake.requests().len(), before, "nothing was sent");
+}
+
+#[test]
 fn an_invalid_grant_exits_2_with_one_line() {
     let (fake, account) = fake();
     let url = fake.base_url();
@@ -347,7 +385,7 @@ fn a_component_of_an_older_contract_is_refused_by_name() {
     let output = run(&["validate", "--plugin", plugin.to_str().unwrap()], Some(("k", "s")));
     assert_eq!(output.status.code(), Some(2));
     let line = error_line(&output);
-    assert!(line.contains("accessgov:connector@0.1.0") && line.contains("older") && line.contains("@0.3.0"), "{line}");
+    assert!(line.contains("accessgov:connector@0.1.0") && line.contains("older") && line.contains("@0.4.0"), "{line}");
 }
 
 #[test]
@@ -566,7 +604,25 @@ fn validate_tells_which_reads_a_system_key_lacks() {
 
 #[test]
 fn every_command_has_help_with_an_example_and_completions_exist() {
-    for command in ["demo", "validate", "sync", "sync-all", "diff", "provision", "deprovision", "grant", "revoke", "completions"] {
+    let commands = [
+        "demo",
+        "validate",
+        "sync",
+        "sync-all",
+        "diff",
+        "provision",
+        "deprovision",
+        "update-account",
+        "disable-account",
+        "enable-account",
+        "create-resource",
+        "update-resource",
+        "delete-resource",
+        "grant",
+        "revoke",
+        "completions",
+    ];
+    for command in commands {
         let output = run(&[command, "--help"], None);
         assert!(output.status.success(), "{command}");
         assert!(stdout(&output).contains("Example"), "{command} --help shows an example");

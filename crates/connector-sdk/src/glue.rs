@@ -110,7 +110,7 @@ pub fn list_grants<C: ConnectorComponent>(
 pub fn provision_account<C: ConnectorComponent>(
     cfg: wit::Config,
     account: wit::NewAccount,
-) -> Result<wit::ProvisionOutcome, wit::ConnectorError> {
+) -> Result<wit::CreateOutcome, wit::ConnectorError> {
     let account = model::NewAccount {
         email: account.email,
         given_name: account.given_name,
@@ -118,20 +118,91 @@ pub fn provision_account<C: ConnectorComponent>(
         account_role: account.account_role,
         phone: account.phone,
     };
-    Ok(match C::provision_account(&Waki, config(cfg), account).map_err(error)? {
-        model::ProvisionOutcome::Created(user) => wit::ProvisionOutcome::Created(resource(user)),
-        model::ProvisionOutcome::AlreadyExists(user) => wit::ProvisionOutcome::AlreadyExists(resource(user)),
+    C::provision_account(&Waki, config(cfg), account).map(create_outcome).map_err(error)
+}
+
+pub fn deprovision_account<C: ConnectorComponent>(cfg: wit::Config, user_id: String) -> Result<wit::DeleteOutcome, wit::ConnectorError> {
+    C::deprovision_account(&Waki, config(cfg), &user_id).map(delete_outcome).map_err(error)
+}
+
+pub fn update_account<C: ConnectorComponent>(
+    cfg: wit::Config,
+    user_id: String,
+    changes: wit::AccountChanges,
+) -> Result<wit::UpdateOutcome, wit::ConnectorError> {
+    let changes = model::AccountChanges {
+        given_name: changes.given_name,
+        family_name: changes.family_name,
+        phone: changes.phone,
+        account_role: changes.account_role,
+    };
+    C::update_account(&Waki, config(cfg), &user_id, changes).map(update_outcome).map_err(error)
+}
+
+pub fn set_account_enabled<C: ConnectorComponent>(
+    cfg: wit::Config,
+    user_id: String,
+    enabled: bool,
+) -> Result<wit::ActivationOutcome, wit::ConnectorError> {
+    let outcome = C::set_account_enabled(&Waki, config(cfg), &user_id, enabled).map_err(error)?;
+    Ok(wit::ActivationOutcome {
+        change: match outcome.change {
+            model::ActivationChange::Disabled => wit::ActivationChange::Disabled,
+            model::ActivationChange::AlreadyDisabled => wit::ActivationChange::AlreadyDisabled,
+            model::ActivationChange::Enabled => wit::ActivationChange::Enabled,
+            model::ActivationChange::AlreadyEnabled => wit::ActivationChange::AlreadyEnabled,
+        },
+        user: resource(outcome.user),
     })
 }
 
-pub fn deprovision_account<C: ConnectorComponent>(
+pub fn create_resource<C: ConnectorComponent>(cfg: wit::Config, spec: wit::NewResource) -> Result<wit::CreateOutcome, wit::ConnectorError> {
+    let spec = model::NewResource {
+        resource_type: spec.resource_type,
+        name: spec.name,
+        description: spec.description,
+        account_role: spec.account_role,
+    };
+    C::create_resource(&Waki, config(cfg), spec).map(create_outcome).map_err(error)
+}
+
+pub fn update_resource<C: ConnectorComponent>(
     cfg: wit::Config,
-    user_id: String,
-) -> Result<wit::DeprovisionOutcome, wit::ConnectorError> {
-    Ok(match C::deprovision_account(&Waki, config(cfg), &user_id).map_err(error)? {
-        model::DeprovisionOutcome::Deleted => wit::DeprovisionOutcome::Deleted,
-        model::DeprovisionOutcome::NotFound => wit::DeprovisionOutcome::NotFound,
-    })
+    target: wit::ResourceRef,
+    changes: wit::ResourceChanges,
+) -> Result<wit::UpdateOutcome, wit::ConnectorError> {
+    let target = model::ResourceRef { resource_type: target.resource_type, id: target.id };
+    let changes = model::ResourceChanges { name: changes.name, description: changes.description, account_role: changes.account_role };
+    C::update_resource(&Waki, config(cfg), &target, changes).map(update_outcome).map_err(error)
+}
+
+pub fn delete_resource<C: ConnectorComponent>(
+    cfg: wit::Config,
+    target: wit::ResourceRef,
+) -> Result<wit::DeleteOutcome, wit::ConnectorError> {
+    let target = model::ResourceRef { resource_type: target.resource_type, id: target.id };
+    C::delete_resource(&Waki, config(cfg), &target).map(delete_outcome).map_err(error)
+}
+
+fn create_outcome(outcome: model::CreateOutcome) -> wit::CreateOutcome {
+    match outcome {
+        model::CreateOutcome::Created(r) => wit::CreateOutcome::Created(resource(r)),
+        model::CreateOutcome::AlreadyExists(r) => wit::CreateOutcome::AlreadyExists(resource(r)),
+    }
+}
+
+fn delete_outcome(outcome: model::DeleteOutcome) -> wit::DeleteOutcome {
+    match outcome {
+        model::DeleteOutcome::Deleted => wit::DeleteOutcome::Deleted,
+        model::DeleteOutcome::NotFound => wit::DeleteOutcome::NotFound,
+    }
+}
+
+fn update_outcome(outcome: model::UpdateOutcome) -> wit::UpdateOutcome {
+    match outcome {
+        model::UpdateOutcome::Updated(r) => wit::UpdateOutcome::Updated(resource(r)),
+        model::UpdateOutcome::Unchanged(r) => wit::UpdateOutcome::Unchanged(resource(r)),
+    }
 }
 
 pub fn grant_entitlement<C: ConnectorComponent>(
@@ -172,6 +243,7 @@ impl Transport for Waki {
         let method = match request.method {
             "POST" => waki::Method::Post,
             "PATCH" => waki::Method::Patch,
+            "PUT" => waki::Method::Put,
             "DELETE" => waki::Method::Delete,
             _ => waki::Method::Get,
         };

@@ -20,8 +20,8 @@ pub mod transport;
 pub mod glue;
 
 use model::{
-    AccountInfo, ConnectorError, DeprovisionOutcome, Entitlement, GrantOutcome, Metadata, NewAccount, Page, ProvisionOutcome, Resource,
-    ResourceRef, Result, RevokeOutcome,
+    AccountChanges, AccountInfo, ActivationOutcome, ConnectorError, CreateOutcome, DeleteOutcome, Entitlement, GrantOutcome, Metadata,
+    NewAccount, NewResource, Page, Resource, ResourceChanges, ResourceRef, Result, RevokeOutcome, UpdateOutcome,
 };
 use transport::Transport;
 
@@ -39,11 +39,26 @@ pub trait ConnectorComponent {
     ) -> Result<Vec<Entitlement>>;
     fn list_grants(transport: &impl Transport, config: model::Config, resource: &Resource, token: Option<&str>) -> Result<Page>;
 
-    fn provision_account(_: &impl Transport, _: model::Config, _: NewAccount) -> Result<ProvisionOutcome> {
+    fn provision_account(_: &impl Transport, _: model::Config, _: NewAccount) -> Result<CreateOutcome> {
         Err(unsupported("provision-account"))
     }
-    fn deprovision_account(_: &impl Transport, _: model::Config, _: &str) -> Result<DeprovisionOutcome> {
+    fn deprovision_account(_: &impl Transport, _: model::Config, _: &str) -> Result<DeleteOutcome> {
         Err(unsupported("deprovision-account"))
+    }
+    fn update_account(_: &impl Transport, _: model::Config, _: &str, _: AccountChanges) -> Result<UpdateOutcome> {
+        Err(unsupported("update-account"))
+    }
+    fn set_account_enabled(_: &impl Transport, _: model::Config, _: &str, _: bool) -> Result<ActivationOutcome> {
+        Err(unsupported("set-account-enabled"))
+    }
+    fn create_resource(_: &impl Transport, _: model::Config, _: NewResource) -> Result<CreateOutcome> {
+        Err(unsupported("create-resource"))
+    }
+    fn update_resource(_: &impl Transport, _: model::Config, _: &ResourceRef, _: ResourceChanges) -> Result<UpdateOutcome> {
+        Err(unsupported("update-resource"))
+    }
+    fn delete_resource(_: &impl Transport, _: model::Config, _: &ResourceRef) -> Result<DeleteOutcome> {
+        Err(unsupported("delete-resource"))
     }
     fn grant_entitlement(_: &impl Transport, _: model::Config, _: &str, _: &ResourceRef) -> Result<GrantOutcome> {
         Err(unsupported("grant-entitlement"))
@@ -97,14 +112,47 @@ macro_rules! export_connector {
                 fn provision_account(
                     cfg: $crate::glue::wit::Config,
                     account: $crate::glue::wit::NewAccount,
-                ) -> Result<$crate::glue::wit::ProvisionOutcome, $crate::glue::wit::ConnectorError> {
+                ) -> Result<$crate::glue::wit::CreateOutcome, $crate::glue::wit::ConnectorError> {
                     $crate::glue::provision_account::<$connector>(cfg, account)
                 }
                 fn deprovision_account(
                     cfg: $crate::glue::wit::Config,
                     user_id: String,
-                ) -> Result<$crate::glue::wit::DeprovisionOutcome, $crate::glue::wit::ConnectorError> {
+                ) -> Result<$crate::glue::wit::DeleteOutcome, $crate::glue::wit::ConnectorError> {
                     $crate::glue::deprovision_account::<$connector>(cfg, user_id)
+                }
+                fn update_account(
+                    cfg: $crate::glue::wit::Config,
+                    user_id: String,
+                    changes: $crate::glue::wit::AccountChanges,
+                ) -> Result<$crate::glue::wit::UpdateOutcome, $crate::glue::wit::ConnectorError> {
+                    $crate::glue::update_account::<$connector>(cfg, user_id, changes)
+                }
+                fn set_account_enabled(
+                    cfg: $crate::glue::wit::Config,
+                    user_id: String,
+                    enabled: bool,
+                ) -> Result<$crate::glue::wit::ActivationOutcome, $crate::glue::wit::ConnectorError> {
+                    $crate::glue::set_account_enabled::<$connector>(cfg, user_id, enabled)
+                }
+                fn create_resource(
+                    cfg: $crate::glue::wit::Config,
+                    spec: $crate::glue::wit::NewResource,
+                ) -> Result<$crate::glue::wit::CreateOutcome, $crate::glue::wit::ConnectorError> {
+                    $crate::glue::create_resource::<$connector>(cfg, spec)
+                }
+                fn update_resource(
+                    cfg: $crate::glue::wit::Config,
+                    target: $crate::glue::wit::ResourceRef,
+                    changes: $crate::glue::wit::ResourceChanges,
+                ) -> Result<$crate::glue::wit::UpdateOutcome, $crate::glue::wit::ConnectorError> {
+                    $crate::glue::update_resource::<$connector>(cfg, target, changes)
+                }
+                fn delete_resource(
+                    cfg: $crate::glue::wit::Config,
+                    target: $crate::glue::wit::ResourceRef,
+                ) -> Result<$crate::glue::wit::DeleteOutcome, $crate::glue::wit::ConnectorError> {
+                    $crate::glue::delete_resource::<$connector>(cfg, target)
                 }
                 fn grant_entitlement(
                     cfg: $crate::glue::wit::Config,

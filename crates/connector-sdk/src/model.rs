@@ -122,15 +122,74 @@ pub struct NewAccount {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum ProvisionOutcome {
+pub enum CreateOutcome {
     Created(Resource),
     AlreadyExists(Resource),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DeprovisionOutcome {
+pub enum DeleteOutcome {
     Deleted,
     NotFound,
+}
+
+/// The fields of an account to change: only those given change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountChanges {
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub phone: Option<String>,
+    pub account_role: Option<String>,
+}
+
+impl AccountChanges {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// What an update did; either way, the account or resource as it is now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpdateOutcome {
+    Updated(Resource),
+    Unchanged(Resource),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActivationChange {
+    Disabled,
+    AlreadyDisabled,
+    Enabled,
+    AlreadyEnabled,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivationOutcome {
+    pub change: ActivationChange,
+    pub user: Resource,
+}
+
+/// A resource to create, e.g. a team or a group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewResource {
+    pub resource_type: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub account_role: Option<String>,
+}
+
+/// The fields of a resource to change: only those given change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResourceChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub account_role: Option<String>,
+}
+
+impl ResourceChanges {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

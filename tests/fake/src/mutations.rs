@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::account::{Account, ApiKey, User};
+use crate::account::{Account, ApiKey, Team, User};
 use crate::routes::{Reply, not_found};
 
 const ADMIN_ROLE: &str = "Account Administrator";
@@ -25,7 +25,7 @@ pub(crate) fn route(
     if json && !content_type.is_some_and(|c| c.to_ascii_lowercase().starts_with("application/json")) {
         let known = matches!(
             segments,
-            ["v1", "users"]
+            ["v1", "users" | "teams"]
                 | ["v1", "users" | "teams", _]
                 | ["v1", "teams", _, "users" | "groups"]
                 | ["v1", "teams", _, "users" | "groups", _]
@@ -40,7 +40,9 @@ pub(crate) fn route(
         ("PATCH", ["v1", "users", id]) => parsed(body, |r| modify_user(account, key, id, r)),
         ("DELETE", ["v1", "users", id]) => delete_user(account, key, id),
         ("DELETE", ["v1", "users", id, "role"]) => remove_user_role(account, key, id),
+        ("POST", ["v1", "teams"]) => parsed(body, |r| create_team(account, r)),
         ("PATCH", ["v1", "teams", id]) => parsed(body, |r| modify_team(account, id, r)),
+        ("DELETE", ["v1", "teams", id]) => delete_team(account, id),
         ("DELETE", ["v1", "teams", id, "role"]) => remove_team_role(account, id),
         ("POST", ["v1", "teams", team, "users"]) => parsed(body, |r| add_team_user(account, team, r)),
         ("PATCH", ["v1", "teams", team, "users", user]) => parsed(body, |r| update_membership(account, Table::TeamUsers, (team, user), r)),
@@ -239,6 +241,33 @@ fn modify_team(account: &mut Account, id: &str, change: TeamChange) -> Reply {
         team.role = Some(v);
     }
     data(200, "Team has been updated", Account::team_json(team))
+}
+
+fn create_team(account: &mut Account, request: TeamChange) -> Reply {
+    let Some(name) = request.name.filter(|n| !n.trim().is_empty()) else { return invalid("Missing required field: name") };
+    if account.teams.values().any(|t| t.name.eq_ignore_ascii_case(&name)) {
+        return Reply::error(409, "Conflict", format!("Team with name '{name}' already exists"));
+    }
+    if let Some(role) = &request.role
+        && let Err(reply) = check_role(account, role, "ACCOUNT")
+    {
+        return reply;
+    }
+    let id =
+        (account.teams.len()..).map(|n| format!("team_{n:x}")).find(|id| !account.teams.contains_key(id)).expect("an unused id exists");
+    let team = Team { id: id.clone(), name, description: request.description, role: request.role };
+    let body = Account::team_json(&team);
+    account.teams.insert(id, team);
+    data(201, "Team has been created", body)
+}
+
+fn delete_team(account: &mut Account, id: &str) -> Reply {
+    if account.teams.remove(id).is_none() {
+        return not_found("Team", id);
+    }
+    account.team_users.retain(|(t, _), _| t != id);
+    account.team_groups.retain(|(t, _), _| t != id);
+    success(format!("Team with id '{id}' has been deleted"))
 }
 
 fn remove_team_role(account: &mut Account, id: &str) -> Reply {

@@ -259,11 +259,35 @@ mod component {
             Ok(page(vec![]))
         }
 
-        fn provision_account(_: wit::Config, _: wit::NewAccount) -> Result<wit::ProvisionOutcome, wit::ConnectorError> {
+        fn provision_account(_: wit::Config, _: wit::NewAccount) -> Result<wit::CreateOutcome, wit::ConnectorError> {
             Err(wit::ConnectorError::Unsupported("hostile".into()))
         }
 
-        fn deprovision_account(_: wit::Config, _: String) -> Result<wit::DeprovisionOutcome, wit::ConnectorError> {
+        fn deprovision_account(_: wit::Config, _: String) -> Result<wit::DeleteOutcome, wit::ConnectorError> {
+            Err(wit::ConnectorError::Unsupported("hostile".into()))
+        }
+
+        fn update_account(_: wit::Config, _: String, _: wit::AccountChanges) -> Result<wit::UpdateOutcome, wit::ConnectorError> {
+            Err(wit::ConnectorError::Unsupported("hostile".into()))
+        }
+
+        fn set_account_enabled(_: wit::Config, _: String, _: bool) -> Result<wit::ActivationOutcome, wit::ConnectorError> {
+            Err(wit::ConnectorError::Unsupported("hostile".into()))
+        }
+
+        fn create_resource(_: wit::Config, _: wit::NewResource) -> Result<wit::CreateOutcome, wit::ConnectorError> {
+            Err(wit::ConnectorError::Unsupported("hostile".into()))
+        }
+
+        fn update_resource(
+            _: wit::Config,
+            _: wit::ResourceRef,
+            _: wit::ResourceChanges,
+        ) -> Result<wit::UpdateOutcome, wit::ConnectorError> {
+            Err(wit::ConnectorError::Unsupported("hostile".into()))
+        }
+
+        fn delete_resource(_: wit::Config, _: wit::ResourceRef) -> Result<wit::DeleteOutcome, wit::ConnectorError> {
             Err(wit::ConnectorError::Unsupported("hostile".into()))
         }
 

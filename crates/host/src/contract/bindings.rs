@@ -5,14 +5,15 @@
 //! both versions (see the runtime module).
 
 /// The contract version this host implements.
-pub const CONTRACT_VERSION: &str = "0.3.0";
+pub const CONTRACT_VERSION: &str = "0.4.0";
 
 /// The contract the host runs now.
-pub use v0_3 as latest;
+pub use v0_4 as latest;
 
-/// `accessgov:connector@0.3.0`: sync, provisioning (invite, delete, grant, revoke), and
+/// `accessgov:connector@0.4.0`: sync, provisioning (invite, delete, grant, revoke), the identity
+/// lifecycle (update, disable and enable accounts; create, update and delete resources), and
 /// connectors that declare their credentials, base URL and rate-limit headers.
-pub mod v0_3 {
+pub mod v0_4 {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "connector-world",

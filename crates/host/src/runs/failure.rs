@@ -30,7 +30,7 @@ pub fn call_failure(tenant: &TenantConfig, error: CallError, retried: u32) -> Ho
             ConnectorError::NotFound(m) => HostError::api(m),
             ConnectorError::InvalidArgument(m) => HostError::invalid_argument(m),
             ConnectorError::Conflict(m) => HostError::other(format!("conflict: {m}")),
-            ConnectorError::Unsupported(m) => HostError::other(format!("not supported: {m}")),
+            ConnectorError::Unsupported(m) => HostError::usage(format!("not supported: {m}")),
             ConnectorError::Internal(m) => HostError::other(format!("the connector failed: {m}")),
         },
         CallError::Denied(refusal) | CallError::Limit(refusal) => HostError::from(refusal),

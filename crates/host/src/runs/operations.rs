@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::bindings::latest::types::{
-    Capability, DeprovisionOutcome, Grant, GrantChange, KeyKind, NewAccount, ProvisionOutcome, Resource, ResourceRef, RevokeChange,
+    AccountChanges, ActivationChange, Capability, CreateOutcome, DeleteOutcome, Grant, GrantChange, KeyKind, NewAccount, NewResource,
+    Resource, ResourceChanges, ResourceRef, RevokeChange, UpdateOutcome,
 };
 use crate::error::{HostError, Result};
 use crate::failure::call_failure;
@@ -116,8 +117,16 @@ macro_rules! outcome_enum {
 }
 
 outcome_enum!(
-    /// Whether an invite made a user.
+    /// Whether an invite made a user, or a create a resource.
     AccountChange { Created => "created", AlreadyExists => "already_exists" }
+);
+outcome_enum!(
+    /// Whether an update changed anything.
+    Update { Updated => "updated", Unchanged => "unchanged" }
+);
+outcome_enum!(
+    /// What disabling or enabling an account did.
+    Activation { Disabled => "disabled", AlreadyDisabled => "already_disabled", Enabled => "enabled", AlreadyEnabled => "already_enabled" }
 );
 outcome_enum!(
     /// Whether a delete found the user.
@@ -163,6 +172,43 @@ pub struct RevocationOutcome {
     pub grant: String,
 }
 
+/// `{"outcome": "updated" | "unchanged", "user": RESOURCE}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccountUpdateOutcome {
+    pub outcome: Update,
+    pub user: ResourceRecord,
+}
+
+/// `{"outcome": "disabled" | "already_disabled" | "enabled" | "already_enabled", "user": RESOURCE}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ActivationOutcome {
+    pub outcome: Activation,
+    pub user: ResourceRecord,
+}
+
+/// `{"outcome": "created" | "already_exists", "resource": RESOURCE}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResourceCreationOutcome {
+    pub outcome: AccountChange,
+    pub resource: ResourceRecord,
+}
+
+/// `{"outcome": "updated" | "unchanged", "resource": RESOURCE}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResourceUpdateOutcome {
+    pub outcome: Update,
+    pub resource: ResourceRecord,
+}
+
+/// `{"outcome": "deleted" | "not_found", "type": TYPE, "id": ID}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ResourceDeletionOutcome {
+    pub outcome: Deletion,
+    #[serde(rename = "type")]
+    pub resource_type: String,
+    pub id: String,
+}
+
 /// The JSON an outcome prints as.
 pub fn to_json(outcome: &impl Serialize) -> Value {
     serde_json::to_value(outcome).unwrap_or(Value::Null)
@@ -173,8 +219,8 @@ pub async fn provision(runtime: &ConnectorRuntime, tenant: &TenantConfig, accoun
     let retries;
     let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.provision_account(&account).await, retries: retries)?;
     let (outcome, user) = match outcome {
-        ProvisionOutcome::Created(user) => (AccountChange::Created, user),
-        ProvisionOutcome::AlreadyExists(user) => (AccountChange::AlreadyExists, user),
+        CreateOutcome::Created(user) => (AccountChange::Created, user),
+        CreateOutcome::AlreadyExists(user) => (AccountChange::AlreadyExists, user),
     };
     note_lost_answer(tenant, retries, outcome.as_str());
     Ok(AccountOutcome { outcome, user: resource_record(user)? })
@@ -185,11 +231,95 @@ pub async fn deprovision(runtime: &ConnectorRuntime, tenant: &TenantConfig, user
     let retries;
     let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.deprovision_account(user_id).await, retries: retries)?;
     let outcome = match outcome {
-        DeprovisionOutcome::Deleted => Deletion::Deleted,
-        DeprovisionOutcome::NotFound => Deletion::NotFound,
+        DeleteOutcome::Deleted => Deletion::Deleted,
+        DeleteOutcome::NotFound => Deletion::NotFound,
     };
     note_lost_answer(tenant, retries, outcome.as_str());
     Ok(DeletionOutcome { outcome, user_id: user_id.to_owned() })
+}
+
+/// Changes the given fields of a user, and only those.
+pub async fn update_account(
+    runtime: &ConnectorRuntime,
+    tenant: &TenantConfig,
+    user_id: &str,
+    changes: &AccountChanges,
+) -> Result<AccountUpdateOutcome> {
+    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.update_account(user_id, changes).await)?;
+    let (outcome, user) = update(outcome);
+    Ok(AccountUpdateOutcome { outcome, user: resource_record(user)? })
+}
+
+/// Disables (`enabled` false) or enables a user.
+pub async fn set_account_enabled(
+    runtime: &ConnectorRuntime,
+    tenant: &TenantConfig,
+    user_id: &str,
+    enabled: bool,
+) -> Result<ActivationOutcome> {
+    let retries;
+    let outcome =
+        run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.set_account_enabled(user_id, enabled).await, retries: retries)?;
+    let change = match outcome.change {
+        ActivationChange::Disabled => Activation::Disabled,
+        ActivationChange::AlreadyDisabled => Activation::AlreadyDisabled,
+        ActivationChange::Enabled => Activation::Enabled,
+        ActivationChange::AlreadyEnabled => Activation::AlreadyEnabled,
+    };
+    let expected =
+        if enabled { [Activation::Enabled, Activation::AlreadyEnabled] } else { [Activation::Disabled, Activation::AlreadyDisabled] };
+    if !expected.contains(&change) {
+        return Err(HostError::other(format!(
+            "the connector answered {:?} when asked to {} user {user_id}; this is a connector bug, report it",
+            change.as_str(),
+            if enabled { "enable" } else { "disable" }
+        )));
+    }
+    note_lost_answer(tenant, retries, change.as_str());
+    Ok(ActivationOutcome { outcome: change, user: resource_record(outcome.user)? })
+}
+
+/// Creates a resource, or finds the one of its type with the same name.
+pub async fn create_resource(runtime: &ConnectorRuntime, tenant: &TenantConfig, spec: &NewResource) -> Result<ResourceCreationOutcome> {
+    let retries;
+    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.create_resource(spec).await, retries: retries)?;
+    let (outcome, resource) = match outcome {
+        CreateOutcome::Created(resource) => (AccountChange::Created, resource),
+        CreateOutcome::AlreadyExists(resource) => (AccountChange::AlreadyExists, resource),
+    };
+    note_lost_answer(tenant, retries, outcome.as_str());
+    Ok(ResourceCreationOutcome { outcome, resource: resource_record(resource)? })
+}
+
+/// Changes the given fields of a resource, and only those.
+pub async fn update_resource(
+    runtime: &ConnectorRuntime,
+    tenant: &TenantConfig,
+    target: &ResourceRef,
+    changes: &ResourceChanges,
+) -> Result<ResourceUpdateOutcome> {
+    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.update_resource(target, changes).await)?;
+    let (outcome, resource) = update(outcome);
+    Ok(ResourceUpdateOutcome { outcome, resource: resource_record(resource)? })
+}
+
+/// Deletes a resource.
+pub async fn delete_resource(runtime: &ConnectorRuntime, tenant: &TenantConfig, target: &ResourceRef) -> Result<ResourceDeletionOutcome> {
+    let retries;
+    let outcome = run!(runtime, tenant, &Arc::new(RequestMeter::default()), |s| s.delete_resource(target).await, retries: retries)?;
+    let outcome = match outcome {
+        DeleteOutcome::Deleted => Deletion::Deleted,
+        DeleteOutcome::NotFound => Deletion::NotFound,
+    };
+    note_lost_answer(tenant, retries, outcome.as_str());
+    Ok(ResourceDeletionOutcome { outcome, resource_type: target.resource_type.clone(), id: target.id.clone() })
+}
+
+fn update(outcome: UpdateOutcome) -> (Update, Resource) {
+    match outcome {
+        UpdateOutcome::Updated(resource) => (Update::Updated, resource),
+        UpdateOutcome::Unchanged(resource) => (Update::Unchanged, resource),
+    }
 }
 
 /// Grants an entitlement.
@@ -221,7 +351,9 @@ pub async fn revoke(runtime: &ConnectorRuntime, tenant: &TenantConfig, grant: &s
 /// After a retry, a change that found nothing to do may be one an earlier attempt made before its
 /// answer was lost; the outcome alone cannot tell, so a warning says so.
 fn note_lost_answer(tenant: &TenantConfig, retries: u64, outcome: &str) {
-    if retries > 0 && matches!(outcome, "not_found" | "not_held" | "already_held" | "already_exists") {
+    if retries > 0
+        && matches!(outcome, "not_found" | "not_held" | "already_held" | "already_exists" | "already_disabled" | "already_enabled")
+    {
         let retries = if retries == 1 { "1 retry".to_owned() } else { format!("{retries} retries") };
         tracing::warn!(tenant = %tenant.id, "{outcome} after {retries}: an earlier attempt whose answer was lost may have made this change itself");
     }

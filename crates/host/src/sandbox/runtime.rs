@@ -11,8 +11,9 @@ use wasmtime::{Engine, Store};
 
 use crate::bindings::CONTRACT_VERSION;
 use crate::bindings::latest::types::{
-    AccountInfo, AuthScheme, Config as CallConfig, ConnectorError, ConnectorMetadata, DeprovisionOutcome, Entitlement, GrantOutcome,
-    NewAccount, Page, ProvisionOutcome, RateLimit, Resource, ResourceRef, RevokeOutcome, UpstreamError,
+    AccountChanges, AccountInfo, ActivationOutcome, AuthScheme, Config as CallConfig, ConnectorError, ConnectorMetadata, CreateOutcome,
+    DeleteOutcome, Entitlement, GrantOutcome, NewAccount, NewResource, Page, RateLimit, Resource, ResourceChanges, ResourceRef,
+    RevokeOutcome, UpdateOutcome, UpstreamError,
 };
 use crate::bindings::latest::{ConnectorWorld, ConnectorWorldPre};
 use crate::error::{HostError, Refusal, Result};
@@ -407,14 +408,39 @@ impl Session {
         call!(self, call_list_grants, &config, resource, token.as_deref())
     }
 
-    pub async fn provision_account(&mut self, account: &NewAccount) -> Result<ProvisionOutcome, CallError> {
+    pub async fn provision_account(&mut self, account: &NewAccount) -> Result<CreateOutcome, CallError> {
         let config = self.config.clone();
         call!(self, call_provision_account, &config, account)
     }
 
-    pub async fn deprovision_account(&mut self, user_id: &str) -> Result<DeprovisionOutcome, CallError> {
+    pub async fn deprovision_account(&mut self, user_id: &str) -> Result<DeleteOutcome, CallError> {
         let config = self.config.clone();
         call!(self, call_deprovision_account, &config, user_id)
+    }
+
+    pub async fn update_account(&mut self, user_id: &str, changes: &AccountChanges) -> Result<UpdateOutcome, CallError> {
+        let config = self.config.clone();
+        call!(self, call_update_account, &config, user_id, changes)
+    }
+
+    pub async fn set_account_enabled(&mut self, user_id: &str, enabled: bool) -> Result<ActivationOutcome, CallError> {
+        let config = self.config.clone();
+        call!(self, call_set_account_enabled, &config, user_id, enabled)
+    }
+
+    pub async fn create_resource(&mut self, spec: &NewResource) -> Result<CreateOutcome, CallError> {
+        let config = self.config.clone();
+        call!(self, call_create_resource, &config, spec)
+    }
+
+    pub async fn update_resource(&mut self, target: &ResourceRef, changes: &ResourceChanges) -> Result<UpdateOutcome, CallError> {
+        let config = self.config.clone();
+        call!(self, call_update_resource, &config, target, changes)
+    }
+
+    pub async fn delete_resource(&mut self, target: &ResourceRef) -> Result<DeleteOutcome, CallError> {
+        let config = self.config.clone();
+        call!(self, call_delete_resource, &config, target)
     }
 
     pub async fn grant_entitlement(&mut self, entitlement: &str, principal: &ResourceRef) -> Result<GrantOutcome, CallError> {

@@ -7,8 +7,10 @@ use std::sync::{Arc, Mutex};
 
 use connector_e2e::openapi;
 use connector_e2e::{runtime, start, tenant};
-use connector_host::bindings::latest::types::NewAccount;
-use connector_host::operations::{deprovision, grant, provision, revoke, to_json, validate};
+use connector_host::bindings::latest::types::{AccountChanges, NewAccount, NewResource, ResourceChanges, ResourceRef};
+use connector_host::operations::{
+    create_resource, delete_resource, deprovision, grant, provision, revoke, to_json, update_account, update_resource, validate,
+};
 use connector_host::{TenantConfig, sync};
 use fivetran_fake::{Account, AccountSpec, RecordedRequest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -49,7 +51,30 @@ async fn every_kind_of_request(tenant: &TenantConfig, account: &Account) {
         change(format!("group:{group_id}:Manage Destination"), principal.clone()).await;
         revoke(runtime(), tenant, &format!("group:{group_id}:Manage Destination:{principal}")).await.map(|o| to_json(&o)).unwrap();
     }
-    deprovision(runtime(), tenant, user.trim_start_matches("user:")).await.map(|o| to_json(&o)).expect("deprovision");
+    let user_id = user.trim_start_matches("user:");
+    let changes = AccountChanges {
+        given_name: Some("Connie".into()),
+        family_name: Some("Form".into()),
+        phone: Some("+15557654321".into()),
+        account_role: Some("Account Analyst".into()),
+    };
+    update_account(runtime(), tenant, user_id, &changes).await.expect("update-account");
+    let spec = NewResource {
+        resource_type: "team".into(),
+        name: "Conformance".into(),
+        description: Some("made by the conformance test".into()),
+        account_role: Some("Account Reviewer".into()),
+    };
+    let created = create_resource(runtime(), tenant, &spec).await.map(|o| to_json(&o)).expect("create-resource");
+    let new_team = ResourceRef { resource_type: "team".into(), id: created["resource"]["id"].as_str().unwrap().into() };
+    let changes = ResourceChanges {
+        name: Some("Conformance 2".into()),
+        description: Some("renamed".into()),
+        account_role: Some("Account Analyst".into()),
+    };
+    update_resource(runtime(), tenant, &new_team, &changes).await.expect("update-resource");
+    delete_resource(runtime(), tenant, &new_team).await.expect("delete-resource");
+    deprovision(runtime(), tenant, user_id).await.map(|o| to_json(&o)).expect("deprovision");
 }
 
 #[tokio::test]
@@ -75,6 +100,7 @@ async fn everything_the_plugin_sends_conforms_to_the_openapi_definition() {
         "GET /v1/users/{userId}/groups/{groupId}",
         "GET /v1/teams/{teamId}/groups/{groupId}",
         "POST /v1/users",
+        "POST /v1/teams",
         "POST /v1/teams/{teamId}/users",
         "POST /v1/users/{userId}/groups",
         "POST /v1/teams/{teamId}/groups",
@@ -84,6 +110,7 @@ async fn everything_the_plugin_sends_conforms_to_the_openapi_definition() {
         "PATCH /v1/users/{userId}/groups/{groupId}",
         "PATCH /v1/teams/{teamId}/groups/{groupId}",
         "DELETE /v1/users/{id}",
+        "DELETE /v1/teams/{teamId}",
         "DELETE /v1/users/{userId}/role",
         "DELETE /v1/teams/{teamId}/role",
         "DELETE /v1/teams/{teamId}/users/{userId}",

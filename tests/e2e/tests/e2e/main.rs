@@ -4,6 +4,7 @@ mod cache;
 mod concurrency;
 mod conformance;
 mod faults;
+mod lifecycle;
 mod provision;
 mod robustness;
 mod sandbox;
