@@ -187,7 +187,7 @@ impl<'a, T: Transport> Connector<'a, T> {
 
     /// Sends one request; answers with the endpoint's name (for errors) and the response.
     pub(crate) fn send(&self, method: &'static str, path: String, body: Option<serde_json::Value>) -> Result<(String, ApiResponse)> {
-        let request = ApiRequest { method, path, body: body.map(|b| b.to_string().into_bytes()) };
+        let request = ApiRequest::json(method, path, body.map(|b| b.to_string().into_bytes()));
         let endpoint = api::endpoint(&request);
         let response = self.transport.send(&self.config.base_url, &request).map_err(|e| api::transport_error(&endpoint, e))?;
         Ok((endpoint, response))

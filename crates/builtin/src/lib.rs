@@ -11,7 +11,10 @@ pub struct Builtin {
 }
 
 /// Every built-in connector; the first is the default.
-pub const BUILTIN: &[Builtin] = &[Builtin { name: "fivetran", component: include_bytes!(env!("FIVETRAN_CONNECTOR_WASM")) }];
+pub const BUILTIN: &[Builtin] = &[
+    Builtin { name: "fivetran", component: include_bytes!(env!("FIVETRAN_CONNECTOR_WASM")) },
+    Builtin { name: "scim", component: include_bytes!(env!("SCIM_CONNECTOR_WASM")) },
+];
 
 /// The connector a tenant gets when it names none.
 pub const DEFAULT: &str = "fivetran";
@@ -29,4 +32,9 @@ pub fn names() -> String {
 /// The Fivetran connector component.
 pub fn fivetran() -> &'static [u8] {
     find("fivetran").expect("registered above").component
+}
+
+/// The SCIM 2.0 connector component.
+pub fn scim() -> &'static [u8] {
+    find("scim").expect("registered above").component
 }

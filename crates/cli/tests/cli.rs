@@ -352,6 +352,63 @@ fn lifecycle_commands_print_json_and_refuse_what_the_connector_cannot_do() {
     assert_eq!(fake.requests().len(), before, "nothing was sent");
 }
 
+/// Runs the binary with only `SCIM_TOKEN` (when given) for credentials.
+fn run_scim(args: &[&str], token: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_connector-host"));
+    command
+        .args(args)
+        .env_remove("SCIM_TOKEN")
+        .env_remove("FIVETRAN_API_KEY")
+        .env_remove("FIVETRAN_API_SECRET")
+        .env_remove("RUST_LOG")
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"));
+    if let Some(token) = token {
+        command.env("SCIM_TOKEN", token);
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn the_scim_connector_syncs_and_changes_a_scim_service_with_the_token_from_scim_token() {
+    const TOKEN: &str = "cli-scim-token-93b1";
+    let fake = scim_fake::FakeScim::start(scim_fake::Directory::sample(12, 3, scim_fake::Flavor::Generic), TOKEN).unwrap();
+    let url = fake.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("scim.json");
+    let common = ["--connector", "scim", "--base-url", url.as_str(), "--allow-private-network"];
+    let with = |args: &[&str], token: Option<&str>| {
+        let mut all = args.to_vec();
+        all.extend(common);
+        run_scim(&all, token)
+    };
+    let output = with(&["sync", "--out", out.to_str().unwrap()], Some(TOKEN));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let snapshot: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(snapshot["connector"]["name"], "scim");
+    let grants: std::collections::BTreeSet<String> =
+        snapshot["grants"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(grants, fake.directory().expected_grants());
+
+    let user = fake.directory().users.keys().next().unwrap().clone();
+    let output = with(&["disable-account", "--user-id", &user], Some(TOKEN));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed["outcome"], "disabled");
+    assert!(!stdout(&output).contains(TOKEN) && !stderr(&output).contains(TOKEN));
+
+    let output = with(&["create-resource", "--type", "group", "--name", "Auditors"], Some(TOKEN));
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let before = fake.requests().len();
+    let output = with(&["sync", "--out", out.to_str().unwrap()], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(error_line(&output).contains("SCIM_TOKEN"), "{}", error_line(&output));
+    let output = run_scim(&["sync", "--connector", "scim", "--out", out.to_str().unwrap()], Some(TOKEN));
+    assert_eq!(output.status.code(), Some(2), "the scim connector has no default base URL");
+    assert!(error_line(&output).contains("--base-url"), "{}", error_line(&output));
+    assert_eq!(fake.requests().len(), before, "nothing was sent");
+}
+
 #[test]
 fn an_invalid_grant_exits_2_with_one_line() {
     let (fake, account) = fake();

@@ -249,10 +249,10 @@ impl Transport for Waki {
         };
         let mut builder = waki::Client::new()
             .request(method, &url)
-            .header("Accept", "application/json")
+            .header("Accept", request.media_type)
             .header("User-Agent", concat!("accessgov-connector/", env!("CARGO_PKG_VERSION")));
         if let Some(body) = &request.body {
-            builder = builder.header("Content-Type", "application/json").body(body.clone());
+            builder = builder.header("Content-Type", request.media_type).body(body.clone());
         }
         let response = builder.send().map_err(|e| classify(&e))?;
         let status = response.status_code();

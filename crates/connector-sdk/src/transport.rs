@@ -1,13 +1,27 @@
 //! The one way out: an HTTP exchange the host performs. In the component this is `wasi:http`
 //! through `waki`; in unit tests, canned answers.
 
-/// A request to the Fivetran API, relative to the configured base URL.
+/// A request to the API, relative to the configured base URL.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiRequest {
     pub method: &'static str,
     /// Path and query, e.g. `/v1/users?limit=1000`; ids and cursors already percent-encoded.
     pub path: String,
     pub body: Option<Vec<u8>>,
+    /// Sent as `Accept`, and as `Content-Type` with a body: [`JSON`] or, for SCIM, [`SCIM_JSON`].
+    pub media_type: &'static str,
+}
+
+/// `application/json`.
+pub const JSON: &str = "application/json";
+/// `application/scim+json` (RFC 7644 section 8.1), what SCIM clients send.
+pub const SCIM_JSON: &str = "application/scim+json";
+
+impl ApiRequest {
+    /// A request exchanging `application/json`.
+    pub fn json(method: &'static str, path: String, body: Option<Vec<u8>>) -> Self {
+        Self { method, path, body, media_type: JSON }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -24,7 +24,7 @@ pub struct Minimal;
 connector_sdk::export_connector!(Minimal);
 
 fn get(transport: &impl Transport, config: &Config, path: &str) -> Result<Value> {
-    let request = ApiRequest { method: "GET", path: path.to_owned(), body: None };
+    let request = ApiRequest::json("GET", path.to_owned(), None);
     let upstream =
         |message: String, status: Option<u16>| ConnectorError::Upstream { status, code: None, message: format!("GET {path}: {message}") };
     let response = transport.send(&config.base_url, &request).map_err(|e| upstream(format!("{e:?}"), None))?;

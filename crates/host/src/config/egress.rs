@@ -22,9 +22,14 @@
 //!    allowed a private proxy can still never read the machine's cloud credentials.
 //! 5. **Credentials.** The plugin may not set `Authorization`; the host sets it on requests that
 //!    pass this policy, for the tenant's API origin only.
+//! 6. **Path.** A request's path lies under the base URL's path, when it has one (a SCIM root
+//!    such as `/scim/v2` admits `/scim/v2/Users`, not `/admin` or `/scim/v2x`), and holds no dot
+//!    segment (`.`, `..`, or their percent-encoded forms), which a server would resolve to a path
+//!    outside it.
 //!
-//! A base URL is `http(s)://host[:port]` and nothing else: a port that is not 1 to 65535,
-//! user information, a path, a query or a fragment is refused before anything is sent.
+//! A base URL is `http(s)://host[:port][/path]`: a port that is not 1 to 65535, user
+//! information, a query, a fragment or a dot segment in the path is refused before anything is
+//! sent.
 //!
 //! A refusal names the origin and says how to allow it.
 
@@ -44,11 +49,17 @@ pub struct Origin {
 }
 
 impl Origin {
-    /// The origin of a base URL; refuses anything but `http(s)://host[:port]` with an empty path.
+    /// The origin of a base URL; refuses anything but `http(s)://host[:port][/path]`.
     pub fn from_base_url(base_url: &str) -> Result<Self> {
+        Self::and_path_of(base_url).map(|(origin, _)| origin)
+    }
+
+    /// The origin of a base URL and its path (`""` when it has none, else without a trailing
+    /// `/`).
+    pub fn and_path_of(base_url: &str) -> Result<(Self, String)> {
         let usage = |why: &str| {
             HostError::usage(format!(
-                "base URL {:?} {why}; a base URL is a scheme and a host only, e.g. https://api.example.com",
+                "base URL {:?} {why}; a base URL is a scheme, a host and optionally a path, e.g. https://api.example.com or https://api.example.com/scim/v2",
                 base_url.chars().take(200).collect::<String>()
             ))
             .with_setting("base_url")
@@ -71,10 +82,15 @@ impl Origin {
         {
             return Err(usage(&format!("has port {port:?}; a port is 1 to 65535")));
         }
-        if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
-            return Err(usage("has a path or query"));
+        if uri.query().is_some() || base_url.ends_with('?') {
+            return Err(usage("has a query"));
         }
-        Self::of(&uri).ok_or_else(|| usage("needs an http or https scheme and a host"))
+        let path = uri.path().trim_end_matches('/').to_owned();
+        if has_dot_segment(&path) {
+            return Err(usage("has a dot segment (. or ..) in its path"));
+        }
+        let origin = Self::of(&uri).ok_or_else(|| usage("needs an http or https scheme and a host"))?;
+        Ok((origin, path))
     }
 
     /// The origin a request URI addresses, if it names one.
@@ -109,17 +125,42 @@ impl std::fmt::Display for Origin {
     }
 }
 
+/// Whether a path holds a `.` or `..` segment, percent-encoded or not.
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|segment| {
+        let decoded = segment.replace("%2e", ".").replace("%2E", ".");
+        decoded == "." || decoded == ".."
+    })
+}
+
 /// One tenant's egress rules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EgressPolicy {
     pub allowed_origins: Vec<Origin>,
     pub allow_private_network: bool,
+    /// The path every request's path lies under (rule 6): the base URL's, `""` for any.
+    pub base_path: String,
 }
 
 impl EgressPolicy {
-    /// Allows only `base_url`'s origin.
+    /// Allows only `base_url`'s origin, and paths under its path.
     pub fn for_base_url(base_url: &str, allow_private_network: bool) -> Result<Self> {
-        Ok(Self { allowed_origins: vec![Origin::from_base_url(base_url)?], allow_private_network })
+        let (origin, base_path) = Origin::and_path_of(base_url)?;
+        Ok(Self { allowed_origins: vec![origin], allow_private_network, base_path })
+    }
+
+    /// Rule 6: the request's path.
+    pub fn check_path(&self, origin: &Origin, path: &str) -> Result<(), Refusal> {
+        if has_dot_segment(path) {
+            return Err(Refusal::new(format!("egress to {origin}{path} denied: the path has a dot segment (. or ..)"), None));
+        }
+        let base = self.base_path.as_str();
+        let under = base.is_empty() || path == base || path.strip_prefix(base).is_some_and(|rest| rest.starts_with('/'));
+        if under {
+            Ok(())
+        } else {
+            Err(Refusal::new(format!("egress to {origin}{path} denied: the tenant allows only paths under {base}"), Some("base_url")))
+        }
     }
 
     /// Rule 1: the origin itself, before any name is resolved.
@@ -243,13 +284,30 @@ mod tests {
     }
 
     #[test]
+    fn requests_stay_under_the_base_urls_path() {
+        let policy = EgressPolicy::for_base_url("https://api.example.com/scim/v2/", false).unwrap();
+        assert_eq!(policy.base_path, "/scim/v2");
+        let origin = Origin::from_base_url("https://api.example.com").unwrap();
+        for good in ["/scim/v2", "/scim/v2/Users", "/scim/v2/Users/a%2Fb"] {
+            assert!(policy.check_path(&origin, good).is_ok(), "{good}");
+        }
+        for bad in ["/", "/admin", "/scim/v2x/Users", "/scim/v2/../../admin", "/scim/v2/%2e%2E/x", "/scim/v2/./Users"] {
+            assert!(policy.check_path(&origin, bad).is_err(), "{bad}");
+        }
+        let rooted = EgressPolicy::for_base_url("https://api.example.com", false).unwrap();
+        assert!(rooted.check_path(&origin, "/v1/users").is_ok());
+        assert!(rooted.check_path(&origin, "/v1/groups/../users").is_err());
+    }
+
+    #[test]
     fn base_url_must_be_scheme_and_host() {
         let origin = Origin::from_base_url("https://API.example.com").unwrap();
         assert_eq!(origin.to_string(), "https://api.example.com:443");
         for bad in [
             "ftp://x",
             "https://u:p@x",
-            "https://x/v1",
+            "https://x/v1/../admin",
+            "https://x/%2E%2e/admin",
             "x",
             "https://x?q=1",
             "https://x#f",

@@ -138,7 +138,7 @@ impl WasiHttpHooks for EgressHooks {
                 meter.deny(Refusal::new(format!("egress to {:?} denied: not an absolute http(s) URL", request.uri().to_string()), None));
                 return Err(HttpError::HttpRequestDenied);
             };
-            if let Err(why) = policy.check_origin(&origin) {
+            if let Err(why) = policy.check_origin(&origin).and_then(|()| policy.check_path(&origin, request.uri().path())) {
                 meter.deny(why);
                 return Err(HttpError::HttpRequestDenied);
             }

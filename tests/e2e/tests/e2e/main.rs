@@ -8,6 +8,7 @@ mod lifecycle;
 mod provision;
 mod robustness;
 mod sandbox;
+mod scim;
 mod second_connector;
 mod sync;
 mod upstream;
