@@ -399,6 +399,19 @@ fn the_scim_connector_syncs_and_changes_a_scim_service_with_the_token_from_scim_
     let output = with(&["create-resource", "--type", "group", "--name", "Auditors"], Some(TOKEN));
     assert!(output.status.success(), "{}", stderr(&output));
 
+    // A tenant file naming the connector and where its token is.
+    let tenants = dir.path().join("tenants.toml");
+    std::fs::write(
+        &tenants,
+        format!("[[tenant]]\nid = \"idp\"\nconnector = \"scim\"\nbase_url = \"{url}\"\nallow_private_network = true\ntoken_file = \"idp.token\"\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("idp.token"), format!("{TOKEN}\n")).unwrap();
+    let out_dir = dir.path().join("out");
+    let output = run_scim(&["sync-all", "--tenants", tenants.to_str().unwrap(), "--out-dir", out_dir.to_str().unwrap()], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(out_dir.join("idp.json").exists());
+
     let before = fake.requests().len();
     let output = with(&["sync", "--out", out.to_str().unwrap()], None);
     assert_eq!(output.status.code(), Some(2));
