@@ -36,13 +36,7 @@ fn require_team(resource_type: &str) -> Result<()> {
 }
 
 fn check_team_name(name: &str) -> Result<()> {
-    if name.trim().is_empty() {
-        return Err(invalid("team name is empty; give the team a name".into()));
-    }
-    if name.chars().count() > 255 || name.chars().any(char::is_control) {
-        return Err(invalid(format!("team name {name:?} is too long (over 255 characters) or holds control characters")));
-    }
-    Ok(())
+    connector_sdk::checks::check_resource_name(name, "team name")
 }
 
 fn check_description(description: &str) -> Result<()> {

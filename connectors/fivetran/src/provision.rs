@@ -26,40 +26,7 @@ fn invalid(message: String) -> ConnectorError {
     ConnectorError::InvalidArgument(message)
 }
 
-/// A plausible email: one `@`, something on each side, a dot in the domain, no spaces.
-pub fn check_email(email: &str) -> Result<()> {
-    let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !domain.contains("..")
-        });
-    if valid { Ok(()) } else { Err(invalid(format!("email {email:?} is not a valid address, e.g. ann@example.com"))) }
-}
-
-pub(crate) fn check_name(value: &str, flag: &str) -> Result<()> {
-    if value.trim().is_empty() {
-        return Err(invalid(format!("{flag} is empty; give the user's name")));
-    }
-    if value.chars().count() > 255 || value.chars().any(char::is_control) {
-        return Err(invalid(format!("{flag} {value:?} is too long or holds control characters")));
-    }
-    Ok(())
-}
-
-pub(crate) fn check_phone(phone: &str) -> Result<()> {
-    let digits = phone.chars().filter(char::is_ascii_digit).count();
-    let allowed = phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
-    if allowed && (4..=20).contains(&digits) {
-        Ok(())
-    } else {
-        Err(invalid(format!("phone {phone:?} is not a phone number, e.g. +15551234567")))
-    }
-}
+pub(crate) use connector_sdk::checks::{check_email, check_person_name as check_name, check_phone};
 
 pub(crate) fn check_id(id: &str, what: &str) -> Result<()> {
     if !ids::is_fivetran_id(id) {
@@ -388,23 +355,5 @@ mod tests {
         assert!(matches!(connector(&canned).provision(&account), Ok(CreateOutcome::Created(_))));
         let seen = canned.seen.borrow();
         assert_eq!(seen[1], r#"POST https://api.example/v1/users {"email":"a@b.co","family_name":"B","given_name":"A"}"#);
-    }
-
-    #[test]
-    fn emails_are_checked_before_anything_is_sent() {
-        for good in ["ann@example.com", "a.b+c@sub.example.co.uk"] {
-            assert!(check_email(good).is_ok(), "{good}");
-        }
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "a@b@c.com", "ann@.com", "ann@example..com"] {
-            assert!(check_email(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn names_and_phones_are_checked() {
-        assert!(check_name("  ", "given name").is_err());
-        assert!(check_name("Zoë", "given name").is_ok());
-        assert!(check_phone("+1 (555) 123-4567").is_ok());
-        assert!(check_phone("call me").is_err());
     }
 }

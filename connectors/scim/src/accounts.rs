@@ -19,34 +19,7 @@ fn invalid(message: String) -> ConnectorError {
     ConnectorError::InvalidArgument(message)
 }
 
-/// A plausible email: one `@`, something on each side, a dot in the domain, no blanks.
-pub fn check_email(email: &str) -> Result<()> {
-    let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && !domain.contains('@') && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        });
-    if valid { Ok(()) } else { Err(invalid(format!("email {email:?} is not a valid address, e.g. ann@example.com"))) }
-}
-
-fn check_name(value: &str, what: &str) -> Result<()> {
-    if value.trim().is_empty() {
-        return Err(invalid(format!("{what} is empty; give the user's name")));
-    }
-    if value.chars().count() > 255 || value.chars().any(char::is_control) {
-        return Err(invalid(format!("{what} {value:?} is too long or holds control characters")));
-    }
-    Ok(())
-}
-
-fn check_phone(phone: &str) -> Result<()> {
-    let digits = phone.chars().filter(char::is_ascii_digit).count();
-    if phone.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c)) && (4..=20).contains(&digits) {
-        Ok(())
-    } else {
-        Err(invalid(format!("phone {phone:?} is not a phone number, e.g. +15551234567")))
-    }
-}
+use connector_sdk::checks::{check_email, check_person_name as check_name, check_phone};
 
 /// Fivetran's SCIM API provisions account roles only; the scopes other roles belong to are
 /// recognisable by name (Fivetran's roles are named, not numbered).

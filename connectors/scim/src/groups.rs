@@ -28,13 +28,7 @@ fn require_group(resource_type: &str) -> Result<()> {
 }
 
 fn check_group_name(name: &str) -> Result<()> {
-    if name.trim().is_empty() {
-        return Err(invalid("group name is empty; give the group a name".into()));
-    }
-    if name.chars().count() > 255 || name.chars().any(char::is_control) {
-        return Err(invalid(format!("group name {name:?} is too long (over 255 characters) or holds control characters")));
-    }
-    Ok(())
+    connector_sdk::checks::check_resource_name(name, "group name")
 }
 
 fn no_extra_fields(description: &Option<String>, role: &Option<String>) -> Result<()> {

@@ -390,7 +390,11 @@ async fn run(cli: Cli) -> Result<(), HostError> {
             let v = operations::validate(&runtime, &tenant).await?;
             let name = v.account_name.as_deref().unwrap_or("(unnamed)");
             let owner = v.key_owner.as_deref().map(|o| format!(" ({o})")).unwrap_or_default();
-            outln!("account: {name} ({})\nkey: {} key{owner}\nreads:", v.account_id, v.key_kind);
+            let key = match v.key_kind {
+                "unknown" => "a credential of a kind the service does not report".to_owned(),
+                kind => format!("{kind} key{owner}"),
+            };
+            outln!("account: {name} ({})\nkey: {key}\nreads:", v.account_id);
             let width = v.reads.iter().map(|r| r.resource_type.len()).max().unwrap_or(0);
             for read in &v.reads {
                 match &read.result {
@@ -599,8 +603,11 @@ fn print_summary(snapshot: &Snapshot, out: &std::path::Path) {
         let mut detail = String::new();
         if of_type.iter().any(|r| r.traits.get("status").is_some()) {
             let enabled = of_type.iter().filter(|u| u.traits["status"] == "enabled").count();
-            let invited = of_type.iter().filter(|u| u.traits["invited"] == true).count();
-            detail = format!("{enabled} enabled, {} disabled, {invited} invited", of_type.len() - enabled);
+            detail = format!("{enabled} enabled, {} disabled", of_type.len() - enabled);
+            if of_type.iter().any(|r| r.traits.get("invited").is_some()) {
+                let invited = of_type.iter().filter(|u| u.traits["invited"] == true).count();
+                detail.push_str(&format!(", {invited} invited"));
+            }
         }
         outln!("{}", format!("  {:<13}{:>8}  {detail}", format!("{}s", resource_type.id), count(&resource_type.id)).trim_end());
     }
@@ -609,15 +616,8 @@ fn print_summary(snapshot: &Snapshot, out: &std::path::Path) {
     for grant in &snapshot.grants {
         *kinds.entry(grant.entitlement.split(':').next().unwrap_or("")).or_default() += 1;
     }
-    let kinds: Vec<String> = kinds
-        .iter()
-        .map(|(kind, n)| match *kind {
-            "role" => format!("{n} account roles"),
-            "team" => format!("{n} team memberships"),
-            "group" => format!("{n} destination access"),
-            other => format!("{n} on {other}s"),
-        })
-        .collect();
+    // By the type of resource the entitlement is on: the connector's own words for its types.
+    let kinds: Vec<String> = kinds.iter().map(|(kind, n)| format!("{n} on {kind}s")).collect();
     outln!("  {:<13}{:>8}  {}", "grants", snapshot.grants.len(), kinds.join(", "));
     outln!(
         "  {:<13}{:>8}  {} retries, {} rate-limit waits",

@@ -7,6 +7,7 @@
 //! Everything but the glue is plain Rust, so a connector's logic is unit-tested natively; the glue
 //! exists only when the crate is built for `wasm32-wasip2`.
 
+pub mod checks;
 pub mod heap;
 pub mod json;
 pub mod lenient;
