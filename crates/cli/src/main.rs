@@ -5,6 +5,7 @@
 mod output;
 mod connectors;
 mod progress_display;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -216,6 +217,11 @@ enum Command {
         #[arg(long, value_name = "ID")]
         id: String,
     },
+    /// Run as a service: keep every tenant synced, keep snapshots and an audit log, serve the HTTP API.
+    #[command(
+        after_help = "Runs until SIGTERM or SIGINT; SIGHUP reads the tenant file again. /live, /ready, /health and /metrics need no token; /v1/ needs Authorization: Bearer $CONNECTOR_HOST_API_TOKEN.\n\nExamples:\n  CONNECTOR_HOST_API_TOKEN=$(openssl rand -hex 32) connector-host serve --tenants tenants.toml --listen 0.0.0.0:8081 --state-dir /var/lib/connector-host\n  connector-host serve --tenants tenants.toml --provisioning --shard connector-host-1/3"
+    )]
+    Serve(serve::ServeArgs),
     /// Give a user or team an entitlement from the snapshot (account role, team membership, destination access).
     #[command(
         after_help = "Prints {\"outcome\": \"granted\", \"updated\" or \"already_held\", \"grant\": GRANT}.\n\nExamples:\n  connector-host grant --entitlement \"role:Account Reviewer:assigned\" --principal user:decent_dropsy\n  connector-host grant --entitlement team:sleepy_otter:manager --principal user:decent_dropsy\n  connector-host grant --entitlement \"group:warm_lake:Manage Destination\" --principal team:sleepy_otter"
@@ -244,12 +250,15 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => return usage_error(error),
     };
-    init_logging(&cli.global);
+    init_logging(&cli.global, matches!(cli.command, Command::Serve(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => return fail(&HostError::other(format!("cannot start the async runtime: {e}"))),
     };
-    runtime.spawn(clean_up_on_signal());
+    // The service handles its own signals (it stops gracefully and exits 0).
+    if !matches!(cli.command, Command::Serve(_)) {
+        runtime.spawn(clean_up_on_signal());
+    }
     let result = runtime.block_on(run(cli));
     match (result, output::failure()) {
         (Err(error), _) => fail(&error),
@@ -327,25 +336,31 @@ fn worded(error: &HostError) -> String {
     format!("{error}; {fix}")
 }
 
-fn init_logging(global: &Global) {
+fn init_logging(global: &Global, serving: bool) {
     // Progress is shown by the progress display; the log carries warnings, and requests with
     // --verbose.
     let default = if global.quiet {
         "error"
     } else if global.verbose {
-        "warn,connector_host=debug"
+        "warn,connector_host=debug,connector_service=debug"
+    } else if serving {
+        // A service's log is its record: what it synced, when, and what failed.
+        "warn,connector_service=info"
     } else {
         "warn"
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(progress_display::LogWriter::default)
         .with_ansi(ansi)
-        .with_target(false)
-        .without_time()
-        .init();
+        .with_target(false);
+    if serving {
+        log.init();
+    } else {
+        log.without_time().init();
+    }
 }
 
 fn diff(old: &std::path::Path, new: &std::path::Path, json: bool) -> Result<(), HostError> {
@@ -381,6 +396,10 @@ async fn run(cli: Cli) -> Result<(), HostError> {
         // Answered above, before the plugin was loaded.
         Command::Diff { .. } => Ok(()),
         Command::SyncAll { tenants, out_dir } => sync_all_tenants(&connectors, &cli.global, &tenants, &out_dir).await,
+        Command::Serve(args) => {
+            let overrides = Overrides { base_url: cli.global.base_url.clone(), allow_private_network: cli.global.allow_private_network };
+            serve::serve(args, connectors, overrides).await
+        }
         Command::Demo { out } => {
             let runtime = connectors.runtime(&connectors::Choice::Builtin("fivetran"))?;
             demo(&runtime, &out, Mode::detect(cli.global.quiet)).await

@@ -116,6 +116,9 @@ pub struct TenantEntry {
     pub cpu_time_ms: Option<u64>,
     /// Records one sync may hold in the host's memory, in MiB (default 512).
     pub max_sync_mib: Option<u64>,
+    /// How often the service (`serve`) syncs the tenant, in seconds (default 3600); the one-shot
+    /// commands do not read it.
+    pub sync_interval_s: Option<u64>,
     /// Where each credential the connector declares comes from: `{name}_env` (a variable's name)
     /// or `{name}_file` (a file's path), e.g. `api_key_env` or `token_file`.
     #[serde(flatten)]
@@ -140,6 +143,9 @@ pub struct Overrides {
     pub base_url: Option<String>,
     pub allow_private_network: bool,
 }
+
+/// How often the service syncs a tenant that does not say.
+pub const DEFAULT_SYNC_INTERVAL_S: u64 = 3600;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -174,6 +180,7 @@ pub fn read_tenant_file(path: &Path) -> Result<Vec<TenantEntry>> {
                 entry.id
             )));
         }
+        entry.sync_interval().map_err(|e| HostError::usage(format!("tenant file {}: {}", path.display(), e.message())))?;
         if !seen.insert(entry.id.clone()) {
             return Err(HostError::usage(format!(
                 "tenant file {}: tenant id {:?} appears twice; ids name output files and must be unique",
@@ -252,6 +259,13 @@ impl TenantEntry {
             config.max_concurrency = n;
         }
         Ok(config)
+    }
+
+    /// How often the service syncs this tenant: `sync_interval_s`, 1 second to 30 days, default
+    /// an hour.
+    pub fn sync_interval(&self) -> Result<Duration> {
+        let seconds = self.checked("sync_interval_s", self.sync_interval_s, 1..=2_592_000, "must be between 1 and 2592000 (30 days)")?;
+        Ok(Duration::from_secs(seconds.unwrap_or(DEFAULT_SYNC_INTERVAL_S)))
     }
 
     /// `value`, if set, when it lies in `range`; else an error naming the key and `rule`.

@@ -1,0 +1,138 @@
+//! `connector-host serve`: the service (`connector_service`) with this command's connectors, its
+//! API token from the environment or a file, and the process's signals: SIGTERM and SIGINT stop
+//! it, SIGHUP reads the tenant file again.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use connector_host::HostError;
+use connector_host::files::read_limited;
+use connector_host::tenant::{Overrides, TenantEntry};
+use connector_service::{LoadFuture, Loaded, ServiceOptions, Shard, TenantLoader};
+
+use crate::connectors::Connectors;
+
+/// The environment variable holding the API token.
+pub const TOKEN_VARIABLE: &str = "CONNECTOR_HOST_API_TOKEN";
+
+/// `serve`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// The tenant file: every [[tenant]] of this shard is kept synced.
+    #[arg(long, value_name = "FILE")]
+    pub tenants: PathBuf,
+    /// Where the HTTP API listens.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
+    pub listen: SocketAddr,
+    /// Where the state database lives (snapshots, sync history, audit log).
+    #[arg(long, value_name = "DIR", default_value = "./connector-state")]
+    pub state_dir: PathBuf,
+    /// Let the API change access (grants, revokes, accounts, resources); without it they answer 403.
+    #[arg(long)]
+    pub provisioning: bool,
+    /// Serve only shard I of N of the tenants (I may be a pod name ending in its ordinal).
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// A file holding the API's bearer token (else the CONNECTOR_HOST_API_TOKEN variable).
+    #[arg(long, value_name = "FILE")]
+    pub api_token_file: Option<PathBuf>,
+    /// Seconds running syncs may take to finish after SIGTERM before they are abandoned.
+    #[arg(long, value_name = "S", default_value_t = 30)]
+    pub grace_s: u64,
+    /// Tenants syncing at once.
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1024))]
+    pub max_parallel: u64,
+    /// Snapshots kept per tenant.
+    #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10000))]
+    pub keep_snapshots: u64,
+}
+
+/// Loads tenants with the command's connectors and flags.
+struct CommandLoader {
+    connectors: Connectors,
+    overrides: Overrides,
+}
+
+impl TenantLoader for CommandLoader {
+    fn load<'a>(&'a self, entry: &'a TenantEntry) -> LoadFuture<'a> {
+        Box::pin(async move {
+            let (runtime, config) = self.connectors.tenant(entry, &self.overrides).await?;
+            let connector = runtime.metadata().await?.name.clone();
+            Ok(Loaded { runtime, config, connector })
+        })
+    }
+}
+
+fn token(args: &ServeArgs) -> Result<Option<String>, HostError> {
+    let token = match &args.api_token_file {
+        Some(path) => {
+            let bytes = read_limited(path, 4096, "--api-token-file")?;
+            let text =
+                String::from_utf8(bytes).map_err(|_| HostError::usage(format!("--api-token-file {} is not text", path.display())))?;
+            Some(text.trim().to_owned())
+        }
+        None => std::env::var(TOKEN_VARIABLE).ok().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
+    };
+    if let Some(token) = &token {
+        // Made once as credentials, the token is redacted from every log line and answer.
+        let _ = connector_host::credentials::Credentials::bearer(token.clone());
+    }
+    Ok(token)
+}
+
+pub async fn serve(args: ServeArgs, connectors: Connectors, overrides: Overrides) -> Result<(), HostError> {
+    let shard = match &args.shard {
+        Some(text) => Shard::parse(text).map_err(HostError::usage)?,
+        None => Shard::ALL,
+    };
+    let options = ServiceOptions {
+        tenants_file: args.tenants.clone(),
+        listen: args.listen,
+        state_dir: args.state_dir.clone(),
+        provisioning: args.provisioning,
+        shard,
+        api_token: token(&args)?,
+        grace: Duration::from_secs(args.grace_s),
+        max_parallel: args.max_parallel as usize,
+        keep_snapshots: args.keep_snapshots as usize,
+    };
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        if let Ok(mut hangups) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            while hangups.recv().await.is_some() {
+                let _ = reload_tx.try_send(());
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop(reload_tx);
+    let loader = Arc::new(CommandLoader { connectors, overrides });
+    connector_service::serve(options, loader, stop_signal(), reload_rx).await
+}
+
+/// SIGTERM or SIGINT.
+async fn stop_signal() {
+    #[cfg(unix)]
+    let terminated = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminated = std::future::pending::<()>();
+    let interrupted = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        () = interrupted => {}
+        () = terminated => {}
+    }
+}

@@ -1,0 +1,411 @@
+//! `connector-host serve` as an operator runs it: the real binary, the real components, the fake
+//! Fivetran over loopback, and plain HTTP/1.1 requests to its API.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fivetran_fake::{Account, AccountSpec, FakeFivetran, generate};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "service-test-token-7d1f0c2a";
+
+fn fake(users: usize) -> (FakeFivetran, Account) {
+    let account = generate(&AccountSpec::sized(7, users, 5, 4));
+    (FakeFivetran::start(account.clone()).unwrap(), account)
+}
+
+fn free_port() -> SocketAddr {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
+}
+
+/// A tenant file of `ids` against `fake`, each with the account's key from its own variables.
+fn tenant_file(dir: &Path, fake: &FakeFivetran, ids: &[&str], interval_s: u64) -> PathBuf {
+    let mut text = String::new();
+    for id in ids {
+        text.push_str(&format!(
+            "[[tenant]]\nid = \"{id}\"\nbase_url = \"{}\"\nallow_private_network = true\nsync_interval_s = {interval_s}\napi_key_env = \"TEST_KEY\"\napi_secret_env = \"TEST_SECRET\"\n\n",
+            fake.base_url()
+        ));
+    }
+    let path = dir.join("tenants.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+    log: PathBuf,
+}
+
+impl Server {
+    fn start(account: &Account, tenants: &Path, state: &Path, extra: &[&str]) -> Self {
+        let addr = free_port();
+        let log = state.with_extension("log");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_connector-host"));
+        command
+            .args(["serve", "--tenants", tenants.to_str().unwrap(), "--listen", &addr.to_string(), "--state-dir", state.to_str().unwrap()])
+            .args(extra)
+            .env("TEST_KEY", &account.primary_key().key)
+            .env("TEST_SECRET", &account.primary_key().secret)
+            .env("CONNECTOR_HOST_API_TOKEN", TOKEN)
+            .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let server = Self { child: command.spawn().unwrap(), addr, log };
+        server.wait_for(|s| s.get("/ready", false).0 == 200, "ready");
+        server
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// One HTTP/1.1 request; answers the status and the body as JSON (or as a string).
+    fn request(&self, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
+        let mut stream = match TcpStream::connect(self.addr) {
+            Ok(stream) => stream,
+            Err(_) => return (0, Value::Null),
+        };
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let body = body.unwrap_or("");
+        let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        );
+        if stream.write_all(request.as_bytes()).is_err() {
+            return (0, Value::Null);
+        }
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let text = String::from_utf8_lossy(&answer);
+        let Some((head, body)) = text.split_once("\r\n\r\n") else { return (0, Value::Null) };
+        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
+        (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    }
+
+    fn get(&self, path: &str, authorized: bool) -> (u16, Value) {
+        self.request("GET", path, authorized.then_some(TOKEN), None)
+    }
+
+    fn wait_for(&self, done: impl Fn(&Self) -> bool, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if done(self) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("timed out waiting for {what}; log:\n{}", self.log());
+    }
+
+    fn status(&self, id: &str) -> Value {
+        self.get(&format!("/v1/tenants/{id}"), true).1
+    }
+
+    fn wait_synced(&self, id: &str, at_least: i64) {
+        self.wait_for(
+            |s| s.status(id)["last_sync"]["outcome"] == "ok" && s.status(id)["last_sync"]["id"].as_i64() >= Some(at_least),
+            "a sync",
+        );
+    }
+
+    fn signal(&self, signal: i32) {
+        unsafe { libc::kill(self.child.id() as i32, signal) };
+    }
+
+    fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the service did not exit; log:\n{}", self.log());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 || after.len() < size {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = after[size..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn grant_ids(snapshot: &Value) -> std::collections::BTreeSet<String> {
+    snapshot["grants"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[test]
+fn a_scheduled_sync_shows_in_status_metrics_and_the_snapshot_route() {
+    let (fake, account) = fake(40);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 1);
+    let server = Server::start(&account, &tenants, &dir.path().join("state"), &[]);
+    server.wait_synced("acme", 2);
+    let status = server.status("acme");
+    assert_eq!(status["connector"], "fivetran");
+    assert_eq!(status["last_sync"]["trigger"], "schedule");
+    assert!(status["last_success_at"].is_string() && status["next_sync_at"].is_string(), "{status}");
+
+    let (code, snapshot) = server.get("/v1/tenants/acme/snapshot", true);
+    assert_eq!(code, 200);
+    assert_eq!(grant_ids(&snapshot), fivetran_fake::oracle::expected_grants(&fake.account()));
+    let (code, diff) = server.get("/v1/tenants/acme/diff", true);
+    assert_eq!(code, 200, "{diff}");
+    assert_eq!(diff["grants"]["added"], json!([]), "nothing changed between the two syncs");
+
+    let (code, metrics) = server.get("/metrics", false);
+    assert_eq!(code, 200);
+    let metrics = metrics.as_str().unwrap().to_owned();
+    let grants = snapshot["grants"].as_array().unwrap().len();
+    for line in [
+        format!("connector_grants{{tenant=\"acme\"}} {grants}"),
+        "connector_syncs_total{tenant=\"acme\",outcome=\"ok\"}".to_owned(),
+        "connector_sync_duration_seconds_count{tenant=\"acme\"}".to_owned(),
+        "connector_last_success_timestamp_seconds{tenant=\"acme\"}".to_owned(),
+        "connector_api_requests_total{tenant=\"acme\"}".to_owned(),
+    ] {
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
+    let (code, health) = server.get("/health", false);
+    assert_eq!((code, health["status"].as_str()), (200, Some("ok")), "{health}");
+    assert!(!server.log().contains(&account.primary_key().secret), "no secret in the log");
+}
+
+#[test]
+fn v1_needs_the_token_and_probes_do_not() {
+    let (fake, account) = fake(10);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    let server = Server::start(&account, &tenants, &dir.path().join("state"), &[]);
+    for path in ["/v1/tenants", "/v1/tenants/acme", "/v1/tenants/acme/snapshot", "/v1/tenants/acme/audit"] {
+        assert_eq!(server.get(path, false).0, 401, "{path}");
+        let (code, body) = server.request("GET", path, Some("service-test-token-7d1f0c2b"), None);
+        assert_eq!(code, 401, "a token one character off: {path}");
+        assert!(body["error"].is_string());
+    }
+    assert_eq!(server.request("POST", "/v1/tenants/acme/syncs", None, None).0, 401);
+    for path in ["/live", "/ready", "/health", "/metrics"] {
+        assert_eq!(server.get(path, false).0, 200, "{path}");
+    }
+    let (code, body) = server.get("/v1/tenants/nobody", true);
+    assert_eq!((code, body["error"].is_string()), (404, true));
+    assert_eq!(server.get("/nowhere", false).0, 404);
+}
+
+#[test]
+fn a_triggered_sync_runs_and_a_second_one_waits_its_turn() {
+    let (fake, account) = fake(20);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    let server = Server::start(&account, &tenants, &dir.path().join("state"), &[]);
+    server.wait_synced("acme", 1);
+    fake.set_latency(Duration::from_millis(30));
+    let (code, started) = server.request("POST", "/v1/tenants/acme/syncs", Some(TOKEN), None);
+    assert_eq!(code, 202, "{started}");
+    let id = started["sync"].as_i64().unwrap();
+    let (code, busy) = server.request("POST", "/v1/tenants/acme/syncs", Some(TOKEN), None);
+    assert_eq!(code, 409, "{busy}");
+    server.wait_synced("acme", id);
+    assert_eq!(server.status("acme")["last_sync"]["trigger"], "api");
+}
+
+#[test]
+fn changes_are_refused_without_provisioning_and_nothing_is_sent() {
+    let (fake, account) = fake(20);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    let server = Server::start(&account, &tenants, &dir.path().join("state"), &[]);
+    let team = account.teams.keys().next().unwrap();
+    let user = account.users.keys().next().unwrap();
+    let body = json!({"entitlement": format!("team:{team}:member"), "principal": format!("user:{user}")}).to_string();
+    let (code, answer) = server.request("POST", "/v1/tenants/acme/grants", Some(TOKEN), Some(&body));
+    assert_eq!(code, 403, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("--provisioning"));
+    let (code, _) = server.request("DELETE", &format!("/v1/tenants/acme/accounts/{user}"), Some(TOKEN), None);
+    assert_eq!(code, 403);
+    assert!(fake.requests().iter().all(|r| r.method == "GET"), "nothing that changes was sent");
+    let (_, audit) = server.get("/v1/tenants/acme/audit", true);
+    let outcomes: Vec<&str> = audit["entries"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes, ["refused", "refused"], "{audit}");
+}
+
+#[test]
+fn a_grant_through_the_api_lands_in_the_api_and_in_the_audit_log() {
+    let (fake, account) = fake(20);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    let server = Server::start(&account, &tenants, &dir.path().join("state"), &["--provisioning"]);
+    let team = account.teams.keys().next().unwrap().clone();
+    let user = account.users.keys().find(|u| !account.team_users.contains_key(&(team.clone(), (*u).clone()))).unwrap().clone();
+    let body = json!({"entitlement": format!("team:{team}:member"), "principal": format!("user:{user}")}).to_string();
+    let (code, answer) = server.request("POST", "/v1/tenants/acme/grants", Some(TOKEN), Some(&body));
+    assert_eq!(code, 200, "{answer}");
+    assert_eq!(answer["outcome"], "granted");
+    assert_eq!(fake.account().team_users.get(&(team.clone(), user.clone())).map(String::as_str), Some("Team Member"));
+    let grant = answer["grant"]["id"].as_str().unwrap().to_owned();
+    let (code, revoked) = server.request("DELETE", &format!("/v1/tenants/acme/grants/{}", grant.replace(':', "%3A")), Some(TOKEN), None);
+    assert_eq!((code, revoked["outcome"].as_str()), (200, Some("revoked")), "{revoked}");
+
+    let (_, audit) = server.get("/v1/tenants/acme/audit", true);
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!((entries[1]["operation"].as_str(), entries[1]["outcome"].as_str()), (Some("grant"), Some("done")));
+    assert_eq!(entries[1]["arguments"]["principal"], format!("user:{user}"));
+    assert_eq!(entries[1]["result"]["outcome"], "granted");
+    assert_eq!(entries[0]["operation"], "revoke");
+
+    // Bad requests are refused before anything is sent, each with one JSON line.
+    let before = fake.requests().iter().filter(|r| r.method != "GET").count();
+    for (body, status) in [
+        ("{not json", 400),
+        (r#"{"entitlement": "x"}"#, 400),
+        (r#"{"entitlement": "x", "principal": "nocolon"}"#, 400),
+        (r#"{"entitlement": "x", "principal": "user:u", "extra": 1}"#, 400),
+    ] {
+        let (code, answer) = server.request("POST", "/v1/tenants/acme/grants", Some(TOKEN), Some(body));
+        assert_eq!(code, status, "{body}: {answer}");
+        assert!(answer["error"].is_string(), "{answer}");
+    }
+    let huge = format!("{{\"entitlement\": \"{}\", \"principal\": \"user:u\"}}", "x".repeat(70_000));
+    assert_eq!(server.request("POST", "/v1/tenants/acme/grants", Some(TOKEN), Some(&huge)).0, 413);
+    assert_eq!(fake.requests().iter().filter(|r| r.method != "GET").count(), before);
+}
+
+#[test]
+fn sigterm_during_a_sync_exits_0_and_the_previous_snapshot_is_served_after_a_restart() {
+    let (fake, account) = fake(30);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    let state = dir.path().join("state");
+    let mut server = Server::start(&account, &tenants, &state, &["--grace-s", "1"]);
+    server.wait_synced("acme", 1);
+    let (_, first) = server.get("/v1/tenants/acme/snapshot", true);
+    fake.set_latency(Duration::from_millis(400));
+    let (code, started) = server.request("POST", "/v1/tenants/acme/syncs", Some(TOKEN), None);
+    assert_eq!(code, 202);
+    server.wait_for(|s| s.status("acme")["state"] == "running", "the sync to run");
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(), Some(0), "{}", server.log());
+    assert!(server.log().contains("abandoned"), "{}", server.log());
+    drop(server);
+
+    let server = Server::start(&account, &tenants, &state, &[]);
+    let (code, served) = server.get("/v1/tenants/acme/snapshot", true);
+    assert_eq!(code, 200);
+    assert_eq!(served["grants"], first["grants"], "the last good snapshot is served");
+    let abandoned = started["sync"].as_i64().unwrap();
+    let db = rusqlite::Connection::open(state.join("state.db")).unwrap();
+    let outcome: String = db.query_row("SELECT outcome FROM syncs WHERE id = ?1", [abandoned], |r| r.get(0)).unwrap();
+    assert_eq!(outcome, "abandoned");
+}
+
+#[test]
+fn a_kill_during_syncs_leaves_a_readable_database() {
+    let (fake, account) = fake(60);
+    let dir = tempfile::tempdir().unwrap();
+    let ids = ["t0", "t1", "t2", "t3", "t4", "t5"];
+    let tenants = tenant_file(dir.path(), &fake, &ids, 1);
+    let state = dir.path().join("state");
+    fake.set_latency(Duration::from_millis(5));
+    let mut server = Server::start(&account, &tenants, &state, &["--max-parallel", "3"]);
+    // Kill it at moments spread over its syncs and their writes.
+    for round in 0..3 {
+        server.wait_for(|s| ids.iter().any(|id| s.status(id)["last_sync"]["outcome"] == "ok"), "a first sync");
+        std::thread::sleep(Duration::from_millis(37 * round + 20));
+        server.signal(libc::SIGKILL);
+        server.wait_exit();
+        let db = rusqlite::Connection::open(state.join("state.db")).unwrap();
+        let check: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        assert_eq!(check, "ok");
+        let mut statement = db.prepare("SELECT snapshot FROM snapshots").unwrap();
+        let snapshots: Vec<Vec<u8>> = statement.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert!(!snapshots.is_empty());
+        for compressed in snapshots {
+            let json = zstd::decode_all(compressed.as_slice()).expect("every stored snapshot decompresses");
+            let snapshot: Value = serde_json::from_slice(&json).expect("and is a whole snapshot");
+            assert_eq!(snapshot["format"], "connector-snapshot/v1");
+        }
+        drop(statement);
+        drop(db);
+        server = Server::start(&account, &tenants, &state, &["--max-parallel", "3"]);
+    }
+}
+
+#[test]
+fn two_shards_serve_every_tenant_exactly_once() {
+    let (fake, account) = fake(5);
+    let dir = tempfile::tempdir().unwrap();
+    let ids: Vec<String> = (0..16).map(|n| format!("tenant-{n}")).collect();
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let tenants = tenant_file(dir.path(), &fake, &refs, 3600);
+    let shards: Vec<Server> = (0..2)
+        .map(|i| Server::start(&account, &tenants, &dir.path().join(format!("state-{i}")), &["--shard", &format!("connector-host-{i}/2")]))
+        .collect();
+    let mut served: Vec<String> = Vec::new();
+    for shard in &shards {
+        let (_, list) = shard.get("/v1/tenants", true);
+        let mine: Vec<String> = list["tenants"].as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap().to_owned()).collect();
+        assert!(!mine.is_empty(), "each shard serves some");
+        served.extend(mine);
+    }
+    served.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(served, expected, "every tenant exactly once");
+}
+
+#[test]
+fn sighup_reads_the_tenant_file_again() {
+    let (fake, account) = fake(10);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    let server = Server::start(&account, &tenants, &dir.path().join("state"), &[]);
+    server.wait_synced("acme", 1);
+    tenant_file(dir.path(), &fake, &["globex"], 3600);
+    server.signal(libc::SIGHUP);
+    server.wait_for(|s| s.get("/v1/tenants/globex", true).0 == 200 && s.get("/v1/tenants/acme", true).0 == 404, "the reload");
+    server.wait_synced("globex", 1);
+    std::fs::write(&tenants, "not toml [[").unwrap();
+    server.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(server.get("/v1/tenants/globex", true).0, 200, "a broken file changes nothing");
+    assert!(server.log().contains("not reloaded"), "{}", server.log());
+}
+
+#[test]
+fn without_a_token_only_loopback_may_be_served() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("t.toml"), "[[tenant]]\nid = \"a\"\n").unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_connector-host"))
+        .args(["serve", "--tenants", dir.path().join("t.toml").to_str().unwrap(), "--listen", "0.0.0.0:0", "--state-dir"])
+        .arg(dir.path().join("state"))
+        .env_remove("CONNECTOR_HOST_API_TOKEN")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("CONNECTOR_HOST_API_TOKEN"));
+}

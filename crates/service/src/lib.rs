@@ -1,0 +1,98 @@
+//! Service mode (`connector-host serve`, `CONTRACT.md` section 7): a long-running process that
+//! keeps every tenant of a tenant file synced on its own interval, keeps their snapshots, the
+//! diffs between them and an audit log of changes in SQLite ([`store`]), and serves status,
+//! metrics, snapshots and changes over HTTP ([`api`]). `--shard I/N` splits a tenant file
+//! between the replicas of a StatefulSet ([`shard`]).
+//!
+//! The service knows no connector: the command hands it a [`TenantLoader`] that loads a
+//! tenant's component and resolves its settings.
+
+pub mod api;
+pub mod metrics;
+pub mod service;
+pub mod shard;
+pub mod store;
+pub mod tenants;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use connector_host::HostError;
+
+pub use service::{Service, ServiceOptions};
+pub use shard::Shard;
+pub use tenants::{Load, LoadFuture, Loaded, TenantLoader};
+
+/// Shortest API token accepted: anything shorter is guessable.
+pub const MIN_TOKEN_LENGTH: usize = 16;
+
+/// Checks the API token rules: a token of at least [`MIN_TOKEN_LENGTH`] printable characters,
+/// and none only when listening on loopback.
+pub fn check_token(options: &ServiceOptions) -> Result<(), HostError> {
+    match &options.api_token {
+        Some(token) if token.len() < MIN_TOKEN_LENGTH || token.chars().any(|c| c.is_whitespace() || c.is_control()) => {
+            Err(HostError::usage(format!(
+                "the API token must be at least {MIN_TOKEN_LENGTH} characters without blanks; generate one, e.g. openssl rand -hex 32"
+            )))
+        }
+        Some(_) => Ok(()),
+        None if options.listen.ip().is_loopback() => {
+            tracing::warn!("no API token: /v1/ is open to every local process; set CONNECTOR_HOST_API_TOKEN or --api-token-file");
+            Ok(())
+        }
+        None => Err(HostError::usage(format!(
+            "no API token for --listen {}: set CONNECTOR_HOST_API_TOKEN or --api-token-file, or listen on loopback only",
+            options.listen
+        ))),
+    }
+}
+
+/// Runs the service until `shutdown` resolves; `reload` yields at each request to read the
+/// tenant file again. Then it stops starting syncs, lets running ones finish within the grace
+/// period (abandoning the rest, writing nothing of theirs), and returns.
+pub async fn serve(
+    options: ServiceOptions,
+    loader: Arc<dyn TenantLoader>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    mut reload: tokio::sync::mpsc::Receiver<()>,
+) -> Result<(), HostError> {
+    check_token(&options)?;
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .map_err(|e| HostError::usage(format!("cannot listen on {}: {e}; choose another --listen", options.listen)))?;
+    let service = Service::new(options, loader)?;
+    tracing::info!(
+        "serving {} tenant(s) of {} (shard {}) on http://{}; state in {}",
+        service.tenants().len(),
+        service.options.tenants_file.display(),
+        service.options.shard,
+        service.options.listen,
+        service.store.path().display()
+    );
+    let scheduler = tokio::spawn(Arc::clone(&service).schedule());
+    let reloader = tokio::spawn({
+        let service = Arc::clone(&service);
+        async move {
+            while reload.recv().await.is_some() {
+                service.reload();
+            }
+        }
+    });
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        axum::serve(listener, api::router(Arc::clone(&service)))
+            .with_graceful_shutdown(async move {
+                let _ = http_stopped.await;
+            })
+            .into_future(),
+    );
+    shutdown.await;
+    tracing::info!("stopping: no new syncs; running ones have {:?} to finish", service.options.grace);
+    service.shut_down().await;
+    scheduler.abort();
+    reloader.abort();
+    let _ = stop_http.send(());
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), server).await;
+    tracing::info!("stopped");
+    Ok(())
+}

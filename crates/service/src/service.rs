@@ -1,0 +1,317 @@
+//! The service: its tenants, the scheduler that keeps them synced, the syncs themselves, reloads
+//! of the tenant file, and shutdown.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, UNIX_EPOCH};
+
+use connector_host::credentials::redact_known;
+use connector_host::diff::SnapshotDiff;
+use connector_host::tenant::{TenantEntry, read_tenant_file};
+use connector_host::{HostError, Snapshot};
+use tokio::sync::{Notify, Semaphore};
+
+use crate::metrics::Metrics;
+use crate::shard::Shard;
+use crate::store::{Store, SyncCounts};
+use crate::tenants::{Load, Running, Tenant, TenantLoader, next_wait};
+
+/// How the service runs (`connector-host serve` flags).
+#[derive(Debug, Clone)]
+pub struct ServiceOptions {
+    pub tenants_file: PathBuf,
+    pub listen: SocketAddr,
+    pub state_dir: PathBuf,
+    /// Whether the API may change access.
+    pub provisioning: bool,
+    pub shard: Shard,
+    /// The bearer token of `/v1/`; none only on loopback.
+    pub api_token: Option<String>,
+    /// How long running syncs may finish after SIGTERM.
+    pub grace: Duration,
+    /// Tenants syncing at once.
+    pub max_parallel: usize,
+    /// Snapshots kept per tenant.
+    pub keep_snapshots: usize,
+}
+
+/// Why a sync could not be started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartError {
+    UnknownTenant,
+    AlreadyRunning(i64),
+    NotReady(String),
+    Stopping,
+    Store(String),
+}
+
+pub struct Service {
+    pub options: ServiceOptions,
+    pub store: Store,
+    pub metrics: Metrics,
+    tenants: Mutex<BTreeMap<String, Tenant>>,
+    loader: Arc<dyn TenantLoader>,
+    slots: Arc<Semaphore>,
+    /// Wakes the scheduler (a sync ended, tenants were loaded or reloaded, shutdown).
+    wake: Notify,
+    /// Signalled whenever a sync ends.
+    sync_ended: Notify,
+    stopping: AtomicBool,
+}
+
+impl Service {
+    /// Opens the state and reads the tenant file (this shard's tenants); loads nothing yet.
+    pub fn new(options: ServiceOptions, loader: Arc<dyn TenantLoader>) -> Result<Arc<Self>, HostError> {
+        let entries = read_tenant_file(&options.tenants_file)?;
+        let store = Store::open(&options.state_dir).map_err(|e| HostError::usage(e.0))?;
+        let service = Arc::new(Self {
+            slots: Arc::new(Semaphore::new(options.max_parallel.max(1))),
+            options,
+            store,
+            metrics: Metrics::default(),
+            tenants: Mutex::default(),
+            loader,
+            wake: Notify::new(),
+            sync_ended: Notify::new(),
+            stopping: AtomicBool::new(false),
+        });
+        service.apply(entries);
+        Ok(service)
+    }
+
+    pub fn tenants(&self) -> MutexGuard<'_, BTreeMap<String, Tenant>> {
+        self.tenants.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Whether every tenant's loading has finished (loaded, or failed with a reason shown).
+    pub fn ready(&self) -> bool {
+        self.tenants().values().all(|t| !matches!(t.load, Load::Loading))
+    }
+
+    /// Makes the served tenants those of `entries` this shard owns: new ones added, removed ones
+    /// dropped (after their running sync), every one (re)loaded, so that changed settings and
+    /// rotated credential files take effect. Schedules are kept.
+    fn apply(self: &Arc<Self>, entries: Vec<TenantEntry>) {
+        let entries: Vec<TenantEntry> = entries.into_iter().filter(|e| self.options.shard.owns(&e.id)).collect();
+        let mut to_load = Vec::new();
+        {
+            let mut tenants = self.tenants();
+            let keep: std::collections::BTreeSet<&str> = entries.iter().map(|e| e.id.as_str()).collect();
+            let gone: Vec<String> = tenants.keys().filter(|id| !keep.contains(id.as_str())).cloned().collect();
+            for id in gone {
+                let running = tenants.get(&id).is_some_and(|t| t.running.is_some());
+                if running {
+                    tenants.get_mut(&id).expect("listed").removed = true;
+                } else {
+                    tenants.remove(&id);
+                    self.metrics.forget(&id);
+                }
+                tracing::info!(tenant = %id, "no longer in the tenant file (or not this shard's): dropped");
+            }
+            for entry in entries {
+                let interval = entry.sync_interval().unwrap_or(Duration::from_secs(connector_host::tenant::DEFAULT_SYNC_INTERVAL_S));
+                let tenant = tenants.entry(entry.id.clone()).or_insert_with(|| Tenant::new(entry.clone(), interval));
+                tenant.entry = entry.clone();
+                tenant.interval = interval;
+                tenant.removed = false;
+                tenant.generation += 1;
+                if !matches!(tenant.load, Load::Ready(_)) {
+                    tenant.load = Load::Loading;
+                }
+                to_load.push((entry, tenant.generation));
+            }
+            self.metrics.tenants.set(tenants.len() as i64);
+        }
+        for (entry, generation) in to_load {
+            let service = Arc::clone(self);
+            tokio::spawn(async move {
+                let loaded = service.loader.load(&entry).await;
+                let mut tenants = service.tenants();
+                if let Some(tenant) = tenants.get_mut(&entry.id).filter(|t| t.generation == generation) {
+                    tenant.load = match loaded {
+                        Ok(loaded) => Load::Ready(Box::new(loaded)),
+                        Err(error) => {
+                            let line = redact_known(error.message()).into_owned();
+                            tracing::error!(tenant = %entry.id, "cannot run the tenant: {line}");
+                            Load::Failed(line)
+                        }
+                    };
+                }
+                drop(tenants);
+                service.wake.notify_one();
+            });
+        }
+        self.wake.notify_one();
+    }
+
+    /// Reads the tenant file again (SIGHUP). A file that cannot be read changes nothing.
+    pub fn reload(self: &Arc<Self>) {
+        match read_tenant_file(&self.options.tenants_file) {
+            Ok(entries) => {
+                tracing::info!("reloading the tenant file {}", self.options.tenants_file.display());
+                self.apply(entries);
+            }
+            Err(error) => tracing::error!("the tenant file was not reloaded, the tenants run as before: {}", error.message()),
+        }
+    }
+
+    /// Starts the scheduled syncs as they fall due, until shutdown.
+    pub async fn schedule(self: Arc<Self>) {
+        while !self.stopping() {
+            let now = Instant::now();
+            let due: Vec<String> = self
+                .tenants()
+                .iter()
+                .filter(|(_, t)| matches!(t.load, Load::Ready(_)) && t.running.is_none() && !t.removed && t.next_due <= now)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in due {
+                if let Err(error) = self.start_sync(&id, "schedule") {
+                    tracing::warn!(tenant = %id, "scheduled sync not started: {error:?}");
+                }
+            }
+            let next = self
+                .tenants()
+                .values()
+                .filter(|t| matches!(t.load, Load::Ready(_)) && t.running.is_none())
+                .map(|t| t.next_due)
+                .min()
+                .unwrap_or(now + Duration::from_secs(60));
+            tokio::select! {
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(next.max(Instant::now()))) => {}
+                () = self.wake.notified() => {}
+            }
+        }
+    }
+
+    /// Starts a sync of tenant `id` now (it waits for a free sync slot); answers its id.
+    pub fn start_sync(self: &Arc<Self>, id: &str, trigger: &str) -> Result<i64, StartError> {
+        if self.stopping() {
+            return Err(StartError::Stopping);
+        }
+        let mut tenants = self.tenants();
+        let tenant = tenants.get_mut(id).filter(|t| !t.removed).ok_or(StartError::UnknownTenant)?;
+        if let Some(running) = &tenant.running {
+            return Err(StartError::AlreadyRunning(running.sync_id));
+        }
+        let loaded = match &tenant.load {
+            Load::Ready(loaded) => loaded.clone(),
+            Load::Loading => return Err(StartError::NotReady("the tenant's connector is still loading".into())),
+            Load::Failed(why) => return Err(StartError::NotReady(why.clone())),
+        };
+        let sync_id = self.store.begin_sync(id, trigger).map_err(|e| StartError::Store(e.0))?;
+        let service = Arc::clone(self);
+        let tenant_id = id.to_owned();
+        let task = tokio::spawn(async move { service.run_sync(tenant_id, sync_id, *loaded).await });
+        tenant.running = Some(Running { sync_id, started: None, abort: Some(task.abort_handle()) });
+        Ok(sync_id)
+    }
+
+    async fn run_sync(self: Arc<Self>, id: String, sync_id: i64, loaded: crate::tenants::Loaded) {
+        let Ok(_slot) = Arc::clone(&self.slots).acquire_owned().await else { return };
+        if let Some(Running { started, .. }) = self.tenants().get_mut(&id).and_then(|t| t.running.as_mut()) {
+            *started = Some(Instant::now());
+        }
+        let label = Metrics::tenant(&id);
+        self.metrics.running.get_or_create(&label).set(1);
+        let clock = Instant::now();
+        let result = connector_host::sync(&loaded.runtime, &loaded.config).await;
+        let seconds = clock.elapsed().as_secs_f64();
+        let store_service = Arc::clone(&self);
+        let store_id = id.clone();
+        // The snapshot's JSON, the diff and the database work are blocking: off the runtime.
+        let outcome = tokio::task::spawn_blocking(move || store_service.record(&store_id, sync_id, result))
+            .await
+            .unwrap_or_else(|e| Err(format!("recording the sync failed: {e}")));
+        self.metrics.running.get_or_create(&label).set(0);
+        self.metrics.sync_duration.get_or_create(&label).observe(seconds);
+        let ok = outcome.is_ok();
+        self.metrics.syncs.get_or_create(&Metrics::outcome(&id, if ok { "ok" } else { "failed" })).inc();
+        match &outcome {
+            Ok(()) => tracing::info!(tenant = %id, sync = sync_id, "synced in {seconds:.1}s"),
+            Err(line) => tracing::warn!(tenant = %id, sync = sync_id, "sync failed: {line}"),
+        }
+        let mut tenants = self.tenants();
+        if let Some(tenant) = tenants.get_mut(&id) {
+            tenant.running = None;
+            tenant.failures = if ok { 0 } else { tenant.failures.saturating_add(1) };
+            tenant.next_due = Instant::now() + next_wait(&id, tenant.interval, tenant.failures);
+            if tenant.removed {
+                tenants.remove(&id);
+                self.metrics.forget(&id);
+            }
+        }
+        drop(tenants);
+        self.sync_ended.notify_waiters();
+        self.wake.notify_one();
+    }
+
+    /// Stores a sync's result; answers the error line of a failed one.
+    fn record(&self, id: &str, sync_id: i64, result: Result<Snapshot, HostError>) -> Result<(), String> {
+        let snapshot = match result {
+            Ok(snapshot) => snapshot,
+            Err(error) => {
+                let line = redact_known(error.message()).into_owned();
+                if let Err(e) = self.store.finish_failed(sync_id, "failed", &line) {
+                    tracing::error!(tenant = %id, "{e}");
+                }
+                return Err(line);
+            }
+        };
+        let json = serde_json::to_vec_pretty(&snapshot).map_err(|e| format!("cannot encode the snapshot: {e}"))?;
+        let previous = self.store.last_snapshot(id).ok().flatten().and_then(|(_, bytes)| serde_json::from_slice::<Snapshot>(&bytes).ok());
+        let diff = previous.map(|old| SnapshotDiff::between(&old, &snapshot).to_json());
+        let counts = SyncCounts {
+            resources: snapshot.resources.len() as i64,
+            grants: snapshot.grants.len() as i64,
+            requests: snapshot.stats.http_requests as i64,
+            duration_ms: snapshot.stats.duration_ms as i64,
+        };
+        if let Err(error) = self.store.finish_ok(sync_id, id, counts, &json, diff.as_ref(), self.options.keep_snapshots) {
+            let _ = self.store.finish_failed(sync_id, "failed", &error.0);
+            return Err(error.0);
+        }
+        let label = Metrics::tenant(id);
+        self.metrics.api_requests.get_or_create(&label).inc_by(snapshot.stats.http_requests);
+        self.metrics.grants.get_or_create(&label).set(counts.grants);
+        self.metrics.resources.get_or_create(&label).set(counts.resources);
+        let now = std::time::SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default();
+        self.metrics.last_success.get_or_create(&label).set(now);
+        Ok(())
+    }
+
+    /// Stops starting syncs, lets the running ones finish within the grace period, and abandons
+    /// the rest (nothing of theirs is written; their rows say abandoned).
+    pub async fn shut_down(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.wake.notify_one();
+        let deadline = tokio::time::Instant::now() + self.options.grace;
+        loop {
+            let ended = self.sync_ended.notified();
+            let running: Vec<i64> = self.tenants().values().filter_map(|t| t.running.as_ref().map(|r| r.sync_id)).collect();
+            if running.is_empty() {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, ended).await.is_err() {
+                let mut tenants = self.tenants();
+                for tenant in tenants.values_mut() {
+                    if let Some(running) = tenant.running.take() {
+                        if let Some(abort) = running.abort {
+                            abort.abort();
+                        }
+                        tracing::warn!(tenant = %tenant.entry.id, "sync {} abandoned at shutdown: nothing of it was written", running.sync_id);
+                        let _ = self.store.finish_failed(running.sync_id, "abandoned", "the service stopped during the sync");
+                    }
+                }
+                break;
+            }
+        }
+    }
+}
