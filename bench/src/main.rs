@@ -8,6 +8,7 @@
 
 mod fake_process;
 mod measure;
+mod service;
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ struct Sizes {
     groups: usize,
     latency: Duration,
     tenants: usize,
+    /// Tenants of the service row.
+    service_tenants: usize,
     instantiations: usize,
     mappings: usize,
     mapping_rounds: usize,
@@ -46,6 +49,7 @@ const FULL: Sizes = Sizes {
     groups: 300,
     latency: Duration::from_millis(20),
     tenants: 100,
+    service_tenants: 500,
     instantiations: 2_000,
     mappings: 20,
     mapping_rounds: 40,
@@ -58,19 +62,20 @@ const SMOKE: Sizes = Sizes {
     groups: 10,
     latency: Duration::from_millis(5),
     tenants: 4,
+    service_tenants: 6,
     instantiations: 40,
     mappings: 3,
     mapping_rounds: 2,
 };
 
-struct Row {
+pub(crate) struct Row {
     what: String,
     measured: String,
     target: String,
     met: Option<bool>,
 }
 
-fn row(what: impl Into<String>, measured: impl Into<String>, target: &str, met: Option<bool>) -> Row {
+pub(crate) fn row(what: impl Into<String>, measured: impl Into<String>, target: &str, met: Option<bool>) -> Row {
     Row { what: what.into(), measured: measured.into(), target: target.into(), met }
 }
 
@@ -90,6 +95,7 @@ fn run() -> Result<()> {
         Some("serve-fake") => return fake_process::serve(&args[1..]),
         Some("tenants-rss") => return runtime()?.block_on(tenants_child(&args[1..])),
         Some("large-rss") => return runtime()?.block_on(large_child(&args[1..])),
+        Some("service-child") => return runtime()?.block_on(service::child(&args[1..])),
         _ => {}
     }
     let smoke = args.iter().any(|a| a == "--smoke");
@@ -129,7 +135,7 @@ fn run() -> Result<()> {
 }
 
 /// What `--only` picks; `sync-8` is the sync at concurrency 8 alone.
-const GROUPS: &[&str] = &["sync", "sync-8", "cpu", "instantiation", "startup", "tenants", "large", "mapping"];
+const GROUPS: &[&str] = &["sync", "sync-8", "cpu", "instantiation", "startup", "tenants", "large", "mapping", "service"];
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
@@ -163,6 +169,9 @@ async fn all_rows(sizes: &Sizes, only: Option<&str>) -> Result<Vec<Row>> {
     }
     if wanted("mapping") {
         mapping_row(sizes, &plugin, &mut rows).await?;
+    }
+    if wanted("service") {
+        service::rows(sizes.service_tenants, cache_dir.path(), &mut rows)?;
     }
     Ok(rows)
 }
@@ -558,7 +567,8 @@ The bound of a sync is its minimum request count times the added latency, divide
 Instantiation is opening a session: a new store (WASI context, egress hooks, limits) and an instance from the pre-instantiated component. \
 Start-up is loading the component (compiled, or from the on-disk cache), instantiating it and one call, on an engine made beforehand. \
 The tenants' memory is `VmHWM` less `VmRSS` before, in a process of its own. \
-The mapping comparison takes, for each side, the least CPU time of {} interleaved batches of {} pages; both sides read the same page from memory (the component through its wasi:http calls and the host's egress checks, to an in-memory upstream), and the component side is its CPU time on the 1,000-user page less that on a one-group page. The row under it is the host cloning and dropping the page it lifted, in the same rounds: each string allocated, copied and freed, a lower bound on the lifting that running as a component adds (lifting also checks each string as UTF-8).",
+The mapping comparison takes, for each side, the least CPU time of {} interleaved batches of {} pages; both sides read the same page from memory (the component through its wasi:http calls and the host's egress checks, to an in-memory upstream), and the component side is its CPU time on the 1,000-user page less that on a one-group page. The row under it is the host cloning and dropping the page it lifted, in the same rounds: each string allocated, copied and freed, a lower bound on the lifting that running as a component adds (lifting also checks each string as UTF-8). \
+The service rows run the service (`connector_service::serve`, as `connector-host serve` does) in a process of its own (this binary, as `service-child`) with its state in SQLite, against one fake serving every tenant; the round is from `/ready` until every tenant's first sync has finished, timed by polling `GET /v1/tenants`; CPU and memory are the service process's own (`/proc/PID/stat`, `VmHWM`, `VmRSS`); the latency is of `GET /v1/tenants/{{id}}` from 4 clients, one request each every 10 ms, during the round. The tenants an hour is the round's rate of syncs times 3600 s.",
         sizes.mapping_rounds, sizes.mappings
     );
     out

@@ -17,6 +17,9 @@ fn the_smoke_run_reports_every_measurement() {
         "host memory",
         "component vs native",
         "strings out of the component",
+        "every tenant synced once",
+        "CPU per sync",
+        "latency",
     ] {
         assert!(text.contains(row), "missing {row}: {text}");
     }
@@ -29,6 +32,6 @@ fn an_unknown_row_group_is_refused_naming_the_groups() {
     assert!(!output.status.success());
     assert_eq!(
         text.trim(),
-        "connector-bench: error: --only nope: no such row group; choose one of sync, sync-8, cpu, instantiation, startup, tenants, large, mapping"
+        "connector-bench: error: --only nope: no such row group; choose one of sync, sync-8, cpu, instantiation, startup, tenants, large, mapping, service"
     );
 }

@@ -2,7 +2,7 @@
 //! the command line. See `connector-host --help` and `CONTRACT.md` section 3.
 
 #[macro_use]
-mod output;
+pub(crate) mod output;
 mod connectors;
 mod progress_display;
 mod serve;
@@ -219,7 +219,7 @@ enum Command {
     },
     /// Run as a service: keep every tenant synced, keep snapshots and an audit log, serve the HTTP API.
     #[command(
-        after_help = "Runs until SIGTERM or SIGINT; SIGHUP reads the tenant file again. /live, /ready, /health and /metrics need no token; /v1/ needs Authorization: Bearer $CONNECTOR_HOST_API_TOKEN.\n\nExamples:\n  CONNECTOR_HOST_API_TOKEN=$(openssl rand -hex 32) connector-host serve --tenants tenants.toml --listen 0.0.0.0:8081 --state-dir /var/lib/connector-host\n  connector-host serve --tenants tenants.toml --provisioning --shard connector-host-1/3"
+        after_help = "Runs until SIGTERM or SIGINT; SIGHUP reads the tenant file again. /live, /ready, /health and /metrics need no token; /v1/ needs Authorization: Bearer $CONNECTOR_HOST_API_TOKEN.\n\nExamples:\n  connector-host serve --demo\n  CONNECTOR_HOST_API_TOKEN=$(openssl rand -hex 32) connector-host serve --tenants tenants.toml --listen 0.0.0.0:8081 --state-dir /var/lib/connector-host\n  connector-host serve --tenants tenants.toml --provisioning --shard connector-host-1/3"
     )]
     Serve(serve::ServeArgs),
     /// Give a user or team an entitlement from the snapshot (account role, team membership, destination access).

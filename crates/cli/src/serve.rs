@@ -21,8 +21,11 @@ pub const TOKEN_VARIABLE: &str = "CONNECTOR_HOST_API_TOKEN";
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// The tenant file: every [[tenant]] of this shard is kept synced.
-    #[arg(long, value_name = "FILE")]
-    pub tenants: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "demo")]
+    pub tenants: Option<PathBuf>,
+    /// Serve the built-in fake Fivetran's sample account as tenant `demo` (no credentials needed).
+    #[arg(long, conflicts_with = "tenants")]
+    pub demo: bool,
     /// Where the HTTP API listens.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
     pub listen: SocketAddr,
@@ -82,13 +85,52 @@ fn token(args: &ServeArgs) -> Result<Option<String>, HostError> {
     Ok(token)
 }
 
+/// Starts the fake Fivetran with the demo's sample account and writes a tenant file for it (and
+/// its key, in files only the service's user reads) into the state folder.
+fn demo_tenants(state_dir: &std::path::Path) -> Result<(PathBuf, fivetran_fake::FakeFivetran), HostError> {
+    let account = fivetran_fake::generate(&fivetran_fake::AccountSpec::sample());
+    let key = account.primary_key().clone();
+    let fake = fivetran_fake::FakeFivetran::start(account).map_err(|e| HostError::other(format!("cannot start the fake Fivetran: {e}")))?;
+    let folder = state_dir.join("demo");
+    std::fs::create_dir_all(&folder).map_err(|e| HostError::usage(format!("cannot create {}: {e}", folder.display())))?;
+    let write =
+        |name: &str, text: &str| connector_host::files::write_atomic(&folder.join(name), "demo file", |w| w.write_all(text.as_bytes()));
+    write("api.key", &key.key)?;
+    write("api.secret", &key.secret)?;
+    let tenants = folder.join("tenants.toml");
+    write(
+        "tenants.toml",
+        &format!(
+            "[[tenant]]\nid = \"demo\"\nbase_url = \"{}\"\nallow_private_network = true\nsync_interval_s = 60\napi_key_file = \"api.key\"\napi_secret_file = \"api.secret\"\n",
+            fake.base_url()
+        ),
+    )?;
+    Ok((tenants, fake))
+}
+
 pub async fn serve(args: ServeArgs, connectors: Connectors, overrides: Overrides) -> Result<(), HostError> {
+    let (tenants_file, _demo_fake) = match &args.tenants {
+        Some(path) => (path.clone(), None),
+        None => {
+            let (path, fake) = demo_tenants(&args.state_dir)?;
+            crate::output::out(
+                format!(
+                    "demo: the fake Fivetran serves a sample account on {}; tenant file {}\ndemo: the API is on http://{}/v1/tenants/demo\n",
+                    fake.base_url(),
+                    path.display(),
+                    args.listen
+                )
+                .as_bytes(),
+            );
+            (path, Some(fake))
+        }
+    };
     let shard = match &args.shard {
         Some(text) => Shard::parse(text).map_err(HostError::usage)?,
         None => Shard::ALL,
     };
     let options = ServiceOptions {
-        tenants_file: args.tenants.clone(),
+        tenants_file,
         listen: args.listen,
         state_dir: args.state_dir.clone(),
         provisioning: args.provisioning,

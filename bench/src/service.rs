@@ -1,0 +1,205 @@
+//! The service row group: one `serve` process keeping many tenants synced against the fake at
+//! 20 ms an answer, measured from outside: the time to sync every tenant once, its CPU per sync,
+//! its resident memory, and the latency of `GET /v1/tenants/{id}` while it works.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use connector_host::ConnectorRuntime;
+use connector_host::cache::ComponentCache;
+use connector_host::tenant::{Overrides, TenantEntry};
+use connector_service::{LoadFuture, Loaded, ServiceOptions, Shard, TenantLoader};
+use fivetran_fake::AccountSpec;
+
+use crate::fake_process::FakeProcess;
+use crate::measure::{millis, percentile};
+use crate::{Row, row};
+
+const TOKEN: &str = "bench-service-token-0123456789";
+/// Tenants syncing at once in the measured process.
+const MAX_PARALLEL: usize = 16;
+/// Threads asking for a tenant's status while the service syncs.
+const CLIENTS: usize = 4;
+
+/// `service-child TENANTS STATE LISTEN CACHE_DIR`: the service, in a process of its own.
+pub async fn child(args: &[String]) -> Result<()> {
+    let [tenants, state, listen, cache_dir] = args else { bail!("service-child TENANTS STATE LISTEN CACHE_DIR") };
+    let engine = ConnectorRuntime::engine()?;
+    let runtime = ConnectorRuntime::load(&engine, builtin_connectors::fivetran(), Some(&ComponentCache::new(cache_dir)))?;
+    let options = ServiceOptions {
+        tenants_file: tenants.into(),
+        listen: listen.parse()?,
+        state_dir: state.into(),
+        provisioning: false,
+        shard: Shard::ALL,
+        api_token: Some(TOKEN.into()),
+        grace: Duration::from_secs(1),
+        max_parallel: MAX_PARALLEL,
+        keep_snapshots: 2,
+    };
+    let loader = Arc::new(BuiltinLoader { runtime });
+    let (_reload, reloads) = tokio::sync::mpsc::channel(1);
+    connector_service::serve(options, loader, std::future::pending(), reloads).await.map_err(|e| anyhow::anyhow!("{}", e.message()))
+}
+
+struct BuiltinLoader {
+    runtime: ConnectorRuntime,
+}
+
+impl TenantLoader for BuiltinLoader {
+    fn load<'a>(&'a self, entry: &'a TenantEntry) -> LoadFuture<'a> {
+        Box::pin(async move {
+            let metadata = self.runtime.metadata().await?;
+            let config = entry.resolve(&Overrides::default(), &metadata)?;
+            Ok(Loaded { runtime: self.runtime.clone(), config, connector: metadata.name.clone() })
+        })
+    }
+}
+
+/// One GET with the token; answers the status and the body.
+fn get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n")?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer)?;
+    let status = answer.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
+}
+
+/// A field of `/proc/PID/status` in KiB.
+fn child_kib(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// User plus system CPU time of process `pid`.
+fn child_cpu(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold blanks) start at the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are the 14th and 15th fields: 12th and 13th after the name.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Duration::from_secs_f64((ticks(11) + ticks(12)) as f64 / hz)
+}
+
+pub fn rows(tenants: usize, cache_dir: &std::path::Path, rows: &mut Vec<Row>) -> Result<()> {
+    let fake = FakeProcess::spawn(&AccountSpec::sized(11, 200, 10, 5), Duration::from_millis(20))?;
+    let dir = tempfile::tempdir()?;
+    let mut file = String::new();
+    for n in 0..tenants {
+        file.push_str(&format!(
+            "[[tenant]]\nid = \"t{n}\"\nbase_url = \"{}\"\nallow_private_network = true\napi_key_env = \"BENCH_KEY\"\napi_secret_env = \"BENCH_SECRET\"\n\n",
+            fake.base_url
+        ));
+    }
+    let tenants_file = dir.path().join("tenants.toml");
+    std::fs::write(&tenants_file, file)?;
+    let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let mut child = std::process::Command::new(std::env::current_exe()?)
+        .arg("service-child")
+        .arg(&tenants_file)
+        .arg(dir.path().join("state"))
+        .arg(addr.to_string())
+        .arg(cache_dir)
+        .env("BENCH_KEY", &fake.key)
+        .env("BENCH_SECRET", &fake.secret)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .context("cannot start the service")?;
+    let pid = child.id();
+    let result = measure(addr, pid, tenants, rows);
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+fn measure(addr: SocketAddr, pid: u32, tenants: usize, rows: &mut Vec<Row>) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while get(addr, "/ready").map(|(s, _)| s).unwrap_or(0) != 200 {
+        if Instant::now() > deadline {
+            bail!("the service did not become ready");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let started = Instant::now();
+    let cpu_before = child_cpu(pid);
+    let stop = Arc::new(AtomicBool::new(false));
+    let latencies = Arc::new(Mutex::new(Vec::new()));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let (stop, latencies) = (Arc::clone(&stop), Arc::clone(&latencies));
+            std::thread::spawn(move || {
+                let mut n = c;
+                while !stop.load(Ordering::Relaxed) {
+                    let clock = Instant::now();
+                    if matches!(get(addr, &format!("/v1/tenants/t{}", n % tenants)), Ok((200, _))) {
+                        latencies.lock().unwrap_or_else(|p| p.into_inner()).push(clock.elapsed());
+                    }
+                    n += 7;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    let (ok, failed) = loop {
+        let (_, body) = get(addr, "/v1/tenants")?;
+        let list: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let outcomes: Vec<&str> =
+            list["tenants"].as_array().map(|t| t.iter().filter_map(|t| t["last_sync"]["outcome"].as_str()).collect()).unwrap_or_default();
+        let ok = outcomes.iter().filter(|o| **o == "ok").count();
+        let failed = outcomes.iter().filter(|o| **o == "failed").count();
+        if ok + failed >= tenants || Instant::now() > deadline {
+            break (ok, failed);
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let wall = started.elapsed();
+    let cpu = child_cpu(pid).saturating_sub(cpu_before);
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        let _ = client.join();
+    }
+    let peak = child_kib(pid, "VmHWM");
+    let resident = child_kib(pid, "VmRSS");
+    let mut samples = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let per_hour = (ok as f64 / wall.as_secs_f64() * 3600.0) as u64;
+    rows.push(row(
+        format!("service: {tenants} tenants of 200 users, 20 ms per answer, one process ({MAX_PARALLEL} syncing at once): every tenant synced once"),
+        format!("{ok} ok, {failed} failed in {:.1} s: {:.1} syncs a second, so {per_hour} tenants at the hourly default interval", wall.as_secs_f64(), ok as f64 / wall.as_secs_f64()),
+        "all succeed",
+        Some(ok == tenants),
+    ));
+    rows.push(row(
+        "same run: CPU per sync, and resident memory",
+        format!(
+            "{:.1} ms CPU a sync ({:.1} s in all); peak {:.0} MiB, {:.0} MiB after",
+            millis(cpu) / ok.max(1) as f64,
+            cpu.as_secs_f64(),
+            peak as f64 / 1024.0,
+            resident as f64 / 1024.0
+        ),
+        "(reference)",
+        None,
+    ));
+    let (p50, p99) = (percentile(&mut samples, 50.0), percentile(&mut samples, 99.0));
+    rows.push(row(
+        format!("same run: GET /v1/tenants/{{id}} latency, {CLIENTS} clients asking while it syncs"),
+        format!("p50 {:.1} ms, p99 {:.1} ms ({} requests)", millis(p50), millis(p99), samples.len()),
+        "p99 < 100 ms",
+        Some(millis(p99) < 100.0),
+    ));
+    Ok(())
+}
