@@ -46,9 +46,8 @@ impl IntoResponse for ApiError {
 fn host_error(error: &HostError) -> ApiError {
     let status = match error.exit_status() {
         2 => StatusCode::BAD_REQUEST,
-        3 => StatusCode::BAD_GATEWAY,
-        4 => StatusCode::BAD_GATEWAY,
-        5 => StatusCode::UNPROCESSABLE_ENTITY,
+        // The API refused the credentials, or failed: the service's upstream did.
+        3 | 4 => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
     ApiError::new(status, error.message())
