@@ -15,6 +15,7 @@ fn the_smoke_run_reports_every_measurement() {
         "cached component",
         "tenants syncing at once",
         "host memory",
+        "written as c1z",
         "component vs native",
         "strings out of the component",
         "every tenant synced once",

@@ -14,8 +14,9 @@ use clap::{Args, Parser, Subcommand};
 use connector_host::bindings::latest::types::{AccountChanges, NewAccount, NewResource, ResourceChanges, ResourceRef};
 use connector_host::cache::ComponentCache;
 use connector_host::diff::SnapshotDiff;
+use connector_host::format::SnapshotFormat;
 use connector_host::progress::SyncProgress;
-use connector_host::sync_all::{TenantRun, overall_exit_status, sync_all};
+use connector_host::sync_all::{TenantRun, overall_exit_status, sync_all_as};
 use connector_host::tenant::{Overrides, TenantEntry, read_tenant_file};
 use connector_host::{ConnectorRuntime, Credentials, ErrorKind, HostError, Snapshot, TenantConfig, operations, sync_with_progress};
 use connectors::Connectors;
@@ -86,9 +87,12 @@ enum Command {
         after_help = "Example:\n  connector-host sync --out snapshot.json\n  connector-host grant --entitlement team:T1:member --principal user:U1"
     )]
     Sync {
-        /// Where to write the snapshot.
+        /// Where to write the snapshot (FILE.c1z writes baton's c1z format).
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// json or c1z; by default the file's extension says (.c1z, else json).
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
     },
     /// Sync every tenant of a tenant file at once, each in its own sandbox, into DIR/<id>.json.
     #[command(
@@ -101,10 +105,24 @@ enum Command {
         /// Where to write the snapshots; created when missing.
         #[arg(long, value_name = "DIR")]
         out_dir: PathBuf,
+        /// json (DIR/<id>.json, the default) or c1z (DIR/<id>.c1z).
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
+    },
+    /// Turn a snapshot into the other format: JSON into c1z or c1z into JSON.
+    #[command(
+        after_help = "The input's format is read from its first bytes; the output's from --format, else its extension (.c1z, else json).\n\nExamples:\n  connector-host convert snapshot.json snapshot.c1z\n  connector-host convert sync.c1z snapshot.json"
+    )]
+    Convert {
+        input: PathBuf,
+        output: PathBuf,
+        /// json or c1z; by default the output's extension says.
+        #[arg(long, value_name = "FORMAT")]
+        format: Option<String>,
     },
     /// Show what changed between two snapshots: resources added and removed, traits changed, grants added and removed.
     #[command(
-        after_help = "Exits 0 whether or not anything changed; 2 when a file is not a snapshot.\n\nExamples:\n  connector-host diff monday.json tuesday.json\n  connector-host diff monday.json tuesday.json --json"
+        after_help = "Either file may be JSON or c1z. Exits 0 whether or not anything changed; 2 when a file is not a snapshot.\n\nExamples:\n  connector-host diff monday.json tuesday.json\n  connector-host diff monday.json tuesday.c1z --json"
     )]
     Diff {
         old: PathBuf,
@@ -364,7 +382,7 @@ fn init_logging(global: &Global, serving: bool) {
 }
 
 fn diff(old: &std::path::Path, new: &std::path::Path, json: bool) -> Result<(), HostError> {
-    let diff = SnapshotDiff::between(&Snapshot::read(old)?, &Snapshot::read(new)?);
+    let diff = SnapshotDiff::between(&connector_host::format::read(old)?, &connector_host::format::read(new)?);
     if json {
         print_json(&diff.to_json());
     } else {
@@ -373,10 +391,28 @@ fn diff(old: &std::path::Path, new: &std::path::Path, json: bool) -> Result<(), 
     Ok(())
 }
 
+/// Reads a snapshot in either format and writes it in the other (or the one asked for).
+fn convert(input: &std::path::Path, output: &std::path::Path, format: Option<&str>) -> Result<(), HostError> {
+    let format = SnapshotFormat::for_path(output, format.map(SnapshotFormat::parse).transpose()?);
+    let snapshot = connector_host::format::read(input)?;
+    connector_host::format::write(&snapshot, output, format)?;
+    outln!(
+        "{} -> {} ({}): {} resources, {} entitlements, {} grants",
+        input.display(),
+        output.display(),
+        format.extension(),
+        snapshot.resources.len(),
+        snapshot.entitlements.len(),
+        snapshot.grants.len()
+    );
+    Ok(())
+}
+
 async fn run(cli: Cli) -> Result<(), HostError> {
     // Comparing snapshots and printing completions need no plugin.
     match &cli.command {
         Command::Diff { old, new, json } => return diff(old, new, *json),
+        Command::Convert { input, output, format } => return convert(input, output, format.as_deref()),
         Command::Completions { shell } => {
             // Written whole by us: clap_complete panics when its writer fails (`| head`).
             let mut script = Vec::new();
@@ -394,8 +430,11 @@ async fn run(cli: Cli) -> Result<(), HostError> {
     let connectors = Connectors::new(cache, cli.global.connector.as_deref(), cli.global.plugin.as_deref())?;
     match cli.command {
         // Answered above, before the plugin was loaded.
-        Command::Diff { .. } => Ok(()),
-        Command::SyncAll { tenants, out_dir } => sync_all_tenants(&connectors, &cli.global, &tenants, &out_dir).await,
+        Command::Diff { .. } | Command::Convert { .. } => Ok(()),
+        Command::SyncAll { tenants, out_dir, format } => {
+            let format = format.as_deref().map(SnapshotFormat::parse).transpose()?.unwrap_or(SnapshotFormat::Json);
+            sync_all_tenants(&connectors, &cli.global, &tenants, &out_dir, format).await
+        }
         Command::Serve(args) => {
             let overrides = Overrides { base_url: cli.global.base_url.clone(), allow_private_network: cli.global.allow_private_network };
             serve::serve(args, connectors, overrides).await
@@ -439,11 +478,12 @@ async fn run(cli: Cli) -> Result<(), HostError> {
                 })
             }
         }
-        Command::Sync { out } => {
+        Command::Sync { out, format } => {
+            let format = SnapshotFormat::for_path(&out, format.as_deref().map(SnapshotFormat::parse).transpose()?);
             let (runtime, tenant) = tenant(&connectors, &cli.global).await?;
             check_out(&out)?;
             let snapshot = sync_shown(&runtime, &tenant, Mode::detect(cli.global.quiet)).await?;
-            snapshot.write_atomic(&out)?;
+            connector_host::format::write(&snapshot, &out, format)?;
             print_summary(&snapshot, &out);
             Ok(())
         }
@@ -511,11 +551,12 @@ async fn sync_all_tenants(
     global: &Global,
     file: &std::path::Path,
     out_dir: &std::path::Path,
+    format: SnapshotFormat,
 ) -> Result<(), HostError> {
     let entries = read_tenant_file(file)?;
     std::fs::create_dir_all(out_dir).map_err(|e| HostError::usage(format!("cannot create --out-dir {}: {e}", out_dir.display())))?;
     for entry in &entries {
-        connector_host::files::check_writable(&out_dir.join(format!("{}.json", entry.id)), "--out-dir")?;
+        connector_host::files::check_writable(&out_dir.join(format!("{}.{}", entry.id, format.extension())), "--out-dir")?;
     }
     let overrides = Overrides { base_url: global.base_url.clone(), allow_private_network: global.allow_private_network };
     let mut runs = Vec::with_capacity(entries.len());
@@ -529,7 +570,7 @@ async fn sync_all_tenants(
     }
     let shown = runs.iter().map(|run| (run.id.clone(), run.progress.clone())).collect();
     let display = Display::start(Mode::detect(global.quiet), shown);
-    let outcomes = sync_all(runs, out_dir).await;
+    let outcomes = sync_all_as(runs, out_dir, format).await;
     drop(display);
     let width = outcomes.iter().map(|o| o.id.len()).max().unwrap_or(0);
     for outcome in &outcomes {

@@ -423,6 +423,66 @@ fn the_scim_connector_syncs_and_changes_a_scim_service_with_the_token_from_scim_
 }
 
 #[test]
+fn c1z_is_written_by_extension_or_flag_converted_both_ways_and_diffed_against_json() {
+    let (fake, account) = fake();
+    let url = fake.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("snap.json");
+    let c1z = dir.path().join("snap.c1z");
+    let flagged = dir.path().join("snap.bin");
+    for (out, extra) in [(&json, None), (&c1z, None), (&flagged, Some("c1z"))] {
+        let mut args = vec!["sync", "--out", out.to_str().unwrap(), "--base-url", url.as_str(), "--allow-private-network", "--quiet"];
+        if let Some(format) = extra {
+            args.extend(["--format", format]);
+        }
+        let output = run(&args, Some(key(&account)));
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+    assert!(std::fs::read(&c1z).unwrap().starts_with(b"C1ZF\0"), "the extension chose c1z");
+    assert!(std::fs::read(&flagged).unwrap().starts_with(b"C1ZF\0"), "--format chose c1z");
+    assert!(std::fs::read(&json).unwrap().starts_with(b"{"));
+
+    let back = dir.path().join("back.json");
+    let output = run(&["convert", c1z.to_str().unwrap(), back.to_str().unwrap()], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let original: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let converted: serde_json::Value = serde_json::from_slice(&std::fs::read(&back).unwrap()).unwrap();
+    let strip = |mut v: serde_json::Value| {
+        for key in ["started_at", "finished_at", "stats"] {
+            v.as_object_mut().unwrap().remove(key);
+        }
+        v
+    };
+    assert_eq!(strip(converted), strip(original), "c1z holds everything the JSON does");
+    let again = dir.path().join("again.c1z");
+    let output = run(&["convert", back.to_str().unwrap(), again.to_str().unwrap()], None);
+    assert!(output.status.success());
+    assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&c1z).unwrap(), "converting back gives the same bytes");
+
+    let output = run(&["diff", json.to_str().unwrap(), c1z.to_str().unwrap(), "--json"], None);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let diff: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(diff["grants"]["added"], serde_json::json!([]));
+    assert_eq!(diff["resources"]["changed"], serde_json::json!([]));
+
+    let out_dir = dir.path().join("all");
+    let tenants = dir.path().join("tenants.toml");
+    std::fs::write(&tenants, format!("[[tenant]]\nid = \"acme\"\nbase_url = \"{url}\"\nallow_private_network = true\n")).unwrap();
+    let output = run(
+        &["sync-all", "--tenants", tenants.to_str().unwrap(), "--out-dir", out_dir.to_str().unwrap(), "--format", "c1z"],
+        Some(key(&account)),
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(std::fs::read(out_dir.join("acme.c1z")).unwrap().starts_with(b"C1ZF\0"));
+
+    let output = run(&["convert", tenants.to_str().unwrap(), back.to_str().unwrap()], None);
+    assert_eq!(output.status.code(), Some(2), "a file that is no snapshot");
+    let output = run(&["sync", "--out", json.to_str().unwrap(), "--format", "xml"], Some(key(&account)));
+    assert_eq!(output.status.code(), Some(2));
+    assert!(error_line(&output).contains("json, c1z"), "{}", error_line(&output));
+}
+
+#[test]
 fn an_invalid_grant_exits_2_with_one_line() {
     let (fake, account) = fake();
     let url = fake.base_url();
@@ -680,6 +740,8 @@ fn every_command_has_help_with_an_example_and_completions_exist() {
         "sync",
         "sync-all",
         "diff",
+        "convert",
+        "serve",
         "provision",
         "deprovision",
         "update-account",
@@ -859,31 +921,34 @@ fn connectors_are_chosen_by_name_or_file_and_an_unknown_name_is_refused() {
 #[cfg(unix)]
 #[test]
 fn sigterm_during_a_sync_exits_143_and_leaves_the_old_snapshot_alone() {
-    let (fake, account) = fake();
-    fake.set_latency(std::time::Duration::from_millis(400));
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("snap.json");
-    std::fs::write(&out, "old snapshot").unwrap();
-    let (key, secret) = key(&account);
-    let child = Command::new(env!("CARGO_BIN_EXE_connector-host"))
-        .args(["sync", "--out", out.to_str().unwrap(), "--base-url", &fake.base_url(), "--allow-private-network", "--quiet"])
-        .env("FIVETRAN_API_KEY", key)
-        .env("FIVETRAN_API_SECRET", secret)
-        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until the sync is under way (its first requests reached the fake), then stop it.
-    let started = std::time::Instant::now();
-    while fake.requests().is_empty() && started.elapsed() < std::time::Duration::from_secs(30) {
-        std::thread::sleep(std::time::Duration::from_millis(20));
+    // JSON and c1z alike: the snapshot is written whole or not at all.
+    for name in ["snap.json", "snap.c1z"] {
+        let (fake, account) = fake();
+        fake.set_latency(std::time::Duration::from_millis(400));
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join(name);
+        std::fs::write(&out, "old snapshot").unwrap();
+        let (key, secret) = key(&account);
+        let child = Command::new(env!("CARGO_BIN_EXE_connector-host"))
+            .args(["sync", "--out", out.to_str().unwrap(), "--base-url", &fake.base_url(), "--allow-private-network", "--quiet"])
+            .env("FIVETRAN_API_KEY", key)
+            .env("FIVETRAN_API_SECRET", secret)
+            .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until the sync is under way (its first requests reached the fake), then stop it.
+        let started = std::time::Instant::now();
+        while fake.requests().is_empty() && started.elapsed() < std::time::Duration::from_secs(30) {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(143), "{}", stderr(&output));
+        assert!(stderr(&output).contains("interrupted"), "{}", stderr(&output));
+        assert_old_file_kept(&out);
     }
-    std::thread::sleep(std::time::Duration::from_millis(200));
-    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    assert!(killed.success());
-    let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(143), "{}", stderr(&output));
-    assert!(stderr(&output).contains("interrupted"), "{}", stderr(&output));
-    assert_old_file_kept(&out);
 }

@@ -165,7 +165,10 @@ fn a_scheduled_sync_shows_in_status_metrics_and_the_snapshot_route() {
     let tenants = tenant_file(dir.path(), &fake, &["acme"], 1);
     let server = Server::start(&account, &tenants, &dir.path().join("state"), &[]);
     server.wait_synced("acme", 2);
-    let status = server.status("acme");
+    // Between two syncs (a 1 s interval), the status shows when the next is due.
+    let idle = |s: &Value| s["state"] == "idle" && s["last_sync"]["outcome"] == "ok";
+    server.wait_for(|s| idle(&s.status("acme")), "an idle moment");
+    let status = (0..100).map(|_| server.status("acme")).find(idle).expect("an idle status");
     assert_eq!(status["connector"], "fivetran");
     assert_eq!(status["last_sync"]["trigger"], "schedule");
     assert!(status["last_success_at"].is_string() && status["next_sync_at"].is_string(), "{status}");
@@ -173,6 +176,10 @@ fn a_scheduled_sync_shows_in_status_metrics_and_the_snapshot_route() {
     let (code, snapshot) = server.get("/v1/tenants/acme/snapshot", true);
     assert_eq!(code, 200);
     assert_eq!(grant_ids(&snapshot), fivetran_fake::oracle::expected_grants(&fake.account()));
+    let (code, c1z) = server.get("/v1/tenants/acme/snapshot?format=c1z", true);
+    assert_eq!(code, 200);
+    assert!(c1z.as_str().is_some_and(|text| text.starts_with("C1ZF")), "the c1z file's magic");
+    assert_eq!(server.get("/v1/tenants/acme/snapshot?format=xml", true).0, 400);
     let (code, diff) = server.get("/v1/tenants/acme/diff", true);
     assert_eq!(code, 200, "{diff}");
     assert_eq!(diff["grants"]["added"], json!([]), "nothing changed between the two syncs");

@@ -36,7 +36,7 @@ pub(crate) use runs::merge;
 pub use runs::{failure, operations, progress, sync, sync_all};
 pub use sandbox::{cache, engine, runtime};
 pub(crate) use sandbox::{guest_output, state};
-pub use snapshots::{diff, snapshot};
+pub use snapshots::{baton, c1z, diff, format, snapshot};
 
 pub use credentials::Credentials;
 pub use error::{ErrorKind, HostError, Result};

@@ -227,26 +227,43 @@ async fn snapshot(
 ) -> ApiResult {
     known(&service, &id)?;
     let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad query: {e}")))?;
-    match query.format.as_deref() {
-        None | Some("json") => {}
-        Some(other) => return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("format {other:?} is not served; use format=json"))),
-    }
+    let c1z = match query.format.as_deref() {
+        None | Some("json") => false,
+        Some("c1z") => true,
+        Some(other) => return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("format {other:?} is not one of json, c1z"))),
+    };
     let found = tokio::task::spawn_blocking({
         let service = Arc::clone(&service);
         let id = id.clone();
-        move || service.store.last_snapshot(&id)
+        move || -> ApiResult<Option<(i64, Vec<u8>)>> {
+            let Some((sync_id, json)) = service.store.last_snapshot(&id).map_err(store_error)? else { return Ok(None) };
+            if !c1z {
+                return Ok(Some((sync_id, json)));
+            }
+            // Made from the stored JSON on request: the same snapshot gives the same bytes.
+            let snapshot: connector_host::Snapshot = serde_json::from_slice(&json)
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("a stored snapshot does not read back: {e}")))?;
+            let bytes = connector_host::c1z::encode(&snapshot).map_err(|e| host_error(&e))?;
+            Ok(Some((sync_id, bytes)))
+        }
     })
     .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-    .map_err(store_error)?;
-    match found {
-        Some((sync_id, json)) => Ok((
-            [(header::CONTENT_TYPE, "application/json".to_owned()), (header::ETAG, format!("\"sync-{sync_id}\""))],
-            Body::from(Bytes::from(json)),
-        )
-            .into_response()),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("tenant {id} has no successful sync yet"))),
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    let Some((sync_id, bytes)) = found else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("tenant {id} has no successful sync yet")));
+    };
+    let etag = format!("\"sync-{sync_id}-{}\"", if c1z { "c1z" } else { "json" });
+    let mut response = Body::from(Bytes::from(bytes)).into_response();
+    let headers = response.headers_mut();
+    let content_type = if c1z { "application/octet-stream" } else { "application/json" };
+    headers.insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    if let Ok(value) = header::HeaderValue::from_str(&etag) {
+        headers.insert(header::ETAG, value);
     }
+    if c1z && let Ok(value) = header::HeaderValue::from_str(&format!("attachment; filename=\"{id}.c1z\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }
 
 async fn diff(State(service): State<Arc<Service>>, Path(id): Path<String>) -> ApiResult {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::error::{HostError, Result};
+use crate::format::SnapshotFormat;
 use crate::progress::SyncProgress;
 use crate::runtime::ConnectorRuntime;
 use crate::snapshot::Snapshot;
@@ -63,6 +64,11 @@ impl TenantOutcome {
 /// [`validate_id`]), differs from its tenant's id, or repeats an earlier run's id fails with a
 /// usage error and syncs nothing: no file outside `out_dir`, no two runs writing one file.
 pub async fn sync_all(runs: Vec<TenantRun>, out_dir: &Path) -> Vec<TenantOutcome> {
+    sync_all_as(runs, out_dir, SnapshotFormat::Json).await
+}
+
+/// [`sync_all`], writing `DIR/<id>.json` or `DIR/<id>.c1z` as `format` says.
+pub async fn sync_all_as(runs: Vec<TenantRun>, out_dir: &Path, format: SnapshotFormat) -> Vec<TenantOutcome> {
     let mut tasks = Vec::with_capacity(runs.len());
     let mut seen = std::collections::BTreeSet::new();
     for run in runs {
@@ -74,7 +80,7 @@ pub async fn sync_all(runs: Vec<TenantRun>, out_dir: &Path) -> Vec<TenantOutcome
             let started = Instant::now();
             let result = match (checked, run.tenant) {
                 (Err(error), _) | (Ok(()), Err(error)) => Err(error),
-                (Ok(()), Ok((runtime, tenant))) => sync_one(&runtime, &tenant, &out_dir, run.progress).await,
+                (Ok(()), Ok((runtime, tenant))) => sync_one(&runtime, &tenant, &out_dir, format, run.progress).await,
             };
             (result, started.elapsed())
         });
@@ -110,10 +116,16 @@ fn check_run(run: &TenantRun, seen: &mut std::collections::BTreeSet<String>) -> 
     Ok(())
 }
 
-async fn sync_one(runtime: &ConnectorRuntime, tenant: &TenantConfig, out_dir: &Path, progress: Arc<SyncProgress>) -> Result<TenantSummary> {
+async fn sync_one(
+    runtime: &ConnectorRuntime,
+    tenant: &TenantConfig,
+    out_dir: &Path,
+    format: SnapshotFormat,
+    progress: Arc<SyncProgress>,
+) -> Result<TenantSummary> {
     let snapshot: Snapshot = sync_with_progress(runtime, tenant, progress).await?;
-    let path = out_dir.join(format!("{}.json", tenant.id));
-    snapshot.write_atomic(&path)?;
+    let path = out_dir.join(format!("{}.{}", tenant.id, format.extension()));
+    crate::format::write(&snapshot, &path, format)?;
     Ok(TenantSummary { path, resources: snapshot.resources.len(), grants: snapshot.grants.len(), requests: snapshot.stats.http_requests })
 }
 

@@ -1,5 +1,8 @@
-//! Snapshots: the model and its JSON file, and the difference between two. A second format is a
-//! module here that writes a `Snapshot` through `files::write_atomic`.
+//! Snapshots: the model and its JSON file, the c1z format of baton (its protobuf messages in
+//! `baton`), the seam choosing between them (`format`), and the difference between two.
 
+pub mod baton;
+pub mod c1z;
 pub mod diff;
+pub mod format;
 pub mod snapshot;

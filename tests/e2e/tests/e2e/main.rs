@@ -1,5 +1,6 @@
 //! The end-to-end tests, one binary: wasmtime links once and each component compiles once.
 
+mod c1z;
 mod cache;
 mod concurrency;
 mod conformance;

@@ -1,0 +1,529 @@
+//! The c1z v1 format of ConductorOne's baton SDK (`CONTRACT.md` section 8,
+//! `../shared/baton-c1z/README.md`): the five bytes `C1ZF\0`, then one zstd frame (with its
+//! content size) holding a SQLite database with baton's `v1_*` tables, one finished full sync
+//! run, and the snapshot's resource types, resources, entitlements and grants as baton's
+//! protobuf messages ([`crate::baton`]).
+//!
+//! The mapping (the README has it as a table): resource types `user` USER, `group` and `team`
+//! GROUP, `role` ROLE; each resource carries its trait annotation with the JSON traits as its
+//! profile (users also their emails, status, login, last login and structured name); an
+//! entitlement's purpose is ASSIGNMENT for memberships and role assignments (slugs `member`,
+//! `manager`, `assigned`), PERMISSION otherwise (access to a destination or group); an expandable
+//! grant's expansion is a `GrantExpandable` in the `expansion` column with `needs_expansion = 1`,
+//! as baton stores it. What baton's tables have no place for (the connector, the tenant, the
+//! times and stats of the run) is kept in one more table, `connector_host_snapshot`, so that
+//! converting back loses nothing.
+//!
+//! The same snapshot gives the same bytes: the sync id is derived from the snapshot's tenant and
+//! times, rows go in id order, and messages encode deterministically.
+
+use std::io::Read;
+use std::path::Path;
+
+use prost::Message;
+use rusqlite::{Connection, params};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::baton;
+use crate::error::{HostError, Result};
+use crate::snapshot::{
+    ConnectorInfo, EntitlementRecord, FORMAT, GrantRecord, ResourceKey, ResourceRecord, ResourceTypeRecord, Snapshot, Stats,
+};
+
+/// The first bytes of a c1z v1 file.
+pub const MAGIC: &[u8; 5] = b"C1ZF\0";
+/// The largest database a c1z file may decompress to (a bound against decompression bombs).
+pub const MAX_DATABASE_BYTES: u64 = 4 << 30;
+
+const SCHEMA: &str = "
+create table v1_resource_types (id integer primary key, external_id text not null, data blob not null,
+  sync_id text not null, discovered_at datetime not null);
+create unique index idx_resource_types_external_sync_v1 on v1_resource_types (external_id, sync_id);
+create table v1_resources (id integer primary key, resource_type_id text not null, external_id text not null,
+  parent_resource_type_id text, parent_resource_id text, data blob not null, sync_id text not null,
+  discovered_at datetime not null);
+create index idx_resources_resource_type_id_v1 on v1_resources (resource_type_id);
+create index idx_resources_parent_resource_id_v1 on v1_resources (parent_resource_type_id, parent_resource_id);
+create unique index idx_resources_external_sync_v1 on v1_resources (external_id, sync_id);
+create table v1_entitlements (id integer primary key, resource_type_id text not null, resource_id text not null,
+  external_id text not null, data blob not null, sync_id text not null, discovered_at datetime not null);
+create index idx_entitlements_resource_id_v1 on v1_entitlements (resource_type_id, resource_id);
+create unique index idx_entitlements_external_sync_v1 on v1_entitlements (external_id, sync_id);
+create table v1_grants (id integer primary key, resource_type_id text not null, resource_id text not null,
+  entitlement_id text not null, principal_resource_type_id text not null, principal_resource_id text not null,
+  external_id text not null, expansion blob, needs_expansion integer not null default 0,
+  data blob not null, sync_id text not null, discovered_at datetime not null);
+create index idx_grants_resource_type_id_resource_id_v1 on v1_grants (resource_type_id, resource_id);
+create index idx_grants_principal_id_v1 on v1_grants (principal_resource_type_id, principal_resource_id);
+create index idx_grants_entitlement_id_principal_id_v1 on v1_grants (entitlement_id, principal_resource_type_id, principal_resource_id);
+create unique index idx_grants_external_sync_v1 on v1_grants (external_id, sync_id);
+create table v1_sync_runs (id integer primary key, sync_id text not null, started_at datetime not null,
+  ended_at datetime, sync_token text not null, sync_type text not null default 'full',
+  parent_sync_id text not null default '', linked_sync_id text not null default '',
+  supports_diff integer not null default 0, grants_backfilled integer not null default 0, stats text,
+  ingest_invariant_generation text not null default '', ingest_invariant_coverage text not null default '',
+  ingest_invariant_mode text not null default '');
+create unique index idx_sync_runs_sync_id_v1 on v1_sync_runs (sync_id);
+create table v1_assets (id integer primary key, external_id text not null, content_type text not null,
+  data blob not null, sync_id text not null, discovered_at datetime not null);
+create table v1_connector_sessions (id integer primary key, sync_id text not null, key text not null,
+  value blob not null);
+create table connector_host_snapshot (key text primary key, value text not null);
+";
+
+fn failed(what: &str, error: impl std::fmt::Display) -> HostError {
+    HostError::other(format!("cannot {what} the c1z file: {error}"))
+}
+
+/// The baton trait of a resource type, by its id.
+pub fn trait_of(resource_type: &str) -> Option<baton::Trait> {
+    match resource_type {
+        "user" => Some(baton::Trait::User),
+        "group" | "team" => Some(baton::Trait::Group),
+        "role" => Some(baton::Trait::Role),
+        _ => None,
+    }
+}
+
+/// ASSIGNMENT for memberships and role assignments, PERMISSION for access to something.
+pub fn purpose_of(slug: &str) -> baton::Purpose {
+    match slug {
+        "member" | "manager" | "assigned" | "owner" => baton::Purpose::Assignment,
+        _ => baton::Purpose::Permission,
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS.fffffffff`, as baton stores times, from RFC 3339.
+fn baton_time(rfc3339: &str) -> String {
+    match humantime::parse_rfc3339_weak(rfc3339.trim_end_matches('Z')) {
+        Ok(time) => {
+            let text = humantime::format_rfc3339_nanos(time).to_string();
+            text.trim_end_matches('Z').replacen('T', " ", 1)
+        }
+        Err(_) => "1970-01-01 00:00:00.000000000".into(),
+    }
+}
+
+/// RFC 3339 (seconds, `Z`) from baton's stored time.
+fn rfc3339_of(baton: &str) -> String {
+    match humantime::parse_rfc3339_weak(&baton.replacen(' ', "T", 1)) {
+        Ok(time) => humantime::format_rfc3339_seconds(time).to_string(),
+        Err(_) => baton.to_owned(),
+    }
+}
+
+fn timestamp(rfc3339: &str) -> Option<baton::Timestamp> {
+    let time = humantime::parse_rfc3339_weak(rfc3339.trim_end_matches('Z')).ok()?;
+    let since = time.duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(baton::Timestamp { seconds: since.as_secs() as i64, nanos: since.subsec_nanos() as i32 })
+}
+
+/// A KSUID (27 base-62 characters: 4 bytes of seconds since 2014-05-13, 16 of payload) made
+/// from the snapshot: its start time, and a hash of its tenant and times as the payload.
+pub fn sync_id(snapshot: &Snapshot) -> String {
+    const EPOCH: u64 = 1_400_000_000;
+    let seconds = timestamp(&snapshot.started_at).map_or(0, |t| t.seconds.max(0) as u64).saturating_sub(EPOCH) as u32;
+    let digest = Sha256::digest(format!("{}\n{}\n{}", snapshot.tenant, snapshot.started_at, snapshot.finished_at));
+    let mut bytes = [0u8; 20];
+    bytes[..4].copy_from_slice(&seconds.to_be_bytes());
+    bytes[4..].copy_from_slice(&digest[..16]);
+    base62(&bytes)
+}
+
+/// 20 bytes as 27 base-62 digits (KSUID's alphabet), big-endian.
+fn base62(bytes: &[u8; 20]) -> String {
+    const ALPHABET: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut number: Vec<u32> = bytes.iter().map(|b| u32::from(*b)).collect();
+    let mut digits = Vec::with_capacity(27);
+    while number.iter().any(|d| *d != 0) {
+        let mut remainder = 0u32;
+        for digit in &mut number {
+            let value = remainder * 256 + *digit;
+            *digit = value / 62;
+            remainder = value % 62;
+        }
+        digits.push(ALPHABET[remainder as usize]);
+    }
+    while digits.len() < 27 {
+        digits.push(b'0');
+    }
+    digits.reverse();
+    String::from_utf8(digits).unwrap_or_default()
+}
+
+fn resource_id(key: &ResourceKey) -> baton::ResourceId {
+    baton::ResourceId { resource_type: key.resource_type.clone(), resource: key.id.clone() }
+}
+
+fn resource_message(record: &ResourceRecord) -> baton::Resource {
+    let profile = record.traits.as_object().map(baton::to_struct);
+    let text = |key: &str| record.traits.get(key).and_then(Value::as_str).map(str::to_owned);
+    let annotation = match trait_of(&record.resource_type) {
+        Some(baton::Trait::User) => {
+            let status = match text("status").as_deref() {
+                Some("enabled") => baton::UserStatus::Enabled,
+                Some("disabled") => baton::UserStatus::Disabled,
+                _ => baton::UserStatus::Unspecified,
+            };
+            let user = baton::UserTrait {
+                emails: text("email").map(|address| vec![baton::Email { address, is_primary: true }]).unwrap_or_default(),
+                status: Some(baton::Status { status: status as i32, details: String::new() }),
+                profile,
+                login: text("login").or_else(|| text("user_name")).or_else(|| text("email")).unwrap_or_default(),
+                created_at: text("created_at").as_deref().and_then(timestamp),
+                last_login: text("last_login").as_deref().and_then(timestamp),
+                structured_name: match (text("given_name"), text("family_name")) {
+                    (None, None) => None,
+                    (given, family) => {
+                        Some(baton::StructuredName { given_name: given.unwrap_or_default(), family_name: family.unwrap_or_default() })
+                    }
+                },
+            };
+            Some(baton::Any::pack("UserTrait", &user))
+        }
+        Some(baton::Trait::Group) => Some(baton::Any::pack("GroupTrait", &baton::GroupTrait { profile })),
+        Some(baton::Trait::Role) => Some(baton::Any::pack("RoleTrait", &baton::RoleTrait { profile })),
+        // Another type's traits ride in a GroupTrait-free annotation of our own name.
+        _ => profile.map(|p| baton::Any { type_url: PROFILE_TYPE_URL.into(), value: p.encode_to_vec() }),
+    };
+    baton::Resource {
+        id: Some(resource_id(&record.key())),
+        parent_resource_id: None,
+        display_name: record.display_name.clone(),
+        annotations: annotation.into_iter().collect(),
+        description: String::new(),
+    }
+}
+
+/// The traits of a resource whose type has no baton trait, as a `google.protobuf.Struct`.
+const PROFILE_TYPE_URL: &str = "type.googleapis.com/google.protobuf.Struct";
+
+fn entitlement_message(record: &EntitlementRecord, display: &str) -> baton::Entitlement {
+    baton::Entitlement {
+        resource: Some(baton::Resource { id: Some(resource_id(&record.resource)), display_name: display.to_owned(), ..Default::default() }),
+        id: record.id.clone(),
+        display_name: record.display_name.clone(),
+        description: String::new(),
+        grantable_to: record.grantable_to.iter().map(|t| baton::ResourceType { id: t.clone(), ..Default::default() }).collect(),
+        annotations: Vec::new(),
+        purpose: purpose_of(&record.slug) as i32,
+        slug: record.slug.clone(),
+    }
+}
+
+/// The snapshot as a c1z file's bytes.
+pub fn encode(snapshot: &Snapshot) -> Result<Vec<u8>> {
+    let database = database(snapshot)?;
+    let mut bytes = MAGIC.to_vec();
+    // One frame; bulk compression records the content size in the frame header.
+    let frame = zstd::bulk::compress(&database, 3).map_err(|e| failed("compress", e))?;
+    bytes.extend_from_slice(&frame);
+    Ok(bytes)
+}
+
+/// The snapshot as baton's SQLite database, serialized.
+pub fn database(snapshot: &Snapshot) -> Result<Vec<u8>> {
+    let db = Connection::open_in_memory().map_err(|e| failed("make", e))?;
+    let sql = |e: rusqlite::Error| failed("write", e);
+    db.execute_batch(SCHEMA).map_err(sql)?;
+    let sync = sync_id(snapshot);
+    let at = baton_time(&snapshot.finished_at);
+    let transaction = db.unchecked_transaction().map_err(sql)?;
+    {
+        let mut insert = transaction
+            .prepare("insert into v1_resource_types (external_id, data, sync_id, discovered_at) values (?1, ?2, ?3, ?4)")
+            .map_err(sql)?;
+        for record in &snapshot.resource_types {
+            let message = baton::ResourceType {
+                id: record.id.clone(),
+                display_name: record.display_name.clone(),
+                traits: trait_of(&record.id).map(|t| t as i32).into_iter().collect(),
+                ..Default::default()
+            };
+            insert.execute(params![record.id, message.encode_to_vec(), sync, at]).map_err(sql)?;
+        }
+        let mut insert = transaction
+            .prepare("insert into v1_resources (resource_type_id, external_id, data, sync_id, discovered_at) values (?1, ?2, ?3, ?4, ?5)")
+            .map_err(sql)?;
+        for record in &snapshot.resources {
+            let external = format!("{}:{}", record.resource_type, record.id);
+            insert.execute(params![record.resource_type, external, resource_message(record).encode_to_vec(), sync, at]).map_err(sql)?;
+        }
+        let names: std::collections::HashMap<(&str, &str), &str> =
+            snapshot.resources.iter().map(|r| ((r.resource_type.as_str(), r.id.as_str()), r.display_name.as_str())).collect();
+        let mut insert = transaction
+            .prepare("insert into v1_entitlements (resource_type_id, resource_id, external_id, data, sync_id, discovered_at) values (?1, ?2, ?3, ?4, ?5, ?6)")
+            .map_err(sql)?;
+        let mut entitlements = std::collections::HashMap::new();
+        for record in &snapshot.entitlements {
+            let display = names.get(&(record.resource.resource_type.as_str(), record.resource.id.as_str())).copied().unwrap_or_default();
+            let message = entitlement_message(record, display);
+            insert
+                .execute(params![record.resource.resource_type, record.resource.id, record.id, message.encode_to_vec(), sync, at])
+                .map_err(sql)?;
+            entitlements.insert(record.id.as_str(), message);
+        }
+        let mut insert = transaction
+            .prepare(
+                "insert into v1_grants (resource_type_id, resource_id, entitlement_id, principal_resource_type_id, principal_resource_id,
+                 external_id, expansion, needs_expansion, data, sync_id, discovered_at) values (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )
+            .map_err(sql)?;
+        for record in &snapshot.grants {
+            let entitlement = entitlements
+                .get(record.entitlement.as_str())
+                .cloned()
+                .unwrap_or_else(|| baton::Entitlement { id: record.entitlement.clone(), ..Default::default() });
+            let (resource_type, resource) = entitlement
+                .resource
+                .as_ref()
+                .and_then(|r| r.id.as_ref())
+                .map(|id| (id.resource_type.clone(), id.resource.clone()))
+                .unwrap_or_default();
+            let principal = baton::Resource {
+                id: Some(resource_id(&record.principal)),
+                display_name: names
+                    .get(&(record.principal.resource_type.as_str(), record.principal.id.as_str()))
+                    .copied()
+                    .unwrap_or_default()
+                    .to_owned(),
+                ..Default::default()
+            };
+            let message =
+                baton::Grant { entitlement: Some(entitlement), principal: Some(principal), id: record.id.clone(), annotations: Vec::new() };
+            let expansion = (!record.expandable.is_empty())
+                .then(|| baton::GrantExpandable { entitlement_ids: record.expandable.clone(), ..Default::default() }.encode_to_vec());
+            insert
+                .execute(params![
+                    resource_type,
+                    resource,
+                    record.entitlement,
+                    record.principal.resource_type,
+                    record.principal.id,
+                    record.id,
+                    expansion,
+                    i64::from(expansion.is_some()),
+                    message.encode_to_vec(),
+                    sync,
+                    at
+                ])
+                .map_err(sql)?;
+        }
+        let stats = json!({
+            "resource_types": snapshot.resource_types.len(),
+            "resources": snapshot.resources.len(),
+            "entitlements": snapshot.entitlements.len(),
+            "grants": snapshot.grants.len(),
+        });
+        transaction
+            .execute(
+                "insert into v1_sync_runs (sync_id, started_at, ended_at, sync_token, sync_type, supports_diff, grants_backfilled, stats)
+                 values (?1, ?2, ?3, '', 'full', 0, 1, ?4)",
+                params![sync, baton_time(&snapshot.started_at), at, stats.to_string()],
+            )
+            .map_err(sql)?;
+        let meta = [
+            ("format", snapshot.format.clone()),
+            ("connector", serde_json::to_string(&snapshot.connector).unwrap_or_default()),
+            ("tenant", snapshot.tenant.clone()),
+            ("started_at", snapshot.started_at.clone()),
+            ("finished_at", snapshot.finished_at.clone()),
+            ("stats", serde_json::to_string(&snapshot.stats).unwrap_or_default()),
+            ("sync_id", sync.clone()),
+        ];
+        for (key, value) in meta {
+            transaction.execute("insert into connector_host_snapshot (key, value) values (?1, ?2)", params![key, value]).map_err(sql)?;
+        }
+    }
+    transaction.commit().map_err(sql)?;
+    let data = db.serialize(rusqlite::MAIN_DB).map_err(|e| failed("serialize", e))?;
+    Ok(data.to_vec())
+}
+
+/// Whether `bytes` start as a c1z file does.
+pub fn is_c1z(bytes: &[u8]) -> bool {
+    bytes.starts_with(MAGIC)
+}
+
+/// The database inside a c1z file's bytes, bounded by [`MAX_DATABASE_BYTES`].
+pub fn decompress(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
+    let frame = bytes
+        .strip_prefix(MAGIC.as_slice())
+        .ok_or_else(|| HostError::usage(format!("{name} is not a c1z file: it does not start with C1ZF")))?;
+    let decoder = zstd::stream::read::Decoder::new(frame).map_err(|e| HostError::usage(format!("{name} is not a c1z file: {e}")))?;
+    let mut database = Vec::new();
+    decoder
+        .take(MAX_DATABASE_BYTES + 1)
+        .read_to_end(&mut database)
+        .map_err(|e| HostError::usage(format!("{name} is not a c1z file: its zstd frame is damaged ({e})")))?;
+    if database.len() as u64 > MAX_DATABASE_BYTES {
+        return Err(HostError::usage(format!("{name} decompresses to more than {MAX_DATABASE_BYTES} bytes; refused")));
+    }
+    Ok(database)
+}
+
+/// A row's message, and for a grant its expansion.
+type Row = (Vec<u8>, Option<Vec<u8>>);
+
+/// Reads a c1z file's latest finished sync back as a snapshot.
+pub fn decode(bytes: &[u8], name: &str) -> Result<Snapshot> {
+    let database = decompress(bytes, name)?;
+    let mut db = Connection::open_in_memory().map_err(|e| failed("read", e))?;
+    db.deserialize_read_exact(rusqlite::MAIN_DB, database.as_slice(), database.len(), true)
+        .map_err(|e| HostError::usage(format!("{name} is not a c1z file: its database cannot be read ({e})")))?;
+    read_database(&db, name)
+}
+
+fn read_database(db: &Connection, name: &str) -> Result<Snapshot> {
+    let bad = |e: &dyn std::fmt::Display| HostError::usage(format!("{name} is not a readable c1z file: {e}"));
+    let (sync, started, ended): (String, String, String) = db
+        .query_row("select sync_id, started_at, ended_at from v1_sync_runs where ended_at is not null order by id desc limit 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .map_err(|e| bad(&format!("no finished sync run ({e})")))?;
+    let meta: Map<String, Value> = match db.prepare("select key, value from connector_host_snapshot") {
+        Ok(mut statement) => statement
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, Value::String(r.get::<_, String>(1)?))))
+            .map_err(|e| bad(&e))?
+            .filter_map(|row| row.ok())
+            .collect(),
+        Err(_) => Map::new(),
+    };
+    let ours = meta.get("sync_id").and_then(Value::as_str) == Some(sync.as_str());
+    let meta_text = |key: &str| ours.then(|| meta.get(key).and_then(Value::as_str).map(str::to_owned)).flatten();
+    let rows = |table: &str| -> Result<Vec<Row>> {
+        let expansion = if table == "v1_grants" { "expansion" } else { "null" };
+        let mut statement =
+            db.prepare(&format!("select data, {expansion} from {table} where sync_id = ?1 order by id")).map_err(|e| bad(&e))?;
+        let found = statement.query_map([&sync], |r| Ok((r.get(0)?, r.get(1)?))).map_err(|e| bad(&e))?;
+        found.collect::<std::result::Result<_, _>>().map_err(|e| bad(&e))
+    };
+    let decode_error = |what: &str, e: prost::DecodeError| bad(&format!("a {what} row does not decode ({e})"));
+
+    let mut resource_types = Vec::new();
+    for (data, _) in rows("v1_resource_types")? {
+        let message = baton::ResourceType::decode(data.as_slice()).map_err(|e| decode_error("resource type", e))?;
+        resource_types.push(ResourceTypeRecord { id: message.id, display_name: message.display_name });
+    }
+    let mut resources = Vec::new();
+    for (data, _) in rows("v1_resources")? {
+        let message = baton::Resource::decode(data.as_slice()).map_err(|e| decode_error("resource", e))?;
+        let id = message.id.clone().unwrap_or_default();
+        resources.push(ResourceRecord {
+            resource_type: id.resource_type,
+            id: id.resource,
+            display_name: message.display_name.clone(),
+            traits: traits_of(&message),
+        });
+    }
+    let mut entitlements = Vec::new();
+    for (data, _) in rows("v1_entitlements")? {
+        let message = baton::Entitlement::decode(data.as_slice()).map_err(|e| decode_error("entitlement", e))?;
+        let resource = message.resource.as_ref().and_then(|r| r.id.clone()).unwrap_or_default();
+        entitlements.push(EntitlementRecord {
+            id: message.id,
+            resource: ResourceKey { resource_type: resource.resource_type, id: resource.resource },
+            slug: message.slug,
+            display_name: message.display_name,
+            grantable_to: message.grantable_to.into_iter().map(|t| t.id).collect(),
+        });
+    }
+    let mut grants = Vec::new();
+    for (data, expansion) in rows("v1_grants")? {
+        let message = baton::Grant::decode(data.as_slice()).map_err(|e| decode_error("grant", e))?;
+        let principal = message.principal.as_ref().and_then(|p| p.id.clone()).unwrap_or_default();
+        let expandable = match expansion {
+            Some(bytes) => {
+                baton::GrantExpandable::decode(bytes.as_slice()).map_err(|e| decode_error("grant expansion", e))?.entitlement_ids
+            }
+            None => Vec::new(),
+        };
+        grants.push(GrantRecord {
+            id: message.id,
+            entitlement: message.entitlement.map(|e| e.id).unwrap_or_default(),
+            principal: ResourceKey { resource_type: principal.resource_type, id: principal.resource },
+            expandable,
+        });
+    }
+    resource_types.sort_by(|a, b| a.id.cmp(&b.id));
+    resources.sort_by(|a, b| (&a.resource_type, &a.id).cmp(&(&b.resource_type, &b.id)));
+    entitlements.sort_by(|a, b| a.id.cmp(&b.id));
+    grants.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(Snapshot {
+        format: FORMAT.to_owned(),
+        connector: meta_text("connector")
+            .and_then(|c| serde_json::from_str(&c).ok())
+            .unwrap_or(ConnectorInfo { name: "c1z".into(), version: String::new() }),
+        tenant: meta_text("tenant").unwrap_or_else(|| "default".into()),
+        started_at: meta_text("started_at").unwrap_or_else(|| rfc3339_of(&started)),
+        finished_at: meta_text("finished_at").unwrap_or_else(|| rfc3339_of(&ended)),
+        resource_types,
+        resources,
+        entitlements,
+        grants,
+        stats: meta_text("stats").and_then(|s| serde_json::from_str::<Stats>(&s).ok()).unwrap_or_default(),
+    })
+}
+
+/// The JSON traits a resource's trait annotation carries as its profile.
+fn traits_of(resource: &baton::Resource) -> Value {
+    for annotation in &resource.annotations {
+        let profile = match annotation.name() {
+            Some("UserTrait") => baton::UserTrait::decode(annotation.value.as_slice()).ok().and_then(|t| t.profile),
+            Some("GroupTrait") => baton::GroupTrait::decode(annotation.value.as_slice()).ok().and_then(|t| t.profile),
+            Some("RoleTrait") => baton::RoleTrait::decode(annotation.value.as_slice()).ok().and_then(|t| t.profile),
+            _ if annotation.type_url == PROFILE_TYPE_URL => baton::Struct::decode(annotation.value.as_slice()).ok(),
+            _ => None,
+        };
+        if let Some(profile) = profile {
+            return Value::Object(baton::from_struct(&profile));
+        }
+    }
+    Value::Object(Map::new())
+}
+
+/// Writes the snapshot as a c1z file, atomically (see [`crate::files::write_atomic`]).
+pub fn write(snapshot: &Snapshot, path: &Path) -> Result<()> {
+    let bytes = encode(snapshot)?;
+    crate::files::write_atomic(path, "snapshot file", |writer| writer.write_all(&bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Snapshot {
+        Snapshot {
+            format: FORMAT.into(),
+            connector: ConnectorInfo { name: "example".into(), version: "0.1.0".into() },
+            tenant: "default".into(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+            finished_at: "2026-01-01T00:00:01Z".into(),
+            resource_types: vec![],
+            resources: vec![],
+            entitlements: vec![],
+            grants: vec![],
+            stats: Stats::default(),
+        }
+    }
+
+    #[test]
+    fn sync_ids_are_ksuids_sorting_by_time() {
+        let mut snapshot = sample();
+        let early = sync_id(&snapshot);
+        snapshot.started_at = "2027-01-01T00:00:00Z".into();
+        let late = sync_id(&snapshot);
+        assert_eq!(early.len(), 27);
+        assert!(early.chars().all(|c| c.is_ascii_alphanumeric()));
+        assert!(early < late);
+        assert_eq!(base62(&[0u8; 20]), "0".repeat(27));
+        assert_eq!(base62(&[255u8; 20]), "aWgEPTl1tmebfsQzFP4bxwgy80V", "the largest KSUID");
+    }
+
+    #[test]
+    fn times_are_stored_as_baton_does() {
+        assert_eq!(baton_time("2026-11-23T09:00:03Z"), "2026-11-23 09:00:03.000000000");
+        assert_eq!(rfc3339_of("2026-11-23 09:00:03.000000000"), "2026-11-23T09:00:03Z");
+    }
+}
