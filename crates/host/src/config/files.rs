@@ -123,6 +123,40 @@ pub fn write_atomic(path: &Path, flag: &str, write: impl FnOnce(&mut dyn Write) 
     result
 }
 
+/// A working file beside a file about to be written (the same folder, so the same disk the
+/// output goes to, not a small `/tmp`), private to this user, removed when dropped or when the
+/// process ends on a signal.
+pub struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    /// A new, empty scratch file beside `path`, named after it with `suffix`.
+    pub fn beside(path: &Path, suffix: &str, flag: &str) -> Result<Self> {
+        let target = Target::of(path, flag)?;
+        let name = target.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let scratch = target.dir.join(format!(".{name}.{}.{suffix}", std::process::id()));
+        register(&scratch);
+        let _ = std::fs::remove_file(&scratch);
+        create_private(&scratch).map_err(|e| {
+            unregister(&scratch);
+            HostError::other(format!("cannot create a working file beside {}: {e}", path.display()))
+        })?;
+        Ok(Self { path: scratch })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+        unregister(&self.path);
+    }
+}
+
 /// Deletes every temporary file being written now: for a process ending on a signal.
 pub fn remove_temporaries() {
     let pending = TEMPORARIES.lock().unwrap_or_else(|p| p.into_inner()).take().unwrap_or_default();

@@ -225,6 +225,13 @@ pub fn encode(snapshot: &Snapshot) -> Result<Vec<u8>> {
 /// The snapshot as baton's SQLite database, serialized.
 pub fn database(snapshot: &Snapshot) -> Result<Vec<u8>> {
     let db = Connection::open_in_memory().map_err(|e| failed("make", e))?;
+    fill(&db, snapshot)?;
+    let data = db.serialize(rusqlite::MAIN_DB).map_err(|e| failed("serialize", e))?;
+    Ok(data.to_vec())
+}
+
+/// Writes baton's tables and the snapshot's rows into `db`, in one transaction.
+fn fill(db: &Connection, snapshot: &Snapshot) -> Result<()> {
     let sql = |e: rusqlite::Error| failed("write", e);
     db.execute_batch(SCHEMA).map_err(sql)?;
     let sync = sync_id(snapshot);
@@ -336,9 +343,7 @@ pub fn database(snapshot: &Snapshot) -> Result<Vec<u8>> {
             transaction.execute("insert into connector_host_snapshot (key, value) values (?1, ?2)", params![key, value]).map_err(sql)?;
         }
     }
-    transaction.commit().map_err(sql)?;
-    let data = db.serialize(rusqlite::MAIN_DB).map_err(|e| failed("serialize", e))?;
-    Ok(data.to_vec())
+    transaction.commit().map_err(sql)
 }
 
 /// Whether `bytes` start as a c1z file does.
@@ -483,10 +488,29 @@ fn traits_of(resource: &baton::Resource) -> Value {
     Value::Object(Map::new())
 }
 
-/// Writes the snapshot as a c1z file, atomically (see [`crate::files::write_atomic`]).
+/// Writes the snapshot as a c1z file, atomically (see [`crate::files::write_atomic`]). The
+/// database is built in a working file beside the output and streamed through the compressor,
+/// so that a large account's c1z costs little memory beyond the snapshot itself.
 pub fn write(snapshot: &Snapshot, path: &Path) -> Result<()> {
-    let bytes = encode(snapshot)?;
-    crate::files::write_atomic(path, "snapshot file", |writer| writer.write_all(&bytes))
+    let scratch = crate::files::Scratch::beside(path, "c1z-db", "--out")?;
+    {
+        let db = Connection::open(scratch.path()).map_err(|e| failed("make", e))?;
+        // A working file: no journal beside it, nothing to make durable until the output is.
+        db.execute_batch("pragma journal_mode = off; pragma synchronous = off;").map_err(|e| failed("make", e))?;
+        fill(&db, snapshot)?;
+        db.close().map_err(|(_, e)| failed("close", e))?;
+    }
+    let size = std::fs::metadata(scratch.path()).map_err(|e| failed("read", e))?.len();
+    let mut database = std::fs::File::open(scratch.path()).map_err(|e| failed("read", e))?;
+    crate::files::write_atomic(path, "snapshot file", |writer| {
+        writer.write_all(MAGIC)?;
+        let mut encoder = zstd::stream::write::Encoder::new(writer, 3)?;
+        encoder.include_contentsize(true)?;
+        encoder.set_pledged_src_size(Some(size))?;
+        std::io::copy(&mut database, &mut encoder)?;
+        encoder.finish()?;
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -119,6 +119,10 @@ async fn a_sync_written_as_c1z_reads_back_equal_and_the_same_snapshot_gives_the_
     let path = dir.path().join("sync.c1z");
     c1z::write(&snapshot, &path).unwrap();
     assert_eq!(connector_host::format::read(&path).unwrap(), snapshot, "read by its magic");
+    let written = std::fs::read(&path).unwrap();
+    c1z::write(&snapshot, &path).unwrap();
+    assert!(std::fs::read(&path).unwrap() == written, "a file written twice has the same bytes");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no working file is left beside it");
 }
 
 #[tokio::test]
