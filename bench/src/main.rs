@@ -385,7 +385,7 @@ fn large_row(sizes: &Sizes, cache_dir: &std::path::Path, rows: &mut Vec<Row>) ->
     ));
     let c1z_growth = mib("c1z_peak_kib") - mib("c1z_held_kib");
     rows.push(row(
-        "same snapshot written as c1z (SQLite in memory, one zstd frame): time, size, memory",
+        "same snapshot written as c1z (SQLite in a working file beside it, streamed into one zstd frame): time, size, memory",
         format!(
             "{:.1} s; {:.1} MiB file ({:.1}× smaller than the JSON); memory grew {c1z_growth:.0} MiB above the held snapshot",
             result["c1z_seconds"].as_f64().unwrap_or(0.0),

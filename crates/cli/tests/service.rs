@@ -238,6 +238,13 @@ fn a_triggered_sync_runs_and_a_second_one_waits_its_turn() {
     assert_eq!(code, 409, "{busy}");
     server.wait_synced("acme", id);
     assert_eq!(server.status("acme")["last_sync"]["trigger"], "api");
+    let (code, sync) = server.get(&format!("/v1/tenants/acme/syncs/{id}"), true);
+    assert_eq!((code, sync["outcome"].as_str(), sync["trigger"].as_str()), (200, Some("ok"), Some("api")), "{sync}");
+    let (_, history) = server.get("/v1/tenants/acme/syncs", true);
+    let ids: Vec<i64> = history["syncs"].as_array().unwrap().iter().map(|s| s["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids[0], id, "newest first: {history}");
+    assert_eq!(server.get("/v1/tenants/acme/syncs/9999", true).0, 404);
+    assert_eq!(server.get("/v1/tenants/acme/syncs/x", true).0, 400);
 }
 
 #[test]

@@ -75,7 +75,8 @@ pub fn router(service: Arc<Service>) -> Router {
     let v1 = Router::new()
         .route("/v1/tenants", get(list_tenants))
         .route("/v1/tenants/{id}", get(tenant_status))
-        .route("/v1/tenants/{id}/syncs", post(trigger_sync))
+        .route("/v1/tenants/{id}/syncs", post(trigger_sync).get(sync_history))
+        .route("/v1/tenants/{id}/syncs/{sync_id}", get(one_sync))
         .route("/v1/tenants/{id}/snapshot", get(snapshot))
         .route("/v1/tenants/{id}/diff", get(diff))
         .route("/v1/tenants/{id}/audit", get(audit))
@@ -211,6 +212,35 @@ async fn trigger_sync(State(service): State<Arc<Service>>, Path(id): Path<String
         Err(StartError::Stopping) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the service is shutting down")),
         Err(StartError::UnknownTenant) => Err(ApiError::new(StatusCode::NOT_FOUND, format!("no tenant {id:?}"))),
         Err(StartError::Store(why)) => Err(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, why)),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LimitQuery {
+    limit: Option<usize>,
+}
+
+/// The tenant's syncs, newest first (`?limit=N`, default 20).
+async fn sync_history(
+    State(service): State<Arc<Service>>,
+    Path(id): Path<String>,
+    query: Result<Query<LimitQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult {
+    known(&service, &id)?;
+    let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad query: {e}")))?;
+    let syncs = service.store.syncs(&id, None, query.limit.unwrap_or(20).clamp(1, 1000)).map_err(store_error)?;
+    Ok(axum::Json(json!({"syncs": syncs})).into_response())
+}
+
+/// One sync, e.g. the one `POST .../syncs` started.
+async fn one_sync(State(service): State<Arc<Service>>, Path((id, sync_id)): Path<(String, String)>) -> ApiResult {
+    known(&service, &id)?;
+    let number: i64 =
+        sync_id.parse().map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, format!("sync id {sync_id:?} is not a number")))?;
+    match service.store.syncs(&id, Some(number), 1).map_err(store_error)?.pop() {
+        Some(sync) => Ok(axum::Json(sync).into_response()),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("tenant {id} has no sync {number}"))),
     }
 }
 

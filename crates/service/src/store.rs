@@ -245,6 +245,17 @@ impl Store {
             .optional()?)
     }
 
+    /// The tenant's sync `id`, or its newest `limit` syncs (newest first) when `id` is none.
+    pub fn syncs(&self, tenant: &str, id: Option<i64>, limit: usize) -> StoreResult<Vec<SyncRecord>> {
+        let connection = self.connection();
+        let mut statement = connection.prepare(
+            "SELECT id, trigger, started_at, finished_at, outcome, error, resources, grants, requests, duration_ms FROM syncs
+             WHERE tenant = ?1 AND (?2 IS NULL OR id = ?2) ORDER BY id DESC LIMIT ?3",
+        )?;
+        let rows = statement.query_map(params![tenant, id, limit as i64], Self::sync_from_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// When the tenant's latest successful sync finished.
     pub fn last_success_at(&self, tenant: &str) -> StoreResult<Option<String>> {
         Ok(self
