@@ -115,7 +115,11 @@ enum Command {
     )]
     Convert {
         input: PathBuf,
-        output: PathBuf,
+        #[arg(required_unless_present = "out", conflicts_with = "out")]
+        output: Option<PathBuf>,
+        /// Where to write (instead of the second argument).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
         /// json or c1z; by default the output's extension says.
         #[arg(long, value_name = "FORMAT")]
         format: Option<String>,
@@ -412,7 +416,11 @@ async fn run(cli: Cli) -> Result<(), HostError> {
     // Comparing snapshots and printing completions need no plugin.
     match &cli.command {
         Command::Diff { old, new, json } => return diff(old, new, *json),
-        Command::Convert { input, output, format } => return convert(input, output, format.as_deref()),
+        Command::Convert { input, output, out, format } => {
+            let output =
+                output.as_ref().or(out.as_ref()).ok_or_else(|| HostError::usage("convert needs where to write: OUT or --out FILE"))?;
+            return convert(input, output, format.as_deref());
+        }
         Command::Completions { shell } => {
             // Written whole by us: clap_complete panics when its writer fails (`| head`).
             let mut script = Vec::new();

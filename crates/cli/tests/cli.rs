@@ -455,7 +455,7 @@ fn c1z_is_written_by_extension_or_flag_converted_both_ways_and_diffed_against_js
     };
     assert_eq!(strip(converted), strip(original), "c1z holds everything the JSON does");
     let again = dir.path().join("again.c1z");
-    let output = run(&["convert", back.to_str().unwrap(), again.to_str().unwrap()], None);
+    let output = run(&["convert", back.to_str().unwrap(), "--out", again.to_str().unwrap()], None);
     assert!(output.status.success());
     assert_eq!(std::fs::read(&again).unwrap(), std::fs::read(&c1z).unwrap(), "converting back gives the same bytes");
 

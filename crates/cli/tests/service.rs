@@ -233,7 +233,7 @@ fn a_triggered_sync_runs_and_a_second_one_waits_its_turn() {
     fake.set_latency(Duration::from_millis(30));
     let (code, started) = server.request("POST", "/v1/tenants/acme/syncs", Some(TOKEN), None);
     assert_eq!(code, 202, "{started}");
-    let id = started["sync"].as_i64().unwrap();
+    let id = started["id"].as_i64().unwrap();
     let (code, busy) = server.request("POST", "/v1/tenants/acme/syncs", Some(TOKEN), None);
     assert_eq!(code, 409, "{busy}");
     server.wait_synced("acme", id);
@@ -331,7 +331,7 @@ fn sigterm_during_a_sync_exits_0_and_the_previous_snapshot_is_served_after_a_res
     let (code, served) = server.get("/v1/tenants/acme/snapshot", true);
     assert_eq!(code, 200);
     assert_eq!(served["grants"], first["grants"], "the last good snapshot is served");
-    let abandoned = started["sync"].as_i64().unwrap();
+    let abandoned = started["id"].as_i64().unwrap();
     let db = rusqlite::Connection::open(state.join("state.db")).unwrap();
     let outcome: String = db.query_row("SELECT outcome FROM syncs WHERE id = ?1", [abandoned], |r| r.get(0)).unwrap();
     assert_eq!(outcome, "abandoned");

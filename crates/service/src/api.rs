@@ -204,7 +204,7 @@ async fn tenant_status(State(service): State<Arc<Service>>, Path(id): Path<Strin
 async fn trigger_sync(State(service): State<Arc<Service>>, Path(id): Path<String>) -> ApiResult {
     known(&service, &id)?;
     match service.start_sync(&id, "api") {
-        Ok(sync_id) => Ok((StatusCode::ACCEPTED, axum::Json(json!({"sync": sync_id, "tenant": id}))).into_response()),
+        Ok(sync_id) => Ok((StatusCode::ACCEPTED, axum::Json(json!({"id": sync_id, "tenant": id, "outcome": "running"}))).into_response()),
         Err(StartError::AlreadyRunning(running)) => {
             Err(ApiError::new(StatusCode::CONFLICT, format!("sync {running} of tenant {id} is running; wait for it")))
         }

@@ -175,6 +175,11 @@ impl Service {
             for id in due {
                 if let Err(error) = self.start_sync(&id, "schedule") {
                     tracing::warn!(tenant = %id, "scheduled sync not started: {error:?}");
+                    // Not again at once: a failing database would otherwise be asked in a loop.
+                    if let Some(tenant) = self.tenants().get_mut(&id) {
+                        tenant.failures = tenant.failures.saturating_add(1);
+                        tenant.next_due = Instant::now() + next_wait(&id, tenant.interval, tenant.failures);
+                    }
                 }
             }
             let next = self
