@@ -264,12 +264,7 @@ async fn respond(state: &Mutex<State>, request: Request<Incoming>, arrived: std:
     let query = request.uri().query().map(str::to_owned);
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let headers: Vec<(String, String)> = request
-        .headers()
-        .iter()
-        .filter(|(name, _)| **name != header::AUTHORIZATION)
-        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
-        .collect();
+    let headers = fake_support::recorded_headers(request.headers());
     let chunked = request.headers().get(header::TRANSFER_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
     // Read the body whole, so a client's request is complete before we answer.
     let body: Bytes = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();

@@ -1,7 +1,6 @@
 //! The HTTP server: one thread with its own runtime, so that a test or the host's demo can start
 //! it from any context; dropping it stops it. Every request is recorded (never its token).
 
-use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -200,54 +199,13 @@ async fn serve(listener: TcpListener, state: Arc<Mutex<State>>, mut stopped: one
     }
 }
 
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                match std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(byte) => {
-                        out.push(byte);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b'+' => out.push(b' '),
-            byte => out.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn parse_query(query: Option<&str>) -> BTreeMap<String, String> {
-    query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(key), decode(value))
-        })
-        .collect()
-}
-
 async fn respond(state: &Mutex<State>, request: Request<Incoming>) -> Response<Full<Bytes>> {
     let method = request.method().as_str().to_owned();
     let full_path = request.uri().path().to_owned();
     let query = request.uri().query().map(str::to_owned);
     let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost").to_owned();
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let headers: Vec<(String, String)> = request
-        .headers()
-        .iter()
-        .filter(|(name, _)| **name != header::AUTHORIZATION)
-        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
-        .collect();
+    let headers = fake_support::recorded_headers(request.headers());
     let body: Bytes = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
 
     let mut state = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -263,7 +221,8 @@ async fn respond(state: &Mutex<State>, request: Request<Incoming>) -> Response<F
             Some(ScimFault::Unavailable) => Reply::error(&quirks, 503, None, "Service unavailable"),
             _ => {
                 let root = format!("http://{host}{ROOT}");
-                let call = Call { method: &method, path: &path, query: parse_query(query.as_deref()), body: &body, root: &root };
+                let call =
+                    Call { method: &method, path: &path, query: fake_support::parse_query(query.as_deref()), body: &body, root: &root };
                 let reply = handlers::handle(&mut state.directory, &quirks, &call);
                 match fault {
                     Some(ScimFault::AppliedThenUnavailable) => Reply::error(&quirks, 503, None, "Service unavailable"),

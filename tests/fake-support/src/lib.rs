@@ -1,0 +1,73 @@
+//! What the fake APIs of the tests (`tests/fake`, `tests/scim-fake`) share: a request's query read
+//! as a server reads it, and its headers recorded without the credentials.
+
+use std::collections::BTreeMap;
+
+/// A query string's pairs, percent-decoded (`+` as a blank); a key without `=` has an empty value.
+pub fn parse_query(query: Option<&str>) -> BTreeMap<String, String> {
+    query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (percent_decode(key), percent_decode(value))
+        })
+        .collect()
+}
+
+/// `%XX` escapes decoded and `+` read as a blank; a `%` not followed by two hex digits is kept.
+pub fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = (bytes[i] == b'%' && i + 2 < bytes.len())
+            .then(|| std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()))
+            .flatten();
+        match (escaped, bytes[i]) {
+            (Some(byte), _) => {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+            (None, b'+') => out.push(b' '),
+            (None, byte) => out.push(byte),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A request's headers, names in lower case, without `Authorization` (never kept).
+pub fn recorded_headers(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| **name != http::header::AUTHORIZATION)
+        .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_decode_as_servers_read_them() {
+        let query = parse_query(Some("filter=userName%20eq%20%22a%2Bb%22&count=10&flag&x=a+b&bad=%zz%4"));
+        assert_eq!(query["filter"], "userName eq \"a+b\"");
+        assert_eq!(query["count"], "10");
+        assert_eq!(query["flag"], "");
+        assert_eq!(query["x"], "a b");
+        assert_eq!(query["bad"], "%zz%4");
+        assert_eq!(percent_decode("%C3%A9"), "é");
+    }
+
+    #[test]
+    fn authorization_is_never_recorded() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::AUTHORIZATION, "Bearer secret".parse().unwrap());
+        headers.insert(http::header::ACCEPT, "application/json".parse().unwrap());
+        assert_eq!(recorded_headers(&headers), [("accept".to_owned(), "application/json".to_owned())]);
+    }
+}
