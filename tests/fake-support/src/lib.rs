@@ -1,7 +1,54 @@
-//! What the fake APIs of the tests (`tests/fake`, `tests/scim-fake`) share: a request's query read
-//! as a server reads it, and its headers recorded without the credentials.
+//! What the fake APIs of the tests (`tests/fake`, `tests/scim-fake`) share: a server thread with its
+//! own runtime that stops when dropped, a request's query read as a server reads it, and its
+//! headers recorded without the credentials.
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::thread::JoinHandle;
+
+use tokio::sync::oneshot;
+
+/// A server running on a thread of its own with its own runtime, so that a test or the host's
+/// demo can start it from any context; dropping it stops the server and joins the thread.
+pub struct ServerThread {
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl ServerThread {
+    /// Runs `serve` (given the signal that it should stop) on a new thread called `name`.
+    pub fn spawn<F, Fut>(name: &str, serve: F) -> std::io::Result<Self>
+    where
+        F: FnOnce(oneshot::Receiver<()>) -> Fut + Send + 'static,
+        Fut: Future<Output = ()>,
+    {
+        let (shutdown, stopped) = oneshot::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let thread = std::thread::Builder::new().name(name.to_owned()).spawn(move || runtime.block_on(serve(stopped)))?;
+        Ok(Self { shutdown: Some(shutdown), thread: Some(thread) })
+    }
+}
+
+impl Drop for ServerThread {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// The next connection, or none once `stopped` fires.
+pub async fn accept(listener: &tokio::net::TcpListener, stopped: &mut oneshot::Receiver<()>) -> Option<tokio::net::TcpStream> {
+    loop {
+        tokio::select! {
+            _ = &mut *stopped => return None,
+            accepted = listener.accept() => if let Ok((stream, _)) = accepted { return Some(stream) },
+        }
+    }
+}
 
 /// A query string's pairs, percent-decoded (`+` as a blank); a key without `=` has an empty value.
 pub fn parse_query(query: Option<&str>) -> BTreeMap<String, String> {

@@ -3,11 +3,11 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
+use fake_support::ServerThread;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -71,8 +71,7 @@ struct State {
 pub struct FakeFivetran {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _server: ServerThread,
 }
 
 /// The hourly request budget of a paid Fivetran account.
@@ -103,13 +102,9 @@ impl FakeFivetran {
             quirks: Quirks::default(),
             refuse_chunked: true,
         }));
-        let (shutdown, stopped) = oneshot::channel();
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let served = Arc::clone(&state);
-        let thread = std::thread::Builder::new().name("fake-fivetran".into()).spawn(move || {
-            runtime.block_on(serve(listener, served, stopped));
-        })?;
-        Ok(Self { addr, state, shutdown: Some(shutdown), thread: Some(thread) })
+        let server = ServerThread::spawn("fake-fivetran", move |stopped| serve(listener, served, stopped))?;
+        Ok(Self { addr, state, _server: server })
     }
 
     /// `http://127.0.0.1:PORT`, the base URL to sync from.
@@ -202,27 +197,9 @@ impl FakeFivetran {
     }
 }
 
-impl Drop for FakeFivetran {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 async fn serve(listener: TcpListener, state: Arc<Mutex<State>>, mut stopped: oneshot::Receiver<()>) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-    loop {
-        let stream = tokio::select! {
-            _ = &mut stopped => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => continue,
-            },
-        };
+    while let Some(stream) = fake_support::accept(&listener, &mut stopped).await {
         // As API servers do: a response's last segment must not wait for the client's ACK.
         let _ = stream.set_nodelay(true);
         let keep_alive = {

@@ -3,9 +3,9 @@
 
 use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::thread::JoinHandle;
 
 use bytes::Bytes;
+use fake_support::ServerThread;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -105,8 +105,7 @@ struct State {
 pub struct FakeScim {
     addr: SocketAddr,
     state: Arc<Mutex<State>>,
-    shutdown: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
+    _server: ServerThread,
 }
 
 impl FakeScim {
@@ -122,12 +121,9 @@ impl FakeScim {
             faults: Vec::new(),
             log: Vec::new(),
         }));
-        let (shutdown, stopped) = oneshot::channel();
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
         let served = Arc::clone(&state);
-        let thread =
-            std::thread::Builder::new().name("fake-scim".into()).spawn(move || runtime.block_on(serve(listener, served, stopped)))?;
-        Ok(Self { addr, state, shutdown: Some(shutdown), thread: Some(thread) })
+        let server = ServerThread::spawn("fake-scim", move |stopped| serve(listener, served, stopped))?;
+        Ok(Self { addr, state, _server: server })
     }
 
     /// `http://127.0.0.1:PORT/scim/v2`, the base URL to sync from.
@@ -167,27 +163,9 @@ impl FakeScim {
     }
 }
 
-impl Drop for FakeScim {
-    fn drop(&mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 async fn serve(listener: TcpListener, state: Arc<Mutex<State>>, mut stopped: oneshot::Receiver<()>) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-    loop {
-        let stream = tokio::select! {
-            _ = &mut stopped => return,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(_) => continue,
-            },
-        };
+    while let Some(stream) = fake_support::accept(&listener, &mut stopped).await {
         let state = Arc::clone(&state);
         tokio::spawn(async move {
             let service = service_fn(move |request| {
