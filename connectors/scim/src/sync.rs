@@ -68,7 +68,10 @@ impl<T: Transport> Client<'_, T> {
         let mut warnings = Vec::new();
         let mut page = match resource_type {
             USER => mapping::users_page(&endpoint, &answer.resources, &mut warnings)?,
-            _ => mapping::groups_page(&endpoint, &answer.resources, &mut warnings)?,
+            _ => {
+                let groups = self.with_members(&endpoint, answer.resources.clone())?;
+                mapping::groups_page(&endpoint, &groups, &mut warnings)?
+            }
         };
         for warning in dedup(warnings) {
             self.warn(&warning);
@@ -77,6 +80,24 @@ impl<T: Transport> Client<'_, T> {
         let more = !answer.resources.is_empty() && answer.total_results.is_none_or(|total| next <= total);
         page.next_page_token = more.then(|| format!("{next}:{}", first.unwrap_or_default()));
         Ok(page)
+    }
+
+    /// The groups of a listing with their members: a service that leaves `members` out of
+    /// listings (as some do for large groups) is asked for each such group whole. A group whose
+    /// `members` is there, even `null` or empty, is taken as it came.
+    fn with_members(&self, endpoint: &str, mut groups: Vec<serde_json::Value>) -> Result<Vec<serde_json::Value>> {
+        for (index, group) in groups.iter_mut().enumerate() {
+            let listed = group.as_object().is_some_and(|g| g.keys().any(|k| k.eq_ignore_ascii_case("members")));
+            if listed {
+                continue;
+            }
+            let id = crate::client::id_of(endpoint, index, group)?;
+            if let Some(whole) = self.get_optional(crate::client::resource_path("Groups", &id))? {
+                // Gone since the listing: no members to report.
+                *group = whole;
+            }
+        }
+        Ok(groups)
     }
 
     /// Groups offer membership, roles their assignment; sends no request.
@@ -141,7 +162,7 @@ mod tests {
 
     #[test]
     fn without_total_results_an_empty_page_ends_the_listing() {
-        let canned = Canned::new(&[(200, r#"{"Resources": [{"id": "a"}]}"#), (200, r#"{"Resources": []}"#)]);
+        let canned = Canned::new(&[(200, r#"{"Resources": [{"id": "a", "members": []}]}"#), (200, r#"{"Resources": []}"#)]);
         let c = client(&canned);
         let first = c.list_resources(GROUP, None).unwrap();
         let second = c.list_resources(GROUP, first.next_page_token.as_deref()).unwrap();
@@ -156,6 +177,20 @@ mod tests {
         let first = c.list_resources(USER, None).unwrap();
         let error = c.list_resources(USER, first.next_page_token.as_deref()).unwrap_err();
         assert!(matches!(&error, ConnectorError::Upstream { message, .. } if message.contains("startIndex")), "{error:?}");
+    }
+
+    #[test]
+    fn a_group_listed_without_members_is_read_whole_and_one_with_null_members_is_not() {
+        let canned = Canned::new(&[
+            (200, r#"{"totalResults": 2, "Resources": [{"id": "g1", "displayName": "A"}, {"id": "g2", "members": null}]}"#),
+            (200, r#"{"id": "g1", "displayName": "A", "members": [{"value": "u1"}]}"#),
+        ]);
+        let page = client(&canned).list_resources(GROUP, None).unwrap();
+        let grants: Vec<&str> = page.grants.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(grants, ["group:g1:member:user:u1"]);
+        let seen = canned.seen.borrow();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        assert_eq!(seen[1], "GET https://scim.example/v2/Groups/g1");
     }
 
     #[test]

@@ -262,8 +262,20 @@ fn list(directory: &Directory, quirks: &Quirks, kind: Kind, call: &Call<'_>) -> 
             }
         })
         .collect();
-    let page: Vec<Value> =
-        matching.iter().skip(start - 1).take(count).map(|(id, r)| render(directory, quirks, kind, id, r, call.root)).collect();
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(start - 1)
+        .take(count)
+        .map(|(id, r)| {
+            let mut shown = render(directory, quirks, kind, id, r, call.root);
+            if quirks.members_not_listed
+                && let Some(object) = shown.as_object_mut()
+            {
+                object.remove("members");
+            }
+            shown
+        })
+        .collect();
     let mut body = list_response(page, matching.len(), start);
     if quirks.numbers_as_strings {
         for key in ["totalResults", "startIndex", "itemsPerPage"] {

@@ -37,6 +37,8 @@ pub struct Quirks {
     pub case_sensitive_filter: bool,
     /// Groups without members say `"members": null`; members come without `type`, with `$ref`.
     pub members_null: bool,
+    /// Group listings leave `members` out (as some services do); reading one group gives them.
+    pub members_not_listed: bool,
     /// `resources` instead of `Resources`.
     pub lowercase_resources: bool,
     /// Resources come without `schemas`.

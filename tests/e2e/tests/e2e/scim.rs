@@ -73,6 +73,7 @@ async fn every_quirk_of_real_services_gives_the_same_snapshot() {
         Quirks { max_count: Some(4), ..Quirks::default() },
         Quirks { string_booleans: true, ..Quirks::default() },
         Quirks { members_null: true, ..Quirks::default() },
+        Quirks { members_not_listed: true, ..Quirks::default() },
         Quirks { lowercase_resources: true, no_schemas: true, numbers_as_strings: true, ..Quirks::default() },
         Quirks { no_discovery: true, numeric_status: true, ..Quirks::default() },
     ];
