@@ -16,7 +16,12 @@ pub fn process_cpu() -> Duration {
 
 /// A field of `/proc/self/status` in KiB (`VmRSS`, `VmHWM`).
 pub fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    process_status_kib("self", field)
+}
+
+/// A field of `/proc/PROCESS/status` in KiB; `process` is a pid or `self`.
+pub fn process_status_kib(process: &str, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).unwrap_or_default();
     status
         .lines()
         .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))

@@ -16,7 +16,7 @@ use connector_service::{LoadFuture, Loaded, ServiceOptions, Shard, TenantLoader}
 use fivetran_fake::AccountSpec;
 
 use crate::fake_process::FakeProcess;
-use crate::measure::{millis, percentile};
+use crate::measure::{millis, percentile, process_status_kib};
 use crate::{Row, row};
 
 const TOKEN: &str = "bench-service-token-0123456789";
@@ -70,16 +70,6 @@ fn get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
     let status = answer.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
     let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     Ok((status, body))
-}
-
-/// A field of `/proc/PID/status` in KiB.
-fn child_kib(pid: u32, field: &str) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// User plus system CPU time of process `pid`.
@@ -172,8 +162,8 @@ fn measure(addr: SocketAddr, pid: u32, tenants: usize, rows: &mut Vec<Row>) -> R
     for client in clients {
         let _ = client.join();
     }
-    let peak = child_kib(pid, "VmHWM");
-    let resident = child_kib(pid, "VmRSS");
+    let peak = process_status_kib(&pid.to_string(), "VmHWM");
+    let resident = process_status_kib(&pid.to_string(), "VmRSS");
     let mut samples = latencies.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let per_hour = (ok as f64 / wall.as_secs_f64() * 3600.0) as u64;
     rows.push(row(

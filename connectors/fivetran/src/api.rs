@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::lenient::{Field, malformed};
 use crate::model::{ConnectorError, Result};
-use crate::transport::{ApiRequest, ApiResponse, TransportError};
+use crate::transport::{ApiRequest, ApiResponse};
 
 /// A user, its strings borrowed from the answer where they hold no escapes: a page of 1,000 users
 /// is read without copying each field.
@@ -149,23 +149,6 @@ struct ErrorBody {
 pub fn endpoint(request: &ApiRequest) -> String {
     let path = request.path.split('?').next().unwrap_or_default();
     format!("{} {path}", request.method)
-}
-
-/// Turns a transport failure into the error the host retries or reports.
-pub fn transport_error(endpoint: &str, error: TransportError) -> ConnectorError {
-    match error {
-        TransportError::Denied(why) => ConnectorError::Upstream {
-            status: None,
-            code: Some("EgressDenied".into()),
-            message: format!("{endpoint}: the host refused the request: {why}"),
-        },
-        TransportError::Failed(why) => {
-            ConnectorError::Upstream { status: None, code: None, message: format!("{endpoint}: no complete answer: {why}") }
-        }
-        TransportError::Malformed(why) => {
-            ConnectorError::Upstream { status: None, code: Some("MalformedResponse".into()), message: format!("{endpoint}: {why}") }
-        }
-    }
 }
 
 /// One page of a list endpoint: its items and the cursor of the next page, if any. The list

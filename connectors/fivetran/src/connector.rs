@@ -189,7 +189,7 @@ impl<'a, T: Transport> Connector<'a, T> {
     pub(crate) fn send(&self, method: &'static str, path: String, body: Option<serde_json::Value>) -> Result<(String, ApiResponse)> {
         let request = ApiRequest::json(method, path, body.map(|b| b.to_string().into_bytes()));
         let endpoint = api::endpoint(&request);
-        let response = self.transport.send(&self.config.base_url, &request).map_err(|e| api::transport_error(&endpoint, e))?;
+        let response = self.transport.send(&self.config.base_url, &request).map_err(|e| e.at(&endpoint))?;
         Ok((endpoint, response))
     }
 

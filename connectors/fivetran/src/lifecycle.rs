@@ -75,16 +75,15 @@ impl<T: Transport> Connector<'_, T> {
             self.require_role(role, ACCOUNT)?;
         }
         let path = format!("/v1/users/{}", encode(user_id));
-        let user = self.user(&path, user_id)?;
-        let (endpoint, response) = &user;
-        let current: api::User = api::decode_data(endpoint, response)?;
+        let (endpoint, response) = self.user(&path, user_id)?;
+        let current: api::User = api::decode_data(&endpoint, &response)?;
         let mut body = Map::new();
         differing(&mut body, "given_name", changes.given_name.as_deref(), current.given_name.as_deref());
         differing(&mut body, "family_name", changes.family_name.as_deref(), current.family_name.as_deref());
         differing(&mut body, "phone", changes.phone.as_deref(), current.phone.as_deref());
         differing(&mut body, "role", changes.account_role.as_deref(), current.role.exact_trimmed());
         if body.is_empty() {
-            let resource = self.read("GET /v1/users/{id}", endpoint, |notes| mapping::user_resource(0, &current, notes))?;
+            let resource = self.read("GET /v1/users/{id}", &endpoint, |notes| mapping::user_resource(0, &current, notes))?;
             return Ok(UpdateOutcome::Unchanged(resource));
         }
         let (endpoint, response) = self.send("PATCH", path.clone(), Some(Value::Object(body)))?;

@@ -7,7 +7,7 @@ use serde_json::{Map, Value, json};
 use crate::attrs::Obj;
 use crate::ids;
 use crate::model::{Config, ConnectorError, Result};
-use crate::transport::{ApiRequest, ApiResponse, SCIM_JSON, Transport, TransportError};
+use crate::transport::{ApiRequest, ApiResponse, SCIM_JSON, Transport};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -46,7 +46,7 @@ impl<'a, T: Transport> Client<'a, T> {
     pub fn send(&self, method: &'static str, path: String, body: Option<&Value>) -> Result<(String, ApiResponse)> {
         let endpoint = format!("{method} {}", path.split('?').next().unwrap_or(&path));
         let request = ApiRequest { method, path, body: body.map(|b| b.to_string().into_bytes()), media_type: SCIM_JSON };
-        let response = self.transport.send(&self.config.base_url, &request).map_err(|e| transport_error(&endpoint, e))?;
+        let response = self.transport.send(&self.config.base_url, &request).map_err(|e| e.at(&endpoint))?;
         Ok((endpoint, response))
     }
 
@@ -202,16 +202,6 @@ fn retry_after_ms(header: Option<&str>) -> Option<u64> {
 
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-pub fn transport_error(endpoint: &str, error: TransportError) -> ConnectorError {
-    match error {
-        TransportError::Denied(why) => ConnectorError::Forbidden(format!("{endpoint}: {why}")),
-        TransportError::Failed(why) => ConnectorError::Upstream { status: None, code: None, message: format!("{endpoint}: {why}") },
-        TransportError::Malformed(why) => {
-            ConnectorError::Upstream { status: None, code: Some("MalformedResponse".into()), message: format!("{endpoint}: {why}") }
-        }
-    }
 }
 
 /// `/Users/{id}` or `/Groups/{id}`, the id encoded.

@@ -42,6 +42,26 @@ pub enum TransportError {
     Malformed(String),
 }
 
+impl TransportError {
+    /// The error the host retries or reports for a request to `endpoint` (`GET /v1/users`) that
+    /// got no usable answer: a refusal and an unreadable answer are not retried (their codes say
+    /// so), a lost answer is.
+    pub fn at(self, endpoint: &str) -> crate::model::ConnectorError {
+        use crate::model::ConnectorError::Upstream;
+        match self {
+            TransportError::Denied(why) => Upstream {
+                status: None,
+                code: Some("EgressDenied".into()),
+                message: format!("{endpoint}: the host refused the request: {why}"),
+            },
+            TransportError::Failed(why) => Upstream { status: None, code: None, message: format!("{endpoint}: no complete answer: {why}") },
+            TransportError::Malformed(why) => {
+                Upstream { status: None, code: Some("MalformedResponse".into()), message: format!("{endpoint}: {why}") }
+            }
+        }
+    }
+}
+
 /// What the connector asks of its host: one HTTP exchange at a time, and a place for warnings.
 pub trait Transport {
     fn send(&self, base_url: &str, request: &ApiRequest) -> Result<ApiResponse, TransportError>;
