@@ -310,6 +310,61 @@ fn a_grant_through_the_api_lands_in_the_api_and_in_the_audit_log() {
 }
 
 #[test]
+fn the_lifecycle_routes_change_accounts_and_resources_as_their_commands_do() {
+    let (fake, account) = fake(20);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    let server = Server::start(&account, &tenants, &dir.path().join("state"), &["--provisioning"]);
+    let owner = account.primary_key().user_id.clone();
+    let user = account.users.keys().find(|u| Some(*u) != owner.as_ref()).unwrap().clone();
+    let path = format!("/v1/tenants/acme/accounts/{user}");
+    let (code, updated) = server.request("PATCH", &path, Some(TOKEN), Some(r#"{"family_name": "Okafor"}"#));
+    assert_eq!((code, updated["outcome"].as_str()), (200, Some("updated")), "{updated}");
+    assert_eq!(fake.account().users[&user].family_name.as_deref(), Some("Okafor"));
+    let (code, _) = server.request("PATCH", &path, Some(TOKEN), Some("{}"));
+    assert_eq!(code, 400, "nothing to change");
+    let (code, refused) = server.request("POST", &format!("{path}/disable"), Some(TOKEN), None);
+    assert_eq!(code, 400, "{refused}");
+    assert!(refused["error"].as_str().unwrap().contains("scim"), "{refused}");
+
+    let (code, created) =
+        server.request("POST", "/v1/tenants/acme/resources", Some(TOKEN), Some(r#"{"type": "team", "name": "Auditors"}"#));
+    assert_eq!((code, created["outcome"].as_str()), (200, Some("created")), "{created}");
+    let team = created["resource"]["id"].as_str().unwrap().to_owned();
+    let resource = format!("/v1/tenants/acme/resources/team/{team}");
+    let (code, renamed) = server.request("PATCH", &resource, Some(TOKEN), Some(r#"{"name": "Internal Audit"}"#));
+    assert_eq!((code, renamed["resource"]["display_name"].as_str()), (200, Some("Internal Audit")), "{renamed}");
+    let (code, deleted) = server.request("DELETE", &resource, Some(TOKEN), None);
+    assert_eq!((code, deleted["outcome"].as_str()), (200, Some("deleted")), "{deleted}");
+    assert!(!fake.account().teams.contains_key(&team));
+
+    let (_, audit) = server.get("/v1/tenants/acme/audit", true);
+    let operations: Vec<&str> = audit["entries"].as_array().unwrap().iter().map(|e| e["operation"].as_str().unwrap()).collect();
+    assert_eq!(operations, ["delete-resource", "update-resource", "create-resource", "disable-account", "update-account"]);
+}
+
+#[test]
+fn serve_demo_runs_the_service_against_the_built_in_fake() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_connector-host"))
+        .args(["serve", "--demo", "--listen", &addr.to_string(), "--state-dir", dir.path().join("state").to_str().unwrap()])
+        .env_remove("CONNECTOR_HOST_API_TOKEN")
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server { child: Command::new("true").spawn().unwrap(), addr, log: dir.path().join("none.log") };
+    server.wait_for(|s| s.request("GET", "/v1/tenants/demo", None, None).1["last_sync"]["outcome"] == "ok", "the demo tenant's sync");
+    let (code, snapshot) = server.request("GET", "/v1/tenants/demo/snapshot", None, None);
+    assert_eq!(code, 200);
+    assert!(!snapshot["grants"].as_array().unwrap().is_empty());
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[test]
 fn sigterm_during_a_sync_exits_0_and_the_previous_snapshot_is_served_after_a_restart() {
     let (fake, account) = fake(30);
     let dir = tempfile::tempdir().unwrap();
