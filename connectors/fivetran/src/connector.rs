@@ -265,7 +265,7 @@ mod tests {
     }
 
     fn team() -> Resource {
-        Resource { resource_type: TEAM.into(), id: "t~1".into(), display_name: "T".into(), traits: "{}".into() }
+        Resource { resource_type: TEAM.into(), id: "t~1".into(), display_name: "T".into(), traits: "{}".into(), aliases: Vec::new() }
     }
 
     #[test]
@@ -323,7 +323,8 @@ mod tests {
         let canned = Canned::new(&[]);
         let connector = Connector::new(&canned, config());
         for id in ["..", ".", "a/b", ""] {
-            let group = Resource { resource_type: GROUP.into(), id: id.into(), display_name: "G".into(), traits: "{}".into() };
+            let group =
+                Resource { resource_type: GROUP.into(), id: id.into(), display_name: "G".into(), traits: "{}".into(), aliases: Vec::new() };
             assert!(matches!(connector.list_grants(&group, None), Err(ConnectorError::InvalidArgument(_))), "{id:?}");
         }
         assert!(canned.seen.borrow().is_empty());

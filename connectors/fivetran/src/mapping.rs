@@ -64,6 +64,7 @@ pub fn user_resource(index: usize, user: &api::User, notes: &mut Notes) -> Resul
             .opt_str("phone", user.phone.trimmed())
             .opt_str("account_role", user.role.exact_trimmed())
             .finish(),
+        aliases: Vec::new(),
     })
 }
 
@@ -91,6 +92,7 @@ pub fn role_resource(index: usize, role: &api::Role, notes: &mut Notes) -> Resul
             role.is_deprecated.get().copied().unwrap_or(false),
             role.replacement_role_name.trimmed(),
         ),
+        aliases: Vec::new(),
     })
 }
 
@@ -107,6 +109,7 @@ pub fn team_resource(index: usize, team: &api::Team, notes: &mut Notes) -> Resul
             .opt_str("description", team.description.trimmed())
             .opt_str("account_role", team.role.exact_trimmed())
             .finish(),
+        aliases: Vec::new(),
     })
 }
 
@@ -119,6 +122,7 @@ pub fn group_resource(index: usize, group: &api::Group, notes: &mut Notes) -> Re
         id: id.to_owned(),
         display_name: group.name.trimmed().unwrap_or(id).to_owned(),
         traits: JsonObject::with_capacity(48).opt_str("created_at", group.created_at.as_deref()).finish(),
+        aliases: Vec::new(),
     })
 }
 
@@ -296,6 +300,7 @@ fn role_placeholder(page: &mut Page, role: &str) -> usize {
         id: role.to_owned(),
         display_name: role.to_owned(),
         traits: role_traits(None, &[], false, false, None),
+        aliases: Vec::new(),
     });
     page.entitlements.push(Entitlement::new(ResourceRef::new(ROLE, role), ASSIGNED, format!("{role} role"), &[USER, TEAM]));
     page.entitlements.len() - 1

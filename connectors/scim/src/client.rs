@@ -5,8 +5,10 @@
 use serde_json::{Map, Value, json};
 
 use crate::attrs::Obj;
+use crate::discovery::Discovery;
 use crate::ids;
 use crate::model::{Config, ConnectorError, Result};
+use crate::schema::Kind;
 use crate::transport::{ApiRequest, ApiResponse, SCIM_JSON, Transport};
 
 pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -76,6 +78,13 @@ impl<'a, T: Transport> Client<'a, T> {
             path.push_str(filter);
         }
         let (endpoint, response) = self.send("GET", path, None)?;
+        if response.status == 404 {
+            // A listing is never missing on a SCIM service: the base URL is not its root.
+            return Err(ConnectorError::InvalidArgument(format!(
+                "{endpoint} answered 404: is the base URL the SCIM root, e.g. https://host/scim/v2? ({} is not)",
+                self.config.base_url
+            )));
+        }
         check(&endpoint, &response)?;
         let body = object(&endpoint, &response)?;
         let list = Obj::of(&body).expect("object() answers objects");
@@ -112,30 +121,52 @@ impl<'a, T: Transport> Client<'a, T> {
         Ok(None)
     }
 
-    /// Changes the resource at `path` with PATCH `operations` when the service supports PATCH,
-    /// else with PUT of `current` edited by `edit`. Answers with the resource the service sent
-    /// back, if it sent one (a 204 sends none).
-    pub fn change(
-        &self,
-        patch: bool,
-        path: &str,
-        operations: Vec<Value>,
-        current: &Value,
-        edit: impl FnOnce(&mut Map<String, Value>),
-    ) -> Result<Option<Value>> {
-        let (endpoint, response) = if patch {
-            let body = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": operations});
-            self.send("PATCH", path.to_owned(), Some(&body))?
-        } else {
-            let mut whole = current.as_object().cloned().unwrap_or_default();
-            // The server keeps its own metadata; sending it back can only conflict.
-            whole.retain(|key, _| !key.eq_ignore_ascii_case("meta"));
-            edit(&mut whole);
-            self.send("PUT", path.to_owned(), Some(&Value::Object(whole)))?
-        };
-        check(&endpoint, &response)?;
-        returned(&endpoint, &response)
+    /// PATCH with these operations, the answer unchecked.
+    pub fn patch(&self, path: &str, operations: Vec<Value>) -> Result<(String, ApiResponse)> {
+        let body = json!({"schemas": [PATCH_OP_SCHEMA], "Operations": operations});
+        self.send("PATCH", path.to_owned(), Some(&body))
     }
+
+    /// `current` as read, edited by `edit`, for a PUT: without `meta`, which the server keeps,
+    /// and without the attributes its schema declares read-only (RFC 7644 section 3.5.1 has
+    /// servers ignore them; strict ones refuse them instead).
+    pub fn whole(&self, discovery: &Discovery, kind: Kind, current: &Value, edit: impl FnOnce(&mut Map<String, Value>)) -> Value {
+        let mut whole = current.as_object().cloned().unwrap_or_default();
+        whole.retain(|key, _| {
+            let is = |name: &str| key.eq_ignore_ascii_case(name);
+            is("id") || is("schemas") || !(is("meta") || read_only(discovery, kind, key))
+        });
+        edit(&mut whole);
+        Value::Object(whole)
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.config.base_url
+    }
+}
+
+fn read_only(discovery: &Discovery, kind: Kind, attribute: &str) -> bool {
+    discovery.schemas.attribute(kind, attribute).is_some_and(|a| a.mutability == crate::schema::Mutability::ReadOnly)
+}
+
+/// Whether the service refused a PATCH as one it cannot follow rather than as a wrong change:
+/// 501 (not implemented), 405, or 400 with `scimType` `invalidPath` or `noTarget` (RFC 7644
+/// section 3.12). Another form of the change may then work.
+pub fn cannot_follow(response: &ApiResponse) -> bool {
+    match response.status {
+        501 | 405 => true,
+        400 => {
+            let body: Option<Value> = serde_json::from_slice(&response.body).ok();
+            let scim_type = body.as_ref().and_then(Obj::of).and_then(|e| e.str("scimType"));
+            scim_type.is_some_and(|t| t.eq_ignore_ascii_case("invalidPath") || t.eq_ignore_ascii_case("noTarget"))
+        }
+        _ => false,
+    }
+}
+
+/// A change the service accepted whose state, read back, does not show it.
+pub fn unverified(message: String) -> ConnectorError {
+    ConnectorError::unverified(message)
 }
 
 /// The resource in a successful change's answer, if it holds one (204 and empty bodies do not).
@@ -184,13 +215,16 @@ pub fn check(endpoint: &str, response: &ApiResponse) -> Result<()> {
         message.push_str(&one_line(&detail));
     }
     Err(match status {
-        401 => ConnectorError::Unauthorized(format!("{message}; check the SCIM bearer token")),
+        401 => ConnectorError::Unauthorized(message),
         403 => ConnectorError::Forbidden(message),
         404 => ConnectorError::NotFound(message),
         409 | 412 => ConnectorError::Conflict(message),
         429 => ConnectorError::RateLimited { retry_after_ms: retry_after_ms(response.retry_after.as_deref()), message },
         400 | 422 => ConnectorError::InvalidArgument(message),
         501 => ConnectorError::Unsupported(format!("{message}; the service does not implement this")),
+        // A server error that names its SCIM error type is the service refusing the request (a
+        // schema rule it enforces), not an outage: the same request would meet it again.
+        500.. if scim_type.is_some() => ConnectorError::InvalidArgument(format!("the service refused it: {message}")),
         _ => ConnectorError::Upstream { status: Some(status), code: scim_type, message },
     })
 }

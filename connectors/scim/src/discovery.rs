@@ -7,6 +7,7 @@ use serde_json::Value;
 use crate::attrs::Obj;
 use crate::client::{Client, ENTERPRISE_USER_SCHEMA};
 use crate::model::{ConnectorError, Result};
+use crate::schema::Schemas;
 use crate::transport::Transport;
 
 /// Fivetran's SCIM API, recognised by its host name or its documentation link.
@@ -23,6 +24,8 @@ pub struct Discovery {
     pub served: bool,
     /// Fivetran's SCIM API: user name = email, account roles only, groups are teams.
     pub fivetran: bool,
+    /// The core schemas as `/Schemas` declares them (empty when it serves none).
+    pub schemas: Schemas,
 }
 
 impl Discovery {
@@ -36,6 +39,7 @@ impl Discovery {
             bulk: false,
             served: false,
             fivetran: is_fivetran(base_url, None),
+            schemas: Schemas::default(),
         }
     }
 
@@ -51,6 +55,7 @@ impl Discovery {
             bulk: supported("bulk", false),
             served: true,
             fivetran: is_fivetran(base_url, obj.and_then(|o| o.str("documentationUri")).as_deref()),
+            schemas: Schemas::default(),
         }
     }
 
@@ -93,11 +98,28 @@ fn optional<T: Transport>(client: &Client<'_, T>, path: &str) -> Result<Option<V
 }
 
 impl<T: Transport> Client<'_, T> {
+    /// `/Schemas`, read leniently (it only shapes requests): a list response or a bare array; an
+    /// answer that is neither, or a refusal, leaves RFC 7643's schema assumed.
+    fn schemas(&self) -> Result<Schemas> {
+        let (endpoint, response) = self.send("GET", "/Schemas".into(), None)?;
+        if response.status == 429 {
+            crate::client::check(&endpoint, &response)?;
+        }
+        if !(200..300).contains(&response.status) {
+            return Ok(Schemas::default());
+        }
+        Ok(serde_json::from_slice::<Value>(&response.body).map(|answer| Schemas::read(&answer)).unwrap_or_default())
+    }
+
+    /// What the service supports (`/ServiceProviderConfig`) and declares (`/Schemas`), for a
+    /// change to adapt to; either may be missing.
     pub fn discover(&self) -> Result<Discovery> {
-        Ok(match optional(self, "/ServiceProviderConfig")? {
+        let mut discovery = match optional(self, "/ServiceProviderConfig")? {
             Some(config) => Discovery::read(&self.config.base_url, &config),
             None => Discovery::assumed(&self.config.base_url),
-        })
+        };
+        discovery.schemas = self.schemas()?;
+        Ok(discovery)
     }
 
     /// The resource types and schemas the service lists, for `validate`: `User, Group; schemas:

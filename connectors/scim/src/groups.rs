@@ -4,13 +4,15 @@
 use serde_json::{Value, json};
 
 use crate::attrs::{self, Obj};
-use crate::client::{Client, GROUP_SCHEMA, resource_path};
+use crate::client::{Client, GROUP_SCHEMA, resource_path, unverified};
 use crate::discovery::Discovery;
 use crate::ids::{self, GROUP, filter_eq};
 use crate::mapping;
 use crate::model::{
     ConnectorError, CreateOutcome, DeleteOutcome, NewResource, Resource, ResourceChanges, ResourceRef, Result, UpdateOutcome,
 };
+use crate::readback::{Applied, patch_or_put};
+use crate::schema::Kind;
 use crate::transport::Transport;
 
 fn invalid(message: String) -> ConnectorError {
@@ -39,7 +41,10 @@ fn no_extra_fields(description: &Option<String>, role: &Option<String>) -> Resul
 }
 
 impl<T: Transport> Client<'_, T> {
-    /// The group named `name` (trimmed, any case), other than `except`.
+    /// The group named `name` (trimmed, any case), other than `except`. A filter that finds none
+    /// is not the last word: services compare `displayName` case-exactly in filters whatever
+    /// their schema says, and none answers a duplicate group with 409, so the listing is walked
+    /// (bounded) before a create or a rename.
     fn find_group(&self, discovery: &Discovery, name: &str, except: Option<&str>) -> Result<Option<Value>> {
         let name = name.trim();
         let lower = name.to_lowercase();
@@ -49,17 +54,20 @@ impl<T: Transport> Client<'_, T> {
                 && group.and_then(|g| g.str("id")).as_deref() != except
         };
         if discovery.filter {
-            return self.find("Groups", Some(&filter_eq("displayName", name)), matches).or_else(|error| match error {
+            let filtered = self.find("Groups", Some(&filter_eq("displayName", name)), matches).or_else(|error| match error {
                 // Some services filter groups on fewer attributes than users: walk instead.
-                ConnectorError::InvalidArgument(_) => self.find("Groups", None, matches),
+                ConnectorError::InvalidArgument(_) => Ok(None),
                 other => Err(other),
-            });
+            })?;
+            if filtered.is_some() {
+                return Ok(filtered);
+            }
         }
         self.find("Groups", None, matches)
     }
 
     fn group_resource(&self, endpoint: &str, value: &Value) -> Result<Resource> {
-        mapping::group(endpoint, 0, value)
+        mapping::group(endpoint, self.base_url(), 0, value)
     }
 
     /// The group with `group_id`; an unknown id is the caller's mistake.
@@ -78,7 +86,10 @@ impl<T: Transport> Client<'_, T> {
         if let Some(existing) = self.find_group(&discovery, name, None)? {
             return Ok(CreateOutcome::AlreadyExists(self.group_resource("GET /Groups", &existing)?));
         }
-        let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name, "members": []});
+        let mut body = json!({"schemas": [GROUP_SCHEMA], "displayName": name});
+        if !discovery.schemas.served(Kind::Group) || !discovery.schemas.requires(Kind::Group, "members", "value") {
+            body["members"] = json!([]);
+        }
         let (endpoint, response) = self.send("POST", "/Groups".into(), Some(&body))?;
         if response.status == 409 {
             return match self.find_group(&discovery, name, None)? {
@@ -87,12 +98,24 @@ impl<T: Transport> Client<'_, T> {
             };
         }
         crate::client::check(&endpoint, &response)?;
-        let created = match crate::client::returned(&endpoint, &response)? {
-            Some(group) => group,
-            None => self.find_group(&discovery, name, None)?.ok_or_else(|| {
-                connector_sdk::lenient::malformed(format!("{endpoint} answered {} but the group cannot be found", response.status))
-            })?,
+        let answered = match crate::client::returned(&endpoint, &response)? {
+            Some(group) => Some(group),
+            None => self.find_group(&discovery, name, None)?,
         };
+        let id = answered.as_ref().and_then(Obj::of).and_then(|g| g.str("id"));
+        let created = match id {
+            Some(id) => {
+                ids::check_id(&id)
+                    .map_err(|why| connector_sdk::lenient::malformed(format!("{endpoint} answered a group id {id:?} that {why}")))?;
+                self.get_optional(resource_path("Groups", &id))?
+            }
+            None => None,
+        };
+        let created = created
+            .ok_or_else(|| unverified(format!("{endpoint} answered {}, but no group {name:?} can be read back", response.status)))?;
+        if Obj::of(&created).and_then(|g| g.str("displayName")).as_deref() != Some(name) {
+            return Err(unverified(format!("{endpoint} answered {}, but the group read back is not named {name:?}", response.status)));
+        }
         Ok(CreateOutcome::Created(self.group_resource(&endpoint, &created)?))
     }
 
@@ -108,30 +131,35 @@ impl<T: Transport> Client<'_, T> {
         let current = self.existing_group(&target.id)?;
         let path = resource_path("Groups", &target.id);
         let endpoint = format!("GET {path}");
-        if Obj::of(&current).and_then(|g| g.str("displayName")).as_deref() == Some(name) {
+        let named = |group: &Value| Obj::of(group).and_then(|g| g.str("displayName")).as_deref() == Some(name);
+        if named(&current) {
             return Ok(UpdateOutcome::Unchanged(self.group_resource(&endpoint, &current)?));
+        }
+        if let Some(why) = discovery.schemas.unchangeable(Kind::Group, "displayName") {
+            return Err(invalid(format!("cannot rename group {}: {why}", target.id)));
         }
         if let Some(other) = self.find_group(&discovery, name, Some(&target.id))? {
             let other = Obj::of(&other).and_then(|o| o.str("id")).unwrap_or_default();
             return Err(invalid(format!("another group ({other}) is named {name:?} already; choose another name")));
         }
-        let operation = json!({"op": "replace", "path": "displayName", "value": name});
-        let sent = self.change(discovery.patch, &path, vec![operation], &current, |whole| attrs::set(whole, "displayName", json!(name)))?;
-        let after = match sent {
-            Some(group) => group,
-            None => self.get(path.clone())?,
-        };
-        Ok(UpdateOutcome::Updated(self.group_resource(&endpoint, &after)?))
+        let forms = patch_or_put(vec![json!({"op": "replace", "path": "displayName", "value": name})], move |whole| {
+            attrs::set(whole, "displayName", json!(name))
+        });
+        match self.apply(&discovery, Kind::Group, &path, &current, forms, |after| Ok(named(after)))? {
+            Applied::Done(after) => Ok(UpdateOutcome::Updated(self.group_resource(&endpoint, &after)?)),
+            Applied::NotApplied { after, tried, .. } => Err(unverified(format!(
+                "{} was accepted, but group {} is named {:?} when read back",
+                tried.join(", "),
+                target.id,
+                Obj::of(&after).and_then(|g| g.str("displayName")).unwrap_or_default()
+            ))),
+        }
     }
 
     pub fn delete_group(&self, target: &ResourceRef) -> Result<DeleteOutcome> {
         require_group(&target.resource_type)?;
         ids::require_id(&target.id, "group id")?;
-        let (endpoint, response) = self.send("DELETE", resource_path("Groups", &target.id), None)?;
-        match response.status {
-            404 => Ok(DeleteOutcome::NotFound),
-            _ => crate::client::check(&endpoint, &response).map(|()| DeleteOutcome::Deleted),
-        }
+        self.delete_resource_at("Groups", &target.id)
     }
 }
 
@@ -147,11 +175,34 @@ mod tests {
         Client::new(canned, Config { base_url: "https://s.example".into(), page_size: 100 })
     }
 
+    const NO_SCHEMAS: (u16, &str) = (404, "");
+    const NONE: &str = r#"{"totalResults": 0, "Resources": []}"#;
+
+    fn named(name: &str) -> NewResource {
+        NewResource { resource_type: GROUP.into(), name: name.into(), description: None, account_role: None }
+    }
+
     #[test]
     fn a_group_of_the_same_name_in_any_case_is_the_one_created_already() {
-        let canned = Canned::new(&[(200, SPC), (200, r#"{"Resources": [{"id": "g7", "displayName": " FINANCE "}]}"#)]);
-        let spec = NewResource { resource_type: GROUP.into(), name: "Finance".into(), description: None, account_role: None };
-        assert!(matches!(client(&canned).create_group(&spec), Ok(CreateOutcome::AlreadyExists(g)) if g.id == "g7"));
+        let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, r#"{"Resources": [{"id": "g7", "displayName": " FINANCE "}]}"#)]);
+        assert!(matches!(client(&canned).create_group(&named("Finance")), Ok(CreateOutcome::AlreadyExists(g)) if g.id == "g7"));
+    }
+
+    #[test]
+    fn a_filter_that_compares_case_exactly_is_not_the_last_word_before_a_create() {
+        let listing =
+            r#"{"totalResults": 2, "Resources": [{"id": "g1", "displayName": "Ops"}, {"id": "g2", "displayName": "Interop Team"}]}"#;
+        let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, NONE), (200, listing)]);
+        assert!(matches!(client(&canned).create_group(&named("interop team")), Ok(CreateOutcome::AlreadyExists(g)) if g.id == "g2"));
+        assert_eq!(canned.seen.borrow()[3], "GET https://s.example/Groups?startIndex=1&count=100", "the listing walked");
+    }
+
+    #[test]
+    fn a_created_group_is_read_back() {
+        let created = r#"{"id": "g9", "displayName": "Ops"}"#;
+        let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, NONE), (200, NONE), (201, created), (200, created)]);
+        assert!(matches!(client(&canned).create_group(&named("Ops")), Ok(CreateOutcome::Created(g)) if g.id == "g9"));
+        assert_eq!(canned.seen.borrow()[5], "GET https://s.example/Groups/g9");
     }
 
     #[test]
@@ -169,19 +220,50 @@ mod tests {
     }
 
     #[test]
-    fn a_rename_is_one_replace_of_the_display_name() {
+    fn a_rename_is_one_replace_of_the_display_name_read_back() {
         let canned = Canned::new(&[
             (200, SPC),
+            NO_SCHEMAS,
             (200, r#"{"id": "g1", "displayName": "Ops", "members": [{"value": "u1"}]}"#),
-            (200, r#"{"Resources": []}"#),
+            (200, NONE),
+            (200, NONE),
+            (200, r#"{"id": "g1", "displayName": "Platform"}"#),
             (200, r#"{"id": "g1", "displayName": "Platform"}"#),
         ]);
         let changes = ResourceChanges { name: Some("Platform".into()), description: None, account_role: None };
         let outcome = client(&canned).update_group(&ResourceRef::new(GROUP, "g1"), &changes).unwrap();
         assert!(matches!(outcome, UpdateOutcome::Updated(g) if g.display_name == "Platform"));
+        let seen = canned.seen.borrow();
         assert_eq!(
-            canned.seen.borrow()[3],
+            seen[5],
             r#"PATCH https://s.example/Groups/g1 {"Operations":[{"op":"replace","path":"displayName","value":"Platform"}],"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"]}"#
+        );
+        assert_eq!(seen[6], "GET https://s.example/Groups/g1");
+    }
+
+    #[test]
+    fn a_rename_of_an_immutable_name_is_refused_and_a_501_becomes_a_put() {
+        let immutable = r#"{"Resources": [{"id": "urn:ietf:params:scim:schemas:core:2.0:Group", "attributes": [{"name": "displayName", "mutability": "immutable"}]}]}"#;
+        let canned = Canned::new(&[(200, SPC), (200, immutable), (200, r#"{"id": "g1", "displayName": "Ops"}"#)]);
+        let changes = ResourceChanges { name: Some("Platform".into()), description: None, account_role: None };
+        let error = client(&canned).update_group(&ResourceRef::new(GROUP, "g1"), &changes).unwrap_err();
+        assert!(matches!(&error, ConnectorError::InvalidArgument(m) if m.contains("displayName immutable")), "{error:?}");
+        assert_eq!(canned.seen.borrow().len(), 3, "nothing changed");
+
+        let canned = Canned::new(&[
+            (200, SPC),
+            NO_SCHEMAS,
+            (200, r#"{"id": "g1", "displayName": "Ops", "members": [{"value": "u1"}], "meta": {"location": "x"}}"#),
+            (200, NONE),
+            (200, NONE),
+            (501, r#"{"status": 501, "detail": ""}"#),
+            (200, r#"{"id": "g1", "displayName": "Platform"}"#),
+            (200, r#"{"id": "g1", "displayName": "Platform"}"#),
+        ]);
+        assert!(client(&canned).update_group(&ResourceRef::new(GROUP, "g1"), &changes).is_ok());
+        assert_eq!(
+            canned.seen.borrow()[6],
+            r#"PUT https://s.example/Groups/g1 {"displayName":"Platform","id":"g1","members":[{"value":"u1"}]}"#
         );
     }
 }

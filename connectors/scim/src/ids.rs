@@ -19,7 +19,9 @@ fn invalid(message: String) -> ConnectorError {
 }
 
 /// A SCIM resource id as this connector accepts it: 1 to 1024 bytes, no `:`, blank or control
-/// character, not `.` or `..` (a server normalises `/Users/..` away).
+/// character, and nothing shaped like a path, however often it is percent-decoded: no `/` or `\`,
+/// not `.` or `..`. An id goes into request paths (`/Users/{id}`, encoded), and a proxy that
+/// decodes `%2F` before normalising would turn `../Users/u1` into another resource.
 pub fn check_id(id: &str) -> std::result::Result<(), String> {
     if id.is_empty() {
         return Err("is empty".into());
@@ -27,13 +29,46 @@ pub fn check_id(id: &str) -> std::result::Result<(), String> {
     if id.len() > MAX_ID_BYTES {
         return Err(format!("is {} bytes long, more than {MAX_ID_BYTES}", id.len()));
     }
-    if id == "." || id == ".." {
-        return Err("is a dot segment".into());
-    }
     if let Some(c) = id.chars().find(|c| *c == ':' || c.is_whitespace() || c.is_control()) {
         return Err(format!("holds {c:?}"));
     }
+    let mut decoded = id.to_owned();
+    for _ in 0..4 {
+        if decoded == "." || decoded == ".." {
+            return Err("is shaped like a path (a dot segment)".into());
+        }
+        if decoded.contains(['/', '\\']) {
+            return Err("is shaped like a path (it holds a slash)".into());
+        }
+        match percent_decoded(&decoded) {
+            Some(next) if next != decoded => decoded = next,
+            _ => break,
+        }
+    }
     Ok(())
+}
+
+/// `text` with its `%XX` escapes decoded, if any (invalid UTF-8 decodes lossily).
+fn percent_decoded(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut changed = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                changed = true;
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    changed.then(|| String::from_utf8_lossy(&out).into_owned())
 }
 
 /// A role value: 1 to 1024 bytes, no control characters, not blank at either end.
@@ -164,8 +199,26 @@ mod tests {
         ] {
             assert!(parse_grant(bad).is_err(), "{bad}");
         }
-        for bad in ["", "a b", "a\u{0}", ".", "..", "a:b"] {
+        for bad in [
+            "",
+            "a b",
+            "a\u{0}",
+            ".",
+            "..",
+            "a:b",
+            "../Users/u1",
+            "x/../../Users/u1",
+            ".%2e",
+            "%2e%2E",
+            "a%2Fb",
+            "a%252Fb",
+            "..%5cUsers",
+            "a\\b",
+        ] {
             assert!(check_id(bad).is_err(), "{bad:?}");
+        }
+        for good in ["2819c223-7f76-453a-919d-413861904646", "42", "alice.smith", "a%20b", "100%", "..."] {
+            assert!(check_id(good).is_ok(), "{good:?}");
         }
         assert!(check_id("2819c223-7f76-453a-919d-413861904646").is_ok());
     }

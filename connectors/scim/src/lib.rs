@@ -18,7 +18,10 @@ pub mod discovery;
 pub mod groups;
 pub mod ids;
 pub mod mapping;
+pub mod members;
 pub mod membership;
+pub mod readback;
+pub mod schema;
 pub mod sync;
 
 #[cfg(test)]

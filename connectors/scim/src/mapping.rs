@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use crate::attrs::{Obj, text};
 use crate::client::{ENTERPRISE_USER_SCHEMA, id_of};
 use crate::ids::{self, ASSIGNED, GROUP, MEMBER, ROLE, USER};
+use crate::members::{self, Member};
 use crate::model::{Entitlement, Grant, Page, Resource, ResourceRef, Result};
 
 /// A role a user holds.
@@ -57,8 +58,9 @@ pub fn phone(user: Obj<'_>) -> Option<String> {
     phones.iter().find(|p| p.bool("primary") == Some(true)).or(phones.first()).and_then(|p| p.str("value"))
 }
 
-/// A user; `index` is its place in the answer of `endpoint`, for errors.
-pub fn user(endpoint: &str, index: usize, value: &Value, warnings: &mut Vec<String>) -> Result<(Resource, Vec<HeldRole>)> {
+/// A user; `index` is its place in the answer of `endpoint`, for errors. Its location is its
+/// alias, for members that name it by `$ref`.
+pub fn user(endpoint: &str, base_url: &str, index: usize, value: &Value, warnings: &mut Vec<String>) -> Result<(Resource, Vec<HeldRole>)> {
     let id = id_of(endpoint, index, value)?;
     let user = Obj::of(value).expect("id_of checked it is an object");
     let user_name = user.str("userName");
@@ -106,18 +108,18 @@ pub fn user(endpoint: &str, index: usize, value: &Value, warnings: &mut Vec<Stri
             traits.insert("manager_id".into(), json!(manager));
         }
     }
-    let resource = Resource { resource_type: USER.into(), id, display_name, traits: Value::Object(traits).to_string() };
+    let resource = Resource::new(USER, id, display_name, Value::Object(traits).to_string()).with_aliases(aliases(value, base_url));
     Ok((resource, held))
 }
 
 /// A role as a resource: its value, shown by its display where the service gives one.
 pub fn role_resource(role: &HeldRole) -> Resource {
-    Resource {
-        resource_type: ROLE.into(),
-        id: role.value.clone(),
-        display_name: role.display.clone().unwrap_or_else(|| role.value.clone()),
-        traits: "{}".into(),
-    }
+    Resource::new(ROLE, role.value.clone(), role.display.clone().unwrap_or_else(|| role.value.clone()), "{}".into())
+}
+
+/// A resource's aliases: its location, by which members may name it.
+fn aliases(value: &Value, base_url: &str) -> Vec<String> {
+    members::location(value, base_url).into_iter().collect()
 }
 
 pub fn role_entitlement(value: &str) -> Entitlement {
@@ -128,11 +130,13 @@ pub fn member_entitlement(group: &Resource) -> Entitlement {
     Entitlement::new(ResourceRef::new(GROUP, &group.id), MEMBER, format!("{} member", group.display_name), &[USER, GROUP])
 }
 
-/// A page of `/Users`: the users, the roles they hold (as placeholders) and the role grants.
-pub fn users_page(endpoint: &str, users: &[Value], warnings: &mut Vec<String>) -> Result<Page> {
+/// A page of `/Users`: the users, the roles they hold (as placeholders) and the role grants, and
+/// the memberships a user's `groups` names (RFC 7643 section 4.1.2: services that list members
+/// by another key say there which groups a user is in).
+pub fn users_page(endpoint: &str, base_url: &str, users: &[Value], warnings: &mut Vec<String>) -> Result<Page> {
     let mut page = Page::default();
     for (index, value) in users.iter().enumerate() {
-        let (user, held) = user(endpoint, index, value, warnings)?;
+        let (user, held) = user(endpoint, base_url, index, value, warnings)?;
         for role in held {
             let entitlement = role_entitlement(&role.value);
             page.grants.push(Grant::new(&entitlement.id, ResourceRef::new(USER, &user.id), Vec::new()));
@@ -141,49 +145,25 @@ pub fn users_page(endpoint: &str, users: &[Value], warnings: &mut Vec<String>) -
                 page.entitlements.push(entitlement);
             }
         }
+        for group in members::direct_groups(value).unwrap_or_default() {
+            if ids::check_id(&group).is_ok() {
+                page.grants.push(member_grant(&group, ResourceRef::new(USER, &user.id)));
+            } else {
+                warnings.push(format!("{endpoint}: user {} names a group without a usable id in its groups; skipped", user.id));
+            }
+        }
         page.resources.push(user);
     }
     Ok(page)
 }
 
-/// A group.
-pub fn group(endpoint: &str, index: usize, value: &Value) -> Result<Resource> {
+/// A group; its location is its alias.
+pub fn group(endpoint: &str, base_url: &str, index: usize, value: &Value) -> Result<Resource> {
     let id = id_of(endpoint, index, value)?;
     let group = Obj::of(value).expect("id_of checked it is an object");
-    Ok(Resource {
-        resource_type: GROUP.into(),
-        display_name: group.str("displayName").unwrap_or_else(|| id.clone()),
-        id,
-        traits: json!({"external_id": group.str("externalId")}).to_string(),
-    })
-}
-
-/// A member of a group: a user, or a group (by `type`, else by a `$ref` to `/Groups/`).
-pub fn member(value: &Value) -> Option<ResourceRef> {
-    let member = Obj::of(value)?;
-    let id = member.str("value")?;
-    ids::check_id(&id).ok()?;
-    let kind = match member.str("type").map(|t| t.to_ascii_lowercase()) {
-        Some(t) if t == "user" => USER,
-        Some(t) if t == "group" => GROUP,
-        Some(_) => return None,
-        None if member.str("$ref").is_some_and(|r| r.contains("/Groups/")) => GROUP,
-        None => USER,
-    };
-    Some(ResourceRef::new(kind, &id))
-}
-
-/// The members of a group, each once.
-pub fn members(group: &Value, warnings: &mut Vec<String>) -> Vec<ResourceRef> {
-    let mut found: Vec<ResourceRef> = Vec::new();
-    for item in Obj::of(group).map(|g| g.list("members")).unwrap_or_default() {
-        match member(item) {
-            Some(principal) if !found.contains(&principal) => found.push(principal),
-            Some(_) => {}
-            None => warnings.push("a group member with no usable value or an unknown type was skipped".into()),
-        }
-    }
-    found
+    let display_name = group.str("displayName").unwrap_or_else(|| id.clone());
+    let traits = json!({"external_id": group.str("externalId")}).to_string();
+    Ok(Resource::new(GROUP, id, display_name, traits).with_aliases(aliases(value, base_url)))
 }
 
 /// The grant of `group:G:member` to a principal; a member group passes it on to its members.
@@ -196,17 +176,36 @@ pub fn member_grant(group_id: &str, principal: ResourceRef) -> Grant {
     Grant::new(&ids::Target::GroupMember { group: group_id.to_owned() }.entitlement_id(), principal, expandable)
 }
 
+/// The grant a listed member holds: the principal named by `value` (else by `$ref`), with the
+/// `$ref` as its alias for the host to resolve when `value` is not an id.
+pub fn listed_member_grant(group_id: &str, member: &Member) -> Option<Grant> {
+    let kind = member.principal_type()?;
+    let key = member.value.as_deref().or(member.reference.as_deref())?;
+    let grant = member_grant(group_id, ResourceRef::new(kind, key));
+    Some(grant.with_principal_aliases(member.reference.iter().filter(|r| r.as_str() != key).cloned().collect()))
+}
+
 /// A page of `/Groups`: the groups, their member entitlements and the members' grants.
-pub fn groups_page(endpoint: &str, groups: &[Value], warnings: &mut Vec<String>) -> Result<Page> {
+pub fn groups_page(endpoint: &str, base_url: &str, groups: &[Value], warnings: &mut Vec<String>) -> Result<Page> {
     let mut page = Page::default();
     for (index, value) in groups.iter().enumerate() {
-        let group = group(endpoint, index, value)?;
-        for principal in members(value, warnings) {
-            if principal.resource_type == GROUP && principal.id == group.id {
+        let group = group(endpoint, base_url, index, value)?;
+        let mut skipped = 0;
+        for member in members::of_group(value, base_url, &mut skipped) {
+            if member.principal_type() == Some(GROUP) && member.value.as_deref() == Some(group.id.as_str()) {
                 warnings.push(format!("{endpoint}: group {} lists itself as a member; skipped", group.id));
                 continue;
             }
-            page.grants.push(member_grant(&group.id, principal));
+            match listed_member_grant(&group.id, &member) {
+                Some(grant) => page.grants.push(grant),
+                None => skipped += 1,
+            }
+        }
+        if skipped > 0 {
+            warnings.push(format!(
+                "{endpoint}: group {} lists {skipped} member(s) with no value or of a type this connector does not report; skipped",
+                group.id
+            ));
         }
         page.entitlements.push(member_entitlement(&group));
         page.resources.push(group);
@@ -217,6 +216,8 @@ pub fn groups_page(endpoint: &str, groups: &[Value], warnings: &mut Vec<String>)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const BASE: &str = "http://127.0.0.1:9/scim/v2";
 
     fn traits(resource: &Resource) -> Value {
         serde_json::from_str(&resource.traits).unwrap()
@@ -232,7 +233,7 @@ mod tests {
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "Finance", "manager": {"value": "u9"}}
         });
         let mut warnings = Vec::new();
-        let (user, held) = user("GET /Users", 0, &value, &mut warnings).unwrap();
+        let (user, held) = user("GET /Users", BASE, 0, &value, &mut warnings).unwrap();
         assert_eq!(user.display_name, "Ann Lee");
         assert_eq!(
             traits(&user),
@@ -248,7 +249,7 @@ mod tests {
     fn a_sparse_user_still_maps() {
         let mut warnings = Vec::new();
         let (user, held) =
-            user("GET /Users", 0, &json!({"id": 42, "userName": "bob", "roles": null, "active": "maybe"}), &mut warnings).unwrap();
+            user("GET /Users", BASE, 0, &json!({"id": 42, "userName": "bob", "roles": null, "active": "maybe"}), &mut warnings).unwrap();
         assert_eq!((user.id.as_str(), user.display_name.as_str()), ("42", "bob"));
         assert_eq!(traits(&user)["status"], "enabled");
         assert_eq!(traits(&user)["account_role"], Value::Null);
@@ -259,7 +260,7 @@ mod tests {
     #[test]
     fn a_user_without_a_usable_id_stops_the_listing() {
         for bad in [json!({"userName": "x"}), json!({"id": "a:b"}), json!({"id": ".."}), json!("not an object")] {
-            assert!(user("GET /Users", 3, &bad, &mut Vec::new()).is_err(), "{bad}");
+            assert!(user("GET /Users", BASE, 3, &bad, &mut Vec::new()).is_err(), "{bad}");
         }
     }
 
@@ -286,11 +287,12 @@ mod tests {
             json!({"id": "g2", "members": null}),
         ];
         let mut warnings = Vec::new();
-        let page = groups_page("GET /Groups", &groups, &mut warnings).unwrap();
+        let page = groups_page("GET /Groups", BASE, &groups, &mut warnings).unwrap();
         let grants: Vec<(&str, &[String])> = page.grants.iter().map(|g| (g.id.as_str(), g.expandable.as_slice())).collect();
         assert_eq!(
             grants,
             [
+                ("group:g1:member:user:u1", &[][..]),
                 ("group:g1:member:user:u1", &[][..]),
                 ("group:g1:member:group:g2", &["group:g2:member".to_owned()][..]),
                 ("group:g1:member:group:g3", &["group:g3:member".to_owned()][..]),
@@ -298,14 +300,49 @@ mod tests {
         );
         assert_eq!(page.entitlements.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["group:g1:member", "group:g2:member"]);
         assert_eq!(page.resources[1].display_name, "g2");
-        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert_eq!(warnings.len(), 2, "{warnings:?}");
+    }
+
+    #[test]
+    fn members_listed_by_another_key_carry_their_ref_for_the_host_to_resolve() {
+        let group = json!({"id": "g1", "meta": {"location": "/scim/v2/Groups/Ops"}, "members": [
+            {"value": "alice", "$ref": "http://127.0.0.1:9/scim/v2/Users/alice"},
+            {"value": "3", "$ref": "/scim/v2/Users/3"},
+            {"$ref": "/scim/v2/Groups/x"}
+        ]});
+        let page = groups_page("GET /Groups", BASE, &[group], &mut Vec::new()).unwrap();
+        let grants: Vec<(&str, &str, &[String])> = page
+            .grants
+            .iter()
+            .map(|g| (g.principal.resource_type.as_str(), g.principal.id.as_str(), g.principal_aliases.as_slice()))
+            .collect();
+        assert_eq!(
+            grants,
+            [
+                ("user", "alice", &["http://127.0.0.1:9/scim/v2/Users/alice".to_owned()][..]),
+                ("user", "3", &["http://127.0.0.1:9/scim/v2/Users/3".to_owned()][..]),
+                ("group", "http://127.0.0.1:9/scim/v2/Groups/x", &[][..]),
+            ]
+        );
+        assert_eq!(page.resources[0].aliases, ["http://127.0.0.1:9/scim/v2/Groups/Ops"]);
+    }
+
+    #[test]
+    fn a_users_groups_names_its_direct_memberships() {
+        let users = [json!({"id": "u1", "meta": {"location": "http://127.0.0.1:9/scim/v2/Users/ann"},
+            "groups": [{"value": "g1"}, {"value": "g2", "type": "indirect"}, {"value": "../g"}]})];
+        let mut warnings = Vec::new();
+        let page = users_page("GET /Users", BASE, &users, &mut warnings).unwrap();
+        assert_eq!(page.grants.iter().map(|g| g.id.as_str()).collect::<Vec<_>>(), ["group:g1:member:user:u1"]);
+        assert_eq!(page.resources[0].aliases, ["http://127.0.0.1:9/scim/v2/Users/ann"]);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
     }
 
     #[test]
     fn users_pages_reveal_each_role_once() {
         let users =
             [json!({"id": "u1", "roles": [{"value": "Admin", "display": "Administrator"}]}), json!({"id": "u2", "roles": ["Admin"]})];
-        let page = users_page("GET /Users", &users, &mut Vec::new()).unwrap();
+        let page = users_page("GET /Users", BASE, &users, &mut Vec::new()).unwrap();
         let roles: Vec<_> = page.resources.iter().filter(|r| r.resource_type == ROLE).map(|r| r.display_name.as_str()).collect();
         assert_eq!(roles, ["Administrator"]);
         assert_eq!(page.grants.len(), 2);

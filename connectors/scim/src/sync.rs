@@ -67,10 +67,10 @@ impl<T: Transport> Client<'_, T> {
         }
         let mut warnings = Vec::new();
         let mut page = match resource_type {
-            USER => mapping::users_page(&endpoint, &answer.resources, &mut warnings)?,
+            USER => mapping::users_page(&endpoint, self.base_url(), &answer.resources, &mut warnings)?,
             _ => {
                 let groups = self.with_members(&endpoint, answer.resources.clone())?;
-                mapping::groups_page(&endpoint, &groups, &mut warnings)?
+                mapping::groups_page(&endpoint, self.base_url(), &groups, &mut warnings)?
             }
         };
         for warning in dedup(warnings) {
@@ -210,6 +210,7 @@ mod tests {
                 200,
                 r#"{"patch": {"supported": false}, "filter": {"supported": true, "maxResults": 200}, "etag": {"supported": false}, "bulk": {"supported": false}}"#,
             ),
+            (404, r#"{"status": "404"}"#),
             (200, r#"{"Resources": [{"name": "User"}, {"name": "Group"}]}"#),
             (404, r#"{"status": "404"}"#),
             (200, r#"{"totalResults": 12, "Resources": [{"id": "a"}]}"#),
@@ -220,7 +221,7 @@ mod tests {
             name.contains("PATCH no") && name.contains("up to 200") && name.contains("User, Group") && name.contains("12 users"),
             "{name}"
         );
-        assert_eq!(canned.seen.borrow()[3], "GET https://scim.example/v2/Users?startIndex=1&count=100");
+        assert_eq!(canned.seen.borrow()[4], "GET https://scim.example/v2/Users?startIndex=1&count=100");
     }
 
     #[test]

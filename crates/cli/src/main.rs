@@ -695,8 +695,17 @@ fn print_summary(snapshot: &Snapshot, out: &std::path::Path) {
         snapshot.stats.rate_limit_waits
     );
     outln!("  {:<13}{:>7.1}s", "duration", snapshot.stats.duration_ms as f64 / 1000.0);
-    if snapshot.stats.dropped_grants > 0 {
-        outln!("  {:<13}{:>8}  (changed during the sync; see the warnings)", "dropped", snapshot.stats.dropped_grants);
+    let unresolved = snapshot.stats.unresolved_principals;
+    let vanished = snapshot.stats.dropped_grants.saturating_sub(unresolved);
+    if vanished > 0 {
+        outln!("  {:<13}{:>8}  grants whose entitlement was not listed (changed during the sync?); see the warnings", "dropped", vanished);
+    }
+    if unresolved > 0 {
+        outln!(
+            "  {:<13}{:>8}  grants whose principal matched no listed resource by id or alias (deleted during the sync, or named as no listing shows it); see the warnings",
+            "unresolved",
+            unresolved
+        );
     }
     outln!("snapshot written to {}", out.display());
 }

@@ -515,7 +515,7 @@ fn a_component_of_an_older_contract_is_refused_by_name() {
     let output = run(&["validate", "--plugin", plugin.to_str().unwrap()], Some(("k", "s")));
     assert_eq!(output.status.code(), Some(2));
     let line = error_line(&output);
-    assert!(line.contains("accessgov:connector@0.1.0") && line.contains("older") && line.contains("@0.4.0"), "{line}");
+    assert!(line.contains("accessgov:connector@0.1.0") && line.contains("older") && line.contains("@0.5.0"), "{line}");
 }
 
 #[test]

@@ -366,6 +366,7 @@ fn from_wit(resource: wit::Resource) -> model::Resource {
         id: resource.id,
         display_name: resource.display_name,
         traits: resource.traits_json,
+        aliases: resource.aliases,
     }
 }
 
@@ -386,7 +387,7 @@ fn reference(r: model::ResourceRef) -> wit::ResourceRef {
 }
 
 fn resource(r: model::Resource) -> wit::Resource {
-    wit::Resource { resource_type: r.resource_type, id: r.id, display_name: r.display_name, traits_json: r.traits }
+    wit::Resource { resource_type: r.resource_type, id: r.id, display_name: r.display_name, traits_json: r.traits, aliases: r.aliases }
 }
 
 fn entitlement(e: model::Entitlement) -> wit::Entitlement {
@@ -394,7 +395,13 @@ fn entitlement(e: model::Entitlement) -> wit::Entitlement {
 }
 
 fn grant(g: model::Grant) -> wit::Grant {
-    wit::Grant { id: g.id, entitlement: g.entitlement, principal: reference(g.principal), expandable: g.expandable }
+    wit::Grant {
+        id: g.id,
+        entitlement: g.entitlement,
+        principal: reference(g.principal),
+        expandable: g.expandable,
+        principal_aliases: g.principal_aliases,
+    }
 }
 
 fn error(e: model::ConnectorError) -> wit::ConnectorError {

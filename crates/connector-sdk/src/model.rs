@@ -20,6 +20,19 @@ pub struct Resource {
     pub display_name: String,
     /// A JSON object, as text: written once by the mapping, passed through as is.
     pub traits: String,
+    /// Other keys the service names it by (e.g. its URL); grants may name it by them.
+    pub aliases: Vec<String>,
+}
+
+impl Resource {
+    pub fn new(resource_type: &str, id: String, display_name: String, traits: String) -> Self {
+        Self { resource_type: resource_type.to_owned(), id, display_name, traits, aliases: Vec::new() }
+    }
+
+    pub fn with_aliases(mut self, aliases: Vec<String>) -> Self {
+        self.aliases = aliases;
+        self
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,11 +62,25 @@ pub struct Grant {
     pub entitlement: String,
     pub principal: ResourceRef,
     pub expandable: Vec<String>,
+    /// Other keys the service gave for the principal, for the host to resolve when
+    /// `principal.id` is not an id (see the WIT contract).
+    pub principal_aliases: Vec<String>,
 }
 
 impl Grant {
     pub fn new(entitlement: &str, principal: ResourceRef, expandable: Vec<String>) -> Self {
-        Self { id: grant_id(entitlement, &principal), entitlement: entitlement.to_owned(), principal, expandable }
+        Self {
+            id: grant_id(entitlement, &principal),
+            entitlement: entitlement.to_owned(),
+            principal,
+            expandable,
+            principal_aliases: Vec::new(),
+        }
+    }
+
+    pub fn with_principal_aliases(mut self, aliases: Vec<String>) -> Self {
+        self.principal_aliases = aliases;
+        self
     }
 }
 
@@ -108,6 +135,18 @@ pub enum ConnectorError {
     Upstream { status: Option<u16>, code: Option<String>, message: String },
     Unsupported(String),
     Internal(String),
+}
+
+/// The `upstream-error` code of a change the service accepted but whose state, read back, does not
+/// show it (or shows something else changed): the host reports it and does not retry it.
+pub const UNVERIFIED: &str = "Unverified";
+
+impl ConnectorError {
+    /// A change sent and accepted whose outcome the state read back does not confirm; `message`
+    /// says what the service showed.
+    pub fn unverified(message: String) -> Self {
+        ConnectorError::Upstream { status: None, code: Some(UNVERIFIED.into()), message }
+    }
 }
 
 pub type Result<T, E = ConnectorError> = std::result::Result<T, E>;

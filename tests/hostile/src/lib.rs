@@ -72,7 +72,7 @@ mod component {
     }
 
     fn resource(id: &str, traits: String) -> wit::Resource {
-        wit::Resource { resource_type: "thing".into(), id: id.into(), display_name: id.into(), traits_json: traits }
+        wit::Resource { resource_type: "thing".into(), id: id.into(), display_name: id.into(), traits_json: traits, aliases: Vec::new() }
     }
 
     fn page(resources: Vec<wit::Resource>) -> wit::Page {
@@ -141,6 +141,7 @@ mod component {
                         id: String::new(),
                         display_name: String::new(),
                         traits_json: String::new(),
+                        aliases: Vec::new(),
                     };
                     Ok(page((0..400_000).map(|_| nothing()).collect()))
                 }

@@ -79,6 +79,7 @@ impl ConnectorComponent for Minimal {
                 id: text(item, "id"),
                 display_name: text(item, "name"),
                 traits: "{}".into(),
+                aliases: Vec::new(),
             })
             .collect();
         Ok(Page { resources, ..Page::default() })

@@ -23,7 +23,12 @@ pub struct Directory {
     pub users: BTreeMap<String, Value>,
     pub groups: BTreeMap<String, Value>,
     pub flavor: Flavor,
+    /// Ids the next created resources get, in order, before fresh ones: a service answering ids
+    /// of its own making (a test's way to hand out hostile ones).
+    pub next_ids: Vec<String>,
     next_id: u64,
+    /// Users and groups numbered 1, 2, 3, ... each (see [`Directory::with_shared_numeric_ids`]).
+    numeric: Option<(u64, u64)>,
 }
 
 fn text<'a>(value: &'a Value, name: &str) -> Option<&'a str> {
@@ -46,6 +51,14 @@ impl Directory {
 
     /// A fresh id: GUID-shaped, as Entra ID's and many others are.
     pub fn fresh_id(&mut self, prefix: char) -> String {
+        if !self.next_ids.is_empty() {
+            return self.next_ids.remove(0);
+        }
+        if let Some((users, groups)) = &mut self.numeric {
+            let counter = if prefix == 'u' { users } else { groups };
+            *counter += 1;
+            return counter.to_string();
+        }
         self.next_id += 1;
         format!("{prefix}{:07x}-7f76-453a-919d-{:012x}", self.next_id, self.next_id * 7919)
     }
@@ -106,6 +119,31 @@ impl Directory {
     }
 
     /// Whether `value` names a user (else a group, else nothing).
+    /// The same directory as an ORM-backed service keeps it: users and groups numbered from 1
+    /// each, so that user 3 and group 3 both exist (against RFC 7643 section 3.1), and no group
+    /// in a group (such services hold users only as members).
+    pub fn with_shared_numeric_ids(self) -> Self {
+        let renumber = |ids: Vec<&String>| -> BTreeMap<String, String> {
+            ids.into_iter().enumerate().map(|(n, id)| (id.clone(), (n + 1).to_string())).collect()
+        };
+        let users = renumber(self.users.keys().collect());
+        let groups = renumber(self.groups.keys().collect());
+        let mut renumbered = Self { flavor: self.flavor, numeric: Some((users.len() as u64, groups.len() as u64)), ..Self::default() };
+        for (id, user) in &self.users {
+            renumbered.users.insert(users[id].clone(), user.clone());
+        }
+        for (id, group) in &self.groups {
+            let mut group = group.clone();
+            let members: Vec<Value> =
+                list(&group, "members").into_iter().filter_map(|m| users.get(text(m, "value")?)).map(|u| json!({"value": u})).collect();
+            group["members"] = Value::Array(members);
+            renumbered.groups.insert(groups[id].clone(), group);
+        }
+        renumbered
+    }
+
+    /// What an id names: a user first (a service whose users and groups share ids takes an id
+    /// for its user).
     pub fn kind_of(&self, id: &str) -> Option<&'static str> {
         if self.users.contains_key(id) {
             Some("user")
@@ -159,6 +197,16 @@ impl Directory {
 
     pub fn group_named(&self, name: &str) -> Option<(&String, &Value)> {
         self.groups.iter().find(|(_, g)| text(g, "displayName").is_some_and(|n| n.eq_ignore_ascii_case(name)))
+    }
+
+    /// The group named exactly `name`, case and all.
+    pub fn group_named_exactly(&self, name: &str) -> Option<(&String, &Value)> {
+        self.groups.iter().find(|(_, g)| text(g, "displayName") == Some(name))
+    }
+
+    /// The groups user `id` is a member of.
+    pub fn groups_of(&self, id: &str) -> Vec<String> {
+        self.groups.iter().filter(|(group, _)| self.members_of(group).iter().any(|m| m == id)).map(|(group, _)| group.clone()).collect()
     }
 
     /// The member ids of group `id`.

@@ -80,10 +80,10 @@ pub(crate) fn handle(directory: &mut Directory, quirks: &Quirks, call: &Call<'_>
             Reply::json(200, service_provider_config(directory.flavor, quirks))
         }
         ("GET", ["ResourceTypes"], _) if !quirks.no_discovery => Reply::json(200, resource_types()),
-        ("GET", ["Schemas"], _) if !quirks.no_discovery => Reply::json(200, schemas()),
+        ("GET", ["Schemas"], _) if !quirks.no_discovery => Reply::json(200, schemas(quirks)),
         ("GET", [_], Some(kind)) => list(directory, quirks, kind, call),
-        ("GET", [_, id], Some(kind)) => match stored(directory, kind).get(*id) {
-            Some(resource) => Reply::json(200, render(directory, quirks, kind, id, resource, call.root)),
+        ("GET", [_, id], Some(kind)) => match lookup(directory, quirks, kind, id) {
+            Some((id, resource)) => Reply::json(200, render(directory, quirks, kind, &id, &resource, call.root)),
             None => not_found(quirks, kind, id),
         },
         ("POST", [_], Some(kind)) => with_body(quirks, call, |body| create(directory, quirks, kind, body, call.root)),
@@ -108,6 +108,17 @@ pub(crate) fn handle(directory: &mut Directory, quirks: &Quirks, call: &Call<'_>
         }
         _ => Reply::error(quirks, 404, None, &format!("no endpoint {} {}", call.method, call.path)),
     }
+}
+
+/// A resource by id, or (where members are listed by user name) a user by user name.
+fn lookup(directory: &Directory, quirks: &Quirks, kind: Kind, key: &str) -> Option<(String, Value)> {
+    if let Some(resource) = stored(directory, kind).get(key) {
+        return Some((key.to_owned(), resource.clone()));
+    }
+    if quirks.members_by_user_name && kind == Kind::Users {
+        return directory.user_named(key).map(|(id, user)| (id.clone(), user.clone()));
+    }
+    None
 }
 
 fn stored(directory: &Directory, kind: Kind) -> &BTreeMap<String, Value> {
@@ -165,11 +176,50 @@ fn resource_types() -> Value {
     list_response(types, 2, 1)
 }
 
-fn schemas() -> Value {
+/// The core schemas (RFC 7643 section 8.7.1, the attributes a provisioning client uses), or
+/// the strict ones the quirk enforces.
+fn schemas(quirks: &Quirks) -> Value {
+    let attribute = |name: &str, subs: &[&str]| {
+        let subs: Vec<Value> = subs.iter().map(|s| json!({"name": s, "type": "string", "mutability": "readWrite"})).collect();
+        json!({"name": name, "type": if subs.is_empty() { "string" } else { "complex" }, "mutability": "readWrite", "caseExact": false, "subAttributes": subs})
+    };
+    let (user, group) = if quirks.strict_schema {
+        let mut name = attribute("name", &["formatted", "familyName", "givenName"]);
+        name["subAttributes"][0]["required"] = json!(true);
+        let mut members = attribute("members", &["value", "$ref", "display"]);
+        members["subAttributes"][1]["required"] = json!(true);
+        members["subAttributes"][2]["mutability"] = json!("readOnly");
+        let mut display_name = attribute("displayName", &[]);
+        display_name["mutability"] = json!("immutable");
+        let user = vec![
+            json!({"name": "userName", "type": "string", "mutability": "immutable", "required": true}),
+            name,
+            attribute("displayName", &[]),
+            json!({"name": "active", "type": "boolean", "mutability": "readWrite"}),
+            attribute("emails", &["value"]),
+            attribute("phoneNumbers", &["value"]),
+            json!({"name": "groups", "type": "complex", "mutability": "readOnly", "subAttributes": [{"name": "value"}, {"name": "$ref"}, {"name": "display"}]}),
+        ];
+        (user, vec![display_name, members])
+    } else {
+        let mut groups = attribute("groups", &["value", "$ref", "display", "type"]);
+        groups["mutability"] = json!("readOnly");
+        let user = vec![
+            json!({"name": "userName", "type": "string", "mutability": "readWrite", "required": true, "caseExact": false}),
+            attribute("name", &["formatted", "familyName", "givenName"]),
+            attribute("displayName", &[]),
+            json!({"name": "active", "type": "boolean", "mutability": "readWrite"}),
+            attribute("emails", &["value", "type", "primary", "display"]),
+            attribute("phoneNumbers", &["value", "type", "primary", "display"]),
+            attribute("roles", &["value", "display", "type", "primary"]),
+            groups,
+        ];
+        (user, vec![attribute("displayName", &[]), attribute("members", &["value", "$ref", "type", "display"])])
+    };
     let schemas = vec![
-        json!({"id": USER_SCHEMA, "name": "User"}),
-        json!({"id": ENTERPRISE, "name": "EnterpriseUser"}),
-        json!({"id": GROUP_SCHEMA, "name": "Group"}),
+        json!({"id": USER_SCHEMA, "name": "User", "attributes": user}),
+        json!({"id": ENTERPRISE, "name": "EnterpriseUser", "attributes": [attribute("department", &[])]}),
+        json!({"id": GROUP_SCHEMA, "name": "Group", "attributes": group}),
     ];
     list_response(schemas, 3, 1)
 }
@@ -183,7 +233,13 @@ fn render(directory: &Directory, quirks: &Quirks, kind: Kind, id: &str, stored: 
         resource.insert("schemas".into(), json!([schema]));
     }
     let resource_type = if kind == Kind::Users { "User" } else { "Group" };
-    resource.insert("meta".into(), json!({"resourceType": resource_type, "location": format!("{root}/{}/{id}", kind.name())}));
+    let location = format!("{root}/{}/{}", kind.name(), location_key(directory, quirks, kind, id));
+    resource.insert("meta".into(), json!({"resourceType": resource_type, "location": location}));
+    if kind == Kind::Users && (quirks.members_by_user_name || quirks.members_taken_for_users) {
+        let groups: Vec<Value> =
+            directory.groups_of(id).into_iter().map(|g| json!({"value": g, "$ref": format!("{root}/Groups/{g}")})).collect();
+        resource.insert("groups".into(), Value::Array(groups));
+    }
     if kind == Kind::Groups {
         let members: Vec<Value> = match resource.get("members") {
             Some(Value::Array(members)) => members
@@ -191,7 +247,19 @@ fn render(directory: &Directory, quirks: &Quirks, kind: Kind, id: &str, stored: 
                 .map(|m| {
                     let value = m.get("value").and_then(Value::as_str).unwrap_or_default();
                     let member_kind = directory.kind_of(value);
-                    if quirks.members_null {
+                    if quirks.members_as_sent {
+                        m.clone()
+                    } else if quirks.members_by_user_name {
+                        match member_kind {
+                            Some("user") => {
+                                let name = location_key(directory, quirks, Kind::Users, value);
+                                json!({"value": name, "$ref": format!("{root}/Users/{name}")})
+                            }
+                            _ => json!({"value": value, "$ref": format!("{root}/Groups/{value}")}),
+                        }
+                    } else if quirks.members_taken_for_users {
+                        json!({"value": value, "$ref": format!("{root}/Users/{value}"), "display": value})
+                    } else if quirks.members_null {
                         // Type left out, the `$ref` says it.
                         let collection = if member_kind == Some("group") { "Groups" } else { "Users" };
                         json!({"value": value, "$ref": format!("{root}/{collection}/{value}")})
@@ -209,6 +277,17 @@ fn render(directory: &Directory, quirks: &Quirks, kind: Kind, id: &str, stored: 
         stringify_booleans(&mut resource);
     }
     Value::Object(resource)
+}
+
+/// The last segment of a resource's location: its id, or a user's user name where members are
+/// listed by it.
+fn location_key(directory: &Directory, quirks: &Quirks, kind: Kind, id: &str) -> String {
+    if quirks.members_by_user_name && kind == Kind::Users {
+        if let Some(name) = directory.users.get(id).and_then(|u| u.as_object()).and_then(|u| text(u, "userName")) {
+            return name.to_owned();
+        }
+    }
+    id.to_owned()
 }
 
 /// `true` as `"True"`, as some .NET services write it.
@@ -291,8 +370,69 @@ fn list(directory: &Directory, quirks: &Quirks, kind: Kind, call: &Call<'_>) -> 
 
 /// The attributes a client may not set, dropped from what it sent.
 fn clean(mut body: Map<String, Value>) -> Map<String, Value> {
-    body.retain(|key, _| !["id", "meta", "schemas"].iter().any(|k| key.eq_ignore_ascii_case(k)));
+    body.retain(|key, _| !["id", "meta", "schemas", "groups"].iter().any(|k| key.eq_ignore_ascii_case(k)));
     body
+}
+
+/// Members as stored, from members as a client sent them where members are listed by user name
+/// (a user name stands for its user).
+fn members_by_id(directory: &Directory, quirks: &Quirks, kind: Kind, mut resource: Map<String, Value>) -> Map<String, Value> {
+    if !(quirks.members_by_user_name && kind == Kind::Groups) {
+        return resource;
+    }
+    if let Some(Value::Array(members)) = resource.get_mut("members") {
+        for member in members.iter_mut() {
+            if let Some(value) = member.get("value").and_then(Value::as_str)
+                && let Some((id, _)) = directory.user_named(value)
+            {
+                *member = json!({"value": id});
+            }
+        }
+    }
+    resource
+}
+
+/// What a strict schema refuses of a user: no `name.formatted`, sub-attributes it does not
+/// declare, `roles`.
+fn strictly(quirks: &Quirks, user: &Map<String, Value>) -> Result<(), Reply> {
+    let formatted = user.get("name").and_then(|n| n.get("formatted")).and_then(Value::as_str).is_some_and(|f| !f.is_empty());
+    if !formatted {
+        return Err(Reply::error(
+            quirks,
+            400,
+            Some("invalidValue"),
+            "Field 'formatted' is required but value is missing, null or empty: name",
+        ));
+    }
+    for attribute in ["emails", "phoneNumbers"] {
+        for (index, item) in user.get(attribute).and_then(Value::as_array).into_iter().flatten().enumerate() {
+            if let Some(extra) = item.as_object().and_then(|i| i.keys().find(|k| *k != "value")) {
+                return Err(Reply::error(
+                    quirks,
+                    400,
+                    Some("invalidSyntax"),
+                    &format!("Extra inputs are not permitted: {attribute}[{index}].{extra}"),
+                ));
+            }
+        }
+    }
+    if user.contains_key("roles") {
+        return Err(Reply::error(quirks, 400, Some("invalidSyntax"), "Extra inputs are not permitted: roles"));
+    }
+    Ok(())
+}
+
+/// A strict schema's group `displayName` is immutable: a change is refused as the quirk's
+/// service does, with a 500 that names its SCIM error type.
+fn immutable_name(directory: &Directory, quirks: &Quirks, kind: Kind, id: &str, resource: &Map<String, Value>) -> Result<(), Reply> {
+    if !quirks.strict_schema || kind != Kind::Groups {
+        return Ok(());
+    }
+    let before = directory.groups.get(id).and_then(|g| g.as_object()).and_then(|g| text(g, "displayName"));
+    if before.is_some() && before != text(resource, "displayName") {
+        return Err(Reply::error(quirks, 500, Some("mutability"), "displayName is immutable"));
+    }
+    Ok(())
 }
 
 /// Checks a user or group as it would be stored; `id` is its own (none when new).
@@ -311,6 +451,9 @@ fn check(directory: &Directory, quirks: &Quirks, kind: Kind, id: Option<&str>, r
             {
                 return Err(invalid(format!("active must be a boolean, not {active}")));
             }
+            if quirks.strict_schema {
+                strictly(quirks, resource)?;
+            }
             if let Some(Value::Array(roles)) = resource.iter().find(|(k, _)| k.eq_ignore_ascii_case("roles")).map(|(_, v)| v) {
                 for role in roles {
                     let value = role.get("value").and_then(Value::as_str).unwrap_or_default();
@@ -327,11 +470,27 @@ fn check(directory: &Directory, quirks: &Quirks, kind: Kind, id: Option<&str>, r
             let Some(name) = text(resource, "displayName").filter(|n| !n.trim().is_empty()) else {
                 return Err(invalid("displayName is required".into()));
             };
-            if directory.group_named(name).is_some_and(|(other, _)| Some(other.as_str()) != id) {
+            // A service whose filters compare case-sensitively keeps names unique the same way.
+            let taken = if quirks.case_sensitive_filter { directory.group_named_exactly(name) } else { directory.group_named(name) };
+            if taken.is_some_and(|(other, _)| Some(other.as_str()) != id) {
                 return Err(Reply::error(quirks, 409, Some("uniqueness"), &format!("displayName {name} is already taken")));
             }
             if let Some(Value::Array(members)) = resource.get("members") {
                 for member in members {
+                    if quirks.strict_schema {
+                        let extra = member.as_object().and_then(|m| m.keys().find(|k| !["value", "$ref", "display"].contains(&k.as_str())));
+                        if let Some(extra) = extra {
+                            return Err(Reply::error(
+                                quirks,
+                                400,
+                                Some("invalidSyntax"),
+                                &format!("Extra inputs are not permitted: members.{extra}"),
+                            ));
+                        }
+                        if member.get("$ref").is_none() {
+                            return Err(invalid("Field '$ref' is required but value is missing: members".into()));
+                        }
+                    }
                     let value = member.get("value").and_then(Value::as_str).unwrap_or_default();
                     if directory.kind_of(value).is_none() || Some(value) == id {
                         return Err(invalid(format!("member {value:?} does not exist")));
@@ -344,7 +503,7 @@ fn check(directory: &Directory, quirks: &Quirks, kind: Kind, id: Option<&str>, r
 }
 
 fn create(directory: &mut Directory, quirks: &Quirks, kind: Kind, body: Map<String, Value>, root: &str) -> Reply {
-    let resource = clean(body);
+    let resource = members_by_id(directory, quirks, kind, clean(body));
     if let Err(reply) = check(directory, quirks, kind, None, &resource) {
         return reply;
     }
@@ -359,9 +518,11 @@ fn replace(directory: &mut Directory, quirks: &Quirks, kind: Kind, id: &str, bod
     if !stored(directory, kind).contains_key(id) {
         return not_found(quirks, kind, id);
     }
-    let resource = clean(body);
+    let resource = members_by_id(directory, quirks, kind, clean(body));
     let resource = if quirks.string_booleans { unstringify(resource) } else { resource };
-    if let Err(reply) = check(directory, quirks, kind, Some(id), &resource) {
+    if let Err(reply) =
+        immutable_name(directory, quirks, kind, id, &resource).and_then(|()| check(directory, quirks, kind, Some(id), &resource))
+    {
         return reply;
     }
     stored_mut(directory, kind).insert(id.to_owned(), Value::Object(resource));
@@ -400,18 +561,44 @@ fn patch(directory: &mut Directory, quirks: &Quirks, kind: Kind, id: &str, body:
     }
     let Some(Value::Array(operations)) = body.get("Operations") else { return syntax("Operations is required") };
     let mut resource = current.as_object().cloned().unwrap_or_default();
+    // Where members are listed by user name, PATCH works on the members as listed.
+    let by_name = quirks.members_by_user_name && kind == Kind::Groups;
+    if by_name {
+        let listed = render(directory, quirks, kind, id, &current, root);
+        resource.insert("members".into(), listed.get("members").cloned().unwrap_or(json!([])));
+    }
     for operation in operations {
         let op = operation.get("op").and_then(Value::as_str).unwrap_or_default();
         if !["add", "remove", "replace"].contains(&op) {
             return syntax(&format!("op {op:?} is not one of add, remove, replace (lower case)"));
         }
         let path = operation.get("path").and_then(Value::as_str);
+        if quirks.patch_members_only && !path.is_some_and(|p| p.to_ascii_lowercase().starts_with("members")) {
+            return Reply::json(501, json!({"schemas": [ERROR], "detail": "", "status": 501}));
+        }
         let value = operation.get("value").cloned();
-        if let Err(detail) = apply(&mut resource, op, path, value) {
-            return Reply::error(quirks, 400, Some("invalidPath"), &detail);
+        match apply(&mut resource, op, path, value) {
+            Err(detail) if by_name && detail.starts_with("no values") => {}
+            Err(detail) => return Reply::error(quirks, 400, Some("invalidPath"), &detail),
+            Ok(()) => {}
         }
     }
-    if let Err(reply) = check(directory, quirks, kind, Some(id), &resource) {
+    if by_name {
+        // Back from the listed form: a user name, or an id as sent.
+        let members: Vec<Value> = resource
+            .get("members")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m.get("value").and_then(Value::as_str))
+            .map(|value| directory.user_named(value).map_or(value.to_owned(), |(id, _)| id.clone()))
+            .map(|value| json!({"value": value}))
+            .collect();
+        resource.insert("members".into(), Value::Array(members));
+    }
+    if let Err(reply) =
+        immutable_name(directory, quirks, kind, id, &resource).and_then(|()| check(directory, quirks, kind, Some(id), &resource))
+    {
         return reply;
     }
     stored_mut(directory, kind).insert(id.to_owned(), Value::Object(resource));
@@ -436,22 +623,36 @@ fn apply(resource: &mut Map<String, Value>, op: &str, path: Option<&str>, value:
         return Ok(());
     };
     if let Some((attribute, rest)) = path.split_once('[') {
-        // attribute[value eq "x"]
-        let filter = rest.strip_suffix(']').ok_or("unclosed filter in path")?;
+        // attribute[sub eq "x"], optionally followed by .subAttribute
+        let (filter, after) = rest.split_once(']').ok_or("unclosed filter in path")?;
+        let target = after.strip_prefix('.').filter(|t| !t.is_empty());
         let (sub, wanted) = parse_filter(filter).ok_or("cannot parse the path's filter")?;
-        if !sub.eq_ignore_ascii_case("value") {
-            return Err("only value filters are supported in paths".into());
-        }
         let key = key_of(resource, attribute);
         let Some(Value::Array(items)) = resource.get_mut(&key) else { return Err(format!("no values of {attribute} match")) };
+        let matches = |item: &Value| item.as_object().and_then(|i| text(i, &sub)) == Some(wanted.as_str());
         let before = items.len();
-        match op {
-            "remove" => items.retain(|item| item.get("value").and_then(Value::as_str) != Some(wanted.as_str())),
-            _ => return Err("only remove is supported with a value filter".into()),
-        }
-        if items.len() == before {
+        let matched = items.iter().filter(|item| matches(item)).count();
+        if matched == 0 {
             return Err(format!("no values of {attribute} match"));
         }
+        match (op, target, value) {
+            ("remove", None, _) => items.retain(|item| !matches(item)),
+            ("replace", Some(target), Some(value)) => {
+                for item in items.iter_mut().filter(|item| matches(item)) {
+                    if let Some(object) = item.as_object_mut() {
+                        let target_key = key_of(object, target);
+                        object.insert(target_key, value.clone());
+                    }
+                }
+            }
+            ("replace", None, Some(value)) => {
+                for item in items.iter_mut().filter(|item| matches(item)) {
+                    *item = value.clone();
+                }
+            }
+            _ => return Err("this operation is not supported with a filter".into()),
+        }
+        let _ = before;
         return Ok(());
     }
     if let Some((parent, child)) = path.split_once('.') {

@@ -49,6 +49,22 @@ pub struct Quirks {
     pub numeric_status: bool,
     /// No `/ServiceProviderConfig`, `/ResourceTypes` or `/Schemas` (404).
     pub no_discovery: bool,
+    /// Members listed by user name, their `$ref` the user's location, which names the user by
+    /// user name too (`/Users/alice`); users carry `groups`; a user is read by id or user name; a
+    /// PATCH filter on members that matches nothing is accepted and does nothing.
+    pub members_by_user_name: bool,
+    /// Members listed as `{value, $ref, display}`, the `$ref` into `/Users/` whatever was sent,
+    /// and a member added always taken for a user: with ids users and groups share
+    /// ([`Directory::with_shared_numeric_ids`]), adding group 3 adds user 3. Users carry `groups`.
+    pub members_taken_for_users: bool,
+    /// Members listed exactly as they were sent: a member sent without `type` comes back without.
+    pub members_as_sent: bool,
+    /// PATCH serves `members` only; any other path answers 501 (a PUT of the resource works).
+    pub patch_members_only: bool,
+    /// A strict `/Schemas`, enforced: `name.formatted` required, `emails` and `phoneNumbers` with
+    /// a `value` only, no `roles`, members with `value` and a required `$ref`, and a group's
+    /// `displayName` immutable (a change answers 500 with scimType `mutability`).
+    pub strict_schema: bool,
 }
 
 /// A failure the fake answers instead of serving a request.
@@ -144,6 +160,11 @@ impl FakeScim {
     /// The service's state now.
     pub fn directory(&self) -> Directory {
         self.state().directory.clone()
+    }
+
+    /// Changes the service's state behind the API's back (as another administrator would).
+    pub fn edit(&self, change: impl FnOnce(&mut Directory)) {
+        change(&mut self.state().directory);
     }
 
     pub fn requests(&self) -> Vec<RecordedRequest> {

@@ -77,10 +77,11 @@ impl RetryPolicy {
     }
 }
 
-/// Codes a connector gives failures that the same request meets again: the host refused it, or
-/// the answer was not HTTP that can be read.
+/// Codes a connector gives failures that the same request meets again: the host refused it, the
+/// answer was not HTTP that can be read, or a change was applied in a way its read-back does not
+/// confirm (running it again could change more).
 fn is_final(code: Option<&str>) -> bool {
-    matches!(code, Some("EgressDenied" | "MalformedResponse"))
+    matches!(code, Some("EgressDenied" | "MalformedResponse" | "Unverified"))
 }
 
 /// No answer, a timeout, or a server error: worth another try.
@@ -134,6 +135,12 @@ mod tests {
         assert_eq!(policy.decide(&upstream(Some(404)), &mut Attempts::default()), Decision::GiveUp);
         assert_eq!(policy.decide(&ConnectorError::Unauthorized("x".into()), &mut Attempts::default()), Decision::GiveUp);
         assert!(matches!(policy.decide(&upstream(None), &mut Attempts::default()), Decision::RetryAfter(_)));
+    }
+
+    #[test]
+    fn a_change_its_read_back_does_not_confirm_is_never_retried() {
+        let unverified = ConnectorError::Upstream(UpstreamError { status: None, code: Some("Unverified".into()), message: "x".into() });
+        assert_eq!(RetryPolicy::default().decide(&unverified, &mut Attempts::default()), Decision::GiveUp);
     }
 
     #[test]

@@ -5,15 +5,16 @@
 //! both versions (see the runtime module).
 
 /// The contract version this host implements.
-pub const CONTRACT_VERSION: &str = "0.4.0";
+pub const CONTRACT_VERSION: &str = "0.5.0";
 
 /// The contract the host runs now.
-pub use v0_4 as latest;
+pub use v0_5 as latest;
 
-/// `accessgov:connector@0.4.0`: sync, provisioning (invite, delete, grant, revoke), the identity
-/// lifecycle (update, disable and enable accounts; create, update and delete resources), and
-/// connectors that declare their credentials, base URL and rate-limit headers.
-pub mod v0_4 {
+/// `accessgov:connector@0.5.0`: sync, provisioning (invite, delete, grant, revoke), the identity
+/// lifecycle (update, disable and enable accounts; create, update and delete resources),
+/// connectors that declare their credentials, base URL and rate-limit headers, and aliases by
+/// which grants may name their principals.
+pub mod v0_5 {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "connector-world",

@@ -20,6 +20,10 @@ pub fn call_failure(tenant: &TenantConfig, error: CallError, retried: u32) -> Ho
             ConnectorError::RateLimited(limit) => {
                 HostError::api(format!("{}{again}; the account's API rate limit is exhausted, run again later", limit.message))
             }
+            ConnectorError::Upstream(upstream) if upstream.code.as_deref() == Some("Unverified") => HostError::api(format!(
+                "{}; the change was not confirmed: sync to see what the service holds before changing it again",
+                upstream.message
+            )),
             ConnectorError::Upstream(upstream) => match upstream.status {
                 Some(status) if (200..300).contains(&status) => HostError::api(format!(
                     "{}; the API answered something the connector cannot read: report it with the endpoint named",

@@ -1,7 +1,7 @@
 //! Merging what a sync's pages found: a listing's own records win over the placeholders other
 //! listings reveal, and the result is the same whatever order the pages came in.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
@@ -93,7 +93,9 @@ impl Merged {
     /// Checks references, drops grants whose entitlement or principal is missing, and sorts.
     pub(crate) fn into_snapshot(self, tenant: &TenantConfig) -> Result<Snapshot> {
         let mut resources = Vec::with_capacity(self.resources.len());
+        let mut aliases = Aliases::default();
         for ((resource_type, id), (resource, _)) in self.resources {
+            aliases.add(&resource_type, &id, resource.aliases);
             // An API may echo a credential into any field; none reaches the snapshot. JSON
             // text holds JSON-escaped forms, which the redaction knows.
             let traits_json = tenant.credentials.redacted(&resource.traits_json);
@@ -133,22 +135,47 @@ impl Merged {
         let entitlement_ids: std::collections::BTreeSet<&str> = entitlements.iter().map(|e| e.id.as_str()).collect();
 
         let mut dropped = 0u64;
-        let mut grants = Vec::with_capacity(self.grants.len());
+        let mut unresolved = 0u64;
+        let mut grants: BTreeMap<String, GrantRecord> = BTreeMap::new();
         for grant in self.grants.into_values() {
-            let principal = key(&grant.principal);
-            if !entitlement_ids.contains(grant.entitlement.as_str()) || !known.contains(&principal) {
+            if !entitlement_ids.contains(grant.entitlement.as_str()) {
                 dropped += 1;
-                if dropped as usize <= DROPPED_GRANTS_LOGGED {
+                if dropped + unresolved <= DROPPED_GRANTS_LOGGED as u64 {
                     let shown = crate::text::escape_controls(&grant.id);
-                    tracing::warn!(tenant = %tenant.id, "dropped grant {shown}: its entitlement or principal is not in the account (changed during the sync?)");
+                    tracing::warn!(tenant = %tenant.id, "dropped grant {shown}: its entitlement is not in the account (changed during the sync?)");
                 }
                 continue;
             }
-            grants.push(GrantRecord { id: grant.id, entitlement: grant.entitlement, principal, expandable: grant.expandable });
+            let principal = key(&grant.principal);
+            let principal = if known.contains(&principal) {
+                principal
+            } else {
+                match aliases.resolve(&principal.resource_type, std::iter::once(&principal.id).chain(&grant.principal_aliases)) {
+                    Some(id) => ResourceKey { resource_type: principal.resource_type, id: id.to_owned() },
+                    None => {
+                        unresolved += 1;
+                        if dropped + unresolved <= DROPPED_GRANTS_LOGGED as u64 {
+                            let shown = crate::text::escape_controls(&grant.id);
+                            let named = format!("{}:{}", principal.resource_type, principal.id);
+                            let named = crate::text::escape_controls(&named);
+                            tracing::warn!(tenant = %tenant.id, "left out grant {shown}: its principal {named} is none of the {}s listed, by id or alias", principal.resource_type);
+                        }
+                        continue;
+                    }
+                }
+            };
+            // A grant named by an alias is reported under the principal's id, as every other is.
+            let id = if principal.id == grant.principal.id {
+                grant.id
+            } else {
+                format!("{}:{}:{}", grant.entitlement, principal.resource_type, principal.id)
+            };
+            grants.insert(id.clone(), GrantRecord { id, entitlement: grant.entitlement, principal, expandable: grant.expandable });
         }
-        if dropped as usize > DROPPED_GRANTS_LOGGED {
-            tracing::warn!(tenant = %tenant.id, "dropped {dropped} grants in all");
+        if dropped + unresolved > DROPPED_GRANTS_LOGGED as u64 {
+            tracing::warn!(tenant = %tenant.id, "left out {} grants in all: {dropped} whose entitlement and {unresolved} whose principal was not listed", dropped + unresolved);
         }
+        let grants: Vec<GrantRecord> = grants.into_values().collect();
         Ok(Snapshot {
             format: FORMAT.into(),
             connector: ConnectorInfo { name: String::new(), version: String::new() },
@@ -159,7 +186,98 @@ impl Merged {
             resources,
             entitlements,
             grants,
-            stats: Stats { dropped_grants: dropped, ..Stats::default() },
+            stats: Stats { dropped_grants: dropped + unresolved, unresolved_principals: unresolved, ..Stats::default() },
         })
+    }
+}
+
+/// The other keys resources go by, for grants that name their principal by one.
+#[derive(Default)]
+struct Aliases(HashMap<(String, String), Option<String>>);
+
+impl Aliases {
+    fn add(&mut self, resource_type: &str, id: &str, aliases: Vec<String>) {
+        for alias in aliases {
+            self.0
+                .entry((resource_type.to_owned(), alias))
+                .and_modify(|named| {
+                    // An alias two resources share names neither.
+                    if named.as_deref() != Some(id) {
+                        *named = None;
+                    }
+                })
+                .or_insert_with(|| Some(id.to_owned()));
+        }
+    }
+
+    /// The id of the one resource of `resource_type` that the first resolving key names.
+    fn resolve<'k>(&self, resource_type: &str, keys: impl Iterator<Item = &'k String>) -> Option<&str> {
+        if self.0.is_empty() {
+            return None;
+        }
+        keys.filter_map(|key| self.0.get(&(resource_type.to_owned(), key.clone()))).find_map(|named| named.as_deref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bindings::latest::types::ResourceRef;
+    use crate::credentials::Credentials;
+    use crate::tenant::TenantConfig;
+
+    fn resource(resource_type: &str, id: &str, aliases: &[&str]) -> Resource {
+        Resource {
+            resource_type: resource_type.into(),
+            id: id.into(),
+            display_name: id.into(),
+            traits_json: "{}".into(),
+            aliases: aliases.iter().map(|a| (*a).to_owned()).collect(),
+        }
+    }
+
+    fn member(principal: &str, aliases: &[&str]) -> Grant {
+        Grant {
+            id: format!("group:g1:member:user:{principal}"),
+            entitlement: "group:g1:member".into(),
+            principal: ResourceRef { resource_type: "user".into(), id: principal.into() },
+            expandable: Vec::new(),
+            principal_aliases: aliases.iter().map(|a| (*a).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn grants_naming_a_principal_by_alias_are_reported_under_its_id() {
+        let mut merged = Merged::default();
+        let page = Page {
+            resources: vec![
+                resource("user", "5f1c", &["https://s/Users/alice"]),
+                resource("user", "77aa", &["https://s/Users/bob", "shared"]),
+                resource("user", "99bb", &["shared"]),
+                resource("group", "g1", &[]),
+            ],
+            entitlements: vec![Entitlement {
+                id: "group:g1:member".into(),
+                resource: ResourceRef { resource_type: "group".into(), id: "g1".into() },
+                slug: "member".into(),
+                display_name: "g1 member".into(),
+                grantable_to: vec!["user".into()],
+            }],
+            grants: vec![
+                member("alice", &["https://s/Users/alice"]),
+                member("77aa", &[]),
+                member("https://s/Users/bob", &[]),
+                member("shared", &[]),
+                member("carol", &["https://s/Users/carol"]),
+            ],
+            next_page_token: None,
+        };
+        merged.add(page, Some("user")).unwrap();
+        let tenant = TenantConfig::new("t", "https://s", Credentials::new("k", "s"));
+        let snapshot = merged.into_snapshot(&tenant).unwrap();
+        let grants: Vec<&str> = snapshot.grants.iter().map(|g| g.id.as_str()).collect();
+        assert_eq!(grants, ["group:g1:member:user:5f1c", "group:g1:member:user:77aa"], "bob's two names are one grant");
+        assert_eq!(snapshot.grants[0].principal.id, "5f1c");
+        assert_eq!((snapshot.stats.dropped_grants, snapshot.stats.unresolved_principals), (2, 2), "an alias two share, and one nobody has");
     }
 }

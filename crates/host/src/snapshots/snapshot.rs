@@ -87,6 +87,14 @@ pub struct Stats {
     /// Grants dropped because their entitlement or principal was not found (a change mid-sync).
     #[serde(default)]
     pub dropped_grants: u64,
+    /// Of those, grants whose principal matched no listed resource, by id or alias (a member the
+    /// service names in a way no listing shows).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unresolved_principals: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl Snapshot {
