@@ -422,6 +422,23 @@ fn strictly(quirks: &Quirks, user: &Map<String, Value>) -> Result<(), Reply> {
     Ok(())
 }
 
+/// What a strict schema refuses of members a client sends: sub-attributes it does not declare,
+/// and no `$ref`.
+fn strict_members(quirks: &Quirks, members: Option<&Value>) -> Result<(), Reply> {
+    if !quirks.strict_schema {
+        return Ok(());
+    }
+    for member in members.and_then(Value::as_array).into_iter().flatten() {
+        if let Some(extra) = member.as_object().and_then(|m| m.keys().find(|k| !["value", "$ref", "display"].contains(&k.as_str()))) {
+            return Err(Reply::error(quirks, 400, Some("invalidSyntax"), &format!("Extra inputs are not permitted: members.{extra}")));
+        }
+        if member.get("$ref").is_none() {
+            return Err(Reply::error(quirks, 400, Some("invalidValue"), "Field '$ref' is required but value is missing: members"));
+        }
+    }
+    Ok(())
+}
+
 /// A strict schema's group `displayName` is immutable: a change is refused as the quirk's
 /// service does, with a 500 that names its SCIM error type.
 fn immutable_name(directory: &Directory, quirks: &Quirks, kind: Kind, id: &str, resource: &Map<String, Value>) -> Result<(), Reply> {
@@ -477,22 +494,9 @@ fn check(directory: &Directory, quirks: &Quirks, kind: Kind, id: Option<&str>, r
             }
             if let Some(Value::Array(members)) = resource.get("members") {
                 for member in members {
-                    if quirks.strict_schema {
-                        let extra = member.as_object().and_then(|m| m.keys().find(|k| !["value", "$ref", "display"].contains(&k.as_str())));
-                        if let Some(extra) = extra {
-                            return Err(Reply::error(
-                                quirks,
-                                400,
-                                Some("invalidSyntax"),
-                                &format!("Extra inputs are not permitted: members.{extra}"),
-                            ));
-                        }
-                        if member.get("$ref").is_none() {
-                            return Err(invalid("Field '$ref' is required but value is missing: members".into()));
-                        }
-                    }
                     let value = member.get("value").and_then(Value::as_str).unwrap_or_default();
-                    if directory.kind_of(value).is_none() || Some(value) == id {
+                    let itself = Some(value) == id && directory.kind_of(value) == Some("group");
+                    if directory.kind_of(value).is_none() || itself {
                         return Err(invalid(format!("member {value:?} does not exist")));
                     }
                 }
@@ -503,6 +507,9 @@ fn check(directory: &Directory, quirks: &Quirks, kind: Kind, id: Option<&str>, r
 }
 
 fn create(directory: &mut Directory, quirks: &Quirks, kind: Kind, body: Map<String, Value>, root: &str) -> Reply {
+    if let Err(reply) = strict_members(quirks, body.get("members")) {
+        return reply;
+    }
     let resource = members_by_id(directory, quirks, kind, clean(body));
     if let Err(reply) = check(directory, quirks, kind, None, &resource) {
         return reply;
@@ -577,6 +584,11 @@ fn patch(directory: &mut Directory, quirks: &Quirks, kind: Kind, id: &str, body:
             return Reply::json(501, json!({"schemas": [ERROR], "detail": "", "status": 501}));
         }
         let value = operation.get("value").cloned();
+        if kind == Kind::Groups && path.is_some_and(|p| p.eq_ignore_ascii_case("members")) && op != "remove" {
+            if let Err(reply) = strict_members(quirks, value.as_ref()) {
+                return reply;
+            }
+        }
         match apply(&mut resource, op, path, value) {
             Err(detail) if by_name && detail.starts_with("no values") => {}
             Err(detail) => return Reply::error(quirks, 400, Some("invalidPath"), &detail),

@@ -76,6 +76,8 @@ pub enum ScimFault {
     Unavailable,
     /// Does the change, then answers 503 as if it had not (a lost answer).
     AppliedThenUnavailable,
+    /// Answers as if it had made the change (the resource as changed) and keeps nothing of it.
+    AcceptedNotApplied,
 }
 
 #[derive(Debug, Clone)]
@@ -224,7 +226,10 @@ async fn respond(state: &Mutex<State>, request: Request<Incoming>) -> Response<F
                 let root = format!("http://{host}{ROOT}");
                 let call =
                     Call { method: &method, path: &path, query: fake_support::parse_query(query.as_deref()), body: &body, root: &root };
-                let reply = handlers::handle(&mut state.directory, &quirks, &call);
+                let reply = match fault {
+                    Some(ScimFault::AcceptedNotApplied) => handlers::handle(&mut state.directory.clone(), &quirks, &call),
+                    _ => handlers::handle(&mut state.directory, &quirks, &call),
+                };
                 match fault {
                     Some(ScimFault::AppliedThenUnavailable) => Reply::error(&quirks, 503, None, "Service unavailable"),
                     _ => reply,

@@ -10,6 +10,7 @@ mod provision;
 mod robustness;
 mod sandbox;
 mod scim;
+mod scim_deviations;
 mod second_connector;
 mod sync;
 mod upstream;
