@@ -13,7 +13,7 @@ use crate::model::{
     AccountChanges, ActivationOutcome, ConnectorError, CreateOutcome, DeleteOutcome, NewResource, Resource, ResourceChanges, ResourceRef,
     Result, TEAM, UpdateOutcome,
 };
-use crate::provision::{ACCOUNT, check_id, check_name, check_phone};
+use crate::provision::{ACCOUNT, check_id, check_name, check_phone, unverified};
 use crate::transport::{Transport, encode};
 
 /// What to do instead of disabling a user through the REST API.
@@ -86,12 +86,28 @@ impl<T: Transport> Connector<'_, T> {
             let resource = self.read("GET /v1/users/{id}", &endpoint, |notes| mapping::user_resource(0, &current, notes))?;
             return Ok(UpdateOutcome::Unchanged(resource));
         }
-        let (endpoint, response) = self.send("PATCH", path.clone(), Some(Value::Object(body)))?;
+        let (endpoint, response) = self.send("PATCH", path.clone(), Some(Value::Object(body.clone())))?;
         api::check_status(&endpoint, &response)?;
-        // Read back rather than trust the PATCH answer's shape: what sync would see now.
-        let (endpoint, response) = self.user(&path, user_id)?;
-        let user: api::User = api::decode_data(&endpoint, &response)?;
-        let resource = self.read("GET /v1/users/{id}", &endpoint, |notes| mapping::user_resource(0, &user, notes))?;
+        // Read back rather than trust the PATCH answer: what sync would see now.
+        let (read, answer) = self.user(&path, user_id)?;
+        let user: api::User = api::decode_data(&read, &answer)?;
+        let now = [
+            ("given_name", user.given_name.as_deref().map(str::trim)),
+            ("family_name", user.family_name.as_deref().map(str::trim)),
+            ("phone", user.phone.as_deref().map(str::trim)),
+            ("role", user.role.exact_trimmed()),
+        ];
+        let missing: Vec<String> = now
+            .iter()
+            .filter_map(|(field, shown)| {
+                let asked = body.get(*field)?.as_str()?;
+                (*shown != Some(asked)).then(|| format!("{field} {} (asked {asked:?})", shown.map_or("none".into(), |s| format!("{s:?}"))))
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(unverified(format!("{endpoint} was accepted, but user {user_id} read back shows {}", missing.join(", "))));
+        }
+        let resource = self.read("GET /v1/users/{id}", &read, |notes| mapping::user_resource(0, &user, notes))?;
         Ok(UpdateOutcome::Updated(resource))
     }
 
@@ -138,7 +154,17 @@ impl<T: Transport> Connector<'_, T> {
         }
         let team: api::Team = api::decode_data(&endpoint, &response)?;
         let created = self.read("POST /v1/teams", &endpoint, |notes| mapping::team_resource(0, &team, notes))?;
-        Ok(CreateOutcome::Created(created))
+        let path = format!("/v1/teams/{}", encode(&created.id));
+        let Some(stored) = self.get_optional::<api::Team>(&path)? else {
+            return Err(unverified(format!("{endpoint} answered {}, but team {} cannot be read back", response.status, created.id)));
+        };
+        if stored.name.trimmed() != Some(name) {
+            return Err(unverified(format!(
+                "{endpoint} answered {}, but team {} read back is not named {name:?}",
+                response.status, created.id
+            )));
+        }
+        Ok(CreateOutcome::Created(self.team_resource(&path, &stored)?))
     }
 
     pub fn update_resource(&self, target: &ResourceRef, changes: &ResourceChanges) -> Result<UpdateOutcome> {
@@ -170,20 +196,27 @@ impl<T: Transport> Connector<'_, T> {
         {
             return Err(invalid(format!("another team ({}) is named {name:?} already; choose another name", other.id)));
         }
-        let (endpoint, response) = self.send("PATCH", path.clone(), Some(Value::Object(body)))?;
+        let (endpoint, response) = self.send("PATCH", path.clone(), Some(Value::Object(body.clone())))?;
         api::check_status(&endpoint, &response)?;
         let team = self.team(&path, &target.id)?;
+        let now = [("name", team.name.trimmed()), ("description", team.description.trimmed()), ("role", team.role.exact_trimmed())];
+        let missing: Vec<String> = now
+            .iter()
+            .filter_map(|(field, shown)| {
+                let asked = body.get(*field)?.as_str()?;
+                (*shown != Some(asked)).then(|| format!("{field} {} (asked {asked:?})", shown.map_or("none".into(), |s| format!("{s:?}"))))
+            })
+            .collect();
+        if !missing.is_empty() {
+            return Err(unverified(format!("{endpoint} was accepted, but team {} read back shows {}", target.id, missing.join(", "))));
+        }
         Ok(UpdateOutcome::Updated(self.team_resource(&path, &team)?))
     }
 
     pub fn delete_resource(&self, target: &ResourceRef) -> Result<DeleteOutcome> {
         require_team(&target.resource_type)?;
         check_id(&target.id, "team id")?;
-        let (endpoint, response) = self.send("DELETE", format!("/v1/teams/{}", encode(&target.id)), None)?;
-        match response.status {
-            404 => Ok(DeleteOutcome::NotFound),
-            _ => api::check_status(&endpoint, &response).map(|()| DeleteOutcome::Deleted),
-        }
+        self.delete_confirmed(&format!("/v1/teams/{}", encode(&target.id)), "/v1/teams")
     }
 
     fn team(&self, path: &str, team_id: &str) -> Result<api::Team> {
@@ -230,12 +263,24 @@ mod tests {
         r#"{"data":{"id":"u1","email":"ann@example.com","given_name":"Ann","family_name":"Lee","phone":"+15550001","role":null}}"#;
 
     #[test]
-    fn an_update_sends_only_the_fields_that_differ() {
-        let canned = Canned::new(&[(200, ANN), (200, r#"{"code":"Success"}"#), (200, ANN)]);
+    fn an_update_sends_only_the_fields_that_differ_and_is_read_back() {
+        const SMITH: &str =
+            r#"{"data":{"id":"u1","email":"ann@example.com","given_name":"Ann","family_name":"Smith","phone":"+15550001","role":null}}"#;
+        let canned = Canned::new(&[(200, ANN), (200, r#"{"code":"Success"}"#), (200, SMITH)]);
         let changes = AccountChanges { given_name: Some("Ann".into()), family_name: Some("Smith".into()), ..Default::default() };
         assert!(matches!(connector(&canned).update_account("u1", &changes), Ok(UpdateOutcome::Updated(_))));
         let seen = canned.seen.borrow();
         assert_eq!(seen[1], r#"PATCH https://api.example/v1/users/u1 {"family_name":"Smith"}"#);
+
+        // Accepted, and not applied: the read-back says so, exit 4, never "updated".
+        let canned = Canned::new(&[(200, ANN), (200, r#"{"code":"Success"}"#), (200, ANN)]);
+        match connector(&canned).update_account("u1", &changes) {
+            Err(ConnectorError::Upstream { code: Some(code), message, .. }) => {
+                assert_eq!(code, "Unverified");
+                assert!(message.contains(r#"family_name "Lee" (asked "Smith")"#), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

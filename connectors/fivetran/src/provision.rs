@@ -26,6 +26,10 @@ fn invalid(message: String) -> ConnectorError {
     ConnectorError::InvalidArgument(message)
 }
 
+pub(crate) fn unverified(message: String) -> ConnectorError {
+    ConnectorError::unverified(message)
+}
+
 pub(crate) use connector_sdk::checks::{check_email, check_person_name as check_name, check_phone};
 
 pub(crate) fn check_id(id: &str, what: &str) -> Result<()> {
@@ -72,6 +76,20 @@ impl<T: Transport> Connector<'_, T> {
         }
         let user: api::User = api::decode_data(&endpoint, &response)?;
         let created = self.read("POST /v1/users", &endpoint, |notes| mapping::user_resource(0, &user, notes))?;
+        // What the account holds now, not what the answer to the POST said.
+        let path = format!("/v1/users/{}", encode(&created.id));
+        let (read, answer) = self.send("GET", path.clone(), None)?;
+        if answer.status == 404 {
+            return Err(unverified(format!("{endpoint} answered {}, but user {} cannot be read back", response.status, created.id)));
+        }
+        let stored: api::User = api::decode_data(&read, &answer)?;
+        if !stored.email.trimmed().is_some_and(|e| e.eq_ignore_ascii_case(email)) {
+            return Err(unverified(format!(
+                "{endpoint} answered {}, but user {} read back has another email",
+                response.status, created.id
+            )));
+        }
+        let created = self.read("GET /v1/users/{id}", &format!("GET {path}"), |notes| mapping::user_resource(0, &stored, notes))?;
         Ok(CreateOutcome::Created(created))
     }
 
@@ -84,10 +102,26 @@ impl<T: Transport> Connector<'_, T> {
                 "refusing to delete user {user_id}: it owns the API key in use; delete it with another administrator's key"
             )));
         }
-        let (endpoint, response) = self.send("DELETE", format!("/v1/users/{}", encode(user_id)), None)?;
-        match response.status {
-            404 => Ok(DeleteOutcome::NotFound),
-            _ => api::check_status(&endpoint, &response).map(|()| DeleteOutcome::Deleted),
+        self.delete_confirmed(&format!("/v1/users/{}", encode(user_id)), "/v1/users")
+    }
+
+    /// DELETE `path`: `deleted` once a read finds it gone; `not_found` when the API says so and
+    /// its `collection` answers (a 404 from a wrong base URL says nothing about the resource).
+    pub(crate) fn delete_confirmed(&self, path: &str, collection: &str) -> Result<DeleteOutcome> {
+        let (endpoint, response) = self.send("DELETE", path.to_owned(), None)?;
+        if response.status == 404 {
+            let (listing, answer) = self.send("GET", format!("{collection}?limit=1"), None)?;
+            api::check_status(&listing, &answer)?;
+            return Ok(DeleteOutcome::NotFound);
+        }
+        api::check_status(&endpoint, &response)?;
+        let (read, answer) = self.send("GET", path.to_owned(), None)?;
+        match answer.status {
+            404 => Ok(DeleteOutcome::Deleted),
+            _ => {
+                api::check_status(&read, &answer)?;
+                Err(unverified(format!("{endpoint} answered {}, but {read} still finds it", response.status)))
+            }
         }
     }
 
@@ -131,7 +165,16 @@ impl<T: Transport> Connector<'_, T> {
         if current.as_deref() == Some(role) {
             return Ok((GrantChange::AlreadyHeld, None));
         }
-        self.write("PATCH", path, json!({"role": role}))?;
+        self.write("PATCH", path.clone(), json!({"role": role}))?;
+        let now = self.current_account_role(principal)?;
+        if now.as_deref() != Some(role) {
+            return Err(unverified(format!(
+                "PATCH {path} was accepted, but {} {}'s account role is {} when read back, not {role:?}",
+                principal.resource_type,
+                principal.id,
+                now.map_or("none".to_owned(), |r| format!("{r:?}"))
+            )));
+        }
         Ok(match current {
             Some(old) => (GrantChange::Updated, Some(ids::grant_id(&Target::AccountRole { role: old }, principal))),
             None => (GrantChange::Granted, None),
@@ -147,6 +190,14 @@ impl<T: Transport> Connector<'_, T> {
             return Ok(false);
         }
         self.write("DELETE", format!("{}/role", principal_path(principal)), Value::Null)?;
+        if self.current_account_role(principal)?.as_deref() == Some(role) {
+            return Err(unverified(format!(
+                "DELETE {}/role was accepted, but {} {} still holds {role:?} when read back",
+                principal_path(principal),
+                principal.resource_type,
+                principal.id
+            )));
+        }
         Ok(true)
     }
 
@@ -166,18 +217,26 @@ impl<T: Transport> Connector<'_, T> {
         let role = if manager { TEAM_MANAGER } else { TEAM_MEMBER };
         let path = format!("/v1/teams/{}/users", encode(team));
         let member_path = format!("{path}/{}", encode(user));
-        match self.get_optional::<api::TeamMembership>(&member_path)? {
+        let outcome = match self.get_optional::<api::TeamMembership>(&member_path)? {
             None => {
                 self.write("POST", path, json!({"user_id": user, "role": role}))?;
-                Ok((GrantChange::Granted, None))
+                (GrantChange::Granted, None)
             }
-            Some(current) if current.role.exact_trimmed() == Some(role) => Ok((GrantChange::AlreadyHeld, None)),
+            Some(current) if current.role.exact_trimmed() == Some(role) => return Ok((GrantChange::AlreadyHeld, None)),
             Some(current) => {
-                self.write("PATCH", member_path, json!({"role": role}))?;
+                self.write("PATCH", member_path.clone(), json!({"role": role}))?;
                 let old = Target::TeamMembership { team: team.into(), manager: current.role.exact_trimmed() == Some(TEAM_MANAGER) };
-                Ok((GrantChange::Updated, Some(ids::grant_id(&old, &ResourceRef::new(USER, user)))))
+                (GrantChange::Updated, Some(ids::grant_id(&old, &ResourceRef::new(USER, user))))
             }
+        };
+        let now = self.get_optional::<api::TeamMembership>(&member_path)?;
+        if now.as_ref().and_then(|m| m.role.exact_trimmed()) != Some(role) {
+            return Err(unverified(format!(
+                "the change was accepted, but team {team} shows user {user} {} when read back",
+                now.and_then(|m| m.role.exact_trimmed().map(|r| format!("as {r:?}"))).unwrap_or_else(|| "as no member".into())
+            )));
         }
+        Ok(outcome)
     }
 
     fn revoke_team_membership(&self, team: &str, manager: bool, user: &str) -> Result<bool> {
@@ -186,7 +245,10 @@ impl<T: Transport> Connector<'_, T> {
         if (current.role.exact_trimmed() == Some(TEAM_MANAGER)) != manager {
             return Ok(false);
         }
-        self.write("DELETE", member_path, Value::Null)?;
+        self.write("DELETE", member_path.clone(), Value::Null)?;
+        if self.get_optional::<api::TeamMembership>(&member_path)?.is_some() {
+            return Err(unverified(format!("DELETE {member_path} was accepted, but team {team} still lists user {user} when read back")));
+        }
         Ok(true)
     }
 
@@ -194,21 +256,31 @@ impl<T: Transport> Connector<'_, T> {
         self.require_role(role, DESTINATION)?;
         let path = format!("{}/groups", principal_path(principal));
         let membership_path = format!("{path}/{}", encode(group));
-        match self.get_optional::<api::Membership>(&membership_path)? {
+        let outcome = match self.get_optional::<api::Membership>(&membership_path)? {
             None => {
                 self.write("POST", path, json!({"id": group, "role": role}))?;
-                Ok((GrantChange::Granted, None))
+                (GrantChange::Granted, None)
             }
-            Some(current) if current.role.exact_trimmed() == Some(role) => Ok((GrantChange::AlreadyHeld, None)),
+            Some(current) if current.role.exact_trimmed() == Some(role) => return Ok((GrantChange::AlreadyHeld, None)),
             Some(current) => {
-                self.write("PATCH", membership_path, json!({"role": role}))?;
+                self.write("PATCH", membership_path.clone(), json!({"role": role}))?;
                 let replaced = current
                     .role
                     .exact_trimmed()
                     .map(|old| ids::grant_id(&Target::GroupAccess { group: group.into(), role: old.to_owned() }, principal));
-                Ok((if replaced.is_some() { GrantChange::Updated } else { GrantChange::Granted }, replaced))
+                (if replaced.is_some() { GrantChange::Updated } else { GrantChange::Granted }, replaced)
             }
+        };
+        let now = self.get_optional::<api::Membership>(&membership_path)?;
+        if now.as_ref().and_then(|m| m.role.exact_trimmed()) != Some(role) {
+            return Err(unverified(format!(
+                "the change was accepted, but {} {} holds {} on destination {group} when read back",
+                principal.resource_type,
+                principal.id,
+                now.and_then(|m| m.role.exact_trimmed().map(|r| format!("{r:?}"))).unwrap_or_else(|| "no role".into())
+            )));
         }
+        Ok(outcome)
     }
 
     fn revoke_group_access(&self, group: &str, role: &str, principal: &ResourceRef) -> Result<bool> {
@@ -217,7 +289,13 @@ impl<T: Transport> Connector<'_, T> {
         if current.role.exact_trimmed() != Some(role) {
             return Ok(false);
         }
-        self.write("DELETE", membership_path, Value::Null)?;
+        self.write("DELETE", membership_path.clone(), Value::Null)?;
+        if self.get_optional::<api::Membership>(&membership_path)?.is_some() {
+            return Err(unverified(format!(
+                "DELETE {membership_path} was accepted, but {} {} still holds access to destination {group} when read back",
+                principal.resource_type, principal.id
+            )));
+        }
         Ok(true)
     }
 
@@ -229,7 +307,7 @@ impl<T: Transport> Connector<'_, T> {
     }
 
     /// The `data` of a single-object answer, or none on 404.
-    fn get_optional<D: DeserializeOwned>(&self, path: &str) -> Result<Option<D>> {
+    pub(crate) fn get_optional<D: DeserializeOwned>(&self, path: &str) -> Result<Option<D>> {
         let (endpoint, response) = self.send("GET", path.to_owned(), None)?;
         if response.status == 404 {
             return Ok(None);
@@ -323,7 +401,8 @@ mod tests {
     fn roles_the_api_pads_with_blanks_compare_as_sync_reports_them() {
         // Sync reports " Destination Reviewer " as `group:g1:Destination Reviewer`: revoking that
         // grant deletes the membership.
-        let canned = Canned::new(&[(200, r#"{"data":{"id":"g1","role":" Destination Reviewer "}}"#), (200, r#"{"code":"Success"}"#)]);
+        let canned =
+            Canned::new(&[(200, r#"{"data":{"id":"g1","role":" Destination Reviewer "}}"#), (200, r#"{"code":"Success"}"#), (404, "")]);
         let outcome = connector(&canned).revoke("group:g1:Destination Reviewer:user:u1").unwrap();
         assert_eq!(outcome.change, RevokeChange::Revoked);
         assert!(canned.seen.borrow()[1].starts_with("DELETE https://api.example/v1/users/u1/groups/g1"), "{:?}", canned.seen.borrow());
@@ -349,11 +428,31 @@ mod tests {
 
     #[test]
     fn an_invite_sends_only_what_was_given() {
-        let canned = Canned::new(&[(200, NO_USERS), (201, r#"{"data":{"id":"u1","email":"a@b.co","active":true}}"#)]);
+        const CREATED: &str = r#"{"data":{"id":"u1","email":"a@b.co","active":true}}"#;
+        let canned = Canned::new(&[(200, NO_USERS), (201, CREATED), (200, CREATED)]);
         let account =
             NewAccount { email: " a@b.co ".into(), given_name: "A".into(), family_name: "B".into(), account_role: None, phone: None };
         assert!(matches!(connector(&canned).provision(&account), Ok(CreateOutcome::Created(_))));
         let seen = canned.seen.borrow();
         assert_eq!(seen[1], r#"POST https://api.example/v1/users {"email":"a@b.co","family_name":"B","given_name":"A"}"#);
+        assert_eq!(seen[2], "GET https://api.example/v1/users/u1", "read back");
+    }
+
+    #[test]
+    fn a_revoke_the_read_back_still_shows_is_unverified_and_a_delete_is_confirmed() {
+        let held = r#"{"data":{"user_id":"u1","role":"Team Member"}}"#;
+        let canned = Canned::new(&[(200, held), (200, r#"{"code":"Success"}"#), (200, held)]);
+        let error = connector(&canned).revoke("team:t1:member:user:u1").unwrap_err();
+        assert!(
+            matches!(&error, ConnectorError::Upstream { code: Some(c), message, .. } if c == "Unverified" && message.contains("still lists user u1")),
+            "{error:?}"
+        );
+
+        let account = r#"{"data":{"account_id":"a1","user_id":"u0","system_key_id":null}}"#;
+        let canned = Canned::new(&[(200, account), (200, r#"{"code":"Success"}"#), (404, r#"{"code":"NotFound_User"}"#)]);
+        assert_eq!(connector(&canned).deprovision("u1").unwrap(), DeleteOutcome::Deleted);
+        assert_eq!(canned.seen.borrow()[2], "GET https://api.example/v1/users/u1");
+        let canned = Canned::new(&[(200, account), (404, "{}"), (404, "not here")]);
+        assert!(connector(&canned).deprovision("u1").is_err(), "a 404 from a base URL that serves nothing is not an answer");
     }
 }

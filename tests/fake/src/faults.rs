@@ -16,6 +16,8 @@ pub enum Fault {
     Malformed,
     /// The request takes effect, then the answer is a 503: the client cannot tell it worked.
     AppliedThenUnavailable,
+    /// `200 Success`, and the request takes no effect: what a read-back has to catch.
+    AcceptedNotApplied,
     /// A 503 whose message echoes the request's `Authorization` header and its token, as a
     /// careless proxy or gateway does.
     EchoesCredentials,

@@ -344,6 +344,9 @@ fn reply(state: &mut State, call: &routes::Request<'_>, authorization: Option<&s
         return Reply::error(403, "Forbidden", why);
     }
     let key = key.clone();
+    if matches!(fault, Some(Fault::AcceptedNotApplied)) {
+        return Reply::json(200, serde_json::json!({"code": "Success", "message": "Operation completed"}));
+    }
     let State { account, listings, .. } = state;
     let reply = routes::route(account, &key, call, listings);
     match fault {

@@ -241,3 +241,25 @@ async fn validation_reads_each_type_once_over_one_connection() {
     assert_eq!(fake.requests().len(), 1 + validation.reads.len(), "{:?}", fake.requests());
     assert_eq!(fake.connections(), 1, "the calls share the run's connections");
 }
+
+#[tokio::test]
+async fn a_change_the_api_accepts_without_applying_exits_4_and_is_never_reported_done() {
+    let (fake, account, tenant) = setup();
+    let user = some_user(&account);
+    let team = account.teams.keys().find(|t| !account.team_users.contains_key(&((*t).clone(), user.clone()))).unwrap().clone();
+    let before = grants(&tenant).await;
+    fake.inject(FaultRule::new("/v1/teams", 1, Fault::AcceptedNotApplied).method("POST"));
+    let error = grant(runtime(), &tenant, &format!("team:{team}:member"), &format!("user:{user}")).await.map(|o| to_json(&o)).unwrap_err();
+    assert_eq!(error.exit_status(), 4, "{error}");
+    assert!(error.to_string().contains(&format!("shows user {user} as no member")), "{error}");
+    assert_eq!(writes(&fake).iter().filter(|w| w.starts_with("POST /v1/teams")).count(), 1, "not retried: {:?}", writes(&fake));
+
+    let held = before.iter().find(|g| g.starts_with("team:") && g.contains(":user:")).unwrap().clone();
+    fake.inject(FaultRule::new("/v1/teams", 1, Fault::AcceptedNotApplied).method("DELETE"));
+    let error = revoke(runtime(), &tenant, &held).await.map(|o| to_json(&o)).unwrap_err();
+    assert_eq!(error.exit_status(), 4, "{error}");
+    fake.inject(FaultRule::new("/v1/users", 1, Fault::AcceptedNotApplied).method("DELETE"));
+    let error = deprovision(runtime(), &tenant, &user).await.map(|o| to_json(&o)).unwrap_err();
+    assert_eq!(error.exit_status(), 4, "{error}");
+    assert_eq!(grants(&tenant).await, before, "nothing changed, and nothing was said to have");
+}
