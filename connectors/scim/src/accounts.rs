@@ -78,14 +78,15 @@ pub fn with_account_role(discovery: &Discovery, user: &Value, held: &[HeldRole],
 }
 
 /// The phone number a change of phone replaces: the work number, else the primary, else the
-/// only one. None when the user has none (the new number is added).
+/// first (the one sync reports as the user's phone). None when the user has none (the new
+/// number is added).
 fn phone_to_replace(user: Obj<'_>) -> Option<(usize, Obj<'_>)> {
     let phones: Vec<Obj<'_>> = user.list("phoneNumbers").into_iter().filter_map(Obj::of).collect();
     let pick = phones
         .iter()
         .position(|p| p.str("type").is_some_and(|t| t.eq_ignore_ascii_case("work")))
         .or_else(|| phones.iter().position(|p| p.bool("primary") == Some(true)))
-        .or(if phones.len() == 1 { Some(0) } else { None })?;
+        .or(if phones.is_empty() { None } else { Some(0) })?;
     Some((pick, phones[pick]))
 }
 
@@ -315,14 +316,17 @@ impl<T: Transport> Client<'_, T> {
             precise.push(json!({"op": "replace", "path": "name.familyName", "value": family}));
             name_value["familyName"] = json!(family);
         }
+        // `name.formatted` follows the parts, where the service has it; a service that refuses it
+        // without requiring it gets the parts alone next.
+        let mut without_formatted = None;
         if (given.is_some() || family.is_some()) && schemas.keeps(Kind::User, "name", "formatted") {
             let now = |key: &str| Obj::of(&name_value).and_then(|n| n.str(key)).unwrap_or_default();
             let formatted = format!("{} {}", now("givenName"), now("familyName")).trim().to_owned();
+            if !schemas.requires(Kind::User, "name", "formatted") {
+                without_formatted = Some(precise.clone());
+            }
             precise.push(json!({"op": "replace", "path": "name.formatted", "value": formatted}));
             attrs::set(name_value.as_object_mut().expect("an object"), "formatted", json!(formatted));
-        }
-        if given.is_some() || family.is_some() {
-            whole_values.push(json!({"op": "replace", "path": "name", "value": name_value.clone()}));
         }
         let others: Vec<String>;
         let mut phones_value = Value::Null;
@@ -358,11 +362,22 @@ impl<T: Transport> Client<'_, T> {
         if let Some(roles) = &roles {
             let operation = json!({"op": "replace", "path": "roles", "value": roles});
             precise.push(operation.clone());
-            whole_values.push(operation);
+            without_formatted.iter_mut().for_each(|ops| ops.push(operation.clone()));
         }
-        let mut forms = vec![Form::Patch(precise)];
-        if phone.is_some() || given.is_some() || family.is_some() {
-            forms.push(Form::Patch(whole_values));
+        let phone_ops = |ops: &mut Vec<Value>| {
+            ops.extend(precise.iter().filter(|op| op["path"].as_str().is_some_and(|p| p.starts_with("phoneNumbers"))).cloned())
+        };
+        let mut forms = vec![Form::Patch(precise.clone())];
+        if let Some(mut parts) = without_formatted {
+            phone_ops(&mut parts);
+            forms.push(Form::Patch(parts));
+        }
+        if phone.is_some() {
+            // For services without filtered paths, or that read one as the whole attribute: the
+            // numbers as read, the one edited, and the other changes as they were.
+            let mut whole = whole_values;
+            whole.extend(precise.iter().filter(|op| !op["path"].as_str().is_some_and(|p| p.starts_with("phoneNumbers"))).cloned());
+            forms.push(Form::Patch(whole));
         }
         let put_name = (given.is_some() || family.is_some()).then(|| name_value.clone());
         forms.push(Form::Put(Box::new(move |whole: &mut Map<String, Value>| {
@@ -421,19 +436,32 @@ impl<T: Transport> Client<'_, T> {
     }
 
     /// Deletes `/{collection}/{id}`: `deleted` once a read finds it gone, `not_found` when the
-    /// service says it has no such resource (a SCIM error, or a listing of the collection that
-    /// works: a 404 from a wrong base URL is not an answer about the resource).
+    /// service says it has no such resource (a SCIM error, or a 404 while a listing of the
+    /// collection works: a 404 from a wrong base URL says nothing about the resource). A server
+    /// error answering a DELETE that took effect (Canaille behind hypercorn answers 500) is read
+    /// back like any answer.
     pub fn delete_resource_at(&self, collection: &str, id: &str) -> Result<DeleteOutcome> {
         let path = resource_path(collection, id);
-        let (endpoint, response) = self.send("DELETE", path.clone(), None)?;
-        if response.status == 404 {
+        if self.get_optional(path.clone())?.is_none() {
             self.list(collection, 1, None)?;
             return Ok(DeleteOutcome::NotFound);
         }
-        crate::client::check(&endpoint, &response)?;
-        match self.get_optional(path)? {
-            None => Ok(DeleteOutcome::Deleted),
-            Some(_) => Err(unverified(format!("{endpoint} answered {}, but the resource is still there when read back", response.status))),
+        let (endpoint, response) = self.send("DELETE", path.clone(), None)?;
+        let failed = crate::client::check(&endpoint, &response).err();
+        if response.status == 404 {
+            // Gone between the read and the delete: someone else deleted it.
+            return Ok(DeleteOutcome::NotFound);
+        }
+        match (self.get_optional(path)?, failed) {
+            (None, None) => Ok(DeleteOutcome::Deleted),
+            (None, Some(_)) => {
+                self.warn(&format!("{endpoint} answered {}, but the resource is gone when read back: deleted", response.status));
+                Ok(DeleteOutcome::Deleted)
+            }
+            (Some(_), Some(error)) => Err(error),
+            (Some(_), None) => {
+                Err(unverified(format!("{endpoint} answered {}, but the resource is still there when read back", response.status)))
+            }
         }
     }
 }
@@ -661,11 +689,15 @@ mod tests {
 
     #[test]
     fn a_delete_is_read_back_and_a_404_is_checked_against_the_collection() {
-        let canned = Canned::new(&[(204, ""), (404, "")]);
+        let canned = Canned::new(&[(200, ANN), (204, ""), (404, "")]);
         assert_eq!(client(&canned, "https://s.example").deprovision("u1").unwrap(), DeleteOutcome::Deleted);
-        let canned = Canned::new(&[(204, ""), (200, ANN)]);
+        let canned = Canned::new(&[(200, ANN), (204, ""), (200, ANN)]);
         let error = client(&canned, "https://s.example").deprovision("u1").unwrap_err();
         assert!(matches!(&error, ConnectorError::Upstream { code: Some(c), .. } if c == "Unverified"), "{error:?}");
+        let canned = Canned::new(&[(200, ANN), (500, "<html>oops</html>"), (404, "")]);
+        assert_eq!(client(&canned, "https://s.example").deprovision("u1").unwrap(), DeleteOutcome::Deleted, "a 500 after the fact");
+        let canned = Canned::new(&[(200, ANN), (503, ""), (200, ANN)]);
+        assert!(matches!(client(&canned, "https://s.example").deprovision("u1"), Err(ConnectorError::Upstream { status: Some(503), .. })));
         let canned = Canned::new(&[(404, ""), (200, EMPTY)]);
         assert_eq!(client(&canned, "https://s.example").deprovision("u1").unwrap(), DeleteOutcome::NotFound);
         let canned = Canned::new(&[(404, ""), (404, "")]);

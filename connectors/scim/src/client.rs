@@ -22,6 +22,8 @@ const MAX_WALK_PAGES: usize = 10_000;
 pub struct Client<'a, T: Transport> {
     transport: &'a T,
     pub config: Config,
+    /// Listings are asked for without `count`: the service failed on it (see [`Client::list`]).
+    pub without_count: std::cell::Cell<bool>,
 }
 
 /// One page of a list answer (RFC 7644 section 3.4.2).
@@ -37,7 +39,7 @@ impl<'a, T: Transport> Client<'a, T> {
             config.base_url.pop();
         }
         config.page_size = config.page_size.clamp(1, crate::component::MAX_PAGE_SIZE);
-        Self { transport, config }
+        Self { transport, config, without_count: std::cell::Cell::new(false) }
     }
 
     pub fn warn(&self, message: &str) {
@@ -71,13 +73,34 @@ impl<'a, T: Transport> Client<'a, T> {
 
     /// A page of `/Users` or `/Groups` from the 1-based `start`, with an optional filter
     /// (already encoded).
+    ///
+    /// `count` is optional (RFC 7644 section 3.4.2.4) and some services fail on it (Canaille
+    /// answers 500): a listing that fails with a server error is asked once more without it, and
+    /// when that works, the listing goes on without it, in the pages the service chooses.
     pub fn list(&self, collection: &str, start: u64, filter: Option<&str>) -> Result<(String, ListPage)> {
-        let mut path = format!("/{collection}?startIndex={start}&count={}", self.config.page_size);
-        if let Some(filter) = filter {
-            path.push_str("&filter=");
-            path.push_str(filter);
+        let path = |count: bool| {
+            let mut path = format!("/{collection}?startIndex={start}");
+            if count {
+                path.push_str(&format!("&count={}", self.config.page_size));
+            }
+            if let Some(filter) = filter {
+                path.push_str("&filter=");
+                path.push_str(filter);
+            }
+            path
+        };
+        let (mut endpoint, mut response) = self.send("GET", path(!self.without_count.get()), None)?;
+        if response.status >= 500 && !self.without_count.get() {
+            let (again, answer) = self.send("GET", path(false), None)?;
+            if (200..300).contains(&answer.status) {
+                self.without_count.set(true);
+                self.warn(&format!(
+                    "{endpoint} answered {} when asked for {} items a page (count), and not without it: the service is read in the pages it chooses",
+                    response.status, self.config.page_size
+                ));
+                (endpoint, response) = (again, answer);
+            }
         }
-        let (endpoint, response) = self.send("GET", path, None)?;
         if response.status == 404 {
             // A listing is never missing on a SCIM service: the base URL is not its root.
             return Err(ConnectorError::InvalidArgument(format!(

@@ -86,10 +86,7 @@ impl<T: Transport> Client<'_, T> {
         if let Some(existing) = self.find_group(&discovery, name, None)? {
             return Ok(CreateOutcome::AlreadyExists(self.group_resource("GET /Groups", &existing)?));
         }
-        let mut body = json!({"schemas": [GROUP_SCHEMA], "displayName": name});
-        if !discovery.schemas.served(Kind::Group) || !discovery.schemas.requires(Kind::Group, "members", "value") {
-            body["members"] = json!([]);
-        }
+        let body = json!({"schemas": [GROUP_SCHEMA], "displayName": name, "members": []});
         let (endpoint, response) = self.send("POST", "/Groups".into(), Some(&body))?;
         if response.status == 409 {
             return match self.find_group(&discovery, name, None)? {

@@ -25,12 +25,17 @@ fn collection(resource_type: &str) -> Result<Option<&'static str>> {
     }
 }
 
-/// `(startIndex, the previous page's first id)` from a page token.
-fn decode_token(token: Option<&str>) -> Result<(u64, Option<&str>)> {
-    let Some(token) = token else { return Ok((1, None)) };
+/// Marks a page token whose listing goes without `count`.
+const WITHOUT_COUNT: &str = ":without-count";
+
+/// `(startIndex, the previous page's first id, without count)` from a page token. Ids hold no
+/// `:`, so the parts split cleanly.
+fn decode_token(token: Option<&str>) -> Result<(u64, Option<&str>, bool)> {
+    let Some(token) = token else { return Ok((1, None, false)) };
+    let (token, without_count) = token.strip_suffix(WITHOUT_COUNT).map_or((token, false), |t| (t, true));
     let (start, first) = token.split_once(':').map_or((token, None), |(s, f)| (s, Some(f)));
     match start.parse::<u64>() {
-        Ok(start) if start >= 1 => Ok((start, first.filter(|f| !f.is_empty()))),
+        Ok(start) if start >= 1 => Ok((start, first.filter(|f| !f.is_empty()), without_count)),
         _ => Err(ConnectorError::InvalidArgument(format!(
             "page token {token:?} is not one this connector issued; restart the listing without a token"
         ))),
@@ -57,7 +62,8 @@ impl<T: Transport> Client<'_, T> {
 
     pub fn list_resources(&self, resource_type: &str, token: Option<&str>) -> Result<Page> {
         let Some(collection) = collection(resource_type)? else { return Ok(Page::default()) };
-        let (start, previous_first) = decode_token(token)?;
+        let (start, previous_first, without_count) = decode_token(token)?;
+        self.without_count.set(without_count);
         let (endpoint, answer) = self.list(collection, start, None)?;
         let first = answer.resources.first().and_then(Obj::of).and_then(|o| o.str("id"));
         if first.is_some() && first.as_deref() == previous_first {
@@ -78,7 +84,8 @@ impl<T: Transport> Client<'_, T> {
         }
         let next = start + answer.resources.len() as u64;
         let more = !answer.resources.is_empty() && answer.total_results.is_none_or(|total| next <= total);
-        page.next_page_token = more.then(|| format!("{next}:{}", first.unwrap_or_default()));
+        let marker = if self.without_count.get() { WITHOUT_COUNT } else { "" };
+        page.next_page_token = more.then(|| format!("{next}:{}{marker}", first.unwrap_or_default()));
         Ok(page)
     }
 
@@ -158,6 +165,24 @@ mod tests {
         let seen = canned.seen.borrow();
         assert_eq!(seen[0], "GET https://scim.example/v2/Users?startIndex=1&count=100");
         assert_eq!(seen[1], "GET https://scim.example/v2/Users?startIndex=3&count=100");
+    }
+
+    #[test]
+    fn a_service_that_fails_on_count_is_read_without_it_page_after_page() {
+        let canned = Canned::new(&[
+            (500, "<html>Technical problem</html>"),
+            (200, r#"{"totalResults": 3, "Resources": [{"id": "a"}, {"id": "b"}]}"#),
+            (200, r#"{"totalResults": 3, "Resources": [{"id": "c"}]}"#),
+        ]);
+        let c = client(&canned);
+        let first = c.list_resources(USER, None).unwrap();
+        assert_eq!(first.next_page_token.as_deref(), Some("3:a:without-count"));
+        let fresh = client(&canned);
+        let second = fresh.list_resources(USER, first.next_page_token.as_deref()).unwrap();
+        assert_eq!((ids_of(&second, USER), second.next_page_token), (vec!["c".to_owned()], None));
+        let seen = canned.seen.borrow();
+        assert_eq!(seen[1], "GET https://scim.example/v2/Users?startIndex=1");
+        assert_eq!(seen[2], "GET https://scim.example/v2/Users?startIndex=3", "not asked with count again");
     }
 
     #[test]

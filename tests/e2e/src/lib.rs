@@ -2,6 +2,7 @@
 //! with a generated account, and tenants pointed at it.
 
 pub mod openapi;
+pub mod peers;
 
 use std::sync::OnceLock;
 use std::time::Duration;

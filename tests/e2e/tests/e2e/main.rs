@@ -11,6 +11,7 @@ mod robustness;
 mod sandbox;
 mod scim;
 mod scim_deviations;
+mod scim_peers;
 mod second_connector;
 mod sync;
 mod upstream;
