@@ -27,10 +27,10 @@ use progress_display::{Display, Mode};
 #[command(
     name = "connector-host",
     version,
-    about = "Runs an access-connector WebAssembly component: sync a Fivetran account's identities and access into a snapshot."
+    about = "Runs access connectors as sandboxed WebAssembly components: syncs a service's identities and access into a snapshot, and changes access."
 )]
 #[command(
-    after_help = "Credentials come from FIVETRAN_API_KEY and FIVETRAN_API_SECRET, or from a tenant file.\n\nExamples:\n  connector-host demo\n  connector-host validate\n  connector-host sync --out snapshot.json\n  connector-host grant --entitlement team:T1:member --principal user:U1"
+    after_help = "Built-in connectors (--connector NAME), and the credentials each reads from the environment or a tenant file:\n  fivetran  Fivetran's REST API (the default): FIVETRAN_API_KEY and FIVETRAN_API_SECRET\n  scim      any SCIM 2.0 service, Fivetran's SCIM API among them: SCIM_TOKEN; --base-url names the SCIM root, e.g. https://api.fivetran.com/scim/v2\n\nEvery change prints what the service holds afterwards, read back; when that is not what was asked, it exits 4 saying what the service shows.\n\nExamples:\n  connector-host demo\n  connector-host validate\n  connector-host sync --out snapshot.json\n  SCIM_TOKEN=... connector-host sync --connector scim --base-url https://api.fivetran.com/scim/v2 --out scim.json\n  connector-host grant --entitlement team:T1:member --principal user:U1"
 )]
 struct Cli {
     #[command(flatten)]
@@ -41,10 +41,10 @@ struct Cli {
 
 #[derive(Args)]
 struct Global {
-    /// The API's base URL.
+    /// The API's base URL (default: the connector's own, https://api.fivetran.com for fivetran); for scim, the SCIM root.
     #[arg(long, global = true, value_name = "URL")]
     base_url: Option<String>,
-    /// A built-in connector to run: fivetran (the default).
+    /// A built-in connector to run: fivetran (the default) or scim.
     #[arg(long, global = true, value_name = "NAME", conflicts_with = "plugin")]
     connector: Option<String>,
     /// A connector component file to run instead of a built-in connector.
@@ -138,7 +138,7 @@ enum Command {
     /// Print a shell completion script.
     #[command(after_help = "Example:\n  connector-host completions bash > /etc/bash_completion.d/connector-host")]
     Completions { shell: clap_complete::Shell },
-    /// Invite a user; an existing user with the same email (any case) is reported, not invited again.
+    /// Create a user account (fivetran: an invitation; scim: an active user named by the email); one with the same email (any case) is reported, not created again.
     #[command(
         after_help = "Prints {\"outcome\": \"created\" or \"already_exists\", \"user\": RESOURCE}.\n\nExample:\n  connector-host provision --email ann@example.com --given-name Ann --family-name Lee --role \"Account Reviewer\""
     )]
@@ -149,13 +149,14 @@ enum Command {
         given_name: String,
         #[arg(long)]
         family_name: String,
-        /// An account role from /v1/roles, e.g. "Account Reviewer".
+        /// An account role (fivetran: from /v1/roles, e.g. "Account Reviewer"; scim: a role value).
         #[arg(long)]
         role: Option<String>,
+        /// A phone number, e.g. +1 555 0100.
         #[arg(long)]
         phone: Option<String>,
     },
-    /// Delete a user. The user behind the API key is refused.
+    /// Delete a user (fivetran refuses the user behind the API key).
     #[command(
         after_help = "Prints {\"outcome\": \"deleted\" or \"not_found\"}.\n\nExample:\n  connector-host deprovision --user-id decent_dropsy"
     )]
@@ -163,7 +164,7 @@ enum Command {
         #[arg(long, value_name = "ID")]
         user_id: String,
     },
-    /// Change a user's given name, family name, phone or account role; only the fields given change.
+    /// Change a user's given name, family name, phone or account role; only the fields given change (a phone change keeps the user's other numbers).
     #[command(
         group(clap::ArgGroup::new("changes").required(true).multiple(true).args(["given_name", "family_name", "phone", "role"])),
         after_help = "Prints {\"outcome\": \"updated\" or \"unchanged\", \"user\": RESOURCE}.\n\nExample:\n  connector-host update-account --user-id decent_dropsy --family-name Smith --role \"Account Analyst\""
@@ -244,7 +245,7 @@ enum Command {
         after_help = "Runs until SIGTERM or SIGINT; SIGHUP reads the tenant file again. /live, /ready, /health and /metrics need no token; /v1/ needs Authorization: Bearer $CONNECTOR_HOST_API_TOKEN.\n\nExamples:\n  connector-host serve --demo\n  CONNECTOR_HOST_API_TOKEN=$(openssl rand -hex 32) connector-host serve --tenants tenants.toml --listen 0.0.0.0:8081 --state-dir /var/lib/connector-host\n  connector-host serve --tenants tenants.toml --provisioning --shard connector-host-1/3"
     )]
     Serve(serve::ServeArgs),
-    /// Give a user or team an entitlement from the snapshot (account role, team membership, destination access).
+    /// Give a principal an entitlement from the snapshot (fivetran: account role, team membership, destination access; scim: group membership, role).
     #[command(
         after_help = "Prints {\"outcome\": \"granted\", \"updated\" or \"already_held\", \"grant\": GRANT}.\n\nExamples:\n  connector-host grant --entitlement \"role:Account Reviewer:assigned\" --principal user:decent_dropsy\n  connector-host grant --entitlement team:sleepy_otter:manager --principal user:decent_dropsy\n  connector-host grant --entitlement \"group:warm_lake:Manage Destination\" --principal team:sleepy_otter"
     )]
@@ -252,13 +253,13 @@ enum Command {
         /// An entitlement id, as in the snapshot.
         #[arg(long, value_name = "ENT")]
         entitlement: String,
-        /// Who gets it: user:ID or team:ID.
+        /// Who gets it: user:ID, team:ID (fivetran) or group:ID (scim).
         #[arg(long, value_name = "TYPE:ID")]
         principal: String,
     },
     /// Take away a grant.
     #[command(
-        after_help = "Prints {\"outcome\": \"revoked\" or \"not_held\", \"grant\": ID}.\n\nExample:\n  connector-host revoke --grant team:sleepy_otter:member:user:decent_dropsy"
+        after_help = "Prints {\"outcome\": \"revoked\" or \"not_held\", \"grant\": ID}, as the service shows it afterwards; exits 4 when it still shows the grant.\n\nExample:\n  connector-host revoke --grant team:sleepy_otter:member:user:decent_dropsy"
     )]
     Revoke {
         /// A grant id, as in the snapshot.

@@ -952,3 +952,16 @@ fn sigterm_during_a_sync_exits_143_and_leaves_the_old_snapshot_alone() {
         assert_old_file_kept(&out);
     }
 }
+
+#[tokio::test]
+async fn the_main_help_names_every_built_in_connector_and_the_credentials_it_reads() {
+    let help = String::from_utf8(run(&["--help"], None).stdout).unwrap();
+    let engine = connector_host::ConnectorRuntime::engine().unwrap();
+    for builtin in builtin_connectors::BUILTIN {
+        let runtime = connector_host::ConnectorRuntime::new(&engine, builtin.component).unwrap();
+        assert!(help.contains(&format!("  {}  ", builtin.name)), "{} missing from:\n{help}", builtin.name);
+        for credential in &runtime.metadata().await.unwrap().credentials {
+            assert!(help.contains(&credential.default_env), "{} missing from:\n{help}", credential.default_env);
+        }
+    }
+}

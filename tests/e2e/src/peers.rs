@@ -94,6 +94,8 @@ impl Peer {
                     ("SCIM_PEER_NETLOC", format!("127.0.0.1:{port}")),
                     ("SCIM_PEER_TOKEN", TOKEN.to_owned()),
                     ("DJANGO_SETTINGS_MODULE", "scimsite.settings".to_owned()),
+                    // The site is in the source tree: nothing is written beside it.
+                    ("PYTHONDONTWRITEBYTECODE", "1".to_owned()),
                 ];
                 let migrate = Command::new(bin.join("python"))
                     .args(["-m", "django", "migrate", "--run-syncdb", "--verbosity", "0"])

@@ -95,6 +95,12 @@ impl SyncProgress {
         *self.resources.lock().unwrap_or_else(|p| p.into_inner()).entry(resource_type.to_owned()).or_default() += count;
     }
 
+    /// The count of a type once its pages are merged: placeholders other listings revealed
+    /// included (roles a users listing names), each once, as the snapshot will hold them.
+    pub(crate) fn merged_resources(&self, resource_type: &str, count: usize) {
+        self.resources.lock().unwrap_or_else(|p| p.into_inner()).insert(resource_type.to_owned(), count);
+    }
+
     pub(crate) fn listings(&self, total: usize) {
         self.listings_total.store(total, Ordering::Relaxed);
     }

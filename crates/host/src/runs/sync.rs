@@ -68,7 +68,9 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>, pr
     let jobs = metadata.resource_types.iter().map(|t| Job::Resources(t.id.clone())).collect();
     let (mut merged, mut stats) = workers.run(jobs).await?;
     for resource_type in &metadata.resource_types {
-        tracing::info!(tenant = %tenant.id, "listed {} {}s", merged.count(&resource_type.id), resource_type.id);
+        let count = merged.count(&resource_type.id);
+        progress.merged_resources(&resource_type.id, count);
+        tracing::info!(tenant = %tenant.id, "listed {count} {}s", resource_type.id);
     }
 
     progress.enter(Phase::Entitlements);

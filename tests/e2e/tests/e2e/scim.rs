@@ -341,3 +341,15 @@ async fn a_wrong_token_is_a_credentials_error() {
     let error = sync(scim_runtime(), &tenant).await.unwrap_err();
     assert_eq!(error.exit_status(), 3, "{error}");
 }
+
+#[tokio::test]
+async fn the_progress_counts_what_the_summary_counts() {
+    let (_fake, tenant) = setup(Flavor::Generic);
+    let progress = connector_host::progress::SyncProgress::new();
+    let snapshot = connector_host::sync_with_progress(scim_runtime(), &tenant, progress.clone()).await.unwrap();
+    for (resource_type, shown) in progress.view().resources {
+        let counted = snapshot.resources.iter().filter(|r| r.resource_type == resource_type).count();
+        assert_eq!(shown, counted, "{resource_type}: roles come from the users listing, and count all the same");
+    }
+    assert!(snapshot.resources.iter().any(|r| r.resource_type == "role"));
+}
