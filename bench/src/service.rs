@@ -40,6 +40,9 @@ pub async fn child(args: &[String]) -> Result<()> {
         grace: Duration::from_secs(1),
         max_parallel: MAX_PARALLEL,
         keep_snapshots: 2,
+        allowed_hosts: Vec::new(),
+        header_timeout: Duration::from_secs(30),
+        max_connections: 512,
     };
     let loader = Arc::new(BuiltinLoader { runtime });
     let (_reload, reloads) = tokio::sync::mpsc::channel(1);

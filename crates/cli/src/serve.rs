@@ -41,9 +41,19 @@ pub struct ServeArgs {
     /// A file holding the API's bearer token (else the CONNECTOR_HOST_API_TOKEN variable).
     #[arg(long, value_name = "FILE")]
     pub api_token_file: Option<PathBuf>,
-    /// Seconds running syncs may take to finish after SIGTERM before they are abandoned.
-    #[arg(long, value_name = "S", default_value_t = 30)]
+    /// Seconds running syncs and changes may take to finish after SIGTERM before syncs are abandoned.
+    #[arg(long, value_name = "S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub grace_s: u64,
+    /// A host name the API answers to besides IP addresses (and localhost on loopback), e.g. the
+    /// Kubernetes Service's name; repeat it for several. Requests naming another are refused (421).
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
+    /// Seconds a connection may take to send a request's head, or stay idle between requests.
+    #[arg(long, value_name = "S", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_s: u64,
+    /// Connections served at once; more are answered 503 and closed.
+    #[arg(long, value_name = "N", default_value_t = 512, value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub max_connections: u64,
     /// Tenants syncing at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub max_parallel: u64,
@@ -139,6 +149,9 @@ pub async fn serve(args: ServeArgs, connectors: Connectors, overrides: Overrides
         grace: Duration::from_secs(args.grace_s),
         max_parallel: args.max_parallel as usize,
         keep_snapshots: args.keep_snapshots as usize,
+        allowed_hosts: args.allowed_hosts.clone(),
+        header_timeout: Duration::from_secs(args.header_timeout_s),
+        max_connections: args.max_connections as usize,
     };
     let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(4);
     #[cfg(unix)]

@@ -43,6 +43,10 @@ struct Server {
 
 impl Server {
     fn start(account: &Account, tenants: &Path, state: &Path, extra: &[&str]) -> Self {
+        Self::start_with(account, tenants, state, extra, |_| {})
+    }
+
+    fn start_with(account: &Account, tenants: &Path, state: &Path, extra: &[&str], configure: impl FnOnce(&mut Command)) -> Self {
         let addr = free_port();
         let log = state.with_extension("log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_connector-host"));
@@ -56,6 +60,7 @@ impl Server {
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
+        configure(&mut command);
         let server = Self { child: command.spawn().unwrap(), addr, log };
         server.wait_for(|s| s.get("/ready", false).0 == 200, "ready");
         server
@@ -89,6 +94,19 @@ impl Server {
         let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
         let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
         (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+    }
+
+    /// A request written as given; answers the status, the head (lower case) and the body.
+    fn raw(&self, request: &str) -> (u16, String, String) {
+        let mut stream = TcpStream::connect(self.addr).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let text = String::from_utf8_lossy(&answer).into_owned();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        (status, head.to_ascii_lowercase(), body.to_owned())
     }
 
     fn get(&self, path: &str, authorized: bool) -> (u16, Value) {
@@ -339,8 +357,20 @@ fn the_lifecycle_routes_change_accounts_and_resources_as_their_commands_do() {
     assert!(!fake.account().teams.contains_key(&team));
 
     let (_, audit) = server.get("/v1/tenants/acme/audit", true);
-    let operations: Vec<&str> = audit["entries"].as_array().unwrap().iter().map(|e| e["operation"].as_str().unwrap()).collect();
-    assert_eq!(operations, ["delete-resource", "update-resource", "create-resource", "disable-account", "update-account"]);
+    let operations: Vec<(&str, &str)> =
+        audit["entries"].as_array().unwrap().iter().map(|e| (e["operation"].as_str().unwrap(), e["outcome"].as_str().unwrap())).collect();
+    assert_eq!(
+        operations,
+        [
+            ("delete-resource", "done"),
+            ("update-resource", "done"),
+            ("create-resource", "done"),
+            ("disable-account", "failed"),
+            ("update-account", "refused"),
+            ("update-account", "done")
+        ],
+        "refusals are recorded too"
+    );
 }
 
 #[test]
@@ -477,4 +507,242 @@ fn without_a_token_only_loopback_may_be_served() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("CONNECTOR_HOST_API_TOKEN"));
+}
+
+/// A change request with the headers given; `Connection: close`.
+fn change_request(addr: SocketAddr, method: &str, path: &str, headers: &str, body: &str) -> String {
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// A user of the account in no team, and a team.
+fn outsider_and_team(account: &Account) -> (String, String) {
+    let owner = account.primary_key().user_id.clone();
+    let team = account.teams.keys().next().unwrap().clone();
+    let user = account
+        .users
+        .keys()
+        .find(|u| Some(*u) != owner.as_ref() && !account.team_users.contains_key(&(team.clone(), (*u).clone())))
+        .unwrap()
+        .clone();
+    (user, team)
+}
+
+#[test]
+fn a_change_whose_client_leaves_still_runs_to_its_end_and_is_audited_ahead() {
+    let (fake, account) = fake(20);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    let server = Server::start(&account, &tenants, &dir.path().join("state"), &["--provisioning"]);
+    server.wait_synced("acme", 1);
+    let (user, team) = outsider_and_team(&account);
+    // The API answers the write slowly; the client gives up after a second and goes.
+    fake.inject(
+        fivetran_fake::FaultRule::new(&format!("/v1/teams/{team}/users"), 1, fivetran_fake::Fault::Slow(Duration::from_secs(3)))
+            .method("POST"),
+    );
+    let body = format!(r#"{{"entitlement": "team:{team}:member", "principal": "user:{user}"}}"#);
+    let request = change_request(
+        server.addr,
+        "POST",
+        "/v1/tenants/acme/grants",
+        "Content-Type: application/json\r\nX-Request-Id: leaves-early-1\r\n",
+        &body,
+    );
+    let mut stream = TcpStream::connect(server.addr).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let mut nothing = [0u8; 64];
+    assert!(stream.read(&mut nothing).is_err(), "no answer within a second");
+    drop(stream);
+
+    let (_, audit) = server.get("/v1/tenants/acme/audit", true);
+    let entry = &audit["entries"][0];
+    assert_eq!(
+        (entry["operation"].as_str(), entry["request_id"].as_str()),
+        (Some("grant"), Some("leaves-early-1")),
+        "recorded before it was sent"
+    );
+    server.wait_for(|s| s.get("/v1/tenants/acme/audit", true).1["entries"][0]["outcome"] == "done", "the change to settle");
+    assert!(fake.account().team_users.contains_key(&(team.clone(), user.clone())), "the change reached the API");
+    let (_, audit) = server.get("/v1/tenants/acme/audit", true);
+    assert_eq!(audit["entries"][0]["result"]["outcome"], "granted");
+    let metrics = server.get("/metrics", false).1;
+    assert!(metrics.as_str().unwrap().contains("connector_changes_total{tenant=\"acme\",outcome=\"ok\"} 1"), "{metrics}");
+}
+
+#[test]
+fn the_audit_fails_closed_when_the_state_cannot_be_written() {
+    let (fake, account) = fake(20);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    // Writes past the file-size limit fail (EFBIG) instead of killing the process.
+    let server = Server::start_with(&account, &tenants, &state, &["--provisioning"], |command| {
+        use std::os::unix::process::CommandExt;
+        unsafe {
+            command.pre_exec(|| {
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+    });
+    server.wait_synced("acme", 1);
+    assert_eq!(server.get("/health", false).1["status"], "ok");
+    // The disk is full: no file of the service may grow.
+    let largest = ["state.db", "state.db-wal"].iter().filter_map(|f| std::fs::metadata(state.join(f)).ok()).map(|m| m.len()).max().unwrap();
+    let limit = |bytes: u64| {
+        let limit = libc::rlimit { rlim_cur: bytes, rlim_max: libc::RLIM_INFINITY };
+        assert_eq!(unsafe { libc::prlimit(server.child.id() as i32, libc::RLIMIT_FSIZE, &limit, std::ptr::null_mut()) }, 0);
+    };
+    limit(largest);
+    let (user, team) = outsider_and_team(&account);
+    let writes = || fake.requests().iter().filter(|r| r.method != "GET").count();
+    let before = writes();
+    let body = format!(r#"{{"entitlement": "team:{team}:member", "principal": "user:{user}"}}"#);
+    let (code, answer) = server.request("POST", "/v1/tenants/acme/grants", Some(TOKEN), Some(&body));
+    assert_eq!(code, 503, "{answer}");
+    assert!(answer["error"].as_str().unwrap().contains("nothing was sent"), "{answer}");
+    assert_eq!(writes(), before, "nothing reached the API");
+    let health = server.get("/health", false).1;
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert!(health["problems"][0].as_str().unwrap().contains("cannot be written"), "{health}");
+
+    limit(libc::RLIM_INFINITY);
+    assert_eq!(server.get("/health", false).1["status"], "ok", "space again");
+    let (code, granted) = server.request("POST", "/v1/tenants/acme/grants", Some(TOKEN), Some(&body));
+    assert_eq!((code, granted["outcome"].as_str()), (200, Some("granted")), "{granted}");
+}
+
+#[test]
+fn no_web_page_can_drive_or_read_the_service() {
+    let (fake, account) = fake(20);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    let server =
+        Server::start(&account, &tenants, &dir.path().join("state"), &["--provisioning", "--allowed-host", "connector-host.internal"]);
+    server.wait_synced("acme", 1);
+    let (user, team) = outsider_and_team(&account);
+    let body = format!(r#"{{"entitlement": "team:{team}:member", "principal": "user:{user}"}}"#);
+    let writes = || fake.requests().iter().filter(|r| r.method != "GET").count();
+    let before = writes();
+
+    // A form or fetch without preflight can send text/plain only.
+    let (code, _, text) =
+        server.raw(&change_request(server.addr, "POST", "/v1/tenants/acme/grants", "Content-Type: text/plain\r\n", &body));
+    assert_eq!(code, 415, "{text}");
+    // From another origin, even as JSON (a page's fetch after a preflight the service never allowed).
+    let (code, _, text) = server.raw(&change_request(
+        server.addr,
+        "POST",
+        "/v1/tenants/acme/grants",
+        "Content-Type: application/json\r\nOrigin: https://evil.example\r\n",
+        &body,
+    ));
+    assert_eq!(code, 403, "{text}");
+    let (code, _, _) =
+        server.raw(&change_request(server.addr, "POST", &format!("/v1/tenants/acme/accounts/{user}/disable"), "Origin: null\r\n", ""));
+    assert_eq!(code, 403, "a bodiless change from a foreign origin");
+    // A JSON array read as the fields in order.
+    let (code, _, text) = server.raw(&change_request(
+        server.addr,
+        "POST",
+        "/v1/tenants/acme/grants",
+        "Content-Type: application/json\r\n",
+        r#"["team:x:member", "user:u"]"#,
+    ));
+    assert_eq!(code, 400, "{text}");
+    assert_eq!(writes(), before, "nothing sent");
+    let (_, audit) = server.get("/v1/tenants/acme/audit", true);
+    let refused: Vec<&str> = audit["entries"].as_array().unwrap().iter().map(|e| e["outcome"].as_str().unwrap()).collect();
+    assert_eq!(refused, ["refused", "refused", "refused", "refused"], "each refusal recorded");
+
+    // DNS rebinding: a page whose own name now points here sends its own name as Host.
+    let rebound = format!(
+        "GET /v1/tenants/acme/snapshot HTTP/1.1\r\nHost: attacker.example:{}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n",
+        server.addr.port()
+    );
+    let (code, _, text) = server.raw(&rebound);
+    assert_eq!(code, 421, "{text}");
+    for host in ["connector-host.internal".to_owned(), format!("localhost:{}", server.addr.port()), server.addr.to_string()] {
+        let allowed = format!("GET /live HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+        assert_eq!(server.raw(&allowed).0, 200, "{host}");
+    }
+    // The scheme in any case; every answer names its request.
+    let lower = format!("GET /v1/tenants HTTP/1.1\r\nHost: {}\r\nAuthorization: bearer {TOKEN}\r\nConnection: close\r\n\r\n", server.addr);
+    let (code, head, _) = server.raw(&lower);
+    assert_eq!(code, 200);
+    assert!(head.contains("x-request-id: req-"), "{head}");
+}
+
+#[test]
+fn a_second_service_on_the_same_state_directory_exits_2_naming_the_holder() {
+    let (fake, account) = fake(10);
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    let server = Server::start(&account, &tenants, &state, &[]);
+    server.wait_synced("acme", 1);
+    let second = Command::new(env!("CARGO_BIN_EXE_connector-host"))
+        .args([
+            "serve",
+            "--tenants",
+            tenants.to_str().unwrap(),
+            "--listen",
+            &free_port().to_string(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ])
+        .env("CONNECTOR_HOST_API_TOKEN", TOKEN)
+        .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(stderr.contains("in use by another service") && stderr.contains(&format!("process {}", server.child.id())), "{stderr}");
+    assert_eq!(server.status("acme")["last_sync"]["outcome"], "ok", "the first one's state untouched");
+}
+
+#[test]
+fn silent_and_surplus_connections_are_closed() {
+    let (fake, account) = fake(10);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    let server = Server::start(&account, &tenants, &dir.path().join("state"), &["--header-timeout-s", "1", "--max-connections", "3"]);
+    let silent = TcpStream::connect(server.addr).unwrap();
+    silent.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let started = Instant::now();
+    let mut buffer = [0u8; 16];
+    let read = (&silent).read(&mut buffer);
+    assert!(matches!(read, Ok(0)) || read.is_err(), "closed, not answered: {read:?}");
+    assert!(started.elapsed() < Duration::from_secs(5), "within the header timeout: {:?}", started.elapsed());
+
+    // Three held open, half a request each; a fourth is turned away.
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut stream = TcpStream::connect(server.addr).unwrap();
+            stream.write_all(b"GET /live HTTP/1.1\r\n").unwrap();
+            stream
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let (code, _, text) = server.raw(&format!("GET /live HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", server.addr));
+    assert_eq!(code, 503, "{text}");
+    drop(held);
+    server.wait_for(|s| s.get("/live", false).0 == 200, "room again");
+}
+
+#[test]
+fn out_of_range_durations_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, value) in [("--grace-s", "18446744073709551615"), ("--header-timeout-s", "0"), ("--max-connections", "0")] {
+        let output = Command::new(env!("CARGO_BIN_EXE_connector-host"))
+            .args(["serve", "--demo", "--state-dir", dir.path().to_str().unwrap(), flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{flag} {value}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains(flag), "{}", String::from_utf8_lossy(&output.stderr));
+    }
 }

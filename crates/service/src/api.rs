@@ -55,19 +55,78 @@ fn host_error(error: &HostError) -> ApiError {
 
 type ApiResult<T = Response> = Result<T, ApiError>;
 
-/// A JSON object body, size-limited, with unknown fields refused.
+/// How long a request body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A JSON object body: `Content-Type: application/json` (a web page cannot send that across
+/// sites without the browser asking first), at most [`MAX_BODY`] bytes, arriving within
+/// [`BODY_TIMEOUT`], an object (not an array read as the fields in order), unknown fields refused.
 pub struct JsonBody<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY)
-            .await
-            .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {MAX_BODY} bytes")))?;
+        let media_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let essence = media_type.split(';').next().unwrap_or("").trim();
+        if !essence.eq_ignore_ascii_case("application/json") {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("the request body must be Content-Type: application/json, not {:?}", crate::api::shown(media_type)),
+            ));
+        }
+        let bytes = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(request.into_body(), MAX_BODY)).await {
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    format!("the request body did not arrive within {}s", BODY_TIMEOUT.as_secs()),
+                ));
+            }
+            Ok(Err(_)) => {
+                return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {MAX_BODY} bytes")));
+            }
+            Ok(Ok(bytes)) => bytes,
+        };
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "the request body must be a JSON object"));
+        }
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the request body is not valid: {e}")))
+    }
+}
+
+/// Text from a request, cut and escaped for a message.
+pub(crate) fn shown(text: &str) -> String {
+    let cut: String = text.chars().take(64).collect();
+    connector_host::text::escape_controls(&cut).into_owned()
+}
+
+/// The id of a request, `X-Request-Id`: the client's when it gave a sane one, else made here.
+/// Every answer carries it; the audit log records it with each change.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// Where a change request comes from, for the audit and the cross-site rule.
+pub struct ChangeContext {
+    pub request_id: String,
+    /// An `Origin` the request came with that is not the service's own.
+    foreign_origin: Option<String>,
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ChangeContext {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let request_id = parts.extensions.get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+        let host = parts.headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let foreign_origin = parts.headers.get(header::ORIGIN).map(|origin| {
+            let origin = origin.to_str().unwrap_or("");
+            let own =
+                ["http://", "https://"].iter().any(|scheme| origin.strip_prefix(scheme).is_some_and(|h| h.eq_ignore_ascii_case(host)));
+            (!own).then(|| shown(origin))
+        });
+        Ok(Self { request_id, foreign_origin: foreign_origin.flatten() })
     }
 }
 
@@ -97,13 +156,68 @@ pub fn router(service: Arc<Service>) -> Router {
         .merge(v1)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route; see the README's service API") })
         .method_not_allowed_fallback(|| async { ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method") })
+        .layer(middleware::from_fn_with_state(Arc::clone(&service), check_host))
+        .layer(middleware::from_fn(request_id))
         .with_state(service)
+}
+
+/// Gives the request its id and the answer an `X-Request-Id`.
+async fn request_id(mut request: Request, next: Next) -> Response {
+    let given = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')));
+    let id = given.map(str::to_owned).unwrap_or_else(|| format!("req-{:016x}", fastrand::u64(..)));
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut response = next.run(request).await;
+    if let Ok(value) = header::HeaderValue::from_str(&id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// Refuses (421) a request whose `Host` is a name the service was not given: a page that
+/// rebinds its own DNS name to the service's address would send its own name. An IP literal,
+/// `localhost` when listening on loopback, and each `--allowed-host` pass.
+async fn check_host(State(service): State<Arc<Service>>, request: Request, next: Next) -> Response {
+    let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if host_allowed(host, &service.options) {
+        return next.run(request).await;
+    }
+    ApiError::new(
+        StatusCode::MISDIRECTED_REQUEST,
+        format!("Host {:?} is not a name this service answers to; add it with --allowed-host", shown(host)),
+    )
+    .into_response()
+}
+
+/// Whether `host` (`name[:port]`) may be answered.
+pub fn host_allowed(host: &str, options: &crate::ServiceOptions) -> bool {
+    let name = match host.strip_prefix('[') {
+        // [v6]:port
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(name, _)| name),
+    };
+    if name.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    if name.eq_ignore_ascii_case("localhost") && options.listen.ip().is_loopback() {
+        return true;
+    }
+    options.allowed_hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(name))
 }
 
 /// `/v1/` needs `Authorization: Bearer TOKEN`, compared in constant time.
 async fn authenticate(State(service): State<Arc<Service>>, headers: HeaderMap, request: Request, next: Next) -> Response {
     if let Some(expected) = &service.options.api_token {
-        let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
+        // The scheme is case-insensitive (RFC 9110 section 11.1).
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map_or("", |(_, token)| token.trim_start());
         // Compared whole, in constant time, so that the answer's timing tells nothing of the token.
         let matches: bool = given.as_bytes().ct_eq(expected.as_bytes()).into();
         if !matches {
@@ -143,7 +257,25 @@ async fn health(State(service): State<Arc<Service>>) -> ApiResult {
             "error": status["error"].as_str().or(status["last_sync"]["error"].as_str()),
         }));
     }
-    Ok(axum::Json(json!({"status": if healthy { "ok" } else { "degraded" }, "tenants": tenants})).into_response())
+    let mut problems = Vec::new();
+    if let Some(why) = service.state_problem() {
+        problems.push(why);
+    }
+    let unknown = service.store.unknown_changes();
+    if unknown > 0 {
+        problems.push(format!(
+            "{unknown} change(s) were recorded and not settled when the service last stopped: their audit entries say unknown; sync those tenants to see what they hold"
+        ));
+    }
+    let damaged = service.store.damaged();
+    for snapshot in &damaged {
+        problems.push(format!(
+            "the stored snapshot of tenant {}'s sync {} is damaged ({}): the one before it is served",
+            snapshot.tenant, snapshot.sync_id, snapshot.why
+        ));
+    }
+    let status = if healthy && problems.is_empty() { "ok" } else { "degraded" };
+    Ok(axum::Json(json!({"status": status, "problems": problems, "unknown_changes": unknown, "tenants": tenants})).into_response())
 }
 
 async fn metrics(State(service): State<Arc<Service>>) -> Response {
@@ -159,7 +291,7 @@ fn known(service: &Service, id: &str) -> ApiResult<()> {
 }
 
 fn store_error(error: crate::store::StoreError) -> ApiError {
-    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, error.0)
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{error} (the service's state database; see /health)"))
 }
 
 /// A tenant's status, as `GET /v1/tenants/{id}` answers it.
@@ -325,45 +457,121 @@ async fn audit(
 
 // Changes.
 
-/// Runs a change of tenant `id` when provisioning is enabled, and records it in the audit log
-/// whatever happens (refused, failed or done).
-async fn change<F, Fut, O>(service: &Arc<Service>, id: &str, operation: &str, arguments: Value, run: F) -> ApiResult
+/// A change ready to run against the tenant's connector.
+type Run<O> =
+    Box<dyn FnOnce(crate::tenants::Loaded) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<O, HostError>> + Send>> + Send>;
+
+fn run<O, F, Fut>(f: F) -> Run<O>
 where
-    F: FnOnce(crate::tenants::Loaded) -> Fut,
-    Fut: std::future::Future<Output = Result<O, HostError>>,
-    O: serde::Serialize,
+    F: FnOnce(crate::tenants::Loaded) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<O, HostError>> + Send + 'static,
+{
+    Box::new(move |loaded| Box::pin(f(loaded)))
+}
+
+/// Runs a change of tenant `id`, recorded ahead in the audit log: `refused` (nothing sent) when
+/// provisioning is off, the request is cross-site or invalid, or the tenant cannot run; else
+/// `pending` before anything is sent (and if that cannot be written: 503, nothing sent), then
+/// `done` or `failed` with its result. The change runs in a task of its own: a client that leaves
+/// does not stop it, and finds its outcome in the audit log by the request id.
+async fn change<O>(
+    service: &Arc<Service>,
+    id: &str,
+    context: &ChangeContext,
+    operation: &str,
+    arguments: Value,
+    prepared: Result<Run<O>, ApiError>,
+) -> ApiResult
+where
+    O: serde::Serialize + Send + 'static,
 {
     known(service, id)?;
-    let audit = |outcome: &str, result: &Value| {
-        let redacted: Value = serde_json::from_str(&redact_known(&result.to_string())).unwrap_or(Value::Null);
-        if let Err(e) = service.store.audit(id, operation, &arguments, outcome, &redacted) {
-            tracing::error!(tenant = %id, "the audit log could not record {operation}: {e}");
+    let refuse = |error: ApiError| {
+        let result = json!({"error": redact_known(&error.1), "status": error.0.as_u16()});
+        if let Err(e) = service.store.audit(id, operation, &arguments, "refused", &result, &context.request_id) {
+            service.state_failed(&format!("the audit log could not record a refused {operation} of tenant {id}: {e}"));
         }
+        Err(error)
     };
-    if !service.options.provisioning {
-        let message = "provisioning is disabled: start the service with --provisioning to change access";
-        audit("refused", &json!({"error": message}));
-        return Err(ApiError::new(StatusCode::FORBIDDEN, message));
+    if let Some(origin) = &context.foreign_origin {
+        return refuse(ApiError::new(StatusCode::FORBIDDEN, format!("a change from another site (Origin {origin}) is refused")));
     }
+    if !service.options.provisioning {
+        return refuse(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "provisioning is disabled: start the service with --provisioning to change access",
+        ));
+    }
+    let run = match prepared {
+        Ok(run) => run,
+        Err(error) => return refuse(error),
+    };
     let loaded = match &service.tenants().get(id).map(|t| t.load.clone()) {
         Some(Load::Ready(loaded)) => (**loaded).clone(),
-        Some(Load::Failed(why)) => return Err(ApiError::new(StatusCode::CONFLICT, format!("tenant {id} cannot run: {why}"))),
-        _ => return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("tenant {id}'s connector is still loading; try again"))),
+        Some(Load::Failed(why)) => return refuse(ApiError::new(StatusCode::CONFLICT, format!("tenant {id} cannot run: {why}"))),
+        _ => return refuse(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("tenant {id}'s connector is still loading; try again"))),
     };
-    let label = crate::metrics::Metrics::outcome(id, "ok");
-    match run(loaded).await {
-        Ok(outcome) => {
-            let printed = operations::to_json(&outcome);
-            audit("done", &printed);
-            service.metrics.changes.get_or_create(&label).inc();
-            Ok(axum::Json(serde_json::from_str::<Value>(&redact_known(&printed.to_string())).unwrap_or(printed)).into_response())
-        }
-        Err(error) => {
-            audit("failed", &json!({"error": error.message(), "at": now()}));
-            service.metrics.changes.get_or_create(&crate::metrics::Metrics::outcome(id, "failed")).inc();
-            Err(host_error(&error))
-        }
+    if service.stopping() {
+        return refuse(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the service is shutting down; send the change to it again once it runs",
+        ));
     }
+    let entry = service.store.audit_pending(id, operation, &arguments, &context.request_id).map_err(|e| {
+        service.state_failed(&format!("the audit log could not record a {operation} of tenant {id}: {e}"));
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the audit log cannot record the change, so nothing was sent: {e}"))
+    })?;
+    let task = service.spawn_change({
+        let service = Arc::clone(service);
+        let id = id.to_owned();
+        let operation = operation.to_owned();
+        async move {
+            let (outcome, answer) = match run(loaded).await {
+                Ok(outcome) => {
+                    let printed = operations::to_json(&outcome);
+                    let printed = serde_json::from_str::<Value>(&redact_known(&printed.to_string())).unwrap_or(printed);
+                    ("done", Ok(printed))
+                }
+                Err(error) => ("failed", Err(error)),
+            };
+            let recorded = match &answer {
+                Ok(printed) => printed.clone(),
+                Err(error) => json!({"error": redact_known(error.message()), "at": now()}),
+            };
+            if let Err(e) = service.store.audit_settle(entry, outcome, &recorded) {
+                service.state_failed(&format!(
+                    "the audit log could not record the outcome of {operation} {entry} of tenant {id} ({outcome}): {e}"
+                ));
+            }
+            service
+                .metrics
+                .changes
+                .get_or_create(&crate::metrics::Metrics::outcome(&id, if outcome == "done" { "ok" } else { "failed" }))
+                .inc();
+            answer
+        }
+    });
+    match task.await {
+        Ok(Ok(printed)) => Ok(axum::Json(printed).into_response()),
+        Ok(Err(error)) => Err(host_error(&error)),
+        Err(e) => Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the change stopped unexpectedly ({e}); its audit entry {entry} says pending"),
+        )),
+    }
+}
+
+/// The arguments of a change as the audit records them: the body as given (when it parsed),
+/// with the path's parts.
+fn arguments_of<T: serde::Serialize>(body: &Result<JsonBody<T>, ApiError>, path: Value) -> Value {
+    let mut arguments = match body {
+        Ok(JsonBody(body)) => serde_json::to_value(body).unwrap_or_else(|_| json!({})),
+        Err(_) => json!({}),
+    };
+    if let (Some(arguments), Value::Object(path)) = (arguments.as_object_mut(), path) {
+        arguments.extend(path);
+    }
+    arguments
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -376,23 +584,34 @@ struct NewAccountBody {
     phone: Option<String>,
 }
 
-async fn provision(State(service): State<Arc<Service>>, Path(id): Path<String>, JsonBody(body): JsonBody<NewAccountBody>) -> ApiResult {
-    let arguments = serde_json::to_value(&body).unwrap_or_default();
-    let account = connector_host::bindings::latest::types::NewAccount {
-        email: body.email,
-        given_name: body.given_name,
-        family_name: body.family_name,
-        account_role: body.role,
-        phone: body.phone,
-    };
-    change(&service, &id, "provision", arguments, |t| async move { operations::provision(&t.runtime, &t.config, account).await }).await
+async fn provision(
+    State(service): State<Arc<Service>>,
+    Path(id): Path<String>,
+    context: ChangeContext,
+    body: Result<JsonBody<NewAccountBody>, ApiError>,
+) -> ApiResult {
+    let arguments = arguments_of(&body, json!({}));
+    let prepared = body.map(|JsonBody(body)| {
+        let account = connector_host::bindings::latest::types::NewAccount {
+            email: body.email,
+            given_name: body.given_name,
+            family_name: body.family_name,
+            account_role: body.role,
+            phone: body.phone,
+        };
+        run(|t: crate::tenants::Loaded| async move { operations::provision(&t.runtime, &t.config, account).await })
+    });
+    change(&service, &id, &context, "provision", arguments, prepared).await
 }
 
-async fn deprovision(State(service): State<Arc<Service>>, Path((id, user_id)): Path<(String, String)>) -> ApiResult {
-    change(&service, &id, "deprovision", json!({"user_id": user_id}), |t| async move {
-        operations::deprovision(&t.runtime, &t.config, &user_id).await
-    })
-    .await
+async fn deprovision(
+    State(service): State<Arc<Service>>,
+    Path((id, user_id)): Path<(String, String)>,
+    context: ChangeContext,
+) -> ApiResult {
+    let arguments = json!({"user_id": user_id});
+    let prepared = Ok(run(|t: crate::tenants::Loaded| async move { operations::deprovision(&t.runtime, &t.config, &user_id).await }));
+    change(&service, &id, &context, "deprovision", arguments, prepared).await
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -407,37 +626,45 @@ struct AccountChangesBody {
 async fn update_account(
     State(service): State<Arc<Service>>,
     Path((id, user_id)): Path<(String, String)>,
-    JsonBody(body): JsonBody<AccountChangesBody>,
+    context: ChangeContext,
+    body: Result<JsonBody<AccountChangesBody>, ApiError>,
 ) -> ApiResult {
-    if body.given_name.is_none() && body.family_name.is_none() && body.phone.is_none() && body.role.is_none() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "nothing to change: give given_name, family_name, phone or role"));
-    }
-    let mut arguments = serde_json::to_value(&body).unwrap_or_default();
-    arguments["user_id"] = json!(user_id);
-    let changes = connector_host::bindings::latest::types::AccountChanges {
-        given_name: body.given_name,
-        family_name: body.family_name,
-        phone: body.phone,
-        account_role: body.role,
-    };
-    change(&service, &id, "update-account", arguments, |t| async move {
-        operations::update_account(&t.runtime, &t.config, &user_id, &changes).await
-    })
-    .await
+    let arguments = arguments_of(&body, json!({"user_id": user_id}));
+    let prepared = body.and_then(|JsonBody(body)| {
+        if body.given_name.is_none() && body.family_name.is_none() && body.phone.is_none() && body.role.is_none() {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "nothing to change: give given_name, family_name, phone or role"));
+        }
+        let changes = connector_host::bindings::latest::types::AccountChanges {
+            given_name: body.given_name,
+            family_name: body.family_name,
+            phone: body.phone,
+            account_role: body.role,
+        };
+        Ok(run(|t: crate::tenants::Loaded| async move { operations::update_account(&t.runtime, &t.config, &user_id, &changes).await }))
+    });
+    change(&service, &id, &context, "update-account", arguments, prepared).await
 }
 
-async fn disable_account(State(service): State<Arc<Service>>, Path((id, user_id)): Path<(String, String)>) -> ApiResult {
-    change(&service, &id, "disable-account", json!({"user_id": user_id}), |t| async move {
-        operations::set_account_enabled(&t.runtime, &t.config, &user_id, false).await
-    })
-    .await
+async fn disable_account(
+    State(service): State<Arc<Service>>,
+    Path((id, user_id)): Path<(String, String)>,
+    context: ChangeContext,
+) -> ApiResult {
+    let arguments = json!({"user_id": user_id});
+    let prepared =
+        Ok(run(|t: crate::tenants::Loaded| async move { operations::set_account_enabled(&t.runtime, &t.config, &user_id, false).await }));
+    change(&service, &id, &context, "disable-account", arguments, prepared).await
 }
 
-async fn enable_account(State(service): State<Arc<Service>>, Path((id, user_id)): Path<(String, String)>) -> ApiResult {
-    change(&service, &id, "enable-account", json!({"user_id": user_id}), |t| async move {
-        operations::set_account_enabled(&t.runtime, &t.config, &user_id, true).await
-    })
-    .await
+async fn enable_account(
+    State(service): State<Arc<Service>>,
+    Path((id, user_id)): Path<(String, String)>,
+    context: ChangeContext,
+) -> ApiResult {
+    let arguments = json!({"user_id": user_id});
+    let prepared =
+        Ok(run(|t: crate::tenants::Loaded| async move { operations::set_account_enabled(&t.runtime, &t.config, &user_id, true).await }));
+    change(&service, &id, &context, "enable-account", arguments, prepared).await
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -447,25 +674,26 @@ struct GrantBody {
     principal: String,
 }
 
-async fn grant(State(service): State<Arc<Service>>, Path(id): Path<String>, JsonBody(body): JsonBody<GrantBody>) -> ApiResult {
-    known(&service, &id)?;
-    operations::parse_principal(&body.principal).map_err(|e| host_error(&e))?;
-    let arguments = serde_json::to_value(&body).unwrap_or_default();
-    change(&service, &id, "grant", arguments, |t| async move {
-        operations::grant(&t.runtime, &t.config, &body.entitlement, &body.principal).await
-    })
-    .await
+async fn grant(
+    State(service): State<Arc<Service>>,
+    Path(id): Path<String>,
+    context: ChangeContext,
+    body: Result<JsonBody<GrantBody>, ApiError>,
+) -> ApiResult {
+    let arguments = arguments_of(&body, json!({}));
+    let prepared = body.and_then(|JsonBody(body)| {
+        operations::parse_principal(&body.principal).map_err(|e| host_error(&e))?;
+        Ok(run(
+            |t: crate::tenants::Loaded| async move { operations::grant(&t.runtime, &t.config, &body.entitlement, &body.principal).await },
+        ))
+    });
+    change(&service, &id, &context, "grant", arguments, prepared).await
 }
 
-async fn revoke(State(service): State<Arc<Service>>, Path((id, grant_id)): Path<(String, String)>) -> ApiResult {
-    change(
-        &service,
-        &id,
-        "revoke",
-        json!({"grant": grant_id}),
-        |t| async move { operations::revoke(&t.runtime, &t.config, &grant_id).await },
-    )
-    .await
+async fn revoke(State(service): State<Arc<Service>>, Path((id, grant_id)): Path<(String, String)>, context: ChangeContext) -> ApiResult {
+    let arguments = json!({"grant": grant_id});
+    let prepared = Ok(run(|t: crate::tenants::Loaded| async move { operations::revoke(&t.runtime, &t.config, &grant_id).await }));
+    change(&service, &id, &context, "revoke", arguments, prepared).await
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -481,17 +709,20 @@ struct NewResourceBody {
 async fn create_resource(
     State(service): State<Arc<Service>>,
     Path(id): Path<String>,
-    JsonBody(body): JsonBody<NewResourceBody>,
+    context: ChangeContext,
+    body: Result<JsonBody<NewResourceBody>, ApiError>,
 ) -> ApiResult {
-    let arguments = serde_json::to_value(&body).unwrap_or_default();
-    let spec = connector_host::bindings::latest::types::NewResource {
-        resource_type: body.resource_type,
-        name: body.name,
-        description: body.description,
-        account_role: body.role,
-    };
-    change(&service, &id, "create-resource", arguments, |t| async move { operations::create_resource(&t.runtime, &t.config, &spec).await })
-        .await
+    let arguments = arguments_of(&body, json!({}));
+    let prepared = body.map(|JsonBody(body)| {
+        let spec = connector_host::bindings::latest::types::NewResource {
+            resource_type: body.resource_type,
+            name: body.name,
+            description: body.description,
+            account_role: body.role,
+        };
+        run(|t: crate::tenants::Loaded| async move { operations::create_resource(&t.runtime, &t.config, &spec).await })
+    });
+    change(&service, &id, &context, "create-resource", arguments, prepared).await
 }
 
 #[derive(Deserialize, serde::Serialize)]
@@ -505,38 +736,32 @@ struct ResourceChangesBody {
 async fn update_resource(
     State(service): State<Arc<Service>>,
     Path((id, resource_type, resource_id)): Path<(String, String, String)>,
-    JsonBody(body): JsonBody<ResourceChangesBody>,
+    context: ChangeContext,
+    body: Result<JsonBody<ResourceChangesBody>, ApiError>,
 ) -> ApiResult {
-    if body.name.is_none() && body.description.is_none() && body.role.is_none() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "nothing to change: give name, description or role"));
-    }
-    let mut arguments = serde_json::to_value(&body).unwrap_or_default();
-    arguments["type"] = json!(resource_type);
-    arguments["id"] = json!(resource_id);
-    let target = connector_host::bindings::latest::types::ResourceRef { resource_type, id: resource_id };
-    let changes = connector_host::bindings::latest::types::ResourceChanges {
-        name: body.name,
-        description: body.description,
-        account_role: body.role,
-    };
-    change(&service, &id, "update-resource", arguments, |t| async move {
-        operations::update_resource(&t.runtime, &t.config, &target, &changes).await
-    })
-    .await
+    let arguments = arguments_of(&body, json!({"type": resource_type, "id": resource_id}));
+    let prepared = body.and_then(|JsonBody(body)| {
+        if body.name.is_none() && body.description.is_none() && body.role.is_none() {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "nothing to change: give name, description or role"));
+        }
+        let target = connector_host::bindings::latest::types::ResourceRef { resource_type, id: resource_id };
+        let changes = connector_host::bindings::latest::types::ResourceChanges {
+            name: body.name,
+            description: body.description,
+            account_role: body.role,
+        };
+        Ok(run(|t: crate::tenants::Loaded| async move { operations::update_resource(&t.runtime, &t.config, &target, &changes).await }))
+    });
+    change(&service, &id, &context, "update-resource", arguments, prepared).await
 }
 
 async fn delete_resource(
     State(service): State<Arc<Service>>,
     Path((id, resource_type, resource_id)): Path<(String, String, String)>,
+    context: ChangeContext,
 ) -> ApiResult {
     let arguments = json!({"type": resource_type, "id": resource_id});
     let target = connector_host::bindings::latest::types::ResourceRef { resource_type, id: resource_id };
-    change(
-        &service,
-        &id,
-        "delete-resource",
-        arguments,
-        |t| async move { operations::delete_resource(&t.runtime, &t.config, &target).await },
-    )
-    .await
+    let prepared = Ok(run(|t: crate::tenants::Loaded| async move { operations::delete_resource(&t.runtime, &t.config, &target).await }));
+    change(&service, &id, &context, "delete-resource", arguments, prepared).await
 }

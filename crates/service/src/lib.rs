@@ -8,6 +8,7 @@
 //! tenant's component and resolves its settings.
 
 pub mod api;
+pub mod listener;
 pub mod metrics;
 pub mod service;
 pub mod shard;
@@ -57,10 +58,11 @@ pub async fn serve(
     mut reload: tokio::sync::mpsc::Receiver<()>,
 ) -> Result<(), HostError> {
     check_token(&options)?;
-    let listener = tokio::net::TcpListener::bind(options.listen)
-        .await
-        .map_err(|e| HostError::usage(format!("cannot listen on {}: {e}; choose another --listen", options.listen)))?;
+    // The state first: a second service on the same --state-dir is refused before it listens.
     let service = Service::new(options, loader)?;
+    let listener = tokio::net::TcpListener::bind(service.options.listen)
+        .await
+        .map_err(|e| HostError::usage(format!("cannot listen on {}: {e}; choose another --listen", service.options.listen)))?;
     tracing::info!(
         "serving {} tenant(s) of {} (shard {}) on http://{}; state in {}",
         service.tenants().len(),
@@ -79,13 +81,9 @@ pub async fn serve(
         }
     });
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(
-        axum::serve(listener, api::router(Arc::clone(&service)))
-            .with_graceful_shutdown(async move {
-                let _ = http_stopped.await;
-            })
-            .into_future(),
-    );
+    let limits = listener::Limits { header_timeout: service.options.header_timeout, max_connections: service.options.max_connections };
+    let server =
+        tokio::spawn(listener::serve(listener, api::router(Arc::clone(&service)), limits, http_stopped, std::time::Duration::from_secs(5)));
     shutdown.await;
     tracing::info!("stopping: no new syncs; running ones have {:?} to finish", service.options.grace);
     service.shut_down().await;

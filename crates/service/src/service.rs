@@ -36,6 +36,13 @@ pub struct ServiceOptions {
     pub max_parallel: usize,
     /// Snapshots kept per tenant.
     pub keep_snapshots: usize,
+    /// Host names (besides IP literals and, on loopback, `localhost`) a request's `Host` may
+    /// name: what stops DNS rebinding.
+    pub allowed_hosts: Vec<String>,
+    /// How long a connection may take to send a request's head, or stay idle between requests.
+    pub header_timeout: Duration,
+    /// Connections served at once; more are answered 503 and closed.
+    pub max_connections: usize,
 }
 
 /// Why a sync could not be started.
@@ -60,6 +67,12 @@ pub struct Service {
     /// Signalled whenever a sync ends.
     sync_ended: Notify,
     stopping: AtomicBool,
+    /// Changes running (they outlive the HTTP requests that asked for them), and a signal when
+    /// one ends.
+    changes_running: std::sync::atomic::AtomicUsize,
+    change_ended: Notify,
+    /// The last failure to write the state, for `/health`.
+    state_failure: Mutex<Option<String>>,
 }
 
 impl Service {
@@ -77,6 +90,9 @@ impl Service {
             wake: Notify::new(),
             sync_ended: Notify::new(),
             stopping: AtomicBool::new(false),
+            changes_running: Default::default(),
+            change_ended: Notify::new(),
+            state_failure: Mutex::default(),
         });
         service.apply(entries);
         Ok(service)
@@ -88,6 +104,44 @@ impl Service {
 
     pub fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
+    }
+
+    /// Notes that the state could not be written (`/health` says so until a write succeeds).
+    pub fn state_failed(&self, why: &str) {
+        tracing::error!("{why}");
+        *self.state_failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(why.to_owned());
+    }
+
+    /// Why the state cannot be written, if it cannot: the last failure, checked again now.
+    pub fn state_problem(&self) -> Option<String> {
+        let mut failure = self.state_failure.lock().unwrap_or_else(|p| p.into_inner());
+        match self.store.writable() {
+            Ok(()) => {
+                *failure = None;
+                None
+            }
+            Err(error) => {
+                *failure = Some(error.0.clone());
+                Some(error.0)
+            }
+        }
+    }
+
+    /// Runs a change in a task of its own, so that it ends (and is recorded) whether or not the
+    /// client that asked waits; shutdown waits for it.
+    pub fn spawn_change<F>(self: &Arc<Self>, change: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        self.changes_running.fetch_add(1, Ordering::SeqCst);
+        let service = Arc::clone(self);
+        tokio::spawn(async move {
+            let output = change.await;
+            service.changes_running.fetch_sub(1, Ordering::SeqCst);
+            service.change_ended.notify_waiters();
+            output
+        })
     }
 
     /// Whether every tenant's loading has finished (loaded, or failed with a reason shown).
@@ -227,8 +281,11 @@ impl Service {
         let label = Metrics::tenant(&id);
         self.metrics.running.get_or_create(&label).set(1);
         let clock = Instant::now();
-        let result = connector_host::sync(&loaded.runtime, &loaded.config).await;
+        let progress = connector_host::progress::SyncProgress::new();
+        let result = connector_host::sync_with_progress(&loaded.runtime, &loaded.config, Arc::clone(&progress)).await;
         let seconds = clock.elapsed().as_secs_f64();
+        // Every request the sync sent counts, a failed sync's too.
+        self.metrics.api_requests.get_or_create(&label).inc_by(progress.view().requests);
         let store_service = Arc::clone(&self);
         let store_id = id.clone();
         // The snapshot's JSON, the diff and the database work are blocking: off the runtime.
@@ -241,7 +298,7 @@ impl Service {
         self.metrics.syncs.get_or_create(&Metrics::outcome(&id, if ok { "ok" } else { "failed" })).inc();
         match &outcome {
             Ok(()) => tracing::info!(tenant = %id, sync = sync_id, "synced in {seconds:.1}s"),
-            Err(line) => tracing::warn!(tenant = %id, sync = sync_id, "sync failed: {line}"),
+            Err(line) => tracing::warn!(tenant = %id, sync = sync_id, "sync failed: {}", connector_host::text::escape_controls(line)),
         }
         let mut tenants = self.tenants();
         if let Some(tenant) = tenants.get_mut(&id) {
@@ -265,7 +322,7 @@ impl Service {
             Err(error) => {
                 let line = redact_known(error.message()).into_owned();
                 if let Err(e) = self.store.finish_failed(sync_id, "failed", &line) {
-                    tracing::error!(tenant = %id, "{e}");
+                    self.state_failed(&format!("tenant {id}: {e}"));
                 }
                 return Err(line);
             }
@@ -280,11 +337,11 @@ impl Service {
             duration_ms: snapshot.stats.duration_ms as i64,
         };
         if let Err(error) = self.store.finish_ok(sync_id, id, counts, &json, diff.as_ref(), self.options.keep_snapshots) {
+            self.state_failed(&format!("tenant {id}: {error}"));
             let _ = self.store.finish_failed(sync_id, "failed", &error.0);
             return Err(error.0);
         }
         let label = Metrics::tenant(id);
-        self.metrics.api_requests.get_or_create(&label).inc_by(snapshot.stats.http_requests);
         self.metrics.grants.get_or_create(&label).set(counts.grants);
         self.metrics.resources.get_or_create(&label).set(counts.resources);
         let now = std::time::SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or_default();
@@ -293,11 +350,19 @@ impl Service {
     }
 
     /// Stops starting syncs, lets the running ones finish within the grace period, and abandons
-    /// the rest (nothing of theirs is written; their rows say abandoned).
+    /// the rest (nothing of theirs is written; their rows say abandoned). Changes running are
+    /// waited for within the same period: each was recorded before it was sent, and one cut short
+    /// is found `pending` at the next start and marked unknown.
     pub async fn shut_down(&self) {
         self.stopping.store(true, Ordering::SeqCst);
         self.wake.notify_one();
         let deadline = tokio::time::Instant::now() + self.options.grace;
+        while self.changes_running.load(Ordering::SeqCst) > 0 {
+            let ended = self.change_ended.notified();
+            if self.changes_running.load(Ordering::SeqCst) == 0 || tokio::time::timeout_at(deadline, ended).await.is_err() {
+                break;
+            }
+        }
         loop {
             let ended = self.sync_ended.notified();
             let running: Vec<i64> = self.tenants().values().filter_map(|t| t.running.as_ref().map(|r| r.sync_id)).collect();
