@@ -123,6 +123,9 @@ enum Command {
         /// json or c1z; by default the output's extension says.
         #[arg(long, value_name = "FORMAT")]
         format: Option<String>,
+        /// Of a c1z input holding several sync runs, the one to read (default: the latest finished full sync).
+        #[arg(long, value_name = "ID")]
+        sync_id: Option<String>,
     },
     /// Show what changed between two snapshots: resources added and removed, traits changed, grants added and removed.
     #[command(
@@ -397,9 +400,9 @@ fn diff(old: &std::path::Path, new: &std::path::Path, json: bool) -> Result<(), 
 }
 
 /// Reads a snapshot in either format and writes it in the other (or the one asked for).
-fn convert(input: &std::path::Path, output: &std::path::Path, format: Option<&str>) -> Result<(), HostError> {
+fn convert(input: &std::path::Path, output: &std::path::Path, format: Option<&str>, sync_id: Option<&str>) -> Result<(), HostError> {
     let format = SnapshotFormat::for_path(output, format.map(SnapshotFormat::parse).transpose()?);
-    let snapshot = connector_host::format::read(input)?;
+    let snapshot = connector_host::format::read_run(input, sync_id)?;
     connector_host::format::write(&snapshot, output, format)?;
     outln!(
         "{} -> {} ({}): {} resources, {} entitlements, {} grants",
@@ -417,10 +420,10 @@ async fn run(cli: Cli) -> Result<(), HostError> {
     // Comparing snapshots and printing completions need no plugin.
     match &cli.command {
         Command::Diff { old, new, json } => return diff(old, new, *json),
-        Command::Convert { input, output, out, format } => {
+        Command::Convert { input, output, out, format, sync_id } => {
             let output =
                 output.as_ref().or(out.as_ref()).ok_or_else(|| HostError::usage("convert needs where to write: OUT or --out FILE"))?;
-            return convert(input, output, format.as_deref());
+            return convert(input, output, format.as_deref(), sync_id.as_deref());
         }
         Command::Completions { shell } => {
             // Written whole by us: clap_complete panics when its writer fails (`| head`).

@@ -965,3 +965,24 @@ async fn the_main_help_names_every_built_in_connector_and_the_credentials_it_rea
         }
     }
 }
+
+#[test]
+fn convert_and_diff_read_a_file_baton_wrote_and_sync_id_picks_a_run() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/e2e/data/written-by-baton-sdk-v0.7.27.c1z");
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("baton.json");
+    let output = run(&["convert", sample, json.to_str().unwrap()], None);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).contains("382 resources, 280 entitlements, 1564 grants"));
+    let output = run(&["diff", sample, json.to_str().unwrap(), "--json"], None);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let diff: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(diff["grants"]["added"].as_array().unwrap().len(), 0, "the same access either way");
+
+    let output =
+        run(&["convert", sample, "--out", dir.path().join("x.json").to_str().unwrap(), "--sync-id", "3N0mDwOoPcnC9lunqVxsNMtrOFy"], None);
+    assert!(output.status.success(), "its one run, by id: {}", String::from_utf8_lossy(&output.stderr));
+    let output = run(&["convert", json.to_str().unwrap(), "--out", dir.path().join("y.c1z").to_str().unwrap(), "--sync-id", "x"], None);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("leave out --sync-id"));
+}

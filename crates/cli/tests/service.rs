@@ -746,3 +746,19 @@ fn out_of_range_durations_are_usage_errors() {
         assert!(String::from_utf8_lossy(&output.stderr).contains(flag), "{}", String::from_utf8_lossy(&output.stderr));
     }
 }
+
+#[test]
+fn a_failed_syncs_requests_count_too() {
+    let (fake, account) = fake(10);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    // The key is refused: the sync fails after its requests.
+    let mut wrong = account.clone();
+    wrong.api_keys[0].secret = "not-the-secret".into();
+    let server = Server::start(&wrong, &tenants, &dir.path().join("state"), &[]);
+    server.wait_for(|s| s.status("acme")["last_sync"]["outcome"] == "failed", "the failed sync");
+    let metrics = server.get("/metrics", false).1;
+    let line = metrics.as_str().unwrap().lines().find(|l| l.starts_with("connector_api_requests_total{tenant=\"acme\"}")).unwrap_or_default().to_owned();
+    let count: f64 = line.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0.0);
+    assert!(count >= 1.0, "{metrics}");
+}

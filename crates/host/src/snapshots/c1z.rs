@@ -58,6 +58,8 @@ create index idx_grants_resource_type_id_resource_id_v1 on v1_grants (resource_t
 create index idx_grants_principal_id_v1 on v1_grants (principal_resource_type_id, principal_resource_id);
 create index idx_grants_entitlement_id_principal_id_v1 on v1_grants (entitlement_id, principal_resource_type_id, principal_resource_id);
 create unique index idx_grants_external_sync_v1 on v1_grants (external_id, sync_id);
+create index idx_grants_sync_expansion_v1 on v1_grants (sync_id) where expansion is not null;
+create index idx_grants_sync_needs_expansion_v1 on v1_grants (sync_id) where needs_expansion = 1;
 create table v1_sync_runs (id integer primary key, sync_id text not null, started_at datetime not null,
   ended_at datetime, sync_token text not null, sync_type text not null default 'full',
   parent_sync_id text not null default '', linked_sync_id text not null default '',
@@ -67,8 +69,10 @@ create table v1_sync_runs (id integer primary key, sync_id text not null, starte
 create unique index idx_sync_runs_sync_id_v1 on v1_sync_runs (sync_id);
 create table v1_assets (id integer primary key, external_id text not null, content_type text not null,
   data blob not null, sync_id text not null, discovered_at datetime not null);
+create unique index idx_assets_external_sync_v1 on v1_assets (external_id, sync_id);
 create table v1_connector_sessions (id integer primary key, sync_id text not null, key text not null,
   value blob not null);
+create unique index idx_session_store_sync_key_v1 on v1_connector_sessions (sync_id, key);
 create table connector_host_snapshot (key text primary key, value text not null);
 ";
 
@@ -326,7 +330,7 @@ fn fill(db: &Connection, snapshot: &Snapshot) -> Result<()> {
         transaction
             .execute(
                 "insert into v1_sync_runs (sync_id, started_at, ended_at, sync_token, sync_type, supports_diff, grants_backfilled, stats)
-                 values (?1, ?2, ?3, '', 'full', 0, 1, ?4)",
+                 values (?1, ?2, ?3, '', 'full', 1, 1, ?4)",
                 params![sync, baton_time(&snapshot.started_at), at, stats.to_string()],
             )
             .map_err(sql)?;
@@ -351,42 +355,139 @@ pub fn is_c1z(bytes: &[u8]) -> bool {
     bytes.starts_with(MAGIC)
 }
 
-/// The database inside a c1z file's bytes, bounded by [`MAX_DATABASE_BYTES`].
-pub fn decompress(bytes: &[u8], name: &str) -> Result<Vec<u8>> {
-    let frame = bytes
-        .strip_prefix(MAGIC.as_slice())
-        .ok_or_else(|| HostError::usage(format!("{name} is not a c1z file: it does not start with C1ZF")))?;
-    let decoder = zstd::stream::read::Decoder::new(frame).map_err(|e| HostError::usage(format!("{name} is not a c1z file: {e}")))?;
-    let mut database = Vec::new();
-    decoder
-        .take(MAX_DATABASE_BYTES + 1)
-        .read_to_end(&mut database)
-        .map_err(|e| HostError::usage(format!("{name} is not a c1z file: its zstd frame is damaged ({e})")))?;
-    if database.len() as u64 > MAX_DATABASE_BYTES {
-        return Err(HostError::usage(format!("{name} decompresses to more than {MAX_DATABASE_BYTES} bytes; refused")));
+/// A c1z file's database, unpacked into a temporary file (removed when dropped), so that what
+/// a file holds never has to fit in memory, nor be handed to SQLite as an image.
+pub struct Unpacked {
+    file: tempfile::NamedTempFile,
+}
+
+impl Unpacked {
+    /// The database, read-only.
+    pub fn open(&self) -> Result<Connection> {
+        Connection::open_with_flags(
+            self.file.path(),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| failed("open the unpacked database of", e))
     }
-    Ok(database)
+}
+
+/// Unpacks a c1z file read from `reader`: the magic; the zstd frame's declared size checked
+/// before anything is decompressed; the frame streamed into a temporary file under
+/// [`MAX_DATABASE_BYTES`] (frames without a declared size too). A database saved in WAL mode
+/// (header bytes 18 and 19 are 2, as baton-sdk saved its files from v0.2.46 to v0.8.14, after a
+/// checkpoint) is marked as the rollback-journal database it then is, which SQLite opens alone.
+pub fn unpack(reader: impl Read, name: &str) -> Result<Unpacked> {
+    unpack_within(reader, name, MAX_DATABASE_BYTES)
+}
+
+/// [`unpack`] with another bound than [`MAX_DATABASE_BYTES`].
+pub fn unpack_within(mut reader: impl Read, name: &str, limit: u64) -> Result<Unpacked> {
+    let not_c1z = |why: String| HostError::usage(format!("{name} is not a c1z file: {why}"));
+    let mut head = Vec::with_capacity(64);
+    (&mut reader).take(5 + 18).read_to_end(&mut head).map_err(|e| not_c1z(format!("it cannot be read ({e})")))?;
+    let Some(frame_head) = head.strip_prefix(MAGIC.as_slice()) else {
+        return Err(not_c1z("it does not start with C1ZF".into()));
+    };
+    if let Ok(Some(declared)) = zstd::zstd_safe::get_frame_content_size(frame_head)
+        && declared > limit
+    {
+        return Err(HostError::usage(format!(
+            "{name} declares a database of {declared} bytes, more than the {limit} a c1z file may hold; refused"
+        )));
+    }
+    let frame = std::io::Cursor::new(frame_head.to_vec()).chain(reader);
+    let decoder = zstd::stream::read::Decoder::new(frame).map_err(|e| not_c1z(e.to_string()))?;
+    let mut file = tempfile::Builder::new()
+        .prefix(".c1z-")
+        .tempfile()
+        .map_err(|e| HostError::other(format!("cannot make a temporary file to unpack {name} into: {e}; check TMPDIR")))?;
+    let written =
+        std::io::copy(&mut decoder.take(limit + 1), file.as_file_mut()).map_err(|e| not_c1z(format!("its zstd frame is damaged ({e})")))?;
+    if written > limit {
+        return Err(HostError::usage(format!("{name} decompresses to more than {limit} bytes; refused")));
+    }
+    mark_rollback_journal(file.as_file_mut()).map_err(|e| HostError::other(format!("cannot prepare the database of {name}: {e}")))?;
+    Ok(Unpacked { file })
+}
+
+/// Header bytes 18 and 19 (the file format's write and read versions) 2 mean WAL mode; 1 the
+/// rollback journal. Only a whole SQLite header is touched.
+fn mark_rollback_journal(file: &mut std::fs::File) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut header = [0u8; 20];
+    file.seek(SeekFrom::Start(0))?;
+    if file.read_exact(&mut header).is_err() || !header.starts_with(b"SQLite format 3\0") {
+        return Ok(());
+    }
+    if header[18] == 2 && header[19] == 2 {
+        file.seek(SeekFrom::Start(18))?;
+        file.write_all(&[1, 1])?;
+        file.flush()?;
+    }
+    Ok(())
 }
 
 /// A row's message, and for a grant its expansion.
 type Row = (Vec<u8>, Option<Vec<u8>>);
 
-/// Reads a c1z file's latest finished sync back as a snapshot.
+/// Reads a c1z file's latest finished full sync back as a snapshot.
 pub fn decode(bytes: &[u8], name: &str) -> Result<Snapshot> {
-    let database = decompress(bytes, name)?;
-    let mut db = Connection::open_in_memory().map_err(|e| failed("read", e))?;
-    db.deserialize_read_exact(rusqlite::MAIN_DB, database.as_slice(), database.len(), true)
-        .map_err(|e| HostError::usage(format!("{name} is not a c1z file: its database cannot be read ({e})")))?;
-    read_database(&db, name)
+    read_run(bytes, name, None)
 }
 
-fn read_database(db: &Connection, name: &str) -> Result<Snapshot> {
+/// Reads the c1z file at `path`: its latest finished full sync, or the run `sync_id`.
+pub fn read(path: &Path, sync_id: Option<&str>) -> Result<Snapshot> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| HostError::usage(format!("cannot read snapshot {name}: {e}")))?;
+    read_run(std::io::BufReader::new(file), &name, sync_id)
+}
+
+fn read_run(reader: impl Read, name: &str, sync_id: Option<&str>) -> Result<Snapshot> {
+    let unpacked = unpack(reader, name)?;
+    let db = unpacked.open()?;
+    // A file that is not a database is an error here, not a panic later.
+    db.query_row("select count(*) from sqlite_master", [], |r| r.get::<_, i64>(0))
+        .map_err(|e| HostError::usage(format!("{name} is not a c1z file: its database cannot be read ({e})")))?;
+    read_database(&db, name, sync_id)
+}
+
+/// The run a reader takes: `wanted`, else the latest finished full sync (any finished run in a
+/// file whose runs have no type).
+fn choose_run(db: &Connection, name: &str, wanted: Option<&str>) -> Result<(String, String, String)> {
     let bad = |e: &dyn std::fmt::Display| HostError::usage(format!("{name} is not a readable c1z file: {e}"));
-    let (sync, started, ended): (String, String, String) = db
-        .query_row("select sync_id, started_at, ended_at from v1_sync_runs where ended_at is not null order by id desc limit 1", [], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+    let typed = db.prepare("select sync_type from v1_sync_runs limit 0").is_ok();
+    let kind = if typed { "sync_type" } else { "'full'" };
+    let runs: Vec<(String, Option<String>, Option<String>, String)> = db
+        .prepare(&format!("select sync_id, started_at, ended_at, {kind} from v1_sync_runs order by id desc"))
+        .and_then(|mut statement| {
+            statement.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?.collect::<std::result::Result<Vec<_>, _>>()
         })
-        .map_err(|e| bad(&format!("no finished sync run ({e})")))?;
+        .map_err(|e| bad(&format!("no sync runs ({e})")))?;
+    let listed = || {
+        runs.iter()
+            .map(|(id, _, ended, kind)| format!("{id} ({kind}{})", if ended.is_some() { "" } else { ", unfinished" }))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let chosen = match wanted {
+        Some(wanted) => runs
+            .iter()
+            .find(|(id, ..)| id == wanted)
+            .ok_or_else(|| HostError::usage(format!("{name} holds no sync run {wanted:?}; its runs are: {}", listed())))?,
+        None => runs.iter().find(|(_, _, ended, kind)| ended.is_some() && kind == "full").ok_or_else(|| {
+            bad(&format!("no finished full sync run (its runs: {})", if runs.is_empty() { "none".to_owned() } else { listed() }))
+        })?,
+    };
+    match chosen {
+        (id, Some(started), Some(ended), _) => Ok((id.clone(), started.clone(), ended.clone())),
+        (id, ..) => Err(HostError::usage(format!("sync run {id} of {name} is not finished; choose a finished one: {}", listed()))),
+    }
+}
+
+fn read_database(db: &Connection, name: &str, sync_id: Option<&str>) -> Result<Snapshot> {
+    let bad = |e: &dyn std::fmt::Display| HostError::usage(format!("{name} is not a readable c1z file: {e}"));
+    let (sync, started, ended) = choose_run(db, name, sync_id)?;
     let meta: Map<String, Value> = match db.prepare("select key, value from connector_host_snapshot") {
         Ok(mut statement) => statement
             .query_map([], |r| Ok((r.get::<_, String>(0)?, Value::String(r.get::<_, String>(1)?))))

@@ -48,14 +48,22 @@ pub fn write(snapshot: &Snapshot, path: &Path, format: SnapshotFormat) -> Result
 
 /// Reads a snapshot in either format, told apart by the file's first bytes.
 pub fn read(path: &Path) -> Result<Snapshot> {
+    read_run(path, None)
+}
+
+/// Reads a snapshot in either format; of a c1z file, the sync run `sync_id` when given (a JSON
+/// snapshot holds one sync only, and refuses a run id).
+pub fn read_run(path: &Path, sync_id: Option<&str>) -> Result<Snapshot> {
     let mut head = [0u8; 5];
     let is_c1z = std::fs::File::open(path)
         .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut head))
         .map(|()| c1z::is_c1z(&head))
         .unwrap_or(false);
     if !is_c1z {
+        if sync_id.is_some() {
+            return Err(HostError::usage(format!("{} is a JSON snapshot, which holds one sync: leave out --sync-id", path.display())));
+        }
         return Snapshot::read(path);
     }
-    let bytes = crate::files::read_limited(path, crate::files::MAX_SNAPSHOT_FILE, "snapshot")?;
-    c1z::decode(&bytes, &path.display().to_string())
+    c1z::read(path, sync_id)
 }

@@ -17,7 +17,7 @@ async fn synced() -> Snapshot {
 }
 
 fn database(bytes: &[u8]) -> Connection {
-    let data = c1z::decompress(bytes, "test").unwrap();
+    let data = zstd::decode_all(bytes.strip_prefix(c1z::MAGIC.as_slice()).unwrap()).unwrap();
     let mut db = Connection::open_in_memory().unwrap();
     db.deserialize_read_exact(rusqlite::MAIN_DB, data.as_slice(), data.len(), true).unwrap();
     db
@@ -311,4 +311,129 @@ async fn a_file_that_is_not_c1z_is_refused_in_one_line() {
     let mut bomb = b"C1ZF\0".to_vec();
     bomb.extend(zstd::encode_all(&b"not a database"[..], 3).unwrap());
     assert!(c1z::decode(&bomb, "x.c1z").is_err());
+}
+
+const BATON_SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/written-by-baton-sdk-v0.7.27.c1z");
+
+#[tokio::test]
+async fn a_file_baton_sdk_wrote_reads_whole_and_round_trips() {
+    let bytes = std::fs::read(BATON_SAMPLE).unwrap();
+    let frame = bytes.strip_prefix(c1z::MAGIC.as_slice()).unwrap();
+    assert_eq!(zstd::zstd_safe::get_frame_content_size(frame).unwrap(), None, "its frame declares no size");
+    let header =
+        zstd::stream::read::Decoder::new(frame).map(|d| std::io::Read::bytes(d).take(20).map(|b| b.unwrap()).collect::<Vec<u8>>()).unwrap();
+    assert_eq!((header[18], header[19]), (2, 2), "its database is marked WAL");
+
+    let snapshot = connector_host::format::read(std::path::Path::new(BATON_SAMPLE)).expect("baton's file reads");
+    assert_eq!((snapshot.resources.len(), snapshot.entitlements.len(), snapshot.grants.len()), (382, 280, 1564));
+    assert!(snapshot.grants.iter().any(|g| !g.expandable.is_empty()), "its expansions come through");
+    assert!(
+        snapshot.resources.iter().any(|r| r.traits.get("email").is_some() || r.traits.get("emails").is_some()),
+        "user traits come through"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let written = dir.path().join("again.c1z");
+    c1z::write(&snapshot, &written).unwrap();
+    let again = connector_host::format::read(&written).unwrap();
+    assert_eq!(again.resources, snapshot.resources);
+    assert_eq!(again.entitlements, snapshot.entitlements);
+    assert_eq!(again.grants, snapshot.grants);
+    let run: (String, i64, i64) = database(&std::fs::read(&written).unwrap())
+        .query_row("select sync_type, supports_diff, grants_backfilled from v1_sync_runs", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap();
+    assert_eq!(run, ("full".to_owned(), 1, 1), "marked as baton-sdk marks its runs");
+    let indexes: Vec<String> = database(&std::fs::read(&written).unwrap())
+        .prepare("select name from sqlite_master where type = 'index'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    for baton_index in [
+        "idx_assets_external_sync_v1",
+        "idx_grants_sync_expansion_v1",
+        "idx_grants_sync_needs_expansion_v1",
+        "idx_session_store_sync_key_v1",
+    ] {
+        assert!(indexes.iter().any(|i| i == baton_index), "{baton_index} in {indexes:?}");
+    }
+}
+
+/// A c1z file of `database` (an SQLite image), its frame streamed without a declared size.
+fn c1z_of(database: &[u8]) -> Vec<u8> {
+    let mut bytes = c1z::MAGIC.to_vec();
+    bytes.extend(zstd::encode_all(database, 3).unwrap());
+    bytes
+}
+
+#[tokio::test]
+async fn a_file_with_several_runs_reads_its_latest_finished_full_sync_or_the_run_asked_for() {
+    let first = synced().await;
+    let mut second = first.clone();
+    second.grants.truncate(5);
+    second.finished_at = "2031-01-01T00:00:00Z".into();
+    second.started_at = "2031-01-01T00:00:00Z".into();
+    // One database with both runs, then a partial run after them.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("both.db");
+    std::fs::write(&path, c1z::database(&first).unwrap()).unwrap();
+    let other = dir.path().join("second.db");
+    std::fs::write(&other, c1z::database(&second).unwrap()).unwrap();
+    let db = Connection::open(&path).unwrap();
+    db.execute("attach ?1 as second", [other.to_str().unwrap()]).unwrap();
+    for table in ["v1_resource_types", "v1_resources", "v1_entitlements", "v1_grants"] {
+        let columns: Vec<String> = db
+            .prepare(&format!("select name from pragma_table_info('{table}') where name != 'id'"))
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        let columns = columns.join(", ");
+        db.execute(&format!("insert into {table} ({columns}) select {columns} from second.{table}"), []).unwrap();
+    }
+    db.execute("insert into v1_sync_runs (sync_id, started_at, ended_at, sync_token, sync_type, supports_diff) select sync_id, started_at, ended_at, sync_token, sync_type, supports_diff from second.v1_sync_runs", []).unwrap();
+    db.execute("insert into v1_sync_runs (sync_id, started_at, ended_at, sync_token, sync_type) values ('zzzpartial', '2032-01-01 00:00:00', '2032-01-01 00:00:01', '', 'partial')", []).unwrap();
+    db.execute("insert into v1_sync_runs (sync_id, started_at, sync_token) values ('zzzrunning', '2033-01-01 00:00:00', '')", []).unwrap();
+    db.execute("detach second", []).unwrap();
+    drop(db);
+    let file = dir.path().join("runs.c1z");
+    std::fs::write(&file, c1z_of(&std::fs::read(&path).unwrap())).unwrap();
+
+    let latest = connector_host::format::read(&file).unwrap();
+    assert_eq!(latest.grants.len(), 5, "the latest finished full sync");
+    let older = connector_host::format::read_run(&file, Some(&c1z::sync_id(&first))).unwrap();
+    assert_eq!(older.grants, first.grants);
+    let error = connector_host::format::read_run(&file, Some("zzzrunning")).unwrap_err();
+    assert!(error.to_string().contains("not finished"), "{error}");
+    let error = connector_host::format::read_run(&file, Some("nope")).unwrap_err();
+    assert_eq!(error.exit_status(), 2);
+    assert!(error.to_string().contains("zzzpartial (partial)") && error.to_string().contains("zzzrunning (full, unfinished)"), "{error}");
+}
+
+#[tokio::test]
+async fn a_wal_marked_database_reads_and_bombs_are_refused_before_they_go_off() {
+    let snapshot = synced().await;
+    let mut image = c1z::database(&snapshot).unwrap();
+    image[18] = 2;
+    image[19] = 2;
+    assert_eq!(c1z::decode(&c1z_of(&image), "wal.c1z").unwrap(), snapshot);
+
+    // A frame that declares six gibibytes: refused from its header.
+    let mut declared = c1z::MAGIC.to_vec();
+    declared.extend([0x28, 0xb5, 0x2f, 0xfd, 0xe0]);
+    declared.extend((6u64 << 30).to_le_bytes());
+    declared.extend([0u8; 64]);
+    let started = std::time::Instant::now();
+    let error = c1z::decode(&declared, "bomb.c1z").unwrap_err();
+    assert!(error.to_string().contains("declares a database of 6442450944 bytes"), "{error}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(1));
+    // One that declares nothing: stopped at the bound, streamed (here a small one).
+    let zeros = c1z_of(&vec![0u8; 4 << 20]);
+    let error = c1z::unpack_within(zeros.as_slice(), "zeros.c1z", 1 << 20).err().unwrap();
+    assert!(error.to_string().contains("decompresses to more than 1048576 bytes"), "{error}");
+    // Not a database at all: one line, no panic.
+    let error = c1z::decode(&c1z_of(&vec![7u8; 3 << 20]), "noise.c1z").unwrap_err();
+    assert_eq!(error.exit_status(), 2, "{error}");
 }
