@@ -5,7 +5,9 @@ use serde::de::DeserializeOwned;
 use crate::api;
 use crate::lenient::Notes;
 use crate::mapping;
-use crate::model::{AccountInfo, Config, ConnectorError, Entitlement, GROUP, Page, ROLE, Resource, ResourceType, Result, TEAM, USER};
+use crate::model::{
+    AccountInfo, Config, ConnectorError, Entitlement, GROUP, Identity, Page, ROLE, Resource, ResourceType, Result, TEAM, USER, UserProfile,
+};
 use crate::paging::{self, CursorWalk};
 use crate::transport::{ApiRequest, ApiResponse, Transport, encode};
 
@@ -19,11 +21,23 @@ pub const DEFAULT_BASE_URL: &str = "https://api.fivetran.com";
 /// The resource types, in the order the host should list them: roles first, since a group's
 /// entitlements are its destination-scoped roles.
 pub const RESOURCE_TYPES: &[ResourceType] = &[
-    ResourceType { id: ROLE, display_name: "Role", entitlements_need: &[] },
-    ResourceType { id: USER, display_name: "User", entitlements_need: &[] },
-    ResourceType { id: TEAM, display_name: "Team", entitlements_need: &[] },
-    ResourceType { id: GROUP, display_name: "Group", entitlements_need: &[ROLE] },
+    ResourceType { id: ROLE, display_name: "Role", entitlements_need: &[], identity: Identity::Role },
+    ResourceType { id: USER, display_name: "User", entitlements_need: &[], identity: Identity::User(USER_PROFILE) },
+    ResourceType { id: TEAM, display_name: "Team", entitlements_need: &[], identity: Identity::Group },
+    // A destination (a Fivetran group): access to it is a permission, its entitlements say.
+    ResourceType { id: GROUP, display_name: "Group", entitlements_need: &[ROLE], identity: Identity::Group },
 ];
+
+/// Where a user's traits (CONTRACT section 1) hold its profile.
+const USER_PROFILE: UserProfile = UserProfile {
+    email: Some("email"),
+    login: Some("login"),
+    status: Some("status"),
+    given_name: Some("given_name"),
+    family_name: Some("family_name"),
+    last_login: Some("last_login"),
+    created_at: Some("created_at"),
+};
 
 const ACCOUNT_INFO: &str = "GET /v1/account/info";
 

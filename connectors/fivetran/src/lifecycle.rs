@@ -115,7 +115,7 @@ impl<T: Transport> Connector<'_, T> {
     fn user(&self, path: &str, user_id: &str) -> Result<(String, crate::transport::ApiResponse)> {
         let (endpoint, response) = self.send("GET", path.to_owned(), None)?;
         if response.status == 404 {
-            return Err(invalid(format!("no user {user_id} in the account; check the id (sync lists them)")));
+            return Err(ConnectorError::NotFound(format!("no user {user_id} in the account; check the id (sync lists them)")));
         }
         Ok((endpoint, response))
     }
@@ -222,7 +222,7 @@ impl<T: Transport> Connector<'_, T> {
     fn team(&self, path: &str, team_id: &str) -> Result<api::Team> {
         let (endpoint, response) = self.send("GET", path.to_owned(), None)?;
         if response.status == 404 {
-            return Err(invalid(format!("no team {team_id} in the account; check the id (sync lists them)")));
+            return Err(ConnectorError::NotFound(format!("no team {team_id} in the account; check the id (sync lists them)")));
         }
         api::decode_data(&endpoint, &response)
     }

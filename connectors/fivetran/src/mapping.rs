@@ -187,11 +187,11 @@ pub fn entitlements(resource: &Resource, roles: &[Resource]) -> Vec<Entitlement>
     let name = &resource.display_name;
     match resource.resource_type.as_str() {
         ROLE if role_has_scope(resource, SCOPE_ACCOUNT) || role_scope_unknown(resource) => {
-            vec![Entitlement::new(this, ASSIGNED, format!("{name} role"), &[USER, TEAM])]
+            vec![Entitlement::new(this, ASSIGNED, format!("{name} role"), &[USER, TEAM]).assignment()]
         }
         TEAM => vec![
-            Entitlement::new(this.clone(), MEMBER, format!("{name} member"), &[USER]),
-            Entitlement::new(this, MANAGER, format!("{name} manager"), &[USER]),
+            Entitlement::new(this.clone(), MEMBER, format!("{name} member"), &[USER]).assignment(),
+            Entitlement::new(this, MANAGER, format!("{name} manager"), &[USER]).assignment(),
         ],
         GROUP => roles
             .iter()
@@ -302,7 +302,7 @@ fn role_placeholder(page: &mut Page, role: &str) -> usize {
         traits: role_traits(None, &[], false, false, None),
         aliases: Vec::new(),
     });
-    page.entitlements.push(Entitlement::new(ResourceRef::new(ROLE, role), ASSIGNED, format!("{role} role"), &[USER, TEAM]));
+    page.entitlements.push(Entitlement::new(ResourceRef::new(ROLE, role), ASSIGNED, format!("{role} role"), &[USER, TEAM]).assignment());
     page.entitlements.len() - 1
 }
 

@@ -140,7 +140,7 @@ impl<T: Transport> Connector<'_, T> {
         .map_err(|error| match error {
             // The entitlement's resource or the principal does not exist: the request is wrong.
             ConnectorError::NotFound(why) => {
-                invalid(format!("{why}; check the ids in {entitlement} and {}:{}", principal.resource_type, principal.id))
+                ConnectorError::NotFound(format!("{why}; check the ids in {entitlement} and {}:{}", principal.resource_type, principal.id))
             }
             other => other,
         })?;

@@ -147,7 +147,7 @@ impl<T: Transport> Client<'_, T> {
     pub fn existing_user(&self, user_id: &str) -> Result<Value> {
         ids::require_id(user_id, "user id")?;
         self.get_optional(resource_path("Users", user_id))?
-            .ok_or_else(|| invalid(format!("no user {user_id} in the SCIM service; check the id (sync lists them)")))
+            .ok_or_else(|| ConnectorError::NotFound(format!("no user {user_id} in the SCIM service; check the id (sync lists them)")))
     }
 
     /// The user whose `userName` is `user_name` in any case: by filter where the service filters

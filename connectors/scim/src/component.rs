@@ -4,8 +4,8 @@
 use connector_sdk::ConnectorComponent;
 use connector_sdk::model::{
     AccountChanges, AccountInfo, ActivationOutcome, AuthScheme, Capability, Config, CreateOutcome, Credential, DeleteOutcome, Entitlement,
-    GrantOutcome, Metadata, NewAccount, NewResource, Page, Resource, ResourceChanges, ResourceRef, ResourceType, Result, RevokeOutcome,
-    UpdateOutcome,
+    GrantOutcome, Identity, Metadata, NewAccount, NewResource, Page, Resource, ResourceChanges, ResourceRef, ResourceType, Result,
+    RevokeOutcome, UpdateOutcome, UserProfile,
 };
 use connector_sdk::transport::Transport;
 
@@ -24,10 +24,21 @@ pub const MAX_PAGE_SIZE: u32 = 100;
 
 /// Users first: their listing reveals the roles they hold.
 pub const RESOURCE_TYPES: &[ResourceType] = &[
-    ResourceType { id: USER, display_name: "User", entitlements_need: &[] },
-    ResourceType { id: GROUP, display_name: "Group", entitlements_need: &[] },
-    ResourceType { id: ROLE, display_name: "Role", entitlements_need: &[] },
+    ResourceType { id: USER, display_name: "User", entitlements_need: &[], identity: Identity::User(USER_PROFILE) },
+    ResourceType { id: GROUP, display_name: "Group", entitlements_need: &[], identity: Identity::Group },
+    ResourceType { id: ROLE, display_name: "Role", entitlements_need: &[], identity: Identity::Role },
 ];
+
+/// Where a user's traits (CONTRACT section 6) hold its profile.
+const USER_PROFILE: UserProfile = UserProfile {
+    email: Some("email"),
+    login: Some("user_name"),
+    status: Some("status"),
+    given_name: Some("given_name"),
+    family_name: Some("family_name"),
+    last_login: None,
+    created_at: None,
+};
 
 const CREDENTIALS: &[Credential] = &[Credential {
     name: "token",

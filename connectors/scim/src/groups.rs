@@ -74,7 +74,7 @@ impl<T: Transport> Client<'_, T> {
     pub fn existing_group(&self, group_id: &str) -> Result<Value> {
         ids::require_id(group_id, "group id")?;
         self.get_optional(resource_path("Groups", group_id))?
-            .ok_or_else(|| invalid(format!("no group {group_id} in the SCIM service; check the id (sync lists them)")))
+            .ok_or_else(|| ConnectorError::NotFound(format!("no group {group_id} in the SCIM service; check the id (sync lists them)")))
     }
 
     pub fn create_group(&self, spec: &NewResource) -> Result<CreateOutcome> {

@@ -123,11 +123,11 @@ fn aliases(value: &Value, base_url: &str) -> Vec<String> {
 }
 
 pub fn role_entitlement(value: &str) -> Entitlement {
-    Entitlement::new(ResourceRef::new(ROLE, value), ASSIGNED, format!("{value} role"), &[USER])
+    Entitlement::new(ResourceRef::new(ROLE, value), ASSIGNED, format!("{value} role"), &[USER]).assignment()
 }
 
 pub fn member_entitlement(group: &Resource) -> Entitlement {
-    Entitlement::new(ResourceRef::new(GROUP, &group.id), MEMBER, format!("{} member", group.display_name), &[USER, GROUP])
+    Entitlement::new(ResourceRef::new(GROUP, &group.id), MEMBER, format!("{} member", group.display_name), &[USER, GROUP]).assignment()
 }
 
 /// A page of `/Users`: the users, the roles they hold (as placeholders) and the role grants, and

@@ -91,7 +91,10 @@ impl<T: Transport> Client<'_, T> {
         let current = self.existing_group(group)?;
         let who = self.principal(principal)?.ok_or_else(|| {
             // A service may accept a dangling member silently.
-            invalid(format!("no {} {} in the SCIM service; check the id (sync lists them)", principal.resource_type, principal.id))
+            ConnectorError::NotFound(format!(
+                "no {} {} in the SCIM service; check the id (sync lists them)",
+                principal.resource_type, principal.id
+            ))
         })?;
         if self.listed_as(group, &current, &who)?.is_some() {
             return Ok(GrantOutcome { grant, change: GrantChange::AlreadyHeld, replaced: None });

@@ -758,7 +758,42 @@ fn a_failed_syncs_requests_count_too() {
     let server = Server::start(&wrong, &tenants, &dir.path().join("state"), &[]);
     server.wait_for(|s| s.status("acme")["last_sync"]["outcome"] == "failed", "the failed sync");
     let metrics = server.get("/metrics", false).1;
-    let line = metrics.as_str().unwrap().lines().find(|l| l.starts_with("connector_api_requests_total{tenant=\"acme\"}")).unwrap_or_default().to_owned();
+    let line = metrics
+        .as_str()
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("connector_api_requests_total{tenant=\"acme\"}"))
+        .unwrap_or_default()
+        .to_owned();
     let count: f64 = line.rsplit(' ').next().and_then(|n| n.parse().ok()).unwrap_or(0.0);
     assert!(count >= 1.0, "{metrics}");
+}
+
+#[test]
+fn errors_reach_api_clients_with_the_status_their_kind_has() {
+    let (fake, account) = fake(10);
+    let scim =
+        scim_fake::FakeScim::start(scim_fake::Directory::sample(6, 2, scim_fake::Flavor::Generic), "scim-service-token-5c1f").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    let mut text = std::fs::read_to_string(&tenants).unwrap();
+    text.push_str(&format!(
+        "[[tenant]]\nid = \"directory\"\nconnector = \"scim\"\nbase_url = \"{}\"\nallow_private_network = true\nsync_interval_s = 3600\ntoken_env = \"TEST_SCIM_TOKEN\"\n",
+        scim.base_url()
+    ));
+    std::fs::write(&tenants, text).unwrap();
+    let server = Server::start_with(&account, &tenants, &dir.path().join("state"), &["--provisioning"], |command| {
+        command.env("TEST_SCIM_TOKEN", "scim-service-token-5c1f");
+    });
+    server.wait_synced("directory", 1);
+    let body = Some(r#"{"family_name": "Okafor"}"#);
+    let (code, answer) = server.request("PATCH", "/v1/tenants/directory/accounts/no-such-user", Some(TOKEN), body);
+    assert_eq!(code, 404, "a SCIM 404: {answer}");
+    let (code, answer) = server.request("PATCH", "/v1/tenants/acme/accounts/no_such_user", Some(TOKEN), body);
+    assert_eq!(code, 404, "a Fivetran 404: {answer}");
+    let group = scim.directory().groups.keys().next().unwrap().clone();
+    let rename = format!("/v1/tenants/directory/resources/group/{group}");
+    let other = scim.directory().groups.values().nth(1).unwrap()["displayName"].as_str().unwrap().to_owned();
+    let (code, answer) = server.request("PATCH", &rename, Some(TOKEN), Some(&format!(r#"{{"name": "{other}"}}"#)));
+    assert_eq!(code, 400, "a name another group has: {answer}");
 }

@@ -32,6 +32,7 @@ pub fn metadata(m: model::Metadata) -> wit::ConnectorMetadata {
                 id: t.id.into(),
                 display_name: t.display_name.into(),
                 entitlements_need: t.entitlements_need.iter().map(|s| (*s).into()).collect(),
+                identity: identity(&t.identity),
             })
             .collect(),
         capabilities: m
@@ -391,7 +392,37 @@ fn resource(r: model::Resource) -> wit::Resource {
 }
 
 fn entitlement(e: model::Entitlement) -> wit::Entitlement {
-    wit::Entitlement { id: e.id, resource: reference(e.resource), slug: e.slug, display_name: e.display_name, grantable_to: e.grantable_to }
+    let purpose = match e.purpose {
+        model::Purpose::Assignment => wit::EntitlementPurpose::Assignment,
+        model::Purpose::Permission => wit::EntitlementPurpose::Permission,
+    };
+    wit::Entitlement {
+        id: e.id,
+        resource: reference(e.resource),
+        slug: e.slug,
+        display_name: e.display_name,
+        grantable_to: e.grantable_to,
+        purpose,
+    }
+}
+
+fn identity(identity: &model::Identity) -> wit::Identity {
+    let key = |k: Option<&'static str>| k.map(str::to_owned);
+    match identity {
+        model::Identity::User(p) => wit::Identity::User(wit::UserProfile {
+            email: key(p.email),
+            login: key(p.login),
+            status: key(p.status),
+            given_name: key(p.given_name),
+            family_name: key(p.family_name),
+            last_login: key(p.last_login),
+            created_at: key(p.created_at),
+        }),
+        model::Identity::Group => wit::Identity::Group,
+        model::Identity::Role => wit::Identity::Role,
+        model::Identity::App => wit::Identity::App,
+        model::Identity::Other => wit::Identity::Other,
+    }
 }
 
 fn grant(g: model::Grant) -> wit::Grant {

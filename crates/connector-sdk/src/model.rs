@@ -42,9 +42,20 @@ pub struct Entitlement {
     pub slug: String,
     pub display_name: String,
     pub grantable_to: Vec<String>,
+    pub purpose: Purpose,
+}
+
+/// What holding an entitlement means (the WIT `entitlement-purpose`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Membership or assignment: a team's member, a role's holder.
+    Assignment,
+    /// A permission on something.
+    Permission,
 }
 
 impl Entitlement {
+    /// A permission; [`Entitlement::assignment`] makes it a membership or an assignment.
     pub fn new(resource: ResourceRef, slug: &str, display_name: String, grantable_to: &[&str]) -> Self {
         Self {
             id: entitlement_id(&resource.resource_type, &resource.id, slug),
@@ -52,7 +63,13 @@ impl Entitlement {
             slug: slug.to_owned(),
             display_name,
             grantable_to: grantable_to.iter().map(|s| (*s).to_owned()).collect(),
+            purpose: Purpose::Permission,
         }
+    }
+
+    pub fn assignment(mut self) -> Self {
+        self.purpose = Purpose::Assignment;
+        self
     }
 }
 
@@ -265,6 +282,39 @@ pub struct ResourceType {
     pub display_name: &'static str,
     /// Types whose resources `list-entitlements` needs for this type.
     pub entitlements_need: &'static [&'static str],
+    /// What its resources are (the WIT `identity`).
+    pub identity: Identity,
+}
+
+/// What the resources of a type are, whatever the connector calls them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Identity {
+    /// People's accounts, with the trait keys of their profile.
+    User(UserProfile),
+    Group,
+    Role,
+    App,
+    Other,
+}
+
+/// The trait keys that hold a user's profile (the WIT `user-profile`); none where a connector
+/// has no such trait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct UserProfile {
+    pub email: Option<&'static str>,
+    pub login: Option<&'static str>,
+    /// Its value is `enabled` or `disabled`.
+    pub status: Option<&'static str>,
+    pub given_name: Option<&'static str>,
+    pub family_name: Option<&'static str>,
+    pub last_login: Option<&'static str>,
+    pub created_at: Option<&'static str>,
+}
+
+impl UserProfile {
+    /// A user type whose traits hold no profile.
+    pub const NONE: Self =
+        Self { email: None, login: None, status: None, given_name: None, family_name: None, last_login: None, created_at: None };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -19,6 +19,12 @@ pub enum ErrorKind {
     Sandbox,
     /// The connector rejected a request as invalid: exit status 2.
     InvalidArgument,
+    /// What a change names does not exist (a user, a group, an entitlement's resource): exit
+    /// status 2, as a request naming it is wrong; an API answers 404.
+    NotFound,
+    /// The service holds something that conflicts with the change: exit status 1; an API
+    /// answers 409.
+    Conflict,
     /// Anything else (a connector bug, an I/O error): exit status 1.
     Other,
 }
@@ -60,6 +66,14 @@ impl HostError {
         Self::new(ErrorKind::Other, message)
     }
 
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, message)
+    }
+
     /// The tenant setting that would get past this failure (`max_requests`,
     /// `allow_private_network`, `base_url`), for whoever words the fix.
     pub fn with_setting(mut self, setting: &'static str) -> Self {
@@ -77,11 +91,11 @@ impl HostError {
 
     pub fn exit_status(&self) -> i32 {
         match self.kind {
-            ErrorKind::Usage | ErrorKind::InvalidArgument => 2,
+            ErrorKind::Usage | ErrorKind::InvalidArgument | ErrorKind::NotFound => 2,
             ErrorKind::Credentials => 3,
             ErrorKind::Api => 4,
             ErrorKind::Sandbox => 5,
-            ErrorKind::Other => 1,
+            ErrorKind::Conflict | ErrorKind::Other => 1,
         }
     }
 

@@ -85,6 +85,42 @@ fn no_host_module_names_a_connector() {
     }
 }
 
+/// What connectors call their things: a host that matched on these would guess what only a
+/// connector can say (what a type is, what an entitlement means, where a profile is).
+const CONNECTOR_WORDS: &[&str] = &[
+    "\"user\"",
+    "\"team\"",
+    "\"group\"",
+    "\"role\"",
+    "\"member\"",
+    "\"manager\"",
+    "\"assigned\"",
+    "\"owner\"",
+    "\"email\"",
+    "\"login\"",
+    "\"user_name\"",
+];
+
+#[test]
+fn no_host_module_guesses_meaning_from_a_connectors_words() {
+    for (name, code) in modules() {
+        for word in CONNECTOR_WORDS {
+            // Compared, matched or looked up: the host acting on a connector's word.
+            let uses = [
+                format!("== {word}"),
+                format!("!= {word}"),
+                format!("{word} =>"),
+                format!("{word} |"),
+                format!("| {word}"),
+                format!(".get({word})"),
+            ];
+            for used in uses {
+                assert!(!code.contains(&used), "{name}.rs acts on the connector word {word} ({used}): declare it in the contract instead");
+            }
+        }
+    }
+}
+
 #[test]
 fn only_the_contract_module_generates_wit_bindings() {
     for (name, code) in modules() {

@@ -42,15 +42,23 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A host error as the status that fits it.
+/// A host error as the status that fits its kind, with the tenant setting that would get past
+/// it worded for the service (a tenant key).
 fn host_error(error: &HostError) -> ApiError {
-    let status = match error.exit_status() {
-        2 => StatusCode::BAD_REQUEST,
-        // The API refused the credentials, or failed: the service's upstream did.
-        3 | 4 => StatusCode::BAD_GATEWAY,
+    use connector_host::ErrorKind;
+    let status = match error.kind() {
+        ErrorKind::Usage | ErrorKind::InvalidArgument => StatusCode::BAD_REQUEST,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        // The API refused the service's credentials, or failed: the service's upstream did.
+        ErrorKind::Credentials | ErrorKind::Api => StatusCode::BAD_GATEWAY,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     };
-    ApiError::new(status, error.message())
+    let message = match error.setting() {
+        Some(setting) => format!("{}; the tenant setting {setting} in the tenant file would allow it", error.message()),
+        None => error.message().to_owned(),
+    };
+    ApiError::new(status, message)
 }
 
 type ApiResult<T = Response> = Result<T, ApiError>;

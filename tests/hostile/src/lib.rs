@@ -98,7 +98,12 @@ mod component {
                 name: "hostile".into(),
                 version: "0.0.0".into(),
                 description: "misbehaves on purpose".into(),
-                resource_types: vec![wit::ResourceType { id: "thing".into(), display_name: "Thing".into(), entitlements_need: vec![] }],
+                resource_types: vec![wit::ResourceType {
+                    id: "thing".into(),
+                    display_name: "Thing".into(),
+                    entitlements_need: vec![],
+                    identity: wit::Identity::Other,
+                }],
                 capabilities: vec![wit::Capability::Sync],
                 credentials: vec![
                     wit::Credential { name: "api_key".into(), default_env: "HOSTILE_KEY".into(), description: "a key".into() },

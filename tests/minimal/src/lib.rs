@@ -13,8 +13,8 @@
 
 use connector_sdk::ConnectorComponent;
 use connector_sdk::model::{
-    AccountInfo, AuthScheme, Capability, Config, ConnectorError, Credential, Entitlement, Grant, KeyKind, Metadata, Page, Resource,
-    ResourceRef, ResourceType, Result,
+    AccountInfo, AuthScheme, Capability, Config, ConnectorError, Credential, Entitlement, Grant, Identity, KeyKind, Metadata, Page,
+    Resource, ResourceRef, ResourceType, Result, UserProfile,
 };
 use connector_sdk::transport::{ApiRequest, Transport};
 use serde_json::Value;
@@ -46,8 +46,8 @@ impl ConnectorComponent for Minimal {
             version: "0.1.0",
             description: "clubs and their members",
             resource_types: &[
-                ResourceType { id: "member", display_name: "Member", entitlements_need: &[] },
-                ResourceType { id: "club", display_name: "Club", entitlements_need: &[] },
+                ResourceType { id: "member", display_name: "Member", entitlements_need: &[], identity: Identity::User(UserProfile::NONE) },
+                ResourceType { id: "club", display_name: "Club", entitlements_need: &[], identity: Identity::Group },
             ],
             capabilities: &[Capability::Sync],
             credentials: &[Credential { name: "token", default_env: "MINIMAL_TOKEN", description: "a clubs API token" }],
@@ -90,7 +90,7 @@ impl ConnectorComponent for Minimal {
             return Ok(vec![]);
         }
         let this = ResourceRef::new("club", &club.id);
-        Ok(vec![Entitlement::new(this, "member", format!("{} member", club.display_name), &["member"])])
+        Ok(vec![Entitlement::new(this, "member", format!("{} member", club.display_name), &["member"]).assignment()])
     }
 
     fn list_grants(transport: &impl Transport, config: Config, club: &Resource, _: Option<&str>) -> Result<Page> {

@@ -17,6 +17,7 @@ use tokio::task::JoinSet;
 use crate::bindings::latest::types::{Capability, ConnectorError, Page, Resource};
 use crate::error::{HostError, Result};
 use crate::failure::{call_failure, redact};
+
 use crate::http::RequestMeter;
 use crate::merge::Merged;
 use crate::progress::{Phase, SyncProgress};
@@ -78,7 +79,7 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>, pr
     for resource_type in &metadata.resource_types {
         let related: Vec<Resource> = resource_type.entitlements_need.iter().flat_map(|needed| merged.primaries(needed)).collect();
         for resource in merged.primaries(&resource_type.id) {
-            let entitlements = session.list_entitlements(&resource, &related).await.map_err(|e| call_failure(&tenant, e, 1))?;
+            let entitlements = session.list_entitlements(&resource, &related).await.map_err(|e| listing_failure(&tenant, e, 1))?;
             merged.add_entitlements(entitlements, true);
         }
     }
@@ -95,8 +96,7 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>, pr
 
     let mut snapshot = merged.into_snapshot(&tenant)?;
     snapshot.connector = ConnectorInfo { name: metadata.name, version: metadata.version };
-    let mut types: Vec<ResourceTypeRecord> =
-        metadata.resource_types.iter().map(|t| ResourceTypeRecord { id: t.id.clone(), display_name: t.display_name.clone() }).collect();
+    let mut types: Vec<ResourceTypeRecord> = metadata.resource_types.iter().map(crate::snapshot::declared_type).collect();
     types.sort_by(|a, b| a.id.cmp(&b.id));
     snapshot.resource_types = types;
     snapshot.started_at = rfc3339(started_at);
@@ -339,6 +339,16 @@ async fn page(session: &mut Session, tenant: &TenantConfig, stats: &mut RetrySta
             tenant,
             HostError::api(format!("{why}; the API refused a request of the sync as invalid: report it with the endpoint named")),
         )),
-        Err((error, attempts)) => Err(call_failure(tenant, error, attempts)),
+        Err((error, attempts)) => Err(listing_failure(tenant, error, attempts)),
+    }
+}
+
+/// A call of a sync that failed: what a listing meets is the API's failure, a 404 included (it
+/// names no input of the user's, as a change's would).
+fn listing_failure(tenant: &TenantConfig, error: CallError, attempts: u32) -> HostError {
+    let failure = call_failure(tenant, error, attempts);
+    match failure.kind() {
+        crate::error::ErrorKind::NotFound | crate::error::ErrorKind::Conflict => HostError::api(failure.message()),
+        _ => failure,
     }
 }

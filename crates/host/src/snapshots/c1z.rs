@@ -28,7 +28,8 @@ use sha2::{Digest, Sha256};
 use crate::baton;
 use crate::error::{HostError, Result};
 use crate::snapshot::{
-    ConnectorInfo, EntitlementRecord, FORMAT, GrantRecord, ResourceKey, ResourceRecord, ResourceTypeRecord, Snapshot, Stats,
+    ConnectorInfo, EntitlementRecord, FORMAT, GrantRecord, Identity, Purpose, ResourceKey, ResourceRecord, ResourceTypeRecord, Snapshot,
+    Stats,
 };
 
 /// The first bytes of a c1z v1 file.
@@ -80,21 +81,23 @@ fn failed(what: &str, error: impl std::fmt::Display) -> HostError {
     HostError::other(format!("cannot {what} the c1z file: {error}"))
 }
 
-/// The baton trait of a resource type, by its id.
-pub fn trait_of(resource_type: &str) -> Option<baton::Trait> {
-    match resource_type {
-        "user" => Some(baton::Trait::User),
-        "group" | "team" => Some(baton::Trait::Group),
-        "role" => Some(baton::Trait::Role),
-        _ => None,
+/// The baton trait of what a resource type's connector declared it is.
+pub fn trait_of(declared: Option<Identity>) -> Option<baton::Trait> {
+    match declared? {
+        Identity::User => Some(baton::Trait::User),
+        Identity::Group => Some(baton::Trait::Group),
+        Identity::Role => Some(baton::Trait::Role),
+        Identity::App => Some(baton::Trait::App),
     }
 }
 
-/// ASSIGNMENT for memberships and role assignments, PERMISSION for access to something.
-pub fn purpose_of(slug: &str) -> baton::Purpose {
-    match slug {
-        "member" | "manager" | "assigned" | "owner" => baton::Purpose::Assignment,
-        _ => baton::Purpose::Permission,
+/// The baton purpose of what an entitlement's connector declared it means (unspecified in
+/// snapshots from before connectors declared it).
+pub fn purpose_of(declared: Option<Purpose>) -> baton::Purpose {
+    match declared {
+        Some(Purpose::Assignment) => baton::Purpose::Assignment,
+        Some(Purpose::Permission) => baton::Purpose::Permission,
+        None => baton::Purpose::Unspecified,
     }
 }
 
@@ -160,24 +163,26 @@ fn resource_id(key: &ResourceKey) -> baton::ResourceId {
     baton::ResourceId { resource_type: key.resource_type.clone(), resource: key.id.clone() }
 }
 
-fn resource_message(record: &ResourceRecord) -> baton::Resource {
+fn resource_message(record: &ResourceRecord, declared: Option<&ResourceTypeRecord>) -> baton::Resource {
     let profile = record.traits.as_object().map(baton::to_struct);
-    let text = |key: &str| record.traits.get(key).and_then(Value::as_str).map(str::to_owned);
-    let annotation = match trait_of(&record.resource_type) {
+    let keys = declared.and_then(|d| d.profile.clone()).unwrap_or_default();
+    // The value of the trait the connector declared holds this part of the profile.
+    let text = |key: &Option<String>| key.as_deref().and_then(|k| record.traits.get(k)).and_then(Value::as_str).map(str::to_owned);
+    let annotation = match trait_of(declared.and_then(|d| d.identity)) {
         Some(baton::Trait::User) => {
-            let status = match text("status").as_deref() {
+            let status = match text(&keys.status).as_deref() {
                 Some("enabled") => baton::UserStatus::Enabled,
                 Some("disabled") => baton::UserStatus::Disabled,
                 _ => baton::UserStatus::Unspecified,
             };
             let user = baton::UserTrait {
-                emails: text("email").map(|address| vec![baton::Email { address, is_primary: true }]).unwrap_or_default(),
+                emails: text(&keys.email).map(|address| vec![baton::Email { address, is_primary: true }]).unwrap_or_default(),
                 status: Some(baton::Status { status: status as i32, details: String::new() }),
                 profile,
-                login: text("login").or_else(|| text("user_name")).or_else(|| text("email")).unwrap_or_default(),
-                created_at: text("created_at").as_deref().and_then(timestamp),
-                last_login: text("last_login").as_deref().and_then(timestamp),
-                structured_name: match (text("given_name"), text("family_name")) {
+                login: text(&keys.login).or_else(|| text(&keys.email)).unwrap_or_default(),
+                created_at: text(&keys.created_at).as_deref().and_then(timestamp),
+                last_login: text(&keys.last_login).as_deref().and_then(timestamp),
+                structured_name: match (text(&keys.given_name), text(&keys.family_name)) {
                     (None, None) => None,
                     (given, family) => {
                         Some(baton::StructuredName { given_name: given.unwrap_or_default(), family_name: family.unwrap_or_default() })
@@ -211,7 +216,7 @@ fn entitlement_message(record: &EntitlementRecord, display: &str) -> baton::Enti
         description: String::new(),
         grantable_to: record.grantable_to.iter().map(|t| baton::ResourceType { id: t.clone(), ..Default::default() }).collect(),
         annotations: Vec::new(),
-        purpose: purpose_of(&record.slug) as i32,
+        purpose: purpose_of(record.purpose) as i32,
         slug: record.slug.clone(),
     }
 }
@@ -249,7 +254,7 @@ fn fill(db: &Connection, snapshot: &Snapshot) -> Result<()> {
             let message = baton::ResourceType {
                 id: record.id.clone(),
                 display_name: record.display_name.clone(),
-                traits: trait_of(&record.id).map(|t| t as i32).into_iter().collect(),
+                traits: trait_of(record.identity).map(|t| t as i32).into_iter().collect(),
                 ..Default::default()
             };
             insert.execute(params![record.id, message.encode_to_vec(), sync, at]).map_err(sql)?;
@@ -259,7 +264,8 @@ fn fill(db: &Connection, snapshot: &Snapshot) -> Result<()> {
             .map_err(sql)?;
         for record in &snapshot.resources {
             let external = format!("{}:{}", record.resource_type, record.id);
-            insert.execute(params![record.resource_type, external, resource_message(record).encode_to_vec(), sync, at]).map_err(sql)?;
+            let message = resource_message(record, snapshot.resource_type(&record.resource_type));
+            insert.execute(params![record.resource_type, external, message.encode_to_vec(), sync, at]).map_err(sql)?;
         }
         let names: std::collections::HashMap<(&str, &str), &str> =
             snapshot.resources.iter().map(|r| ((r.resource_type.as_str(), r.id.as_str()), r.display_name.as_str())).collect();
@@ -341,6 +347,7 @@ fn fill(db: &Connection, snapshot: &Snapshot) -> Result<()> {
             ("started_at", snapshot.started_at.clone()),
             ("finished_at", snapshot.finished_at.clone()),
             ("stats", serde_json::to_string(&snapshot.stats).unwrap_or_default()),
+            ("resource_types", serde_json::to_string(&snapshot.resource_types).unwrap_or_default()),
             ("sync_id", sync.clone()),
         ];
         for (key, value) in meta {
@@ -510,7 +517,14 @@ fn read_database(db: &Connection, name: &str, sync_id: Option<&str>) -> Result<S
     let mut resource_types = Vec::new();
     for (data, _) in rows("v1_resource_types")? {
         let message = baton::ResourceType::decode(data.as_slice()).map_err(|e| decode_error("resource type", e))?;
-        resource_types.push(ResourceTypeRecord { id: message.id, display_name: message.display_name });
+        let identity = message.traits.iter().find_map(|t| match baton::Trait::try_from(*t) {
+            Ok(baton::Trait::User) => Some(Identity::User),
+            Ok(baton::Trait::Group) => Some(Identity::Group),
+            Ok(baton::Trait::Role) => Some(Identity::Role),
+            Ok(baton::Trait::App) => Some(Identity::App),
+            _ => None,
+        });
+        resource_types.push(ResourceTypeRecord { id: message.id, display_name: message.display_name, identity, profile: None });
     }
     let mut resources = Vec::new();
     for (data, _) in rows("v1_resources")? {
@@ -533,6 +547,11 @@ fn read_database(db: &Connection, name: &str, sync_id: Option<&str>) -> Result<S
             slug: message.slug,
             display_name: message.display_name,
             grantable_to: message.grantable_to.into_iter().map(|t| t.id).collect(),
+            purpose: match baton::Purpose::try_from(message.purpose) {
+                Ok(baton::Purpose::Assignment) => Some(Purpose::Assignment),
+                Ok(baton::Purpose::Permission) => Some(Purpose::Permission),
+                _ => None,
+            },
         });
     }
     let mut grants = Vec::new();
@@ -551,6 +570,10 @@ fn read_database(db: &Connection, name: &str, sync_id: Option<&str>) -> Result<S
             principal: ResourceKey { resource_type: principal.resource_type, id: principal.resource },
             expandable,
         });
+    }
+    // Our own file keeps what the connector declared, the profile's keys included.
+    if let Some(declared) = meta_text("resource_types").and_then(|t| serde_json::from_str::<Vec<ResourceTypeRecord>>(&t).ok()) {
+        resource_types = declared;
     }
     resource_types.sort_by(|a, b| a.id.cmp(&b.id));
     resources.sort_by(|a, b| (&a.resource_type, &a.id).cmp(&(&b.resource_type, &b.id)));

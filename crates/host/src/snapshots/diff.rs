@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
-use crate::snapshot::{EntitlementRecord, GrantRecord, ResourceKey, ResourceRecord, Snapshot};
+use crate::snapshot::{EntitlementRecord, GrantRecord, Identity, ResourceKey, ResourceRecord, ResourceTypeRecord, Snapshot};
 
 /// A trait whose value changed.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,6 +34,8 @@ pub struct SnapshotDiff {
     entitlements: BTreeMap<String, EntitlementRecord>,
     /// Resources of both snapshots (the new record when in both), to name principals.
     resources: BTreeMap<ResourceKey, ResourceRecord>,
+    /// What the connector declared of each type, to name things as people know them.
+    types: BTreeMap<String, ResourceTypeRecord>,
 }
 
 impl SnapshotDiff {
@@ -62,7 +64,21 @@ impl SnapshotDiff {
         for resource in old.resources.iter().chain(&new.resources) {
             diff.resources.insert(resource.key(), resource.clone());
         }
+        for declared in old.resource_types.iter().chain(&new.resource_types) {
+            diff.types.insert(declared.id.clone(), declared.clone());
+        }
         diff
+    }
+
+    fn identity(&self, resource_type: &str) -> Option<Identity> {
+        self.types.get(resource_type).and_then(|t| t.identity)
+    }
+
+    /// A resource's most recognisable name: a user's email (the trait its connector declared
+    /// holds it), else its display name.
+    fn label(&self, resource: &ResourceRecord) -> String {
+        let email = self.types.get(&resource.resource_type).and_then(|t| t.profile.as_ref()).and_then(|p| p.email.as_deref());
+        email.and_then(|key| resource.traits.get(key)).and_then(Value::as_str).unwrap_or(&resource.display_name).to_owned()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -110,10 +126,10 @@ impl SnapshotDiff {
         }
         let mut lines = Vec::new();
         for r in &self.resources_added {
-            lines.push(format!("+ {} {} ({})", r.resource_type, label(r), r.id));
+            lines.push(format!("+ {} {} ({})", r.resource_type, self.label(r), r.id));
         }
         for r in &self.resources_removed {
-            lines.push(format!("- {} {} ({})", r.resource_type, label(r), r.id));
+            lines.push(format!("- {} {} ({})", r.resource_type, self.label(r), r.id));
         }
         for c in &self.resources_changed {
             let mut parts: Vec<String> = Vec::new();
@@ -121,7 +137,7 @@ impl SnapshotDiff {
                 parts.push(format!("name {old} → {}", c.resource.display_name));
             }
             parts.extend(c.traits.iter().map(|t| format!("{} {} → {}", t.name, show(&t.old), show(&t.new))));
-            lines.push(format!("~ {} {}: {}", c.resource.resource_type, label(&c.resource), parts.join(", ")));
+            lines.push(format!("~ {} {}: {}", c.resource.resource_type, self.label(&c.resource), parts.join(", ")));
         }
         let mut by_principal: BTreeMap<ResourceKey, Vec<String>> = BTreeMap::new();
         for (sign, grants) in [("+", &self.grants_added), ("-", &self.grants_removed)] {
@@ -134,8 +150,9 @@ impl SnapshotDiff {
         }
         for (principal, changes) in by_principal {
             let name = match self.resources.get(&principal) {
-                Some(resource) if principal.resource_type == "user" => label(resource),
-                Some(resource) => format!("{} {}", principal.resource_type, label(resource)),
+                // People by their name alone; anything else with its type.
+                Some(resource) if self.identity(&principal.resource_type) == Some(Identity::User) => self.label(resource),
+                Some(resource) => format!("{} {}", principal.resource_type, self.label(resource)),
                 None => format!("{} {}", principal.resource_type, principal.id),
             };
             lines.push(format!("{name}: {}", changes.join(", ")));
@@ -151,17 +168,13 @@ impl SnapshotDiff {
         let Some(entitlement) = self.entitlements.get(entitlement_id) else { return entitlement_id.to_owned() };
         let resource = self.resources.get(&entitlement.resource);
         let name = resource.map_or(entitlement.resource.id.as_str(), |r| r.display_name.as_str());
-        if entitlement.slug == "assigned" {
+        // A role is held, not held as something: its slug says nothing more.
+        if self.identity(&entitlement.resource.resource_type) == Some(Identity::Role) {
             format!("{} {name}", entitlement.resource.resource_type)
         } else {
             format!("{} {name} ({})", entitlement.resource.resource_type, entitlement.slug)
         }
     }
-}
-
-/// A principal's most recognisable name: its email, if it has one, else its display name.
-fn label(resource: &ResourceRecord) -> String {
-    resource.traits.get("email").and_then(Value::as_str).unwrap_or(&resource.display_name).to_owned()
 }
 
 fn show(value: &Value) -> String {
@@ -212,6 +225,7 @@ mod tests {
             slug: slug.into(),
             display_name: String::new(),
             grantable_to: vec!["user".into()],
+            purpose: None,
         }
     }
 
@@ -224,6 +238,18 @@ mod tests {
         }
     }
 
+    /// The types as a connector declares them.
+    fn declared() -> Vec<ResourceTypeRecord> {
+        let mut user = ResourceTypeRecord::new("user", "User");
+        user.identity = Some(Identity::User);
+        user.profile = Some(crate::snapshot::ProfileKeys { email: Some("email".into()), ..Default::default() });
+        let mut role = ResourceTypeRecord::new("role", "Role");
+        role.identity = Some(Identity::Role);
+        let mut team = ResourceTypeRecord::new("team", "Team");
+        team.identity = Some(Identity::Group);
+        vec![role, team, user]
+    }
+
     fn snapshot(resources: Vec<ResourceRecord>, grants: Vec<GrantRecord>) -> Snapshot {
         Snapshot {
             format: FORMAT.into(),
@@ -231,7 +257,7 @@ mod tests {
             tenant: "t".into(),
             started_at: String::new(),
             finished_at: String::new(),
-            resource_types: vec![],
+            resource_types: declared(),
             resources,
             entitlements: vec![entitlement("team", "T1", "manager"), entitlement("role", "Account Analyst", "assigned")],
             grants,

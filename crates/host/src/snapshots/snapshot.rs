@@ -34,6 +34,56 @@ pub struct ConnectorInfo {
 pub struct ResourceTypeRecord {
     pub id: String,
     pub display_name: String,
+    /// What its resources are, as the connector declared (none in snapshots from before 0.5.0
+    /// of the contract, and for types that are none of these).
+    #[serde(default, rename = "trait", skip_serializing_if = "Option::is_none")]
+    pub identity: Option<Identity>,
+    /// For users: the trait keys that hold their profile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<ProfileKeys>,
+}
+
+impl ResourceTypeRecord {
+    pub fn new(id: &str, display_name: &str) -> Self {
+        Self { id: id.to_owned(), display_name: display_name.to_owned(), identity: None, profile: None }
+    }
+}
+
+/// What the resources of a type are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Identity {
+    User,
+    Group,
+    Role,
+    App,
+}
+
+/// The trait keys that hold a user's profile.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileKeys {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub family_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_login: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+}
+
+/// What holding an entitlement means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Purpose {
+    Assignment,
+    Permission,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -65,6 +115,9 @@ pub struct EntitlementRecord {
     pub slug: String,
     pub display_name: String,
     pub grantable_to: Vec<String>,
+    /// As the connector declared (none in snapshots from before 0.5.0 of the contract).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purpose: Option<Purpose>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,6 +151,11 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl Snapshot {
+    /// The declared type of resources of `resource_type`, if the snapshot has it.
+    pub fn resource_type(&self, resource_type: &str) -> Option<&ResourceTypeRecord> {
+        self.resource_types.iter().find(|t| t.id == resource_type)
+    }
+
     /// Writes the snapshot to `path` atomically and durably (see [`crate::files`]): `path`
     /// holds either the old file or the whole new one; it must be a regular file or absent.
     pub fn write_atomic(&self, path: &Path) -> Result<()> {
@@ -175,5 +233,38 @@ mod tests {
         let path = dir.path().join("x.json");
         std::fs::write(&path, r#"{"format":"other"}"#).unwrap();
         assert_eq!(Snapshot::read(&path).unwrap_err().exit_status(), 2);
+    }
+}
+
+/// A resource type as its connector declared it.
+pub fn declared_type(declared: &crate::bindings::latest::types::ResourceType) -> ResourceTypeRecord {
+    use crate::bindings::latest::types::Identity as Declared;
+    let (identity, profile) = match &declared.identity {
+        Declared::User(p) => (
+            Some(Identity::User),
+            Some(ProfileKeys {
+                email: p.email.clone(),
+                login: p.login.clone(),
+                status: p.status.clone(),
+                given_name: p.given_name.clone(),
+                family_name: p.family_name.clone(),
+                last_login: p.last_login.clone(),
+                created_at: p.created_at.clone(),
+            }),
+        ),
+        Declared::Group => (Some(Identity::Group), None),
+        Declared::Role => (Some(Identity::Role), None),
+        Declared::App => (Some(Identity::App), None),
+        Declared::Other => (None, None),
+    };
+    ResourceTypeRecord { id: declared.id.clone(), display_name: declared.display_name.clone(), identity, profile }
+}
+
+/// An entitlement's purpose as its connector declared it.
+pub fn declared_purpose(declared: crate::bindings::latest::types::EntitlementPurpose) -> Purpose {
+    use crate::bindings::latest::types::EntitlementPurpose as Declared;
+    match declared {
+        Declared::Assignment => Purpose::Assignment,
+        Declared::Permission => Purpose::Permission,
     }
 }

@@ -133,3 +133,50 @@ async fn a_wrong_token_is_a_credentials_error() {
     assert_eq!(error.exit_status(), 3, "{error}");
     assert!(error.message().contains("token.txt"), "the message says where the token came from: {error}");
 }
+
+#[tokio::test]
+async fn a_second_connectors_c1z_carries_the_traits_and_purposes_it_declares() {
+    let (url, _) = clubs_api().await;
+    let metadata = minimal().metadata().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("token.txt"), TOKEN).unwrap();
+    let entry = tenant_file(
+        dir.path(),
+        &format!("[[tenant]]\nid = \"clubs\"\nbase_url = \"{url}\"\nallow_private_network = true\ntoken_file = \"token.txt\"\n"),
+    );
+    let snapshot = sync(minimal(), &entry.resolve(&Overrides::default(), &metadata).unwrap()).await.unwrap();
+    let path = dir.path().join("clubs.c1z");
+    connector_host::c1z::write(&snapshot, &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let image = zstd::decode_all(bytes.strip_prefix(connector_host::c1z::MAGIC.as_slice()).unwrap()).unwrap();
+    let mut db = rusqlite::Connection::open_in_memory().unwrap();
+    db.deserialize_read_exact(rusqlite::MAIN_DB, image.as_slice(), image.len(), true).unwrap();
+    use prost::Message;
+    let traits: BTreeSet<(String, Vec<i32>)> = db
+        .prepare("select data from v1_resource_types")
+        .unwrap()
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|data| {
+            let message = connector_host::baton::ResourceType::decode(data.unwrap().as_slice()).unwrap();
+            (message.id, message.traits)
+        })
+        .collect();
+    let user = connector_host::baton::Trait::User as i32;
+    let group = connector_host::baton::Trait::Group as i32;
+    assert_eq!(
+        traits,
+        [("club".to_owned(), vec![group]), ("member".to_owned(), vec![user])].into(),
+        "its own types, their declared traits"
+    );
+    let purposes: Vec<i32> = db
+        .prepare("select data from v1_entitlements")
+        .unwrap()
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|data| connector_host::baton::Entitlement::decode(data.unwrap().as_slice()).unwrap().purpose)
+        .collect();
+    assert!(!purposes.is_empty() && purposes.iter().all(|p| *p == connector_host::baton::Purpose::Assignment as i32), "{purposes:?}");
+    let again = connector_host::format::read(&path).unwrap();
+    assert_eq!(again.resource_types, snapshot.resource_types, "what it declared comes back");
+}
