@@ -402,7 +402,7 @@ fn entitlement(e: model::Entitlement) -> wit::Entitlement {
         slug: e.slug,
         display_name: e.display_name,
         grantable_to: e.grantable_to,
-        purpose,
+        purpose: Some(purpose),
     }
 }
 

@@ -273,6 +273,14 @@ fn set_mode(_: &std::fs::File, _: u32) -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    /// `remove_temporaries` deletes every temporary the process is writing: the test of it must
+    /// not run beside another that writes.
+    static WRITING: Mutex<()> = Mutex::new(());
+
+    fn writing() -> std::sync::MutexGuard<'static, ()> {
+        WRITING.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     fn write_text(path: &Path, text: &str) -> Result<()> {
         write_atomic(path, "--out", |w| w.write_all(text.as_bytes()))
     }
@@ -288,6 +296,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_new_file_is_private_and_a_replaced_one_keeps_its_mode() {
+        let _writing = writing();
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("snapshot.json");
@@ -303,6 +312,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_symbolic_link_is_written_through_and_stays_a_link() {
+        let _writing = writing();
         let dir = tempfile::tempdir().unwrap();
         let real = dir.path().join("real.json");
         std::fs::write(&real, "old").unwrap();
@@ -319,6 +329,7 @@ mod tests {
 
     #[test]
     fn devices_folders_and_missing_folders_are_refused_before_anything_is_written() {
+        let _writing = writing();
         let dir = tempfile::tempdir().unwrap();
         for (path, expect) in [
             (PathBuf::from("/dev/null"), "not a regular file"),
@@ -337,6 +348,7 @@ mod tests {
 
     #[test]
     fn a_failed_write_leaves_the_old_file_and_no_temporary() {
+        let _writing = writing();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("snapshot.json");
         std::fs::write(&path, "old").unwrap();
@@ -351,6 +363,7 @@ mod tests {
 
     #[test]
     fn temporaries_are_removed_on_request() {
+        let _writing = writing();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("snapshot.json");
         let seen = std::cell::Cell::new(None);

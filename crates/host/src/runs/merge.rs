@@ -130,7 +130,7 @@ impl Merged {
                 slug: e.slug,
                 display_name: e.display_name,
                 grantable_to: e.grantable_to,
-                purpose: Some(crate::snapshot::declared_purpose(e.purpose)),
+                purpose: crate::snapshot::declared_purpose(e.purpose),
             })
             .collect();
         let entitlement_ids: std::collections::BTreeSet<&str> = entitlements.iter().map(|e| e.id.as_str()).collect();
@@ -263,7 +263,7 @@ mod tests {
                 slug: "member".into(),
                 display_name: "g1 member".into(),
                 grantable_to: vec!["user".into()],
-                purpose: crate::bindings::latest::types::EntitlementPurpose::Assignment,
+                purpose: Some(crate::bindings::latest::types::EntitlementPurpose::Assignment),
             }],
             grants: vec![
                 member("alice", &["https://s/Users/alice"]),

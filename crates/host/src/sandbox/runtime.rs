@@ -9,24 +9,45 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Engine, Store};
 
-use crate::bindings::CONTRACT_VERSION;
 use crate::bindings::latest::types::{
     AccountChanges, AccountInfo, ActivationOutcome, AuthScheme, Config as CallConfig, ConnectorError, ConnectorMetadata, CreateOutcome,
     DeleteOutcome, Entitlement, GrantOutcome, NewAccount, NewResource, Page, RateLimit, Resource, ResourceChanges, ResourceRef,
     RevokeOutcome, UpdateOutcome, UpstreamError,
 };
 use crate::bindings::latest::{ConnectorWorld, ConnectorWorldPre};
+use crate::bindings::{CONTRACT_VERSION, OLDER_VERSIONS};
+use crate::contract::v0_4 as adapt;
 use crate::error::{HostError, Refusal, Result};
 use crate::http::{EgressHooks, RateLimitHeaders, RequestMeter, TrafficLimits};
 use crate::state::TenantState;
 use crate::tenant::TenantConfig;
 use crate::upstream::Upstream;
 
+/// A component pre-instantiated for the contract version it implements.
+#[derive(Clone)]
+enum Pre {
+    Latest(ConnectorWorldPre<TenantState>),
+    V0_4(crate::bindings::v0_4::ConnectorWorldPre<TenantState>),
+}
+
+/// An instance of a component, of the version it implements.
+enum World {
+    Latest(ConnectorWorld),
+    V0_4(crate::bindings::v0_4::ConnectorWorld),
+}
+
+/// The contract versions a component may implement here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Version {
+    Latest,
+    V0_4,
+}
+
 /// A compiled connector component, ready to run for any tenant.
 #[derive(Clone)]
 pub struct ConnectorRuntime {
     engine: Engine,
-    pre: ConnectorWorldPre<TenantState>,
+    pre: Pre,
     upstream: Option<Arc<dyn Upstream>>,
     /// What the component declares, asked once, and what sessions derive from it.
     declared: Arc<tokio::sync::OnceCell<Declared>>,
@@ -56,22 +77,32 @@ impl ConnectorRuntime {
     }
 
     pub fn from_component(engine: &Engine, component: &Component) -> Result<Self> {
-        check_contract(engine, component)?;
+        let version = check_contract(engine, component)?;
         let mut linker = Linker::<TenantState>::new(engine);
         let link = |e: wasmtime::Error| HostError::other(format!("cannot link the host interfaces: {e:#}"));
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(link)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(link)?;
-        ConnectorWorld::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state).map_err(link)?;
+        match version {
+            Version::Latest => ConnectorWorld::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state),
+            Version::V0_4 => {
+                crate::bindings::v0_4::ConnectorWorld::add_to_linker::<TenantState, HasSelf<TenantState>>(&mut linker, |state| state)
+            }
+        }
+        .map_err(link)?;
         let instance_pre = linker.instantiate_pre(component).map_err(|e| {
             HostError::usage(format!(
                 "the plugin does not fit this host: {e:#}; it must implement accessgov:connector@{CONTRACT_VERSION} and import only WASI 0.2 and wasi:http"
             ))
         })?;
-        let pre = ConnectorWorldPre::new(instance_pre).map_err(|e| {
+        let not_exported = |e: wasmtime::Error| {
             HostError::usage(format!(
-                "the plugin does not export accessgov:connector/connector@{CONTRACT_VERSION}: {e:#}; rebuild it against this host's wit/"
+                "the plugin does not export the connector interface it names: {e:#}; rebuild it against this host's wit/"
             ))
-        })?;
+        };
+        let pre = match version {
+            Version::Latest => Pre::Latest(ConnectorWorldPre::new(instance_pre).map_err(not_exported)?),
+            Version::V0_4 => Pre::V0_4(crate::bindings::v0_4::ConnectorWorldPre::new(instance_pre).map_err(not_exported)?),
+        };
         Ok(Self { engine: engine.clone(), pre, upstream: None, declared: Arc::default() })
     }
 
@@ -188,7 +219,11 @@ impl ConnectorRuntime {
         // Host state the plugin creates (header maps, body buffers, streams) lives outside its
         // memory limit; bounding its handles bounds that state.
         store.set_max_component_handles(MAX_HANDLES);
-        let world = self.pre.instantiate_async(&mut store).await.map_err(|e| {
+        let world = match &self.pre {
+            Pre::Latest(pre) => pre.instantiate_async(&mut store).await.map(World::Latest),
+            Pre::V0_4(pre) => pre.instantiate_async(&mut store).await.map(World::V0_4),
+        }
+        .map_err(|e| {
             let first = format!("{e:#}");
             HostError::sandbox(format!(
                 "the plugin could not start for tenant {}: {}",
@@ -259,17 +294,24 @@ pub const MAX_HANDLES: usize = 256;
 /// The name prefix of the connector interface a component exports, before its version.
 const CONNECTOR_EXPORT: &str = "accessgov:connector/connector@";
 
-/// Refuses, with both versions named, a component built against another contract version.
-fn check_contract(engine: &Engine, component: &Component) -> Result<()> {
+/// The contract version a component implements: this host's, or an older one it adapts; else
+/// refused, with the versions named.
+fn check_contract(engine: &Engine, component: &Component) -> Result<Version> {
     let ty = component.component_type();
     let exported: Vec<&str> = ty.exports(engine).filter_map(|(name, _)| name.strip_prefix(CONNECTOR_EXPORT)).collect();
     match exported.as_slice() {
-        [version] if *version == CONTRACT_VERSION => Ok(()),
+        [version] if *version == CONTRACT_VERSION => Ok(Version::Latest),
+        [version] if *version == "0.4.0" => Ok(Version::V0_4),
         [version] => {
             let older = version_parts(version) < version_parts(CONTRACT_VERSION);
+            let runs = std::iter::once(CONTRACT_VERSION)
+                .chain(OLDER_VERSIONS.iter().copied())
+                .map(|v| format!("@{v}"))
+                .collect::<Vec<_>>()
+                .join(", ");
             Err(HostError::usage(if older {
                 format!(
-                    "the plugin implements accessgov:connector@{version}, an older contract than this host's @{CONTRACT_VERSION}; rebuild the plugin against this host's wit/ (or run a connector-host of its version)"
+                    "the plugin implements accessgov:connector@{version}, an older contract than this host runs ({runs}); rebuild the plugin against this host's wit/ (or run a connector-host of its version)"
                 )
             } else {
                 format!(
@@ -345,7 +387,7 @@ pub struct Session {
     /// Whether the plugin is inside a host call right now (set by the store's call hook).
     waiting: Arc<AtomicBool>,
     store: Store<TenantState>,
-    world: ConnectorWorld,
+    world: World,
     meter: Arc<RequestMeter>,
     call_timeout: Duration,
     cpu_time: Duration,
@@ -354,13 +396,24 @@ pub struct Session {
     config: CallConfig,
 }
 
+/// Calls `$method` of the instance, whatever its version: a component of an older contract
+/// with the arguments converted down (`|old| ...` names its exports and makes the call) and its
+/// answer converted up (`$up`).
 macro_rules! call {
-    ($self:ident, $method:ident $(, $arg:expr)*) => {{
+    ($self:ident, $method:ident ($($arg:expr),*), |$old:ident| $old_call:expr, $up:expr) => {{
         $self.store.data_mut().cpu.reset();
         $self.store.set_epoch_deadline(1);
-        let exports = $self.world.accessgov_connector_connector();
-        let future = exports.$method(&mut $self.store $(, $arg)*);
-        let outcome = within($self.call_timeout, &$self.waiting, future).await;
+        let outcome = match &$self.world {
+            World::Latest(world) => {
+                let exports = world.accessgov_connector_connector();
+                within($self.call_timeout, &$self.waiting, exports.$method(&mut $self.store $(, $arg)*)).await
+            }
+            World::V0_4(world) => {
+                let $old = world.accessgov_connector_connector();
+                let future = async { $old_call.await.map(|answer| adapt::answer(answer, $up)) };
+                within($self.call_timeout, &$self.waiting, future).await
+            }
+        };
         let last_words = $self.store.data_mut().flush_output();
         $self.settle(stringify!($method), outcome, last_words)
     }};
@@ -379,78 +432,154 @@ impl Session {
     pub async fn metadata(&mut self) -> Result<ConnectorMetadata, CallError> {
         self.store.data_mut().cpu.reset();
         self.store.set_epoch_deadline(1);
-        let exports = self.world.accessgov_connector_connector();
-        let future = exports.call_metadata(&mut self.store);
-        let outcome = within(self.call_timeout, &self.waiting, future).await;
+        let outcome = match &self.world {
+            World::Latest(world) => {
+                let exports = world.accessgov_connector_connector();
+                within(self.call_timeout, &self.waiting, exports.call_metadata(&mut self.store)).await
+            }
+            World::V0_4(world) => {
+                let exports = world.accessgov_connector_connector();
+                let future = async { exports.call_metadata(&mut self.store).await.map(adapt::metadata) };
+                within(self.call_timeout, &self.waiting, future).await
+            }
+        };
         let last_words = self.store.data_mut().flush_output();
         self.settle("call_metadata", outcome.map(|r| r.map(Ok)), last_words)
     }
 
     pub async fn validate(&mut self) -> Result<AccountInfo, CallError> {
         let config = self.config.clone();
-        call!(self, call_validate, &config)
+        call!(self, call_validate(&config), |old| old.call_validate(&mut self.store, &adapt::config(&config)), adapt::account_info)
     }
 
     pub async fn list_resources(&mut self, resource_type: &str, token: Option<&str>) -> Result<Page, CallError> {
         let config = self.config.clone();
         let token = token.map(str::to_owned);
-        call!(self, call_list_resources, &config, resource_type, token.as_deref())
+        call!(
+            self,
+            call_list_resources(&config, resource_type, token.as_deref()),
+            |old| old.call_list_resources(&mut self.store, &adapt::config(&config), resource_type, token.as_deref()),
+            adapt::page
+        )
     }
 
     pub async fn list_entitlements(&mut self, resource: &Resource, related: &[Resource]) -> Result<Vec<Entitlement>, CallError> {
         let config = self.config.clone();
-        call!(self, call_list_entitlements, &config, resource, related)
+        let (old_resource, old_related) = (adapt::resource_down(resource), related.iter().map(adapt::resource_down).collect::<Vec<_>>());
+        call!(
+            self,
+            call_list_entitlements(&config, resource, related),
+            |old| old.call_list_entitlements(&mut self.store, &adapt::config(&config), &old_resource, &old_related),
+            |list: Vec<_>| list.into_iter().map(adapt::entitlement).collect()
+        )
     }
 
     pub async fn list_grants(&mut self, resource: &Resource, token: Option<&str>) -> Result<Page, CallError> {
         let config = self.config.clone();
         let token = token.map(str::to_owned);
-        call!(self, call_list_grants, &config, resource, token.as_deref())
+        let old_resource = adapt::resource_down(resource);
+        call!(
+            self,
+            call_list_grants(&config, resource, token.as_deref()),
+            |old| old.call_list_grants(&mut self.store, &adapt::config(&config), &old_resource, token.as_deref()),
+            adapt::page
+        )
     }
 
     pub async fn provision_account(&mut self, account: &NewAccount) -> Result<CreateOutcome, CallError> {
         let config = self.config.clone();
-        call!(self, call_provision_account, &config, account)
+        let old_account = adapt::new_account(account);
+        call!(
+            self,
+            call_provision_account(&config, account),
+            |old| old.call_provision_account(&mut self.store, &adapt::config(&config), &old_account),
+            adapt::create_outcome
+        )
     }
 
     pub async fn deprovision_account(&mut self, user_id: &str) -> Result<DeleteOutcome, CallError> {
         let config = self.config.clone();
-        call!(self, call_deprovision_account, &config, user_id)
+        call!(
+            self,
+            call_deprovision_account(&config, user_id),
+            |old| old.call_deprovision_account(&mut self.store, &adapt::config(&config), user_id),
+            adapt::delete_outcome
+        )
     }
 
     pub async fn update_account(&mut self, user_id: &str, changes: &AccountChanges) -> Result<UpdateOutcome, CallError> {
         let config = self.config.clone();
-        call!(self, call_update_account, &config, user_id, changes)
+        let old_changes = adapt::account_changes(changes);
+        call!(
+            self,
+            call_update_account(&config, user_id, changes),
+            |old| old.call_update_account(&mut self.store, &adapt::config(&config), user_id, &old_changes),
+            adapt::update_outcome
+        )
     }
 
     pub async fn set_account_enabled(&mut self, user_id: &str, enabled: bool) -> Result<ActivationOutcome, CallError> {
         let config = self.config.clone();
-        call!(self, call_set_account_enabled, &config, user_id, enabled)
+        call!(
+            self,
+            call_set_account_enabled(&config, user_id, enabled),
+            |old| old.call_set_account_enabled(&mut self.store, &adapt::config(&config), user_id, enabled),
+            adapt::activation_outcome
+        )
     }
 
     pub async fn create_resource(&mut self, spec: &NewResource) -> Result<CreateOutcome, CallError> {
         let config = self.config.clone();
-        call!(self, call_create_resource, &config, spec)
+        let old_spec = adapt::new_resource(spec);
+        call!(
+            self,
+            call_create_resource(&config, spec),
+            |old| old.call_create_resource(&mut self.store, &adapt::config(&config), &old_spec),
+            adapt::create_outcome
+        )
     }
 
     pub async fn update_resource(&mut self, target: &ResourceRef, changes: &ResourceChanges) -> Result<UpdateOutcome, CallError> {
         let config = self.config.clone();
-        call!(self, call_update_resource, &config, target, changes)
+        let (old_target, old_changes) = (adapt::reference_down(target), adapt::resource_changes(changes));
+        call!(
+            self,
+            call_update_resource(&config, target, changes),
+            |old| old.call_update_resource(&mut self.store, &adapt::config(&config), &old_target, &old_changes),
+            adapt::update_outcome
+        )
     }
 
     pub async fn delete_resource(&mut self, target: &ResourceRef) -> Result<DeleteOutcome, CallError> {
         let config = self.config.clone();
-        call!(self, call_delete_resource, &config, target)
+        let old_target = adapt::reference_down(target);
+        call!(
+            self,
+            call_delete_resource(&config, target),
+            |old| old.call_delete_resource(&mut self.store, &adapt::config(&config), &old_target),
+            adapt::delete_outcome
+        )
     }
 
     pub async fn grant_entitlement(&mut self, entitlement: &str, principal: &ResourceRef) -> Result<GrantOutcome, CallError> {
         let config = self.config.clone();
-        call!(self, call_grant_entitlement, &config, entitlement, principal)
+        let old_principal = adapt::reference_down(principal);
+        call!(
+            self,
+            call_grant_entitlement(&config, entitlement, principal),
+            |old| old.call_grant_entitlement(&mut self.store, &adapt::config(&config), entitlement, &old_principal),
+            adapt::grant_outcome
+        )
     }
 
     pub async fn revoke_grant(&mut self, grant: &str) -> Result<RevokeOutcome, CallError> {
         let config = self.config.clone();
-        call!(self, call_revoke_grant, &config, grant)
+        call!(
+            self,
+            call_revoke_grant(&config, grant),
+            |old| old.call_revoke_grant(&mut self.store, &adapt::config(&config), grant),
+            adapt::revoke_outcome
+        )
     }
 
     /// The sandbox limit a trap's text says wasmtime enforced, in words, if it is one. Their

@@ -260,11 +260,11 @@ pub fn declared_type(declared: &crate::bindings::latest::types::ResourceType) ->
     ResourceTypeRecord { id: declared.id.clone(), display_name: declared.display_name.clone(), identity, profile }
 }
 
-/// An entitlement's purpose as its connector declared it.
-pub fn declared_purpose(declared: crate::bindings::latest::types::EntitlementPurpose) -> Purpose {
+/// An entitlement's purpose as its connector declared it, if it did.
+pub fn declared_purpose(declared: Option<crate::bindings::latest::types::EntitlementPurpose>) -> Option<Purpose> {
     use crate::bindings::latest::types::EntitlementPurpose as Declared;
-    match declared {
+    declared.map(|d| match d {
         Declared::Assignment => Purpose::Assignment,
         Declared::Permission => Purpose::Permission,
-    }
+    })
 }

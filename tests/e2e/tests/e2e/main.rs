@@ -5,6 +5,7 @@ mod cache;
 mod concurrency;
 mod conformance;
 mod faults;
+mod legacy;
 mod lifecycle;
 mod provision;
 mod robustness;
