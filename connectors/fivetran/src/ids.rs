@@ -1,5 +1,5 @@
 //! Entitlement and grant ids, parsed back into what they name, and checked against what can
-//! hold them (`CONTRACT.md` section 1).
+//! hold them (`docs/contract.md` section 1).
 //!
 //! Fivetran ids (users, teams, groups) hold no `:`; role names may hold anything but are never
 //! the last segment of a grant id, so ids parse from both ends.

@@ -1,4 +1,4 @@
-//! Fivetran objects to resources, entitlements and grants (`CONTRACT.md` section 1).
+//! Fivetran objects to resources, entitlements and grants (`docs/contract.md` section 1).
 //!
 //! Pure functions: no I/O, no state. Each listing maps to one [`Page`]; what it reveals about
 //! other resources (a user's account role, say) rides along as grants and placeholders. Each

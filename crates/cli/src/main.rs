@@ -1,5 +1,5 @@
 //! `connector-host`: run the Fivetran connector (or another component of the same world) from
-//! the command line. See `connector-host --help` and `CONTRACT.md` section 3.
+//! the command line. See `connector-host --help` and `docs/contract.md` section 3.
 
 #[macro_use]
 pub(crate) mod output;

@@ -1,4 +1,4 @@
-//! What can go wrong: one error type with a kind (from which the exit status of `CONTRACT.md`
+//! What can go wrong: one error type with a kind (from which the exit status of `docs/contract.md`
 //! section 3 follows), a one-line message that says what failed in neutral words, and the
 //! setting that would get past it, if one would. The command line words the fix for its flags and
 //! tenant file (`raise max_requests in the tenant file`); a service words it for its own API.

@@ -1,4 +1,4 @@
-//! The HTTP API (`CONTRACT.md` section 7): probes and metrics without a token; status, syncs,
+//! The HTTP API (`docs/contract.md` section 7): probes and metrics without a token; status, syncs,
 //! snapshots, diffs, the audit log and changes under `/v1/` with one. Every error is
 //! `{"error": "one line"}` with the status that fits; bodies are JSON objects of at most 64 KiB
 //! whose fields are checked as the command line checks its flags.

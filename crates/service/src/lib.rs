@@ -1,4 +1,4 @@
-//! Service mode (`connector-host serve`, `CONTRACT.md` section 7): a long-running process that
+//! Service mode (`connector-host serve`, `docs/contract.md` section 7): a long-running process that
 //! keeps every tenant of a tenant file synced on its own interval, keeps their snapshots, the
 //! diffs between them and an audit log of changes in SQLite ([`store`]), and serves status,
 //! metrics, snapshots and changes over HTTP ([`api`]). `--shard I/N` splits a tenant file

@@ -1,5 +1,5 @@
 //! What a correct sync of an account must report, derived from the account's state and
-//! `CONTRACT.md` section 1 alone: the tests' answer key.
+//! `docs/contract.md` section 1 alone: the tests' answer key.
 
 use std::collections::{BTreeMap, BTreeSet};
 

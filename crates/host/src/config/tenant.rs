@@ -1,4 +1,4 @@
-//! Tenants: who a run is for, with what credentials, policy and limits (`CONTRACT.md` section 4).
+//! Tenants: who a run is for, with what credentials, policy and limits (`docs/contract.md` section 4).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

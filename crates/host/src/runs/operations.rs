@@ -99,7 +99,7 @@ pub async fn validate(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Resu
     })
 }
 
-/// What a change did, typed; each serializes as `CONTRACT.md` says the command prints it.
+/// What a change did, typed; each serializes as `docs/contract.md` says the command prints it.
 macro_rules! outcome_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$doc])*

@@ -1,4 +1,4 @@
-//! The c1z v1 format of ConductorOne's baton SDK (`CONTRACT.md` section 8,
+//! The c1z v1 format of ConductorOne's baton SDK (`docs/contract.md` section 8,
 //! `../shared/baton-c1z/README.md`): the five bytes `C1ZF\0`, then one zstd frame (with its
 //! content size) holding a SQLite database with baton's `v1_*` tables, one finished full sync
 //! run, and the snapshot's resource types, resources, entitlements and grants as baton's

@@ -1,4 +1,4 @@
-//! The snapshot's file formats: this project's JSON (`CONTRACT.md` section 2) and baton's c1z
+//! The snapshot's file formats: this project's JSON (`docs/contract.md` section 2) and baton's c1z
 //! (section 8), chosen by `--format`, else by the file's extension (`.c1z`); read back by what
 //! the file's first bytes say.
 

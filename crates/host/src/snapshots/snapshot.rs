@@ -1,4 +1,4 @@
-//! The snapshot file (`CONTRACT.md` section 2): what a sync found, sorted and deterministic,
+//! The snapshot file (`docs/contract.md` section 2): what a sync found, sorted and deterministic,
 //! written atomically.
 
 use std::path::Path;
