@@ -18,8 +18,9 @@ use connector_host::format::SnapshotFormat;
 use connector_host::progress::SyncProgress;
 use connector_host::sync_all::{TenantRun, overall_exit_status, sync_all_as};
 use connector_host::tenant::{Overrides, TenantEntry, read_tenant_file};
-use connector_host::{ConnectorRuntime, Credentials, ErrorKind, HostError, Snapshot, TenantConfig, operations, sync_with_progress};
+use connector_host::{ConnectorRuntime, ErrorKind, HostError, Snapshot, TenantConfig, operations, sync_with_progress};
 use connectors::Connectors;
+#[cfg(feature = "demo")]
 use fivetran_fake::{AccountSpec, FakeFivetran, generate};
 use progress_display::{Display, Mode};
 
@@ -73,6 +74,7 @@ struct Global {
 #[derive(Subcommand)]
 enum Command {
     /// Start the built-in fake Fivetran on loopback with a sample account and sync it.
+    #[cfg(feature = "demo")]
     #[command(after_help = "Example:\n  connector-host demo --out demo-snapshot.json")]
     Demo {
         /// Where to write the snapshot.
@@ -451,6 +453,7 @@ async fn run(cli: Cli) -> Result<(), HostError> {
             let overrides = Overrides { base_url: cli.global.base_url.clone(), allow_private_network: cli.global.allow_private_network };
             serve::serve(args, connectors, overrides).await
         }
+        #[cfg(feature = "demo")]
         Command::Demo { out } => {
             let runtime = connectors.runtime(&connectors::Choice::Builtin("fivetran"))?;
             demo(&runtime, &out, Mode::detect(cli.global.quiet)).await
@@ -653,13 +656,14 @@ async fn sync_shown(runtime: &ConnectorRuntime, tenant: &TenantConfig, mode: Mod
     result
 }
 
+#[cfg(feature = "demo")]
 async fn demo(runtime: &ConnectorRuntime, out: &std::path::Path, mode: Mode) -> Result<(), HostError> {
     check_out(out)?;
     let account = generate(&AccountSpec::sample());
     let key = account.primary_key().clone();
     let fake = FakeFivetran::start(account).map_err(|e| HostError::other(format!("cannot start the fake Fivetran on loopback: {e}")))?;
     outln!("fake Fivetran with a generated sample account on {}", fake.base_url());
-    let mut tenant = TenantConfig::new("demo", &fake.base_url(), Credentials::new(key.key, key.secret));
+    let mut tenant = TenantConfig::new("demo", &fake.base_url(), connector_host::Credentials::new(key.key, key.secret));
     tenant.allow_private_network = true;
     let snapshot = sync_shown(runtime, &tenant, mode).await?;
     snapshot.write_atomic(out)?;

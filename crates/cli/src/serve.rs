@@ -97,6 +97,7 @@ fn token(args: &ServeArgs) -> Result<Option<String>, HostError> {
 
 /// Starts the fake Fivetran with the demo's sample account and writes a tenant file for it (and
 /// its key, in files only the service's user reads) into the state folder.
+#[cfg(feature = "demo")]
 fn demo_tenants(state_dir: &std::path::Path) -> Result<(PathBuf, fivetran_fake::FakeFivetran), HostError> {
     let account = fivetran_fake::generate(&fivetran_fake::AccountSpec::sample());
     let key = account.primary_key().clone();
@@ -119,6 +120,12 @@ fn demo_tenants(state_dir: &std::path::Path) -> Result<(PathBuf, fivetran_fake::
 }
 
 pub async fn serve(args: ServeArgs, connectors: Connectors, overrides: Overrides) -> Result<(), HostError> {
+    #[cfg(not(feature = "demo"))]
+    let (tenants_file, _demo_fake) = match &args.tenants {
+        Some(path) => (path.clone(), None::<()>),
+        None => return Err(HostError::usage("this connector-host was built without the demo (cargo feature demo): give --tenants FILE")),
+    };
+    #[cfg(feature = "demo")]
     let (tenants_file, _demo_fake) = match &args.tenants {
         Some(path) => (path.clone(), None),
         None => {

@@ -178,4 +178,5 @@ fn the_image_runs_serve_as_a_non_root_user_from_scratch() {
     let port = value_of(&pairs, "--listen").rsplit(':').next().unwrap().to_owned();
     assert!(dockerfile.contains(&format!("EXPOSE {port}")));
     assert!(dockerfile.contains("--target x86_64-unknown-linux-musl"), "a static binary");
+    assert!(dockerfile.contains("--no-default-features"), "the image leaves the demo's fake out");
 }
