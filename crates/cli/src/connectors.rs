@@ -21,7 +21,7 @@ pub enum Choice {
 
 /// Loads the components tenants name, once each.
 pub struct Connectors {
-    engine: connector_host::Engine,
+    engine: connector_host::ConnectorEngine,
     cache: Option<ComponentCache>,
     /// `--connector` and `--plugin`, which win over every tenant's keys.
     flag: Option<Choice>,

@@ -34,19 +34,21 @@ pub(crate) use network::{connections, outbound};
 pub use network::{http, meter, upstream};
 pub(crate) use runs::merge;
 pub use runs::{failure, operations, progress, sync, sync_all};
-pub use sandbox::{cache, engine, runtime};
-pub(crate) use sandbox::{guest_output, state};
+pub use sandbox::{cache, call_error, engine, runtime, session};
+pub(crate) use sandbox::{declared, guest_output, state};
 pub use snapshots::{baton, c1z, diff, format, snapshot};
 
+pub use call_error::CallError;
 pub use credentials::Credentials;
+/// The WebAssembly engine connectors run on, with its instance slots (see [`ConnectorRuntime::engine`]).
+pub use engine::ConnectorEngine;
 pub use error::{ErrorKind, HostError, Result};
-pub use runtime::{CallError, ConnectorRuntime, Session};
+pub use runtime::ConnectorRuntime;
+pub use session::Session;
 pub use snapshot::Snapshot;
 pub use sync::{sync, sync_with_progress};
 pub use tenant::TenantConfig;
 pub use upstream::{Upstream, UpstreamFailure, UpstreamFuture};
-/// The WebAssembly engine connectors run on (see [`ConnectorRuntime::engine`]).
-pub use wasmtime::Engine;
 
 /// The README's Rust examples, compiled as doc tests so that they stay true.
 #[cfg(doctest)]

@@ -103,7 +103,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_attempts_reported_are_the_attempts_made() {
-        use crate::runtime::CallError;
+        use crate::CallError;
         let policy = RetryPolicy { max_attempts: 3, base_delay: Duration::ZERO, max_delay: Duration::ZERO, ..RetryPolicy::default() };
         let mut stats = RetryStats::default();
         let mut retrier = Retrier::new(&policy, "t", &mut stats);
@@ -186,8 +186,8 @@ impl<'a> Retrier<'a> {
     }
 
     /// Waits before the next attempt, or gives `error` back with the number of attempts made.
-    pub async fn retry_or_fail(&mut self, error: crate::runtime::CallError) -> Result<(), (crate::runtime::CallError, u32)> {
-        use crate::runtime::CallError;
+    pub async fn retry_or_fail(&mut self, error: crate::CallError) -> Result<(), (crate::CallError, u32)> {
+        use crate::CallError;
         self.failed += 1;
         let CallError::Connector(connector_error) = &error else {
             return Err((error, self.failed));

@@ -1,9 +1,9 @@
 //! How a failed call into the plugin becomes a [`HostError`]: the exit status, and one line that
 //! says what failed and what to do.
 
+use crate::CallError;
 use crate::bindings::latest::types::ConnectorError;
 use crate::error::HostError;
-use crate::runtime::CallError;
 use crate::tenant::TenantConfig;
 
 /// `retried`: how many attempts were made before giving up (1 when not retried).

@@ -17,9 +17,9 @@ use crate::error::{HostError, Result};
 use crate::failure::call_failure;
 use crate::http::RequestMeter;
 use crate::retry::{Retrier, RetryStats, retrying};
-use crate::runtime::{CallError, ConnectorRuntime};
 use crate::snapshot::{GrantRecord, ResourceKey, ResourceRecord};
 use crate::tenant::TenantConfig;
+use crate::{CallError, ConnectorRuntime};
 
 /// The account behind the credentials, what kind of key they are, and what it can read.
 #[derive(Debug, Clone, PartialEq, Eq)]

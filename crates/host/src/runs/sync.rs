@@ -22,9 +22,9 @@ use crate::http::RequestMeter;
 use crate::merge::Merged;
 use crate::progress::{Phase, SyncProgress};
 use crate::retry::{Retrier, RetryStats, retrying};
-use crate::runtime::{CallError, ConnectorRuntime, Session};
 use crate::snapshot::{ConnectorInfo, ResourceTypeRecord, Snapshot};
 use crate::tenant::TenantConfig;
+use crate::{CallError, ConnectorRuntime, Session};
 
 /// Syncs one tenant's account, within the tenant's run time limit.
 pub async fn sync(runtime: &ConnectorRuntime, tenant: &TenantConfig) -> Result<Snapshot> {

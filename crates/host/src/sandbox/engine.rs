@@ -1,7 +1,7 @@
 //! The one engine every tenant's plugin runs on: the pooling allocator for cheap instances with
 //! copy-on-write memory images, and epoch interruption for CPU limits.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -29,26 +29,33 @@ impl Default for PoolSize {
     }
 }
 
-/// Each pooled engine's instance slots: as many as its pool holds. A run waits for a slot rather
-/// than fail when every slot is taken (100 tenants with 8 workers each, say). Engines are told
-/// apart by identity, so two engines of different pool sizes in one process each get their own.
-static INSTANCE_SLOTS: Mutex<Vec<(wasmtime::EngineWeak, Arc<Semaphore>)>> = Mutex::new(Vec::new());
+/// The engine connectors run on, with its instance slots: as many as its pool holds. A run waits
+/// for a slot rather than fail when every slot is taken (100 tenants with 8 workers each, say).
+/// Clones share the engine and its slots. It dereferences to the wasmtime engine it wraps.
+#[derive(Clone)]
+pub struct ConnectorEngine {
+    engine: Engine,
+    slots: Arc<Semaphore>,
+}
 
-/// The instance slots of `engine`'s pool (unbounded for an engine without a pool).
-pub(crate) fn instance_slots(engine: &Engine) -> Arc<Semaphore> {
-    let mut slots = INSTANCE_SLOTS.lock().unwrap_or_else(|p| p.into_inner());
-    // Engines dropped since are forgotten.
-    slots.retain(|(weak, _)| weak.upgrade().is_some());
-    let found = slots.iter().find(|(weak, _)| weak.upgrade().is_some_and(|e| Engine::same(&e, engine)));
-    match found {
-        Some((_, semaphore)) => Arc::clone(semaphore),
-        None => Arc::new(Semaphore::new(Semaphore::MAX_PERMITS)),
+impl ConnectorEngine {
+    /// Builds the engine and starts its epoch ticker (a thread that ends with the engine).
+    pub fn new(allocation: Allocation) -> Result<Self> {
+        new_engine(allocation)
+    }
+
+    /// The instance slots of this engine's pool (unbounded for an engine without a pool).
+    pub(crate) fn slots(&self) -> &Arc<Semaphore> {
+        &self.slots
     }
 }
 
-fn register_slots(engine: &Engine, instances: u32) {
-    let mut slots = INSTANCE_SLOTS.lock().unwrap_or_else(|p| p.into_inner());
-    slots.push((engine.weak(), Arc::new(Semaphore::new(instances as usize))));
+impl std::ops::Deref for ConnectorEngine {
+    type Target = Engine;
+
+    fn deref(&self) -> &Engine {
+        &self.engine
+    }
 }
 
 /// How instances get their memory.
@@ -67,7 +74,7 @@ impl Default for Allocation {
 }
 
 /// Builds the engine and starts its epoch ticker (a thread that ends with the engine).
-pub fn new_engine(allocation: Allocation) -> Result<Engine> {
+pub fn new_engine(allocation: Allocation) -> Result<ConnectorEngine> {
     let mut config = wasmtime::Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
@@ -80,7 +87,7 @@ pub fn new_engine(allocation: Allocation) -> Result<Engine> {
         config.allocation_strategy(InstanceAllocationStrategy::OnDemand);
         let engine = Engine::new(&config).map_err(|e| HostError::other(format!("cannot start the WebAssembly engine: {e}")))?;
         start_ticker(&engine);
-        return Ok(engine);
+        return Ok(ConnectorEngine { engine, slots: Arc::new(Semaphore::new(Semaphore::MAX_PERMITS)) });
     };
     let mut pooling = PoolingAllocationConfig::default();
     // A connector component holds a few core instances (the plugin, the WASI adapter's pieces).
@@ -101,9 +108,8 @@ pub fn new_engine(allocation: Allocation) -> Result<Engine> {
         Engine::new(&config)
     });
     let engine = engine.map_err(|e| HostError::other(format!("cannot start the WebAssembly engine: {e}")))?;
-    register_slots(&engine, pool.instances);
     start_ticker(&engine);
-    Ok(engine)
+    Ok(ConnectorEngine { engine, slots: Arc::new(Semaphore::new(pool.instances as usize)) })
 }
 
 fn start_ticker(engine: &Engine) {

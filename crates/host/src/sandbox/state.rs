@@ -196,3 +196,9 @@ mod tests {
         assert_eq!(budget.dropped, 2);
     }
 }
+
+/// Handles (requests, header maps, bodies, streams, futures) one instance may hold at once. The
+/// connectors of this workspace need under 24; a burst of 64 requests at once fits. Each header map holds at
+/// most [`crate::http::FIELD_SIZE_LIMIT`] bytes and each request body buffers at most two
+/// [`crate::http::BODY_CHUNK`]s, so the host state a plugin can pile up is bounded too.
+pub const MAX_HANDLES: usize = 256;

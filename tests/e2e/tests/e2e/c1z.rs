@@ -176,6 +176,30 @@ async fn the_database_has_every_table_column_and_index_of_the_reference() {
     }
 }
 
+/// The schema file the writer runs holds baton's reference layout by itself, and the database
+/// the writer makes has exactly what the file declares.
+#[tokio::test]
+async fn the_schema_file_has_the_reference_layout_and_is_what_the_writer_makes() {
+    let ours = Connection::open_in_memory().unwrap();
+    ours.execute_batch(include_str!("../../../../crates/host/src/snapshots/c1z/schema.sql")).unwrap();
+    let reference = Connection::open_in_memory().unwrap();
+    reference.execute_batch(include_str!("../../spec/c1z-reference-schema.sql")).unwrap();
+    for table in names(&reference, "table") {
+        let have = columns(&ours, &table);
+        for column in columns(&reference, &table) {
+            assert!(have.contains(&column), "schema.sql {table}: column {column:?} in {have:?}");
+        }
+    }
+    let indexes = names(&ours, "index");
+    for index in names(&reference, "index") {
+        assert!(indexes.contains(&index), "schema.sql: index {index}");
+    }
+    let written = database(&c1z::encode(&synced().await).unwrap());
+    assert_eq!(names(&written, "table"), names(&ours, "table"));
+    assert_eq!(names(&written, "index"), names(&ours, "index"));
+    assert_eq!(c1z::SCHEMA, include_str!("../../../../crates/host/src/snapshots/c1z/schema.sql"));
+}
+
 #[tokio::test]
 async fn every_row_holds_what_the_mapping_names_at_batons_field_numbers() {
     let snapshot = synced().await;
