@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
+use connector_host::change::Change;
 use connector_host::credentials::redact_known;
 use connector_host::{HostError, operations};
 use serde::Deserialize;
@@ -465,35 +466,26 @@ async fn audit(
 
 // Changes.
 
-/// A change ready to run against the tenant's connector.
-type Run<O> =
-    Box<dyn FnOnce(crate::tenants::Loaded) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<O, HostError>> + Send>> + Send>;
-
-fn run<O, F, Fut>(f: F) -> Run<O>
-where
-    F: FnOnce(crate::tenants::Loaded) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = Result<O, HostError>> + Send + 'static,
-{
-    Box::new(move |loaded| Box::pin(f(loaded)))
-}
-
-/// Runs a change of tenant `id`, recorded ahead in the audit log: `refused` (nothing sent) when
-/// provisioning is off, the request is cross-site or invalid, or the tenant cannot run; else
-/// `pending` before anything is sent (and if that cannot be written: 503, nothing sent), then
-/// `done` or `failed` with its result. The change runs in a task of its own: a client that leaves
-/// does not stop it, and finds its outcome in the audit log by the request id.
-async fn change<O>(
+/// Runs `change` (as parsed from the request: the change, or why it is refused) of tenant `id`,
+/// recorded ahead in the audit log: `refused` (nothing sent) when provisioning is off, the request
+/// is cross-site or invalid, or the tenant cannot run; else `pending` before anything is sent (and
+/// if that cannot be written: 503, nothing sent), then `done` or `failed` with its result. The
+/// change runs in a task of its own: a client that leaves does not stop it, and finds its outcome
+/// in the audit log by the request id. `unparsed` is what the audit records of a request that did
+/// not parse into a change.
+async fn change(
     service: &Arc<Service>,
     id: &str,
     context: &ChangeContext,
-    operation: &str,
-    arguments: Value,
-    prepared: Result<Run<O>, ApiError>,
-) -> ApiResult
-where
-    O: serde::Serialize + Send + 'static,
-{
+    operation: &'static str,
+    unparsed: Value,
+    parsed: Result<Change, ApiError>,
+) -> ApiResult {
     known(service, id)?;
+    let arguments = match &parsed {
+        Ok(change) => change.arguments(),
+        Err(_) => unparsed,
+    };
     let refuse = |error: ApiError| {
         let result = json!({"error": redact_known(&error.1), "status": error.0.as_u16()});
         if let Err(e) = service.store.audit(id, operation, &arguments, "refused", &result, &context.request_id) {
@@ -510,8 +502,8 @@ where
             "provisioning is disabled: start the service with --provisioning to change access",
         ));
     }
-    let run = match prepared {
-        Ok(run) => run,
+    let change = match parsed.and_then(|change| change.check().map(|()| change).map_err(|e| host_error(&e))) {
+        Ok(change) => change,
         Err(error) => return refuse(error),
     };
     let loaded = match &service.tenants().get(id).map(|t| t.load.clone()) {
@@ -532,9 +524,8 @@ where
     let task = service.spawn_change({
         let service = Arc::clone(service);
         let id = id.to_owned();
-        let operation = operation.to_owned();
         async move {
-            let (outcome, answer) = match run(loaded).await {
+            let (outcome, answer) = match operations::apply(&loaded.runtime, &loaded.config, &change).await {
                 Ok(outcome) => {
                     let printed = operations::to_json(&outcome);
                     let printed = serde_json::from_str::<Value>(&redact_known(&printed.to_string())).unwrap_or(printed);
@@ -569,20 +560,16 @@ where
     }
 }
 
-/// The arguments of a change as the audit records them: the body as given (when it parsed),
+/// What the audit records of a change whose body did not parse: the body's fields as given (none),
 /// with the path's parts.
-fn arguments_of<T: serde::Serialize>(body: &Result<JsonBody<T>, ApiError>, path: Value) -> Value {
-    let mut arguments = match body {
-        Ok(JsonBody(body)) => serde_json::to_value(body).unwrap_or_else(|_| json!({})),
-        Err(_) => json!({}),
-    };
-    if let (Some(arguments), Value::Object(path)) = (arguments.as_object_mut(), path) {
-        arguments.extend(path);
+fn unparsed<T>(body: &Result<JsonBody<T>, ApiError>, path: Value) -> Value {
+    match body {
+        Ok(_) => Value::Null,
+        Err(_) => path,
     }
-    arguments
 }
 
-#[derive(Deserialize, serde::Serialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewAccountBody {
     email: String,
@@ -598,18 +585,15 @@ async fn provision(
     context: ChangeContext,
     body: Result<JsonBody<NewAccountBody>, ApiError>,
 ) -> ApiResult {
-    let arguments = arguments_of(&body, json!({}));
-    let prepared = body.map(|JsonBody(body)| {
-        let account = connector_host::bindings::latest::types::NewAccount {
-            email: body.email,
-            given_name: body.given_name,
-            family_name: body.family_name,
-            account_role: body.role,
-            phone: body.phone,
-        };
-        run(|t: crate::tenants::Loaded| async move { operations::provision(&t.runtime, &t.config, account).await })
+    let unparsed = unparsed(&body, json!({}));
+    let parsed = body.map(|JsonBody(body)| Change::Provision {
+        email: body.email,
+        given_name: body.given_name,
+        family_name: body.family_name,
+        role: body.role,
+        phone: body.phone,
     });
-    change(&service, &id, &context, "provision", arguments, prepared).await
+    change(&service, &id, &context, "provision", unparsed, parsed).await
 }
 
 async fn deprovision(
@@ -617,12 +601,10 @@ async fn deprovision(
     Path((id, user_id)): Path<(String, String)>,
     context: ChangeContext,
 ) -> ApiResult {
-    let arguments = json!({"user_id": user_id});
-    let prepared = Ok(run(|t: crate::tenants::Loaded| async move { operations::deprovision(&t.runtime, &t.config, &user_id).await }));
-    change(&service, &id, &context, "deprovision", arguments, prepared).await
+    change(&service, &id, &context, "deprovision", Value::Null, Ok(Change::Deprovision { user_id })).await
 }
 
-#[derive(Deserialize, serde::Serialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct AccountChangesBody {
     given_name: Option<String>,
@@ -637,20 +619,15 @@ async fn update_account(
     context: ChangeContext,
     body: Result<JsonBody<AccountChangesBody>, ApiError>,
 ) -> ApiResult {
-    let arguments = arguments_of(&body, json!({"user_id": user_id}));
-    let prepared = body.and_then(|JsonBody(body)| {
-        if body.given_name.is_none() && body.family_name.is_none() && body.phone.is_none() && body.role.is_none() {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "nothing to change: give given_name, family_name, phone or role"));
-        }
-        let changes = connector_host::bindings::latest::types::AccountChanges {
-            given_name: body.given_name,
-            family_name: body.family_name,
-            phone: body.phone,
-            account_role: body.role,
-        };
-        Ok(run(|t: crate::tenants::Loaded| async move { operations::update_account(&t.runtime, &t.config, &user_id, &changes).await }))
+    let unparsed = unparsed(&body, json!({"user_id": user_id}));
+    let parsed = body.map(|JsonBody(body)| Change::UpdateAccount {
+        user_id,
+        given_name: body.given_name,
+        family_name: body.family_name,
+        phone: body.phone,
+        role: body.role,
     });
-    change(&service, &id, &context, "update-account", arguments, prepared).await
+    change(&service, &id, &context, "update-account", unparsed, parsed).await
 }
 
 async fn disable_account(
@@ -658,10 +635,7 @@ async fn disable_account(
     Path((id, user_id)): Path<(String, String)>,
     context: ChangeContext,
 ) -> ApiResult {
-    let arguments = json!({"user_id": user_id});
-    let prepared =
-        Ok(run(|t: crate::tenants::Loaded| async move { operations::set_account_enabled(&t.runtime, &t.config, &user_id, false).await }));
-    change(&service, &id, &context, "disable-account", arguments, prepared).await
+    change(&service, &id, &context, "disable-account", Value::Null, Ok(Change::DisableAccount { user_id })).await
 }
 
 async fn enable_account(
@@ -669,13 +643,10 @@ async fn enable_account(
     Path((id, user_id)): Path<(String, String)>,
     context: ChangeContext,
 ) -> ApiResult {
-    let arguments = json!({"user_id": user_id});
-    let prepared =
-        Ok(run(|t: crate::tenants::Loaded| async move { operations::set_account_enabled(&t.runtime, &t.config, &user_id, true).await }));
-    change(&service, &id, &context, "enable-account", arguments, prepared).await
+    change(&service, &id, &context, "enable-account", Value::Null, Ok(Change::EnableAccount { user_id })).await
 }
 
-#[derive(Deserialize, serde::Serialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GrantBody {
     entitlement: String,
@@ -688,23 +659,16 @@ async fn grant(
     context: ChangeContext,
     body: Result<JsonBody<GrantBody>, ApiError>,
 ) -> ApiResult {
-    let arguments = arguments_of(&body, json!({}));
-    let prepared = body.and_then(|JsonBody(body)| {
-        operations::parse_principal(&body.principal).map_err(|e| host_error(&e))?;
-        Ok(run(
-            |t: crate::tenants::Loaded| async move { operations::grant(&t.runtime, &t.config, &body.entitlement, &body.principal).await },
-        ))
-    });
-    change(&service, &id, &context, "grant", arguments, prepared).await
+    let unparsed = unparsed(&body, json!({}));
+    let parsed = body.map(|JsonBody(body)| Change::Grant { entitlement: body.entitlement, principal: body.principal });
+    change(&service, &id, &context, "grant", unparsed, parsed).await
 }
 
 async fn revoke(State(service): State<Arc<Service>>, Path((id, grant_id)): Path<(String, String)>, context: ChangeContext) -> ApiResult {
-    let arguments = json!({"grant": grant_id});
-    let prepared = Ok(run(|t: crate::tenants::Loaded| async move { operations::revoke(&t.runtime, &t.config, &grant_id).await }));
-    change(&service, &id, &context, "revoke", arguments, prepared).await
+    change(&service, &id, &context, "revoke", Value::Null, Ok(Change::Revoke { grant: grant_id })).await
 }
 
-#[derive(Deserialize, serde::Serialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewResourceBody {
     #[serde(rename = "type")]
@@ -720,20 +684,17 @@ async fn create_resource(
     context: ChangeContext,
     body: Result<JsonBody<NewResourceBody>, ApiError>,
 ) -> ApiResult {
-    let arguments = arguments_of(&body, json!({}));
-    let prepared = body.map(|JsonBody(body)| {
-        let spec = connector_host::bindings::latest::types::NewResource {
-            resource_type: body.resource_type,
-            name: body.name,
-            description: body.description,
-            account_role: body.role,
-        };
-        run(|t: crate::tenants::Loaded| async move { operations::create_resource(&t.runtime, &t.config, &spec).await })
+    let unparsed = unparsed(&body, json!({}));
+    let parsed = body.map(|JsonBody(body)| Change::CreateResource {
+        resource_type: body.resource_type,
+        name: body.name,
+        description: body.description,
+        role: body.role,
     });
-    change(&service, &id, &context, "create-resource", arguments, prepared).await
+    change(&service, &id, &context, "create-resource", unparsed, parsed).await
 }
 
-#[derive(Deserialize, serde::Serialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ResourceChangesBody {
     name: Option<String>,
@@ -747,20 +708,15 @@ async fn update_resource(
     context: ChangeContext,
     body: Result<JsonBody<ResourceChangesBody>, ApiError>,
 ) -> ApiResult {
-    let arguments = arguments_of(&body, json!({"type": resource_type, "id": resource_id}));
-    let prepared = body.and_then(|JsonBody(body)| {
-        if body.name.is_none() && body.description.is_none() && body.role.is_none() {
-            return Err(ApiError::new(StatusCode::BAD_REQUEST, "nothing to change: give name, description or role"));
-        }
-        let target = connector_host::bindings::latest::types::ResourceRef { resource_type, id: resource_id };
-        let changes = connector_host::bindings::latest::types::ResourceChanges {
-            name: body.name,
-            description: body.description,
-            account_role: body.role,
-        };
-        Ok(run(|t: crate::tenants::Loaded| async move { operations::update_resource(&t.runtime, &t.config, &target, &changes).await }))
+    let unparsed = unparsed(&body, json!({"type": resource_type, "id": resource_id}));
+    let parsed = body.map(|JsonBody(body)| Change::UpdateResource {
+        resource_type,
+        id: resource_id,
+        name: body.name,
+        description: body.description,
+        role: body.role,
     });
-    change(&service, &id, &context, "update-resource", arguments, prepared).await
+    change(&service, &id, &context, "update-resource", unparsed, parsed).await
 }
 
 async fn delete_resource(
@@ -768,8 +724,6 @@ async fn delete_resource(
     Path((id, resource_type, resource_id)): Path<(String, String, String)>,
     context: ChangeContext,
 ) -> ApiResult {
-    let arguments = json!({"type": resource_type, "id": resource_id});
-    let target = connector_host::bindings::latest::types::ResourceRef { resource_type, id: resource_id };
-    let prepared = Ok(run(|t: crate::tenants::Loaded| async move { operations::delete_resource(&t.runtime, &t.config, &target).await }));
-    change(&service, &id, &context, "delete-resource", arguments, prepared).await
+    let parsed = Ok(Change::DeleteResource { resource_type, id: resource_id });
+    change(&service, &id, &context, "delete-resource", Value::Null, parsed).await
 }

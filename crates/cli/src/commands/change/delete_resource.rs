@@ -1,0 +1,21 @@
+//! `delete-resource`: delete a resource (a team; a group with scim).
+
+use connector_host::change::Change;
+
+/// `delete-resource`'s flags.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Prints {\"outcome\": \"deleted\" or \"not_found\", \"type\": T, \"id\": ID}.\n\nExample:\n  connector-host delete-resource --type team --id sleepy_otter"
+)]
+pub struct DeleteResource {
+    #[arg(long = "type", value_name = "T")]
+    resource_type: String,
+    #[arg(long, value_name = "ID")]
+    id: String,
+}
+
+impl From<DeleteResource> for Change {
+    fn from(args: DeleteResource) -> Self {
+        Change::DeleteResource { resource_type: args.resource_type, id: args.id }
+    }
+}

@@ -1,0 +1,20 @@
+//! `revoke`: take a grant away.
+
+use connector_host::change::Change;
+
+/// `revoke`'s flags.
+#[derive(clap::Args)]
+#[command(
+    after_help = "Prints {\"outcome\": \"revoked\" or \"not_held\", \"grant\": ID}, as the service shows it afterwards; exits 4 when it still shows the grant.\n\nExample:\n  connector-host revoke --grant team:sleepy_otter:member:user:decent_dropsy"
+)]
+pub struct Revoke {
+    /// A grant id, as in the snapshot.
+    #[arg(long, value_name = "GRANT")]
+    grant: String,
+}
+
+impl From<Revoke> for Change {
+    fn from(args: Revoke) -> Self {
+        Change::Revoke { grant: args.grant }
+    }
+}

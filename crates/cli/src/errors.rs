@@ -1,0 +1,50 @@
+//! How the command reports failure: one line on stderr, the exit status of the error's kind, and
+//! the setting that would get past it worded as this command's flag or tenant key.
+
+use std::process::ExitCode;
+
+use connector_host::HostError;
+
+/// Help and version as clap prints them; a wrong command line as one error line (exit 2) with
+/// clap's tip and the command's usage folded into it.
+pub fn usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(error.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+        let _ = error.print();
+        return ExitCode::from(if error.use_stderr() { 2 } else { 0 });
+    }
+    let text = error.render().to_string();
+    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty() && !line.starts_with("For more information"));
+    let mut message = lines.next().unwrap_or("invalid command line").trim_start_matches("error: ").to_owned();
+    for line in lines {
+        if let Some(tip) = line.strip_prefix("tip: ") {
+            message.push_str(&format!("; {tip}"));
+        } else if let Some(usage) = line.strip_prefix("Usage: ") {
+            message.push_str(&format!("; usage: {usage}"));
+        } else {
+            // The arguments a "not provided" or "cannot be used with" message lists.
+            message.push_str(&format!(" {line}"));
+        }
+    }
+    fail(&HostError::usage(message))
+}
+
+/// Prints `error` as the command's one error line and gives its exit status.
+pub fn fail(error: &HostError) -> ExitCode {
+    errln!("connector-host: error: {}", worded(error));
+    ExitCode::from(error.exit_status() as u8)
+}
+
+/// An error in the command's words: the library names the setting that would get past it, the
+/// command says where that setting is.
+pub fn worded(error: &HostError) -> String {
+    let fix = match error.setting() {
+        None => return error.to_string(),
+        Some("base_url") => "check --base-url (tenant key base_url)".to_owned(),
+        Some("allow_private_network") => {
+            "pass --allow-private-network (tenant key allow_private_network = true) only for a local fake or proxy".to_owned()
+        }
+        Some(setting) => format!("raise {setting} in the tenant file if that is expected"),
+    };
+    format!("{error}; {fix}")
+}
