@@ -6,8 +6,8 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use fivetran_fake::oracle::minimum_requests;
-use fivetran_fake::{AccountSpec, FakeFivetran, generate};
+use connector_fake_fivetran::oracle::minimum_requests;
+use connector_fake_fivetran::{AccountSpec, FakeFivetran, generate};
 use serde_json::{Value, json};
 
 /// What the parent needs to sync from the fake.
@@ -70,7 +70,7 @@ pub fn serve(args: &[String]) -> Result<()> {
         "key": account.primary_key().key,
         "secret": account.primary_key().secret,
         "minimum_requests": minimum_requests(&account),
-        "grants": fivetran_fake::oracle::expected_grants(&account).len(),
+        "grants": connector_fake_fivetran::oracle::expected_grants(&account).len(),
     });
     let fake = FakeFivetran::start(account)?;
     fake.set_latency(latency);

@@ -16,12 +16,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
+use connector_fake_fivetran::{Account, AccountSpec, generate};
+use connector_fivetran::transport::{ApiRequest, ApiResponse, Transport, TransportError};
 use connector_host::cache::ComponentCache;
 use connector_host::engine::{Allocation, new_engine};
 use connector_host::http::RequestMeter;
 use connector_host::{ConnectorRuntime, Credentials, TenantConfig, Upstream, UpstreamFailure, UpstreamFuture, sync};
-use fivetran_fake::{Account, AccountSpec, generate};
-use fivetran_plugin::transport::{ApiRequest, ApiResponse, Transport, TransportError};
 
 use crate::fake_process::FakeProcess;
 use crate::measure::{micros, millis, percentile, process_cpu, reset_peak, status_kib};
@@ -145,7 +145,7 @@ async fn all_rows(sizes: &Sizes, only: Option<&str>) -> Result<Vec<Row>> {
     let engine = ConnectorRuntime::engine()?;
     // Compiled once: the child processes load it from this cache.
     let cache_dir = tempfile::tempdir()?;
-    let plugin = ConnectorRuntime::load(&engine, builtin_connectors::fivetran(), Some(&ComponentCache::new(cache_dir.path())))?;
+    let plugin = ConnectorRuntime::load(&engine, connector_builtin::fivetran(), Some(&ComponentCache::new(cache_dir.path())))?;
     let wanted = |group: &str| only.is_none_or(|o| o == group);
     let mut rows = Vec::new();
     if wanted("sync") || wanted("sync-8") {
@@ -245,7 +245,7 @@ async fn cpu_row(sizes: &Sizes, plugin: &ConnectorRuntime, rows: &mut Vec<Row>) 
 async fn instantiation_rows(sizes: &Sizes, rows: &mut Vec<Row>) -> Result<()> {
     for (label, allocation) in [("on", Allocation::default()), ("off", Allocation::OnDemand)] {
         let engine = new_engine(allocation)?;
-        let runtime = ConnectorRuntime::new(&engine, builtin_connectors::fivetran())?;
+        let runtime = ConnectorRuntime::new(&engine, connector_builtin::fivetran())?;
         let tenant = TenantConfig::new("bench", "https://api.fivetran.com", Credentials::new("k", "s"));
         let mut opens = Vec::with_capacity(sizes.instantiations);
         let mut calls = Vec::with_capacity(sizes.instantiations);
@@ -288,7 +288,7 @@ async fn startup_rows(rows: &mut Vec<Row>) -> Result<()> {
     for _ in 0..3 {
         let engine = ConnectorRuntime::engine()?;
         let started = Instant::now();
-        let runtime = ConnectorRuntime::load(&engine, builtin_connectors::fivetran(), Some(&cache))?;
+        let runtime = ConnectorRuntime::load(&engine, connector_builtin::fivetran(), Some(&cache))?;
         let mut session = runtime.open(&tenant, Arc::new(RequestMeter::default())).await?;
         session.metadata().await.map_err(|e| anyhow::anyhow!("{e:?}"))?;
         times.push(started.elapsed());
@@ -336,7 +336,7 @@ async fn tenants_child(args: &[String]) -> Result<()> {
     let [base_url, key, secret, count, cache_dir] = args else { bail!("tenants-rss BASE_URL KEY SECRET N CACHE_DIR") };
     let count: usize = count.parse()?;
     let engine = ConnectorRuntime::engine()?;
-    let runtime = ConnectorRuntime::load(&engine, builtin_connectors::fivetran(), Some(&ComponentCache::new(cache_dir)))?;
+    let runtime = ConnectorRuntime::load(&engine, connector_builtin::fivetran(), Some(&ComponentCache::new(cache_dir)))?;
     let tenant = |i: usize| {
         let mut t = TenantConfig::new(&format!("t{i}"), base_url, Credentials::new(key, secret));
         t.allow_private_network = true;
@@ -404,7 +404,7 @@ fn large_row(sizes: &Sizes, cache_dir: &std::path::Path, rows: &mut Vec<Row>) ->
 async fn large_child(args: &[String]) -> Result<()> {
     let [base_url, key, secret, cache_dir] = args else { bail!("large-rss BASE_URL KEY SECRET CACHE_DIR") };
     let engine = ConnectorRuntime::engine()?;
-    let runtime = ConnectorRuntime::load(&engine, builtin_connectors::fivetran(), Some(&ComponentCache::new(cache_dir)))?;
+    let runtime = ConnectorRuntime::load(&engine, connector_builtin::fivetran(), Some(&ComponentCache::new(cache_dir)))?;
     let mut tenant = TenantConfig::new("large", base_url, Credentials::new(key, secret));
     tenant.allow_private_network = true;
     let dir = tempfile::tempdir()?;
@@ -467,8 +467,8 @@ async fn mapping_row(sizes: &Sizes, plugin: &ConnectorRuntime, rows: &mut Vec<Ro
     let account = generate(&spec);
     let body = users_page_body(&account);
     let native = Fixed(body.into_bytes());
-    let config = fivetran_plugin::model::Config { base_url: "https://x".into(), page_size: 1000 };
-    let connector = fivetran_plugin::connector::Connector::new(&native, config);
+    let config = connector_fivetran::model::Config { base_url: "https://x".into(), page_size: 1000 };
+    let connector = connector_fivetran::connector::Connector::new(&native, config);
     // The component's pages come from memory too: through its wasi:http calls and the host's
     // egress checks, but with no socket, as the native side has none.
     let answers = InMemory { users: Bytes::from(native.0.clone()), group: Bytes::from_static(ONE_GROUP_PAGE.as_bytes()) };

@@ -9,11 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use connector_fake_fivetran::AccountSpec;
 use connector_host::ConnectorRuntime;
 use connector_host::cache::ComponentCache;
 use connector_host::tenant::{Overrides, TenantEntry};
 use connector_service::{LoadFuture, Loaded, ServiceOptions, Shard, TenantLoader};
-use fivetran_fake::AccountSpec;
 
 use crate::fake_process::FakeProcess;
 use crate::measure::{millis, percentile, process_status_kib};
@@ -29,7 +29,7 @@ const CLIENTS: usize = 4;
 pub async fn child(args: &[String]) -> Result<()> {
     let [tenants, state, listen, cache_dir] = args else { bail!("service-child TENANTS STATE LISTEN CACHE_DIR") };
     let engine = ConnectorRuntime::engine()?;
-    let runtime = ConnectorRuntime::load(&engine, builtin_connectors::fivetran(), Some(&ComponentCache::new(cache_dir)))?;
+    let runtime = ConnectorRuntime::load(&engine, connector_builtin::fivetran(), Some(&ComponentCache::new(cache_dir)))?;
     let options = ServiceOptions {
         tenants_file: tenants.into(),
         listen: listen.parse()?,

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
     let workspace = manifest_dir.parent().and_then(|p| p.parent()).expect("tests/e2e is inside the workspace");
-    let wasm = component_build::build_components(
+    let wasm = connector_build_support::build_components(
         workspace,
-        &[("tests/hostile", "hostile-connector"), ("tests/minimal", "minimal-connector"), ("tests/legacy", "legacy-connector")],
+        &[("tests/hostile", "connector-hostile"), ("tests/minimal", "connector-minimal"), ("tests/legacy", "connector-legacy")],
     );
     println!("cargo:rustc-env=HOSTILE_COMPONENT_WASM={}", wasm[0].display());
     println!("cargo:rustc-env=MINIMAL_COMPONENT_WASM={}", wasm[1].display());

@@ -8,10 +8,10 @@ use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use fivetran_plugin::connector::Connector;
-use fivetran_plugin::heap::{Heap, Memory};
-use fivetran_plugin::model::Config;
-use fivetran_plugin::transport::{ApiRequest, ApiResponse, Transport, TransportError};
+use connector_fivetran::connector::Connector;
+use connector_fivetran::heap::{Heap, Memory};
+use connector_fivetran::model::Config;
+use connector_fivetran::transport::{ApiRequest, ApiResponse, Transport, TransportError};
 
 static GROWN: AtomicUsize = AtomicUsize::new(0);
 

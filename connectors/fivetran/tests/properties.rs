@@ -1,13 +1,13 @@
 //! Property tests of what reads untrusted input: the answers' parsers and the mapping under the
 //! parsing policy, and the id grammar that every id crosses. Each runs 256 cases in the test
-//! suite; for a longer hunt, `PROPTEST_CASES=200000 cargo test --release -p fivetran-plugin --test properties`.
+//! suite; for a longer hunt, `PROPTEST_CASES=200000 cargo test --release -p connector-fivetran --test properties`.
 
-use fivetran_plugin::api::{self, Group, GroupMember, Membership, Role, Team, TeamMembership, User};
-use fivetran_plugin::ids::{check_api_id, grant_id, parse_entitlement, parse_grant};
-use fivetran_plugin::lenient::Notes;
-use fivetran_plugin::mapping;
-use fivetran_plugin::model::{ConnectorError, ResourceRef};
-use fivetran_plugin::transport::{ApiResponse, encode};
+use connector_fivetran::api::{self, Group, GroupMember, Membership, Role, Team, TeamMembership, User};
+use connector_fivetran::ids::{check_api_id, grant_id, parse_entitlement, parse_grant};
+use connector_fivetran::lenient::Notes;
+use connector_fivetran::mapping;
+use connector_fivetran::model::{ConnectorError, ResourceRef};
+use connector_fivetran::transport::{ApiResponse, encode};
 use proptest::prelude::*;
 use serde_json::{Value, json};
 

@@ -17,7 +17,7 @@ pub const ENTERPRISE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// Pages a walk inside one call (a lookup) follows at most.
-const MAX_WALK_PAGES: usize = 10_000;
+pub const MAX_WALK_PAGES: usize = 10_000;
 
 pub struct Client<'a, T: Transport> {
     transport: &'a T,

@@ -1,7 +1,7 @@
 //! The connectors built into `connector-host`: the one place a built-in connector is registered.
 //! A connector is a WebAssembly component of the `accessgov:connector` world; it declares its
-//! credentials, base URL and rate-limit headers itself, so registering it is one line here (and
-//! one in `build.rs`, which builds it).
+//! credentials, base URL and rate-limit headers itself, so registering it is one line here
+//! (`build.rs` builds every folder under `connectors/`).
 
 /// A built-in connector: its name (`--connector NAME`, tenant key `connector`) and component.
 #[derive(Debug, Clone, Copy)]
@@ -12,8 +12,8 @@ pub struct Builtin {
 
 /// Every built-in connector; the first is the default.
 pub const BUILTIN: &[Builtin] = &[
-    Builtin { name: "fivetran", component: include_bytes!(env!("FIVETRAN_CONNECTOR_WASM")) },
-    Builtin { name: "scim", component: include_bytes!(env!("SCIM_CONNECTOR_WASM")) },
+    Builtin { name: "fivetran", component: include_bytes!(env!("CONNECTOR_WASM_FIVETRAN")) },
+    Builtin { name: "scim", component: include_bytes!(env!("CONNECTOR_WASM_SCIM")) },
 ];
 
 /// The connector a tenant gets when it names none.

@@ -1,5 +1,5 @@
-//! Which connector a tenant runs, and its compiled component: `--plugin FILE`, else
-//! `--connector NAME`, else the tenant's `plugin` key (relative to its tenant file), else its
+//! Which connector a tenant runs, and its compiled component: `--component FILE`, else
+//! `--connector NAME`, else the tenant's `component` key (relative to its tenant file), else its
 //! `connector` key, else the default built-in connector. Each distinct component is compiled (or
 //! taken from the cache) once per command, whatever the number of tenants running it.
 
@@ -23,14 +23,14 @@ pub enum Choice {
 pub struct Connectors {
     engine: connector_host::ConnectorEngine,
     cache: Option<ComponentCache>,
-    /// `--connector` and `--plugin`, which win over every tenant's keys.
+    /// `--connector` and `--component`, which win over every tenant's keys.
     flag: Option<Choice>,
     loaded: Mutex<HashMap<Choice, ConnectorRuntime>>,
 }
 
 impl Connectors {
-    pub fn new(cache: Option<ComponentCache>, connector: Option<&str>, plugin: Option<&Path>) -> Result<Self, HostError> {
-        let flag = match (plugin, connector) {
+    pub fn new(cache: Option<ComponentCache>, connector: Option<&str>, component: Option<&Path>) -> Result<Self, HostError> {
+        let flag = match (component, connector) {
             (Some(path), _) => Some(Choice::File(path.to_path_buf())),
             (None, Some(name)) => Some(builtin(name, "--connector")?),
             (None, None) => None,
@@ -43,7 +43,7 @@ impl Connectors {
         if let Some(flag) = &self.flag {
             return Ok(flag.clone());
         }
-        if let Some(path) = &entry.plugin {
+        if let Some(path) = &entry.component {
             let path = match (&entry.base_dir, path.is_relative()) {
                 (Some(dir), true) => dir.join(path),
                 _ => path.clone(),
@@ -52,7 +52,7 @@ impl Connectors {
         }
         match &entry.connector {
             Some(name) => builtin(name, &format!("tenant {}: connector", entry.id)),
-            None => Ok(Choice::Builtin(builtin_connectors::DEFAULT)),
+            None => Ok(Choice::Builtin(connector_builtin::DEFAULT)),
         }
     }
 
@@ -62,8 +62,8 @@ impl Connectors {
             return Ok(runtime.clone());
         }
         let bytes = match choice {
-            Choice::Builtin(name) => builtin_connectors::find(name).map(|b| b.component.to_vec()).unwrap_or_default(),
-            Choice::File(path) => read_limited(path, MAX_COMPONENT_FILE, "--plugin")?,
+            Choice::Builtin(name) => connector_builtin::find(name).map(|b| b.component.to_vec()).unwrap_or_default(),
+            Choice::File(path) => read_limited(path, MAX_COMPONENT_FILE, "--component")?,
         };
         let runtime = ConnectorRuntime::load(&self.engine, &bytes, self.cache.as_ref())?;
         self.loaded.lock().unwrap_or_else(|p| p.into_inner()).insert(choice.clone(), runtime.clone());
@@ -81,11 +81,11 @@ impl Connectors {
 }
 
 fn builtin(name: &str, setting: &str) -> Result<Choice, HostError> {
-    match builtin_connectors::find(name) {
+    match connector_builtin::find(name) {
         Some(found) => Ok(Choice::Builtin(found.name)),
         None => Err(HostError::usage(format!(
-            "{setting} {name:?} is not a built-in connector; choose one of {}, or load a component file with --plugin",
-            builtin_connectors::names()
+            "{setting} {name:?} is not a built-in connector; choose one of {}, or load a component file with --component",
+            connector_builtin::names()
         ))),
     }
 }

@@ -42,11 +42,11 @@ struct Global {
     #[arg(long, global = true, value_name = "URL")]
     base_url: Option<String>,
     /// A built-in connector to run: fivetran (the default) or scim.
-    #[arg(long, global = true, value_name = "NAME", conflicts_with = "plugin")]
+    #[arg(long, global = true, value_name = "NAME", conflicts_with = "component")]
     connector: Option<String>,
-    /// A connector component file to run instead of a built-in connector.
-    #[arg(long, global = true, value_name = "FILE")]
-    plugin: Option<PathBuf>,
+    /// A connector's component file (.wasm) to run instead of a built-in connector (--plugin is its earlier name).
+    #[arg(long, visible_alias = "plugin", global = true, value_name = "FILE")]
+    component: Option<PathBuf>,
     /// A tenant file with one [[tenant]] table: credentials' source, base URL, limits.
     #[arg(long, global = true, value_name = "FILE")]
     tenant: Option<PathBuf>,

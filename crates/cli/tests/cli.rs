@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use base64::Engine as _;
-use fivetran_fake::{Account, AccountSpec, FakeFivetran, Fault, FaultRule, generate};
+use connector_fake_fivetran::{Account, AccountSpec, FakeFivetran, Fault, FaultRule, generate};
 
 fn fake() -> (FakeFivetran, Account) {
     let account = generate(&AccountSpec::sized(31, 120, 6, 4));
@@ -142,6 +142,28 @@ fn a_bad_plugin_file_exits_2() {
     let output = run(&["validate", "--plugin", plugin.to_str().unwrap()], Some(("k", "s")));
     assert_eq!(output.status.code(), Some(2));
     assert!(error_line(&output).contains("not a loadable WebAssembly component"));
+}
+
+/// `--component` and the tenant key `component` name a component file; `--plugin` and `plugin`,
+/// their earlier names, still do.
+#[test]
+fn a_component_file_is_named_by_component_or_by_its_earlier_name_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.wasm"), b"not wasm").unwrap();
+    let file = dir.path().join("bad.wasm");
+    for flag in ["--component", "--plugin"] {
+        let output = run(&["validate", flag, file.to_str().unwrap()], Some(("k", "s")));
+        assert_eq!(output.status.code(), Some(2), "{flag}");
+        assert!(error_line(&output).contains("not a loadable WebAssembly component"), "{flag}: {}", stderr(&output));
+    }
+    for key in ["component", "plugin"] {
+        let tenant = dir.path().join(format!("{key}.toml"));
+        std::fs::write(&tenant, format!("[[tenant]]\nid = \"a\"\n{key} = \"bad.wasm\"\napi_key_env = \"K\"\napi_secret_env = \"S\"\n"))
+            .unwrap();
+        let output = run(&["validate", "--tenant", tenant.to_str().unwrap()], None);
+        assert_eq!(output.status.code(), Some(2), "{key}");
+        assert!(error_line(&output).contains("not a loadable WebAssembly component"), "{key}: {}", stderr(&output));
+    }
 }
 
 #[test]
@@ -371,7 +393,9 @@ fn run_scim(args: &[&str], token: Option<&str>) -> Output {
 #[test]
 fn the_scim_connector_syncs_and_changes_a_scim_service_with_the_token_from_scim_token() {
     const TOKEN: &str = "cli-scim-token-93b1";
-    let fake = scim_fake::FakeScim::start(scim_fake::Directory::sample(12, 3, scim_fake::Flavor::Generic), TOKEN).unwrap();
+    let fake =
+        connector_fake_scim::FakeScim::start(connector_fake_scim::Directory::sample(12, 3, connector_fake_scim::Flavor::Generic), TOKEN)
+            .unwrap();
     let url = fake.base_url();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("scim.json");
@@ -957,7 +981,7 @@ fn sigterm_during_a_sync_exits_143_and_leaves_the_old_snapshot_alone() {
 async fn the_main_help_names_every_built_in_connector_and_the_credentials_it_reads() {
     let help = String::from_utf8(run(&["--help"], None).stdout).unwrap();
     let engine = connector_host::ConnectorRuntime::engine().unwrap();
-    for builtin in builtin_connectors::BUILTIN {
+    for builtin in connector_builtin::BUILTIN {
         let runtime = connector_host::ConnectorRuntime::new(&engine, builtin.component).unwrap();
         assert!(help.contains(&format!("  {}  ", builtin.name)), "{} missing from:\n{help}", builtin.name);
         for credential in &runtime.metadata().await.unwrap().credentials {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fivetran_fake::{Account, AccountSpec, FakeFivetran, generate};
+use connector_fake_fivetran::{Account, AccountSpec, FakeFivetran, generate};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "service-test-token-7d1f0c2a";
@@ -193,7 +193,7 @@ fn a_scheduled_sync_shows_in_status_metrics_and_the_snapshot_route() {
 
     let (code, snapshot) = server.get("/v1/tenants/acme/snapshot", true);
     assert_eq!(code, 200);
-    assert_eq!(grant_ids(&snapshot), fivetran_fake::oracle::expected_grants(&fake.account()));
+    assert_eq!(grant_ids(&snapshot), connector_fake_fivetran::oracle::expected_grants(&fake.account()));
     let (code, c1z) = server.get("/v1/tenants/acme/snapshot?format=c1z", true);
     assert_eq!(code, 200);
     assert!(c1z.as_str().is_some_and(|text| text.starts_with("C1ZF")), "the c1z file's magic");
@@ -540,8 +540,12 @@ fn a_change_whose_client_leaves_still_runs_to_its_end_and_is_audited_ahead() {
     let (user, team) = outsider_and_team(&account);
     // The API answers the write slowly; the client gives up after a second and goes.
     fake.inject(
-        fivetran_fake::FaultRule::new(&format!("/v1/teams/{team}/users"), 1, fivetran_fake::Fault::Slow(Duration::from_secs(3)))
-            .method("POST"),
+        connector_fake_fivetran::FaultRule::new(
+            &format!("/v1/teams/{team}/users"),
+            1,
+            connector_fake_fivetran::Fault::Slow(Duration::from_secs(3)),
+        )
+        .method("POST"),
     );
     let body = format!(r#"{{"entitlement": "team:{team}:member", "principal": "user:{user}"}}"#);
     let request = change_request(
@@ -772,8 +776,11 @@ fn a_failed_syncs_requests_count_too() {
 #[test]
 fn errors_reach_api_clients_with_the_status_their_kind_has() {
     let (fake, account) = fake(10);
-    let scim =
-        scim_fake::FakeScim::start(scim_fake::Directory::sample(6, 2, scim_fake::Flavor::Generic), "scim-service-token-5c1f").unwrap();
+    let scim = connector_fake_scim::FakeScim::start(
+        connector_fake_scim::Directory::sample(6, 2, connector_fake_scim::Flavor::Generic),
+        "scim-service-token-5c1f",
+    )
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
     let mut text = std::fs::read_to_string(&tenants).unwrap();

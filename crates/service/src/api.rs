@@ -65,7 +65,7 @@ fn host_error(error: &HostError) -> ApiError {
 type ApiResult<T = Response> = Result<T, ApiError>;
 
 /// How long a request body may take to arrive.
-const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+pub const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A JSON object body: `Content-Type: application/json` (a web page cannot send that across
 /// sites without the browser asking first), at most [`MAX_BODY`] bytes, arriving within

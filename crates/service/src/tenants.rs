@@ -64,7 +64,7 @@ impl Tenant {
     pub fn connector(&self) -> Option<&str> {
         match &self.load {
             Load::Ready(loaded) => Some(&loaded.connector),
-            _ => self.entry.connector.as_deref().or(if self.entry.plugin.is_some() { None } else { Some("(default)") }),
+            _ => self.entry.connector.as_deref().or(if self.entry.component.is_some() { None } else { Some("(default)") }),
         }
     }
 

@@ -7,35 +7,35 @@ pub mod peers;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use connector_fake_fivetran::{Account, AccountSpec, FakeFivetran, generate};
 use connector_host::retry::RetryPolicy;
 use connector_host::{ConnectorRuntime, Credentials, TenantConfig};
-use fivetran_fake::{Account, AccountSpec, FakeFivetran, generate};
 
 /// The Fivetran plugin, compiled once for the whole test binary.
 pub fn runtime() -> &'static ConnectorRuntime {
     static RUNTIME: OnceLock<ConnectorRuntime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
         let engine = ConnectorRuntime::engine().expect("engine");
-        ConnectorRuntime::new(&engine, builtin_connectors::fivetran()).expect("the built plugin loads")
+        ConnectorRuntime::new(&engine, connector_builtin::fivetran()).expect("the built plugin loads")
     })
 }
 
 /// The SCIM connector, compiled once for the whole test binary (on the Fivetran one's engine).
 pub fn scim_runtime() -> &'static ConnectorRuntime {
     static RUNTIME: OnceLock<ConnectorRuntime> = OnceLock::new();
-    RUNTIME.get_or_init(|| ConnectorRuntime::new(runtime().engine_ref(), builtin_connectors::scim()).expect("the SCIM plugin loads"))
+    RUNTIME.get_or_init(|| ConnectorRuntime::new(runtime().engine_ref(), connector_builtin::scim()).expect("the SCIM plugin loads"))
 }
 
 /// The bearer token the SCIM fakes of the tests accept.
 pub const SCIM_TOKEN: &str = "scim-test-token-5f2a9c";
 
 /// A fake SCIM service serving `directory`.
-pub fn start_scim(directory: scim_fake::Directory) -> scim_fake::FakeScim {
-    scim_fake::FakeScim::start(directory, SCIM_TOKEN).expect("fake SCIM starts")
+pub fn start_scim(directory: connector_fake_scim::Directory) -> connector_fake_scim::FakeScim {
+    connector_fake_scim::FakeScim::start(directory, SCIM_TOKEN).expect("fake SCIM starts")
 }
 
 /// A tenant syncing from a fake SCIM service with its token, retrying quickly.
-pub fn scim_tenant(fake: &scim_fake::FakeScim) -> TenantConfig {
+pub fn scim_tenant(fake: &connector_fake_scim::FakeScim) -> TenantConfig {
     let mut tenant = TenantConfig::new("scim-test", &fake.base_url(), Credentials::bearer(SCIM_TOKEN));
     tenant.allow_private_network = true;
     tenant.retry = RetryPolicy { base_delay: Duration::from_millis(10), max_delay: Duration::from_millis(50), ..RetryPolicy::default() };

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use fivetran_fake::RecordedRequest;
+use connector_fake_fivetran::RecordedRequest;
 
 /// The definition, parsed once.
 pub fn definition() -> &'static Value {

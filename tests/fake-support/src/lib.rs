@@ -1,4 +1,4 @@
-//! What the fake APIs of the tests (`tests/fake`, `tests/scim-fake`) share: a server thread with its
+//! What the fake APIs of the tests (`tests/fake-fivetran`, `tests/fake-scim`) share: a server thread with its
 //! own runtime that stops when dropped, a request's query read as a server reads it, and its
 //! headers recorded without the credentials.
 

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use connector_fake_fivetran::{AccountSpec, FakeFivetran, generate};
 use connector_host::{HostError, TenantConfig};
-use fivetran_fake::{AccountSpec, FakeFivetran, generate};
 
 use super::summary::{check_out, print_summary, sync_shown};
 use crate::Global;

@@ -82,7 +82,7 @@ impl Command {
             (Some(dir), false) => Some(ComponentCache::new(dir)),
             (None, false) => ComponentCache::default_dir().map(ComponentCache::new),
         };
-        let connectors = Connectors::new(cache, global.connector.as_deref(), global.plugin.as_deref())?;
+        let connectors = Connectors::new(cache, global.connector.as_deref(), global.component.as_deref())?;
         let change = match command {
             // Answered above, before a connector was loaded.
             Command::Diff(_) | Command::Convert(_) | Command::Completions(_) => return Ok(()),

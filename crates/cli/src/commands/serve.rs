@@ -98,10 +98,11 @@ fn token(args: &ServeArgs) -> Result<Option<String>, HostError> {
 /// Starts the fake Fivetran with the demo's sample account and writes a tenant file for it (and
 /// its key, in files only the service's user reads) into the state folder.
 #[cfg(feature = "demo")]
-fn demo_tenants(state_dir: &std::path::Path) -> Result<(PathBuf, fivetran_fake::FakeFivetran), HostError> {
-    let account = fivetran_fake::generate(&fivetran_fake::AccountSpec::sample());
+fn demo_tenants(state_dir: &std::path::Path) -> Result<(PathBuf, connector_fake_fivetran::FakeFivetran), HostError> {
+    let account = connector_fake_fivetran::generate(&connector_fake_fivetran::AccountSpec::sample());
     let key = account.primary_key().clone();
-    let fake = fivetran_fake::FakeFivetran::start(account).map_err(|e| HostError::other(format!("cannot start the fake Fivetran: {e}")))?;
+    let fake = connector_fake_fivetran::FakeFivetran::start(account)
+        .map_err(|e| HostError::other(format!("cannot start the fake Fivetran: {e}")))?;
     let folder = state_dir.join("demo");
     std::fs::create_dir_all(&folder).map_err(|e| HostError::usage(format!("cannot create {}: {e}", folder.display())))?;
     let write =

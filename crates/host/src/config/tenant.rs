@@ -99,10 +99,12 @@ impl TenantConfig {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 pub struct TenantEntry {
     pub id: String,
-    /// A built-in connector, by name (the command's default when neither this nor `plugin` is set).
+    /// A built-in connector, by name (the command's default when neither this nor `component` is set).
     pub connector: Option<String>,
-    /// A connector component file to run instead, relative to the tenant file's folder.
-    pub plugin: Option<PathBuf>,
+    /// A connector's component file to run instead, relative to the tenant file's folder (key
+    /// `component`, or `plugin` as earlier releases named it).
+    #[serde(alias = "plugin")]
+    pub component: Option<PathBuf>,
     pub base_url: Option<String>,
     pub allow_private_network: Option<bool>,
     pub memory_limit_mib: Option<u64>,

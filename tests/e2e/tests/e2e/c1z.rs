@@ -7,8 +7,8 @@
 use std::collections::BTreeMap;
 
 use connector_e2e::{runtime, start, tenant};
+use connector_fake_fivetran::AccountSpec;
 use connector_host::{Snapshot, c1z, sync};
-use fivetran_fake::AccountSpec;
 use rusqlite::Connection;
 
 async fn synced() -> Snapshot {

@@ -10,9 +10,9 @@ fn a_second_load_comes_from_the_cache() {
             .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cache = ComponentCache::new(dir.path().join("cache"));
-    let (_, cached) = cache.load(&engine, builtin_connectors::fivetran()).unwrap();
+    let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
     assert!(!cached);
-    let (_, cached) = cache.load(&engine, builtin_connectors::fivetran()).unwrap();
+    let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
     assert!(cached);
     assert_eq!(std::fs::read_dir(cache.dir()).unwrap().count(), 1, "one entry, no temporary file");
 }
@@ -26,24 +26,24 @@ fn a_folder_others_may_write_is_neither_read_nor_written() {
             .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cache = ComponentCache::new(dir.path());
-    let (_, cached) = cache.load(&engine, builtin_connectors::fivetran()).unwrap();
+    let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
     assert!(!cached);
-    let entry = cache.entry(&engine, builtin_connectors::fivetran());
+    let entry = cache.entry(&engine, connector_builtin::fivetran());
     // An entry anyone may replace is not loaded...
     std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let (_, cached) = cache.load(&engine, builtin_connectors::fivetran()).unwrap();
+    let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
     assert!(!cached, "a world-writable entry is not loaded");
     // ...nor is anything in a folder anyone may write, and nothing is added to it.
     std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     std::fs::remove_file(&entry).unwrap();
-    let (_, cached) = cache.load(&engine, builtin_connectors::fivetran()).unwrap();
+    let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
     assert!(!cached);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written to a shared folder");
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
-    let (_, cached) = cache.load(&engine, builtin_connectors::fivetran()).unwrap();
+    let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
     assert!(!cached);
-    let (_, cached) = cache.load(&engine, builtin_connectors::fivetran()).unwrap();
+    let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
     assert!(cached, "a private folder is used again");
 }
 
@@ -56,15 +56,15 @@ fn an_entry_whose_checksum_does_not_match_is_compiled_again() {
             .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cache = ComponentCache::new(dir.path().join("cache"));
-    cache.load(&engine, builtin_connectors::fivetran()).unwrap();
-    let entry = cache.entry(&engine, builtin_connectors::fivetran());
+    cache.load(&engine, connector_builtin::fivetran()).unwrap();
+    let entry = cache.entry(&engine, connector_builtin::fivetran());
     let mut bytes = std::fs::read(&entry).unwrap();
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x40;
     std::fs::write(&entry, &bytes).unwrap();
-    let (_, cached) = cache.load(&engine, builtin_connectors::fivetran()).unwrap();
+    let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
     assert!(!cached, "the corrupted entry is not loaded");
-    let (_, cached) = cache.load(&engine, builtin_connectors::fivetran()).unwrap();
+    let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
     assert!(cached, "the entry written again loads");
 }
 
@@ -75,7 +75,7 @@ fn a_corrupt_entry_is_compiled_again() {
             .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cache = ComponentCache::new(dir.path());
-    std::fs::write(cache.entry(&engine, builtin_connectors::fivetran()), b"garbage").unwrap();
-    let (_, cached) = cache.load(&engine, builtin_connectors::fivetran()).unwrap();
+    std::fs::write(cache.entry(&engine, connector_builtin::fivetran()), b"garbage").unwrap();
+    let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
     assert!(!cached);
 }

@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use connector_e2e::{runtime, start, tenant};
+use connector_fake_fivetran::oracle::{expected_grants, minimum_requests};
+use connector_fake_fivetran::{AccountSpec, Fault, FaultRule};
 use connector_host::sync;
-use fivetran_fake::oracle::{expected_grants, minimum_requests};
-use fivetran_fake::{AccountSpec, Fault, FaultRule};
 
 #[tokio::test]
 async fn a_concurrent_sync_equals_a_sequential_one() {

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use connector_e2e::openapi;
 use connector_e2e::{runtime, start, tenant};
+use connector_fake_fivetran::{Account, AccountSpec, RecordedRequest};
 use connector_host::bindings::latest::types::{AccountChanges, NewAccount, NewResource, ResourceChanges, ResourceRef};
 use connector_host::operations::{
     create_resource, delete_resource, deprovision, grant, provision, revoke, to_json, update_account, update_resource, validate,
 };
 use connector_host::{TenantConfig, sync};
-use fivetran_fake::{Account, AccountSpec, RecordedRequest};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Runs every kind of request the plugin makes: a sync, validation, an invite with a role and a

@@ -7,12 +7,12 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use connector_e2e::{runtime, start, tenant};
+use connector_fake_fivetran::oracle::{expected_grants, minimum_requests};
+use connector_fake_fivetran::{AccountSpec, Fault, FaultRule};
 use connector_host::CallError;
 use connector_host::bindings::latest::types::ConnectorError;
 use connector_host::http::{RequestMeter, RequestTimeouts};
 use connector_host::{ErrorKind, sync};
-use fivetran_fake::oracle::{expected_grants, minimum_requests};
-use fivetran_fake::{AccountSpec, Fault, FaultRule};
 
 fn grant_ids(snapshot: &connector_host::Snapshot) -> BTreeSet<String> {
     snapshot.grants.iter().map(|g| g.id.clone()).collect()

@@ -4,10 +4,10 @@
 //! refused with the way that works named.
 
 use connector_e2e::{runtime, start, tenant};
+use connector_fake_fivetran::{Account, AccountSpec, FakeFivetran, Fault, FaultRule};
 use connector_host::bindings::latest::types::{AccountChanges, NewResource, ResourceChanges, ResourceRef};
 use connector_host::operations::{create_resource, delete_resource, set_account_enabled, to_json, update_account, update_resource};
 use connector_host::{TenantConfig, sync};
-use fivetran_fake::{Account, AccountSpec, FakeFivetran, Fault, FaultRule};
 use serde_json::Value;
 
 const NO_ACCOUNT_CHANGE: AccountChanges = AccountChanges { given_name: None, family_name: None, phone: None, account_role: None };

@@ -5,10 +5,10 @@
 use std::collections::BTreeSet;
 
 use connector_e2e::{runtime, start, tenant};
+use connector_fake_fivetran::{Account, AccountSpec, FakeFivetran, Fault, FaultRule};
 use connector_host::bindings::latest::types::NewAccount;
 use connector_host::operations::{deprovision, grant, provision, revoke, to_json};
 use connector_host::{TenantConfig, sync};
-use fivetran_fake::{Account, AccountSpec, FakeFivetran, Fault, FaultRule};
 use serde_json::Value;
 
 async fn grants(tenant: &TenantConfig) -> BTreeSet<String> {

@@ -7,11 +7,11 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use connector_e2e::{LogCapture, runtime, start, tenant};
+use connector_fake_fivetran::oracle::expected_grants;
+use connector_fake_fivetran::{AccountSpec, Dialect, FakeFivetran, Fault, FaultRule, Paging};
 use connector_host::bindings::latest::types::NewAccount;
 use connector_host::operations::{grant, provision, revoke, to_json};
 use connector_host::{ErrorKind, HostError, Snapshot, sync};
-use fivetran_fake::oracle::expected_grants;
-use fivetran_fake::{AccountSpec, Dialect, FakeFivetran, Fault, FaultRule, Paging};
 
 fn grant_ids(snapshot: &Snapshot) -> BTreeSet<String> {
     snapshot.grants.iter().map(|g| g.id.clone()).collect()
@@ -94,7 +94,7 @@ async fn changes_read_answers_in_every_dialect() {
 
 #[tokio::test]
 async fn an_item_that_cannot_be_identified_stops_the_sync_naming_the_endpoint_and_the_item() {
-    type Change = fn(&mut fivetran_fake::Account);
+    type Change = fn(&mut connector_fake_fivetran::Account);
     let cases: [(&str, Change, &str, &str); 5] = [
         ("a group with id ..", |a| rename_group(a, ".."), "GET /v1/groups", "a dot segment"),
         ("a group with id .", |a| rename_group(a, "."), "GET /v1/groups", "a dot segment"),
@@ -112,13 +112,13 @@ async fn an_item_that_cannot_be_identified_stops_the_sync_naming_the_endpoint_an
     }
 }
 
-fn rename_group(account: &mut fivetran_fake::Account, id: &str) {
+fn rename_group(account: &mut connector_fake_fivetran::Account, id: &str) {
     let mut group = account.groups.values().next().unwrap().clone();
     group.id = id.into();
     account.groups.insert(id.into(), group);
 }
 
-fn rename_user(account: &mut fivetran_fake::Account, id: &str) {
+fn rename_user(account: &mut connector_fake_fivetran::Account, id: &str) {
     let mut user = account.users.values().next().unwrap().clone();
     user.id = id.into();
     user.email = "renamed@example.test".into();

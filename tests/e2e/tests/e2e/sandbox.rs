@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use connector_e2e::{hostile_runtime, runtime, start, tenant};
+use connector_fake_fivetran::oracle::expected_grants;
+use connector_fake_fivetran::{Account, AccountSpec};
 use connector_host::http::RequestMeter;
 use connector_host::sync_all::{TenantOutcome, TenantRun, sync_all};
 use connector_host::{Credentials, ErrorKind, Snapshot, TenantConfig};
-use fivetran_fake::oracle::expected_grants;
-use fivetran_fake::{Account, AccountSpec};
 
 const SECRET: &str = "hostile-secret-value";
 

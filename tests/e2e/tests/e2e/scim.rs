@@ -6,13 +6,13 @@
 use std::collections::BTreeSet;
 
 use connector_e2e::{SCIM_TOKEN, scim_runtime, scim_tenant, start_scim};
+use connector_fake_scim::{Directory, FakeScim, Flavor, Quirks, ScimFault};
 use connector_host::bindings::latest::types::{AccountChanges, NewAccount, NewResource, ResourceChanges, ResourceRef};
 use connector_host::operations::{
     create_resource, delete_resource, deprovision, grant, provision, revoke, set_account_enabled, to_json, update_account, update_resource,
     validate,
 };
 use connector_host::{Snapshot, TenantConfig, sync};
-use scim_fake::{Directory, FakeScim, Flavor, Quirks, ScimFault};
 use serde_json::{Value, json};
 
 const NO_ACCOUNT_CHANGE: AccountChanges = AccountChanges { given_name: None, family_name: None, phone: None, account_role: None };

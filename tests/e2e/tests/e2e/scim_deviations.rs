@@ -6,12 +6,12 @@
 use std::collections::BTreeSet;
 
 use connector_e2e::{scim_runtime, scim_tenant, start_scim};
+use connector_fake_scim::{Directory, FakeScim, Flavor, Quirks, ScimFault};
 use connector_host::bindings::latest::types::{AccountChanges, NewAccount, NewResource, ResourceChanges, ResourceRef};
 use connector_host::operations::{
     create_resource, delete_resource, grant, provision, revoke, set_account_enabled, to_json, update_account, update_resource,
 };
 use connector_host::{HostError, Snapshot, TenantConfig, sync};
-use scim_fake::{Directory, FakeScim, Flavor, Quirks, ScimFault};
 use serde_json::{Value, json};
 
 async fn synced(tenant: &TenantConfig) -> Snapshot {

@@ -3,9 +3,9 @@
 use std::collections::BTreeSet;
 
 use connector_e2e::{runtime, start, tenant};
+use connector_fake_fivetran::AccountSpec;
+use connector_fake_fivetran::oracle::{expected_grants, expected_resources, minimum_requests};
 use connector_host::sync;
-use fivetran_fake::AccountSpec;
-use fivetran_fake::oracle::{expected_grants, expected_resources, minimum_requests};
 use serde_json::Value;
 
 fn ids<T>(items: &[T], id: impl Fn(&T) -> String) -> BTreeSet<String> {
@@ -54,7 +54,7 @@ async fn every_grant_and_entitlement_refers_to_something_in_the_snapshot() {
     let group = account.groups.keys().next().unwrap();
     let offered = snapshot.entitlements.iter().filter(|e| e.resource.resource_type == "group" && &e.resource.id == group).count();
     assert!(offered >= destination_roles);
-    assert!(snapshot.entitlements.iter().any(|e| e.slug == fivetran_fake::generate::UNLISTED_LEGACY_ROLE));
+    assert!(snapshot.entitlements.iter().any(|e| e.slug == connector_fake_fivetran::generate::UNLISTED_LEGACY_ROLE));
 }
 
 #[tokio::test]

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use fake_support::ServerThread;
+use connector_fake_support::ServerThread;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -199,7 +199,7 @@ impl FakeFivetran {
 
 async fn serve(listener: TcpListener, state: Arc<Mutex<State>>, mut stopped: oneshot::Receiver<()>) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-    while let Some(stream) = fake_support::accept(&listener, &mut stopped).await {
+    while let Some(stream) = connector_fake_support::accept(&listener, &mut stopped).await {
         // As API servers do: a response's last segment must not wait for the client's ACK.
         let _ = stream.set_nodelay(true);
         let keep_alive = {
@@ -241,7 +241,7 @@ async fn respond(state: &Mutex<State>, request: Request<Incoming>, arrived: std:
     let query = request.uri().query().map(str::to_owned);
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let headers = fake_support::recorded_headers(request.headers());
+    let headers = connector_fake_support::recorded_headers(request.headers());
     let chunked = request.headers().get(header::TRANSFER_ENCODING).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"));
     // Read the body whole, so a client's request is complete before we answer.
     let body: Bytes = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();

@@ -44,7 +44,7 @@ pub(crate) struct Request<'a> {
     pub content_type: Option<&'a str>,
 }
 
-pub(crate) use fake_support::{parse_query, percent_decode};
+pub(crate) use connector_fake_support::{parse_query, percent_decode};
 
 /// Answers one authenticated request.
 /// Group listings already computed, by group id: each costs a pass over every user, and a large

@@ -5,7 +5,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use bytes::Bytes;
-use fake_support::ServerThread;
+use connector_fake_support::ServerThread;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -190,7 +190,7 @@ impl FakeScim {
 
 async fn serve(listener: TcpListener, state: Arc<Mutex<State>>, mut stopped: oneshot::Receiver<()>) {
     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
-    while let Some(stream) = fake_support::accept(&listener, &mut stopped).await {
+    while let Some(stream) = connector_fake_support::accept(&listener, &mut stopped).await {
         let state = Arc::clone(&state);
         tokio::spawn(async move {
             let service = service_fn(move |request| {
@@ -208,7 +208,7 @@ async fn respond(state: &Mutex<State>, request: Request<Incoming>) -> Response<F
     let query = request.uri().query().map(str::to_owned);
     let host = request.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost").to_owned();
     let authorization = request.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let headers = fake_support::recorded_headers(request.headers());
+    let headers = connector_fake_support::recorded_headers(request.headers());
     let body: Bytes = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
 
     let mut state = state.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -224,8 +224,13 @@ async fn respond(state: &Mutex<State>, request: Request<Incoming>) -> Response<F
             Some(ScimFault::Unavailable) => Reply::error(&quirks, 503, None, "Service unavailable"),
             _ => {
                 let root = format!("http://{host}{ROOT}");
-                let call =
-                    Call { method: &method, path: &path, query: fake_support::parse_query(query.as_deref()), body: &body, root: &root };
+                let call = Call {
+                    method: &method,
+                    path: &path,
+                    query: connector_fake_support::parse_query(query.as_deref()),
+                    body: &body,
+                    root: &root,
+                };
                 let reply = match fault {
                     Some(ScimFault::AcceptedNotApplied) => handlers::handle(&mut state.directory.clone(), &quirks, &call),
                     _ => handlers::handle(&mut state.directory, &quirks, &call),

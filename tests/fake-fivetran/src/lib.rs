@@ -2,7 +2,7 @@
 //!
 //! It follows `shared/fivetran-api/openapi-identity.json`: the same paths, envelopes, cursor
 //! paging (`limit` 1 to 1000), Basic auth, error bodies and `X-Rate-Limit-*` headers. Requests
-//! outside the definition get the error the real API would give. [`generate`] builds accounts of
+//! outside the definition get the error the real API would give. [`mod@generate`] builds accounts of
 //! any size with the awkward cases real accounts have; [`faults`] makes chosen requests fail.
 
 pub mod account;

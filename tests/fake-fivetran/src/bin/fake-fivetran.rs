@@ -2,7 +2,7 @@
 //!
 //! `fake-fivetran [--port N] [--seed N] [--users N] [--teams N] [--groups N]`
 
-use fivetran_fake::{AccountSpec, FakeFivetran, generate};
+use connector_fake_fivetran::{AccountSpec, FakeFivetran, generate};
 
 fn main() {
     if let Err(message) = run() {

@@ -16,7 +16,7 @@ const PROFILE: &str = "component";
 /// SDK they build on, the lock file, the toolchain or the components' build flags
 /// (`.cargo/config.toml`) change.
 pub fn build_components(workspace: &Path, packages: &[(&str, &str)]) -> Vec<PathBuf> {
-    for watched in ["wit", "crates/connector-sdk", "Cargo.lock", "Cargo.toml", ".cargo/config.toml", "rust-toolchain.toml"] {
+    for watched in ["wit", "crates/sdk", "Cargo.lock", "Cargo.toml", ".cargo/config.toml", "rust-toolchain.toml"] {
         println!("cargo:rerun-if-changed={}", workspace.join(watched).display());
     }
     ensure_target();

@@ -2,7 +2,7 @@
 //!
 //! `fake-scim [--users N] [--groups N] [--fivetran]`
 
-use scim_fake::{Directory, FakeScim, Flavor};
+use connector_fake_scim::{Directory, FakeScim, Flavor};
 
 /// The token the fake accepts; printed for the operator to export.
 const TOKEN: &str = "fake-scim-token-0001";
