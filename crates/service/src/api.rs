@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use connector_host::change::Change;
 use connector_host::credentials::redact_known;
+use connector_host::format::SnapshotFormat;
 use connector_host::{HostError, operations};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -21,8 +22,9 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
 use crate::service::{Service, StartError};
+use crate::status::TenantStatus;
 use crate::store::now;
-use crate::tenants::{Load, Tenant};
+use crate::tenants::Load;
 
 /// The largest request body.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -102,6 +104,21 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the request body is not valid: {e}")))
+    }
+}
+
+/// A request's query, its fields as `T` declares them (unknown ones refused): one rejection for
+/// every handler, a 400 naming what is wrong.
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match Query::<T>::from_request_parts(parts, state).await {
+            Ok(Query(query)) => Ok(QueryParams(query)),
+            Err(e) => Err(ApiError::new(StatusCode::BAD_REQUEST, format!("bad query: {e}"))),
+        }
     }
 }
 
@@ -248,22 +265,17 @@ async fn ready(State(service): State<Arc<Service>>) -> Response {
 }
 
 async fn health(State(service): State<Arc<Service>>) -> ApiResult {
-    let ids: Vec<String> = service.tenants().keys().cloned().collect();
     let mut tenants = Vec::new();
     let mut healthy = true;
-    for id in ids {
-        let status = status_of(&service, &id)?;
-        let outcome = match (&status["state"], &status["last_sync"]["outcome"]) {
-            (Value::String(state), _) if state == "config_error" => "config_error".to_owned(),
-            (_, Value::String(outcome)) => outcome.clone(),
-            _ => "pending".to_owned(),
-        };
-        healthy &= matches!(outcome.as_str(), "ok" | "pending" | "running");
+    for id in service.held() {
+        let Some(status) = service.status(&id).map_err(store_error)? else { continue };
+        let outcome = status.outcome();
+        healthy &= matches!(outcome, "ok" | "pending" | "running");
         tenants.push(json!({
             "id": id,
             "outcome": outcome,
-            "last_success_at": status["last_success_at"],
-            "error": status["error"].as_str().or(status["last_sync"]["error"].as_str()),
+            "last_success_at": status.last_success_at,
+            "error": status.error.as_deref().or(status.last_sync.as_ref().and_then(|sync| sync.error.as_deref())),
         }));
     }
     let mut problems = Vec::new();
@@ -292,7 +304,7 @@ async fn metrics(State(service): State<Arc<Service>>) -> Response {
 }
 
 fn known(service: &Service, id: &str) -> ApiResult<()> {
-    if service.tenants().get(id).is_some_and(|t| !t.removed) {
+    if service.serves(id) {
         Ok(())
     } else {
         Err(ApiError::new(StatusCode::NOT_FOUND, format!("no tenant {id:?} is served here (check the id, the tenant file and --shard)")))
@@ -304,36 +316,12 @@ fn store_error(error: crate::store::StoreError) -> ApiError {
 }
 
 /// A tenant's status, as `GET /v1/tenants/{id}` answers it.
-fn status_of(service: &Service, id: &str) -> ApiResult<Value> {
-    let (connector, state, config_error, next_sync_at, interval, failures) = {
-        let tenants = service.tenants();
-        let tenant: &Tenant = tenants.get(id).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no tenant {id:?}")))?;
-        let error = match &tenant.load {
-            Load::Failed(why) => Some(why.clone()),
-            _ => None,
-        };
-        let next = tenant.next_due_at().map(|t| humantime::format_rfc3339_seconds(t).to_string());
-        (tenant.connector().map(str::to_owned), tenant.state(), error, next, tenant.interval.as_secs(), tenant.failures)
-    };
-    let last_sync = service.store.last_sync(id).map_err(store_error)?;
-    let last_success_at = service.store.last_success_at(id).map_err(store_error)?;
-    Ok(json!({
-        "id": id,
-        "connector": connector,
-        "running": state == "running",
-        "state": state,
-        "error": config_error,
-        "last_sync": last_sync,
-        "last_success_at": last_success_at,
-        "next_sync_at": next_sync_at,
-        "sync_interval_s": interval,
-        "consecutive_failures": failures,
-    }))
+fn status_of(service: &Service, id: &str) -> ApiResult<TenantStatus> {
+    service.status(id).map_err(store_error)?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no tenant {id:?}")))
 }
 
 async fn list_tenants(State(service): State<Arc<Service>>) -> ApiResult {
-    let ids: Vec<String> = service.tenants().iter().filter(|(_, t)| !t.removed).map(|(id, _)| id.clone()).collect();
-    let statuses = ids.iter().map(|id| status_of(&service, id)).collect::<Result<Vec<_>, _>>()?;
+    let statuses = service.served().iter().map(|id| status_of(&service, id)).collect::<Result<Vec<_>, _>>()?;
     Ok(axum::Json(json!({"tenants": statuses})).into_response())
 }
 
@@ -366,10 +354,9 @@ struct LimitQuery {
 async fn sync_history(
     State(service): State<Arc<Service>>,
     Path(id): Path<String>,
-    query: Result<Query<LimitQuery>, axum::extract::rejection::QueryRejection>,
+    QueryParams(query): QueryParams<LimitQuery>,
 ) -> ApiResult {
     known(&service, &id)?;
-    let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad query: {e}")))?;
     let syncs = service.store.syncs(&id, None, query.limit.unwrap_or(20).clamp(1, 1000)).map_err(store_error)?;
     Ok(axum::Json(json!({"syncs": syncs})).into_response())
 }
@@ -394,15 +381,11 @@ struct SnapshotQuery {
 async fn snapshot(
     State(service): State<Arc<Service>>,
     Path(id): Path<String>,
-    query: Result<Query<SnapshotQuery>, axum::extract::rejection::QueryRejection>,
+    QueryParams(query): QueryParams<SnapshotQuery>,
 ) -> ApiResult {
     known(&service, &id)?;
-    let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad query: {e}")))?;
-    let c1z = match query.format.as_deref() {
-        None | Some("json") => false,
-        Some("c1z") => true,
-        Some(other) => return Err(ApiError::new(StatusCode::BAD_REQUEST, format!("format {other:?} is not one of json, c1z"))),
-    };
+    let format = query.format.as_deref().map(SnapshotFormat::parse).transpose().map_err(|e| host_error(&e))?;
+    let c1z = format == Some(SnapshotFormat::C1z);
     let found = tokio::task::spawn_blocking({
         let service = Arc::clone(&service);
         let id = id.clone();
@@ -452,13 +435,8 @@ struct AuditQuery {
     limit: Option<usize>,
 }
 
-async fn audit(
-    State(service): State<Arc<Service>>,
-    Path(id): Path<String>,
-    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> ApiResult {
+async fn audit(State(service): State<Arc<Service>>, Path(id): Path<String>, QueryParams(query): QueryParams<AuditQuery>) -> ApiResult {
     known(&service, &id)?;
-    let Query(query) = query.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("bad query: {e}")))?;
     let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
     let entries = service.store.audit_log(&id, limit).map_err(store_error)?;
     Ok(axum::Json(json!({"entries": entries})).into_response())
@@ -506,7 +484,7 @@ async fn change(
         Ok(change) => change,
         Err(error) => return refuse(error),
     };
-    let loaded = match &service.tenants().get(id).map(|t| t.load.clone()) {
+    let loaded = match &service.load_of(id) {
         Some(Load::Ready(loaded)) => (**loaded).clone(),
         Some(Load::Failed(why)) => return refuse(ApiError::new(StatusCode::CONFLICT, format!("tenant {id} cannot run: {why}"))),
         _ => return refuse(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("tenant {id}'s connector is still loading; try again"))),

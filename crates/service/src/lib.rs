@@ -12,6 +12,7 @@ pub mod listener;
 pub mod metrics;
 pub mod service;
 pub mod shard;
+pub mod status;
 pub mod store;
 pub mod tenants;
 

@@ -102,6 +102,11 @@ impl Service {
         self.tenants.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Where tenant `id`'s connector stands: loading, failed, or ready to run.
+    pub fn load_of(&self, id: &str) -> Option<crate::tenants::Load> {
+        self.tenants().get(id).map(|t| t.load.clone())
+    }
+
     pub fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }

@@ -142,3 +142,37 @@ async fn changes_are_refused_and_recorded_before_anything_could_be_sent() {
         audit["entries"].as_array().unwrap().iter().map(|e| (e["request_id"].as_str().unwrap(), e["outcome"].as_str().unwrap())).collect();
     assert_eq!(entries, [("unloaded-1", "refused"), ("plain-1", "refused")]);
 }
+
+/// Every query is read by one extractor: an unknown field or a value of the wrong type is a 400
+/// naming it, on every route that takes a query; a format is one `SnapshotFormat` knows.
+#[tokio::test]
+async fn queries_are_refused_alike_and_a_status_names_every_field() {
+    let fixture = fixture(false).await;
+    for path in ["/v1/tenants/acme/syncs?limit=x", "/v1/tenants/acme/audit?nope=1", "/v1/tenants/acme/snapshot?size=1"] {
+        let (status, _, body) = call(&fixture, authorized("GET", path).body(Body::empty()).unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(body["error"].as_str().unwrap().starts_with("bad query: "), "{path}: {body}");
+    }
+    let (status, _, body) = call(&fixture, authorized("GET", "/v1/tenants/acme/snapshot?format=xml").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("is not one of json, c1z"), "{body}");
+    let (status, _, body) = call(&fixture, authorized("GET", "/v1/tenants/acme").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let fields: Vec<&str> = body.as_object().unwrap().keys().map(String::as_str).collect();
+    for field in [
+        "id",
+        "connector",
+        "running",
+        "state",
+        "error",
+        "last_sync",
+        "last_success_at",
+        "next_sync_at",
+        "sync_interval_s",
+        "consecutive_failures",
+    ] {
+        assert!(fields.contains(&field), "{field} in {body}");
+    }
+    assert_eq!(body["state"], "config_error");
+    assert!(body["error"].as_str().unwrap().contains("no connector in this test"));
+}

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use connector_host::HostError;
 use connector_host::format::SnapshotFormat;
-use connector_host::sync_all::{TenantRun, overall_exit_status, sync_all_as};
+use connector_host::sync_all::{TenantRun, sync_all_as, worst_failure};
 use connector_host::tenant::read_tenant_file;
 
 use crate::Global;
@@ -66,18 +66,11 @@ pub async fn run(connectors: &Connectors, global: &Global, args: SyncAll) -> Res
             Err(error) => outln!("{:<width$}  failed ({})  {}", outcome.id, error.exit_status(), worded(error)),
         }
     }
-    match overall_exit_status(&outcomes) {
-        0 => Ok(()),
-        status => {
+    match worst_failure(&outcomes) {
+        None => Ok(()),
+        Some(kind) => {
             let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-            let message = format!("{failed} of {} tenants failed; see the lines above", outcomes.len());
-            Err(match status {
-                2 => HostError::usage(message),
-                3 => HostError::credentials(message),
-                4 => HostError::api(message),
-                5 => HostError::sandbox(message),
-                _ => HostError::other(message),
-            })
+            Err(HostError::new(kind, format!("{failed} of {} tenants failed; see the lines above", outcomes.len())))
         }
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::error::{HostError, Result};
+use crate::error::{ErrorKind, HostError, Result};
 use crate::format::SnapshotFormat;
 use crate::progress::SyncProgress;
 use crate::runtime::ConnectorRuntime;
@@ -129,7 +129,8 @@ async fn sync_one(
     Ok(TenantSummary { path, resources: snapshot.resources.len(), grants: snapshot.grants.len(), requests: snapshot.stats.http_requests })
 }
 
-/// The exit status of a whole `sync-all`: 0 when every tenant succeeded, else the highest.
-pub fn overall_exit_status(outcomes: &[TenantOutcome]) -> i32 {
-    outcomes.iter().map(TenantOutcome::exit_status).max().unwrap_or(0)
+/// The kind of failure a whole `sync-all` reports: none when every tenant succeeded, else the
+/// kind of the failure with the highest exit status.
+pub fn worst_failure(outcomes: &[TenantOutcome]) -> Option<ErrorKind> {
+    outcomes.iter().filter_map(|o| o.result.as_ref().err()).max_by_key(|e| e.exit_status()).map(HostError::kind)
 }

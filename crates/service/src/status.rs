@@ -1,0 +1,79 @@
+//! What the service says about a tenant (`GET /v1/tenants/{id}`, `/health`), typed: read from the
+//! tenant's state under its lock, then from the store.
+
+use serde::Serialize;
+
+use crate::service::Service;
+use crate::store::{StoreResult, SyncRecord};
+use crate::tenants::Load;
+
+/// A tenant's status, as `GET /v1/tenants/{id}` answers it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TenantStatus {
+    pub id: String,
+    /// The connector it runs (a built-in's name), once known.
+    pub connector: Option<String>,
+    pub running: bool,
+    /// `loading`, `config_error`, `idle`, `queued` or `running`.
+    pub state: &'static str,
+    /// Why its connector or settings could not be loaded.
+    pub error: Option<String>,
+    pub last_sync: Option<SyncRecord>,
+    pub last_success_at: Option<String>,
+    pub next_sync_at: Option<String>,
+    pub sync_interval_s: u64,
+    pub consecutive_failures: u32,
+}
+
+impl TenantStatus {
+    /// Its health in one word: `config_error`, the last sync's outcome, else `pending`.
+    pub fn outcome(&self) -> &str {
+        match (self.state, &self.last_sync) {
+            ("config_error", _) => "config_error",
+            (_, Some(sync)) => &sync.outcome,
+            _ => "pending",
+        }
+    }
+}
+
+impl Service {
+    /// The ids of the tenants served (not those taken out of the tenant file), in order.
+    pub fn served(&self) -> Vec<String> {
+        self.tenants().iter().filter(|(_, t)| !t.removed).map(|(id, _)| id.clone()).collect()
+    }
+
+    /// The ids of every tenant held, those taken out of the tenant file while a sync ran too.
+    pub fn held(&self) -> Vec<String> {
+        self.tenants().keys().cloned().collect()
+    }
+
+    /// Whether tenant `id` is served here.
+    pub fn serves(&self, id: &str) -> bool {
+        self.tenants().get(id).is_some_and(|t| !t.removed)
+    }
+
+    /// Tenant `id`'s status; none for a tenant this service does not hold.
+    pub fn status(&self, id: &str) -> StoreResult<Option<TenantStatus>> {
+        let status = {
+            let tenants = self.tenants();
+            let Some(tenant) = tenants.get(id) else { return Ok(None) };
+            let state = tenant.state();
+            TenantStatus {
+                id: id.to_owned(),
+                connector: tenant.connector().map(str::to_owned),
+                running: state == "running",
+                state,
+                error: match &tenant.load {
+                    Load::Failed(why) => Some(why.clone()),
+                    _ => None,
+                },
+                last_sync: None,
+                last_success_at: None,
+                next_sync_at: tenant.next_due_at().map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+                sync_interval_s: tenant.interval.as_secs(),
+                consecutive_failures: tenant.failures,
+            }
+        };
+        Ok(Some(TenantStatus { last_sync: self.store.last_sync(id)?, last_success_at: self.store.last_success_at(id)?, ..status }))
+    }
+}
