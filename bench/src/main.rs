@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use connector_fake_fivetran::{Account, AccountSpec, generate};
+use connector_fivetran::Syncer;
 use connector_fivetran::transport::{ApiRequest, ApiResponse, Transport, TransportError};
 use connector_host::cache::ComponentCache;
 use connector_host::engine::{Allocation, new_engine};

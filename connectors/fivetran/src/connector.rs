@@ -1,5 +1,6 @@
 //! The connector's operations, one API request per call, over any [`Transport`].
 
+use connector_sdk::Syncer;
 use serde::de::DeserializeOwned;
 
 use crate::api;
@@ -57,64 +58,10 @@ impl<'a, T: Transport> Connector<'a, T> {
         Self { transport, config }
     }
 
-    /// `GET /v1/account/info`: the account, and whose key this is.
-    pub fn validate(&self) -> Result<AccountInfo> {
-        self.account_info()
-    }
-
     pub(crate) fn account_info(&self) -> Result<AccountInfo> {
         let (endpoint, response) = self.send("GET", "/v1/account/info".into(), None)?;
         let info: api::AccountInfo = api::decode_data(&endpoint, &response)?;
         self.read(ACCOUNT_INFO, &endpoint, |notes| mapping::account_info(&info, notes))
-    }
-
-    pub fn list_resources(&self, resource_type: &str, token: Option<&str>) -> Result<Page> {
-        match resource_type {
-            USER => {
-                let (endpoint, response, streak) = self.get_page("/v1/users", token)?;
-                let (users, next) = api::decode_list::<api::User>(&endpoint, &response)?;
-                let next_page_token = paging::next_token(&endpoint, streak, users.len(), next)?;
-                let page = self.read("GET /v1/users", &endpoint, |notes| mapping::users_page(&users, notes))?;
-                Ok(Page { next_page_token, ..page })
-            }
-            ROLE => self.list_page("/v1/roles", "GET /v1/roles", token, |items: Vec<api::Role>, notes| mapping::roles_page(&items, notes)),
-            TEAM => self.list_page("/v1/teams", "GET /v1/teams", token, |items: Vec<api::Team>, notes| mapping::teams_page(&items, notes)),
-            GROUP => {
-                self.list_page("/v1/groups", "GET /v1/groups", token, |items: Vec<api::Group>, notes| mapping::groups_page(&items, notes))
-            }
-            other => Err(unknown_type(other)),
-        }
-    }
-
-    pub fn list_entitlements(&self, resource: &Resource, related: &[Resource]) -> Result<Vec<Entitlement>> {
-        known_type(&resource.resource_type)?;
-        Ok(mapping::entitlements(resource, related))
-    }
-
-    pub fn list_grants(&self, resource: &Resource, token: Option<&str>) -> Result<Page> {
-        // A team's or group's id goes into a path: only an id of the one grammar does.
-        if matches!(resource.resource_type.as_str(), TEAM | GROUP)
-            && let Err(why) = crate::ids::check_api_id(&resource.id)
-        {
-            return Err(ConnectorError::InvalidArgument(format!("{} id {why}; it is not a Fivetran id", resource.resource_type)));
-        }
-        let id = encode(&resource.id);
-        match resource.resource_type.as_str() {
-            TEAM => self.list_team_grants(&resource.id, token),
-            GROUP => {
-                let (endpoint, response, streak) = self.get_page(&format!("/v1/groups/{id}/users"), token)?;
-                let (members, next) = api::decode_list::<api::GroupMember>(&endpoint, &response)?;
-                // Most of a group's users reach it through their account role and hold nothing on
-                // it: a page of them maps to no grant, and is not empty.
-                let next_page_token = paging::next_token(&endpoint, streak, members.len(), next)?;
-                let page =
-                    self.read("GET /v1/groups/{id}/users", &endpoint, |notes| mapping::group_user_page(&resource.id, &members, notes))?;
-                Ok(Page { next_page_token, ..page })
-            }
-            // A user's and a role's grants come with the user and team listings.
-            USER | ROLE => Ok(Page::default()),
-            other => Err(unknown_type(other)),
-        }
     }
 
     /// A team's grants take two listings, walked one page per call: members, then destinations.
@@ -238,6 +185,62 @@ impl<'a, T: Transport> Connector<'a, T> {
                 Some(next) => cursor = Some(next),
                 None => return Ok(None),
             }
+        }
+    }
+}
+
+impl<T: Transport> Syncer for Connector<'_, T> {
+    /// `GET /v1/account/info`: the account, and whose key this is.
+    fn validate(&self) -> Result<AccountInfo> {
+        self.account_info()
+    }
+
+    fn list_resources(&self, resource_type: &str, token: Option<&str>) -> Result<Page> {
+        match resource_type {
+            USER => {
+                let (endpoint, response, streak) = self.get_page("/v1/users", token)?;
+                let (users, next) = api::decode_list::<api::User>(&endpoint, &response)?;
+                let next_page_token = paging::next_token(&endpoint, streak, users.len(), next)?;
+                let page = self.read("GET /v1/users", &endpoint, |notes| mapping::users_page(&users, notes))?;
+                Ok(Page { next_page_token, ..page })
+            }
+            ROLE => self.list_page("/v1/roles", "GET /v1/roles", token, |items: Vec<api::Role>, notes| mapping::roles_page(&items, notes)),
+            TEAM => self.list_page("/v1/teams", "GET /v1/teams", token, |items: Vec<api::Team>, notes| mapping::teams_page(&items, notes)),
+            GROUP => {
+                self.list_page("/v1/groups", "GET /v1/groups", token, |items: Vec<api::Group>, notes| mapping::groups_page(&items, notes))
+            }
+            other => Err(unknown_type(other)),
+        }
+    }
+
+    fn list_entitlements(&self, resource: &Resource, related: &[Resource]) -> Result<Vec<Entitlement>> {
+        known_type(&resource.resource_type)?;
+        Ok(mapping::entitlements(resource, related))
+    }
+
+    fn list_grants(&self, resource: &Resource, token: Option<&str>) -> Result<Page> {
+        // A team's or group's id goes into a path: only an id of the one grammar does.
+        if matches!(resource.resource_type.as_str(), TEAM | GROUP)
+            && let Err(why) = crate::ids::check_api_id(&resource.id)
+        {
+            return Err(ConnectorError::InvalidArgument(format!("{} id {why}; it is not a Fivetran id", resource.resource_type)));
+        }
+        let id = encode(&resource.id);
+        match resource.resource_type.as_str() {
+            TEAM => self.list_team_grants(&resource.id, token),
+            GROUP => {
+                let (endpoint, response, streak) = self.get_page(&format!("/v1/groups/{id}/users"), token)?;
+                let (members, next) = api::decode_list::<api::GroupMember>(&endpoint, &response)?;
+                // Most of a group's users reach it through their account role and hold nothing on
+                // it: a page of them maps to no grant, and is not empty.
+                let next_page_token = paging::next_token(&endpoint, streak, members.len(), next)?;
+                let page =
+                    self.read("GET /v1/groups/{id}/users", &endpoint, |notes| mapping::group_user_page(&resource.id, &members, notes))?;
+                Ok(Page { next_page_token, ..page })
+            }
+            // A user's and a role's grants come with the user and team listings.
+            USER | ROLE => Ok(Page::default()),
+            other => Err(unknown_type(other)),
         }
     }
 }

@@ -7,16 +7,19 @@
 //! unit-tested natively; [`component`] exports it through the SDK's WIT glue, which exists only
 //! when the crate is built for `wasm32-wasip2`.
 
+pub mod accounts;
 pub mod api;
 pub mod component;
 pub mod connector;
+pub mod grants;
 pub mod ids;
-pub mod lifecycle;
 pub mod mapping;
 pub mod model;
-pub mod provision;
+pub mod teams;
 
 // The SDK's shared parts, under the names this crate's modules use.
 #[cfg(test)]
 pub(crate) use connector_sdk::testing;
 pub use connector_sdk::{heap, json, lenient, paging, transport};
+// The capabilities its session (`connector::Connector`) implements, for native callers.
+pub use connector_sdk::{AccountManager, GrantManager, ResourceManager, Syncer};

@@ -8,6 +8,7 @@ use std::ops::Range;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use connector_fivetran::Syncer;
 use connector_fivetran::connector::Connector;
 use connector_fivetran::heap::{Heap, Memory};
 use connector_fivetran::model::Config;

@@ -21,6 +21,7 @@ fn invalid(message: String) -> ConnectorError {
     ConnectorError::InvalidArgument(message)
 }
 
+use connector_sdk::AccountManager;
 use connector_sdk::checks::{check_email, check_person_name as check_name, check_phone};
 
 /// Fivetran's SCIM API provisions account roles only; the scopes other roles belong to are
@@ -166,7 +167,39 @@ impl<T: Transport> Client<'_, T> {
         self.find("Users", None, matches)
     }
 
-    pub fn provision(&self, account: &NewAccount) -> Result<CreateOutcome> {
+    /// Deletes `/{collection}/{id}`: `deleted` once a read finds it gone, `not_found` when the
+    /// service says it has no such resource (a SCIM error, or a 404 while a listing of the
+    /// collection works: a 404 from a wrong base URL says nothing about the resource). A server
+    /// error answering a DELETE that took effect (Canaille behind hypercorn answers 500) is read
+    /// back like any answer.
+    pub fn delete_resource_at(&self, collection: &str, id: &str) -> Result<DeleteOutcome> {
+        let path = resource_path(collection, id);
+        if self.get_optional(path.clone())?.is_none() {
+            self.list(collection, 1, None)?;
+            return Ok(DeleteOutcome::NotFound);
+        }
+        let (endpoint, response) = self.send("DELETE", path.clone(), None)?;
+        let failed = crate::client::check(&endpoint, &response).err();
+        if response.status == 404 {
+            // Gone between the read and the delete: someone else deleted it.
+            return Ok(DeleteOutcome::NotFound);
+        }
+        match (self.get_optional(path)?, failed) {
+            (None, None) => Ok(DeleteOutcome::Deleted),
+            (None, Some(_)) => {
+                self.warn(&format!("{endpoint} answered {}, but the resource is gone when read back: deleted", response.status));
+                Ok(DeleteOutcome::Deleted)
+            }
+            (Some(_), Some(error)) => Err(error),
+            (Some(_), None) => {
+                Err(unverified(format!("{endpoint} answered {}, but the resource is still there when read back", response.status)))
+            }
+        }
+    }
+}
+
+impl<T: Transport> AccountManager for Client<'_, T> {
+    fn provision_account(&self, account: &NewAccount) -> Result<CreateOutcome> {
         let email = account.email.trim();
         check_email(email)?;
         check_name(&account.given_name, "given name")?;
@@ -243,12 +276,12 @@ impl<T: Transport> Client<'_, T> {
         Ok(CreateOutcome::Created(self.user_resource(&endpoint, &created)?.0))
     }
 
-    pub fn deprovision(&self, user_id: &str) -> Result<DeleteOutcome> {
+    fn deprovision_account(&self, user_id: &str) -> Result<DeleteOutcome> {
         ids::require_id(user_id, "user id")?;
         self.delete_resource_at("Users", user_id)
     }
 
-    pub fn update_account(&self, user_id: &str, changes: &AccountChanges) -> Result<UpdateOutcome> {
+    fn update_account(&self, user_id: &str, changes: &AccountChanges) -> Result<UpdateOutcome> {
         ids::require_id(user_id, "user id")?;
         if changes.is_empty() {
             return Err(invalid("nothing to change: give a given name, family name, phone or role".into()));
@@ -405,7 +438,7 @@ impl<T: Transport> Client<'_, T> {
         }
     }
 
-    pub fn set_account_enabled(&self, user_id: &str, enabled: bool) -> Result<ActivationOutcome> {
+    fn set_account_enabled(&self, user_id: &str, enabled: bool) -> Result<ActivationOutcome> {
         ids::require_id(user_id, "user id")?;
         let discovery = self.discover()?;
         let current = self.existing_user(user_id)?;
@@ -432,36 +465,6 @@ impl<T: Transport> Client<'_, T> {
                 tried.join(", "),
                 if enabled { "disabled" } else { "enabled" }
             ))),
-        }
-    }
-
-    /// Deletes `/{collection}/{id}`: `deleted` once a read finds it gone, `not_found` when the
-    /// service says it has no such resource (a SCIM error, or a 404 while a listing of the
-    /// collection works: a 404 from a wrong base URL says nothing about the resource). A server
-    /// error answering a DELETE that took effect (Canaille behind hypercorn answers 500) is read
-    /// back like any answer.
-    pub fn delete_resource_at(&self, collection: &str, id: &str) -> Result<DeleteOutcome> {
-        let path = resource_path(collection, id);
-        if self.get_optional(path.clone())?.is_none() {
-            self.list(collection, 1, None)?;
-            return Ok(DeleteOutcome::NotFound);
-        }
-        let (endpoint, response) = self.send("DELETE", path.clone(), None)?;
-        let failed = crate::client::check(&endpoint, &response).err();
-        if response.status == 404 {
-            // Gone between the read and the delete: someone else deleted it.
-            return Ok(DeleteOutcome::NotFound);
-        }
-        match (self.get_optional(path)?, failed) {
-            (None, None) => Ok(DeleteOutcome::Deleted),
-            (None, Some(_)) => {
-                self.warn(&format!("{endpoint} answered {}, but the resource is gone when read back: deleted", response.status));
-                Ok(DeleteOutcome::Deleted)
-            }
-            (Some(_), Some(error)) => Err(error),
-            (Some(_), None) => {
-                Err(unverified(format!("{endpoint} answered {}, but the resource is still there when read back", response.status)))
-            }
         }
     }
 }
@@ -508,7 +511,7 @@ mod tests {
     fn a_create_looks_up_the_user_name_first_in_any_case() {
         let found = r#"{"totalResults": 1, "Resources": [{"id": "u1", "userName": "ANN@example.com"}]}"#;
         let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, found)]);
-        let outcome = client(&canned, "https://scim.example").provision(&account("ann@example.com", None)).unwrap();
+        let outcome = client(&canned, "https://scim.example").provision_account(&account("ann@example.com", None)).unwrap();
         assert!(matches!(outcome, CreateOutcome::AlreadyExists(user) if user.id == "u1"));
         assert_eq!(
             canned.seen.borrow()[2],
@@ -520,7 +523,7 @@ mod tests {
     fn a_service_that_ignores_the_filter_is_read_through() {
         let everyone = r#"{"totalResults": 2, "Resources": [{"id": "u1", "userName": "zed@example.com"}, {"id": "u2", "userName": "ann@example.com"}]}"#;
         let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, everyone)]);
-        let outcome = client(&canned, "https://scim.example").provision(&account("ann@example.com", None)).unwrap();
+        let outcome = client(&canned, "https://scim.example").provision_account(&account("ann@example.com", None)).unwrap();
         assert!(matches!(outcome, CreateOutcome::AlreadyExists(user) if user.id == "u2"));
     }
 
@@ -528,7 +531,7 @@ mod tests {
     fn a_create_sends_a_scim_user_reads_it_back_and_a_409_adopts_the_existing_one() {
         let created = r#"{"id": "u2", "userName": "bo@example.com", "name": {"givenName": "Ann", "familyName": "Lee"}, "roles": [{"value": "Admin"}]}"#;
         let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, EMPTY), (201, created), (200, created)]);
-        let outcome = client(&canned, "https://scim.example").provision(&account("bo@example.com", Some("Admin"))).unwrap();
+        let outcome = client(&canned, "https://scim.example").provision_account(&account("bo@example.com", Some("Admin"))).unwrap();
         assert!(matches!(outcome, CreateOutcome::Created(user) if user.id == "u2"));
         let seen = canned.seen.borrow();
         assert!(seen[3].starts_with("POST https://scim.example/Users {"), "{}", seen[3]);
@@ -546,7 +549,7 @@ mod tests {
             (409, r#"{"status": "409", "scimType": "uniqueness"}"#),
             (200, r#"{"Resources": [{"id": "u3", "userName": "BO@example.com"}]}"#),
         ]);
-        let outcome = client(&canned, "https://scim.example").provision(&account("bo@example.com", None)).unwrap();
+        let outcome = client(&canned, "https://scim.example").provision_account(&account("bo@example.com", None)).unwrap();
         assert!(matches!(outcome, CreateOutcome::AlreadyExists(user) if user.id == "u3"));
     }
 
@@ -556,7 +559,7 @@ mod tests {
         let canned = Canned::new(&[(200, SPC), (200, STRICT_SCHEMAS), (200, EMPTY), (201, created), (404, "")]);
         let mut new = account("bo@example.com", None);
         new.phone = Some("+1 555 0100".into());
-        let error = client(&canned, "https://scim.example").provision(&new).unwrap_err();
+        let error = client(&canned, "https://scim.example").provision_account(&new).unwrap_err();
         assert!(matches!(&error, ConnectorError::Upstream { code: Some(c), .. } if c == "Unverified"), "{error:?}");
         let body = body_of(&canned.seen.borrow()[3]);
         assert_eq!(body["name"], json!({"givenName": "Ann", "familyName": "Lee", "formatted": "Ann Lee"}));
@@ -565,7 +568,7 @@ mod tests {
         assert!(body.get("roles").is_none());
 
         let canned = Canned::new(&[(200, SPC), (200, STRICT_SCHEMAS)]);
-        let error = client(&canned, "https://scim.example").provision(&account("bo@example.com", Some("Admin"))).unwrap_err();
+        let error = client(&canned, "https://scim.example").provision_account(&account("bo@example.com", Some("Admin"))).unwrap_err();
         assert!(matches!(&error, ConnectorError::InvalidArgument(m) if m.contains("no roles attribute")), "{error:?}");
         assert_eq!(canned.seen.borrow().len(), 2, "refused before anything else was sent");
     }
@@ -573,7 +576,8 @@ mod tests {
     #[test]
     fn fivetran_refuses_a_destination_role_before_sending() {
         let canned = Canned::new(&[(200, "{}"), NO_SCHEMAS]);
-        let error = client(&canned, "https://api.fivetran.com/scim/v2").provision(&account("a@b.co", Some("Destination Administrator")));
+        let error =
+            client(&canned, "https://api.fivetran.com/scim/v2").provision_account(&account("a@b.co", Some("Destination Administrator")));
         assert!(matches!(&error, Err(ConnectorError::InvalidArgument(m)) if m.contains("account role")), "{error:?}");
         assert_eq!(canned.seen.borrow().len(), 2, "only the configuration and schemas were read");
     }
@@ -690,18 +694,21 @@ mod tests {
     #[test]
     fn a_delete_is_read_back_and_a_404_is_checked_against_the_collection() {
         let canned = Canned::new(&[(200, ANN), (204, ""), (404, "")]);
-        assert_eq!(client(&canned, "https://s.example").deprovision("u1").unwrap(), DeleteOutcome::Deleted);
+        assert_eq!(client(&canned, "https://s.example").deprovision_account("u1").unwrap(), DeleteOutcome::Deleted);
         let canned = Canned::new(&[(200, ANN), (204, ""), (200, ANN)]);
-        let error = client(&canned, "https://s.example").deprovision("u1").unwrap_err();
+        let error = client(&canned, "https://s.example").deprovision_account("u1").unwrap_err();
         assert!(matches!(&error, ConnectorError::Upstream { code: Some(c), .. } if c == "Unverified"), "{error:?}");
         let canned = Canned::new(&[(200, ANN), (500, "<html>oops</html>"), (404, "")]);
-        assert_eq!(client(&canned, "https://s.example").deprovision("u1").unwrap(), DeleteOutcome::Deleted, "a 500 after the fact");
+        assert_eq!(client(&canned, "https://s.example").deprovision_account("u1").unwrap(), DeleteOutcome::Deleted, "a 500 after the fact");
         let canned = Canned::new(&[(200, ANN), (503, ""), (200, ANN)]);
-        assert!(matches!(client(&canned, "https://s.example").deprovision("u1"), Err(ConnectorError::Upstream { status: Some(503), .. })));
+        assert!(matches!(
+            client(&canned, "https://s.example").deprovision_account("u1"),
+            Err(ConnectorError::Upstream { status: Some(503), .. })
+        ));
         let canned = Canned::new(&[(404, ""), (200, EMPTY)]);
-        assert_eq!(client(&canned, "https://s.example").deprovision("u1").unwrap(), DeleteOutcome::NotFound);
+        assert_eq!(client(&canned, "https://s.example").deprovision_account("u1").unwrap(), DeleteOutcome::NotFound);
         let canned = Canned::new(&[(404, ""), (404, "")]);
-        let error = client(&canned, "https://s.example/wrong").deprovision("u1").unwrap_err();
+        let error = client(&canned, "https://s.example/wrong").deprovision_account("u1").unwrap_err();
         assert!(matches!(&error, ConnectorError::InvalidArgument(m) if m.contains("SCIM root")), "{error:?}");
     }
 

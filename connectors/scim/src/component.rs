@@ -1,12 +1,9 @@
-//! The connector as the host calls it: [`Scim`] over [`Client`], exported through the SDK's WIT
-//! glue.
+//! The connector as the host calls it: [`Scim`] declares itself, and each call runs in a [`Client`],
+//! which implements the SDK's capabilities by domain (`sync.rs`, `accounts.rs`, `groups.rs`,
+//! `membership.rs`); exported through the SDK's WIT glue.
 
 use connector_sdk::ConnectorComponent;
-use connector_sdk::model::{
-    AccountChanges, AccountInfo, ActivationOutcome, AuthScheme, Capability, Config, CreateOutcome, Credential, DeleteOutcome, Entitlement,
-    GrantOutcome, Identity, Metadata, NewAccount, NewResource, Page, Resource, ResourceChanges, ResourceRef, ResourceType, Result,
-    RevokeOutcome, UpdateOutcome, UserProfile,
-};
+use connector_sdk::model::{AuthScheme, Capability, Config, Credential, Identity, Metadata, ResourceType, UserProfile};
 use connector_sdk::transport::Transport;
 
 use crate::client::Client;
@@ -46,11 +43,9 @@ const CREDENTIALS: &[Credential] = &[Credential {
     description: "the SCIM service's bearer token (for Fivetran: Account Settings > General > SCIM Config)",
 }];
 
-fn client<T: Transport>(transport: &T, config: Config) -> Client<'_, T> {
-    Client::new(transport, config)
-}
-
 impl ConnectorComponent for Scim {
+    type Session<'a, T: Transport + 'a> = Client<'a, T>;
+
     fn metadata() -> Metadata {
         Metadata {
             name: NAME,
@@ -66,65 +61,7 @@ impl ConnectorComponent for Scim {
         }
     }
 
-    fn validate(transport: &impl Transport, config: Config) -> Result<AccountInfo> {
-        client(transport, config).validate()
-    }
-
-    fn list_resources(transport: &impl Transport, config: Config, resource_type: &str, token: Option<&str>) -> Result<Page> {
-        client(transport, config).list_resources(resource_type, token)
-    }
-
-    fn list_entitlements(
-        transport: &impl Transport,
-        config: Config,
-        resource: &Resource,
-        _related: &[Resource],
-    ) -> Result<Vec<Entitlement>> {
-        client(transport, config).list_entitlements(resource)
-    }
-
-    fn list_grants(transport: &impl Transport, config: Config, resource: &Resource, token: Option<&str>) -> Result<Page> {
-        client(transport, config).list_grants(resource, token)
-    }
-
-    fn provision_account(transport: &impl Transport, config: Config, account: NewAccount) -> Result<CreateOutcome> {
-        client(transport, config).provision(&account)
-    }
-
-    fn deprovision_account(transport: &impl Transport, config: Config, user_id: &str) -> Result<DeleteOutcome> {
-        client(transport, config).deprovision(user_id)
-    }
-
-    fn update_account(transport: &impl Transport, config: Config, user_id: &str, changes: AccountChanges) -> Result<UpdateOutcome> {
-        client(transport, config).update_account(user_id, &changes)
-    }
-
-    fn set_account_enabled(transport: &impl Transport, config: Config, user_id: &str, enabled: bool) -> Result<ActivationOutcome> {
-        client(transport, config).set_account_enabled(user_id, enabled)
-    }
-
-    fn create_resource(transport: &impl Transport, config: Config, spec: NewResource) -> Result<CreateOutcome> {
-        client(transport, config).create_group(&spec)
-    }
-
-    fn update_resource(
-        transport: &impl Transport,
-        config: Config,
-        target: &ResourceRef,
-        changes: ResourceChanges,
-    ) -> Result<UpdateOutcome> {
-        client(transport, config).update_group(target, &changes)
-    }
-
-    fn delete_resource(transport: &impl Transport, config: Config, target: &ResourceRef) -> Result<DeleteOutcome> {
-        client(transport, config).delete_group(target)
-    }
-
-    fn grant_entitlement(transport: &impl Transport, config: Config, entitlement: &str, principal: &ResourceRef) -> Result<GrantOutcome> {
-        client(transport, config).grant(entitlement, principal)
-    }
-
-    fn revoke_grant(transport: &impl Transport, config: Config, grant: &str) -> Result<RevokeOutcome> {
-        client(transport, config).revoke(grant)
+    fn session<T: Transport>(transport: &T, config: Config) -> Client<'_, T> {
+        Client::new(transport, config)
     }
 }

@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use connector_sdk::ResourceManager;
+
 use crate::attrs::{self, Obj};
 use crate::client::{Client, GROUP_SCHEMA, resource_path, unverified};
 use crate::discovery::Discovery;
@@ -76,8 +78,10 @@ impl<T: Transport> Client<'_, T> {
         self.get_optional(resource_path("Groups", group_id))?
             .ok_or_else(|| ConnectorError::NotFound(format!("no group {group_id} in the SCIM service; check the id (sync lists them)")))
     }
+}
 
-    pub fn create_group(&self, spec: &NewResource) -> Result<CreateOutcome> {
+impl<T: Transport> ResourceManager for Client<'_, T> {
+    fn create_resource(&self, spec: &NewResource) -> Result<CreateOutcome> {
         require_group(&spec.resource_type)?;
         check_group_name(&spec.name)?;
         no_extra_fields(&spec.description, &spec.account_role)?;
@@ -116,7 +120,7 @@ impl<T: Transport> Client<'_, T> {
         Ok(CreateOutcome::Created(self.group_resource(&endpoint, &created)?))
     }
 
-    pub fn update_group(&self, target: &ResourceRef, changes: &ResourceChanges) -> Result<UpdateOutcome> {
+    fn update_resource(&self, target: &ResourceRef, changes: &ResourceChanges) -> Result<UpdateOutcome> {
         require_group(&target.resource_type)?;
         ids::require_id(&target.id, "group id")?;
         no_extra_fields(&changes.description, &changes.account_role)?;
@@ -153,7 +157,7 @@ impl<T: Transport> Client<'_, T> {
         }
     }
 
-    pub fn delete_group(&self, target: &ResourceRef) -> Result<DeleteOutcome> {
+    fn delete_resource(&self, target: &ResourceRef) -> Result<DeleteOutcome> {
         require_group(&target.resource_type)?;
         ids::require_id(&target.id, "group id")?;
         self.delete_resource_at("Groups", &target.id)
@@ -182,7 +186,7 @@ mod tests {
     #[test]
     fn a_group_of_the_same_name_in_any_case_is_the_one_created_already() {
         let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, r#"{"Resources": [{"id": "g7", "displayName": " FINANCE "}]}"#)]);
-        assert!(matches!(client(&canned).create_group(&named("Finance")), Ok(CreateOutcome::AlreadyExists(g)) if g.id == "g7"));
+        assert!(matches!(client(&canned).create_resource(&named("Finance")), Ok(CreateOutcome::AlreadyExists(g)) if g.id == "g7"));
     }
 
     #[test]
@@ -190,7 +194,7 @@ mod tests {
         let listing =
             r#"{"totalResults": 2, "Resources": [{"id": "g1", "displayName": "Ops"}, {"id": "g2", "displayName": "Interop Team"}]}"#;
         let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, NONE), (200, listing)]);
-        assert!(matches!(client(&canned).create_group(&named("interop team")), Ok(CreateOutcome::AlreadyExists(g)) if g.id == "g2"));
+        assert!(matches!(client(&canned).create_resource(&named("interop team")), Ok(CreateOutcome::AlreadyExists(g)) if g.id == "g2"));
         assert_eq!(canned.seen.borrow()[3], "GET https://s.example/Groups?startIndex=1&count=100", "the listing walked");
     }
 
@@ -198,7 +202,7 @@ mod tests {
     fn a_created_group_is_read_back() {
         let created = r#"{"id": "g9", "displayName": "Ops"}"#;
         let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, NONE), (200, NONE), (201, created), (200, created)]);
-        assert!(matches!(client(&canned).create_group(&named("Ops")), Ok(CreateOutcome::Created(g)) if g.id == "g9"));
+        assert!(matches!(client(&canned).create_resource(&named("Ops")), Ok(CreateOutcome::Created(g)) if g.id == "g9"));
         assert_eq!(canned.seen.borrow()[5], "GET https://s.example/Groups/g9");
     }
 
@@ -207,12 +211,12 @@ mod tests {
         let nothing = Canned::new(&[]);
         let c = client(&nothing);
         let described = NewResource { resource_type: GROUP.into(), name: "Ops".into(), description: Some("x".into()), account_role: None };
-        assert!(matches!(c.create_group(&described), Err(ConnectorError::InvalidArgument(_))));
+        assert!(matches!(c.create_resource(&described), Err(ConnectorError::InvalidArgument(_))));
         let team = NewResource { resource_type: "team".into(), name: "Ops".into(), description: None, account_role: None };
-        assert!(matches!(c.create_group(&team), Err(ConnectorError::InvalidArgument(_))));
+        assert!(matches!(c.create_resource(&team), Err(ConnectorError::InvalidArgument(_))));
         let nameless = ResourceChanges { name: None, description: None, account_role: None };
-        assert!(matches!(c.update_group(&ResourceRef::new(GROUP, "g1"), &nameless), Err(ConnectorError::InvalidArgument(_))));
-        assert!(matches!(c.delete_group(&ResourceRef::new(GROUP, "..")), Err(ConnectorError::InvalidArgument(_))));
+        assert!(matches!(c.update_resource(&ResourceRef::new(GROUP, "g1"), &nameless), Err(ConnectorError::InvalidArgument(_))));
+        assert!(matches!(c.delete_resource(&ResourceRef::new(GROUP, "..")), Err(ConnectorError::InvalidArgument(_))));
         assert!(nothing.seen.borrow().is_empty());
     }
 
@@ -228,7 +232,7 @@ mod tests {
             (200, r#"{"id": "g1", "displayName": "Platform"}"#),
         ]);
         let changes = ResourceChanges { name: Some("Platform".into()), description: None, account_role: None };
-        let outcome = client(&canned).update_group(&ResourceRef::new(GROUP, "g1"), &changes).unwrap();
+        let outcome = client(&canned).update_resource(&ResourceRef::new(GROUP, "g1"), &changes).unwrap();
         assert!(matches!(outcome, UpdateOutcome::Updated(g) if g.display_name == "Platform"));
         let seen = canned.seen.borrow();
         assert_eq!(
@@ -243,7 +247,7 @@ mod tests {
         let immutable = r#"{"Resources": [{"id": "urn:ietf:params:scim:schemas:core:2.0:Group", "attributes": [{"name": "displayName", "mutability": "immutable"}]}]}"#;
         let canned = Canned::new(&[(200, SPC), (200, immutable), (200, r#"{"id": "g1", "displayName": "Ops"}"#)]);
         let changes = ResourceChanges { name: Some("Platform".into()), description: None, account_role: None };
-        let error = client(&canned).update_group(&ResourceRef::new(GROUP, "g1"), &changes).unwrap_err();
+        let error = client(&canned).update_resource(&ResourceRef::new(GROUP, "g1"), &changes).unwrap_err();
         assert!(matches!(&error, ConnectorError::InvalidArgument(m) if m.contains("displayName immutable")), "{error:?}");
         assert_eq!(canned.seen.borrow().len(), 3, "nothing changed");
 
@@ -257,7 +261,7 @@ mod tests {
             (200, r#"{"id": "g1", "displayName": "Platform"}"#),
             (200, r#"{"id": "g1", "displayName": "Platform"}"#),
         ]);
-        assert!(client(&canned).update_group(&ResourceRef::new(GROUP, "g1"), &changes).is_ok());
+        assert!(client(&canned).update_resource(&ResourceRef::new(GROUP, "g1"), &changes).is_ok());
         assert_eq!(
             canned.seen.borrow()[6],
             r#"PUT https://s.example/Groups/g1 {"displayName":"Platform","id":"g1","members":[{"value":"u1"}]}"#

@@ -10,6 +10,8 @@
 
 use serde_json::{Map, Value, json};
 
+use connector_sdk::GrantManager;
+
 use crate::attrs::{self, Obj};
 use crate::client::{Client, resource_path, unverified};
 use crate::discovery::Discovery;
@@ -26,26 +28,6 @@ fn invalid(message: String) -> ConnectorError {
 }
 
 impl<T: Transport> Client<'_, T> {
-    pub fn grant(&self, entitlement: &str, principal: &ResourceRef) -> Result<GrantOutcome> {
-        let target = ids::parse_entitlement(entitlement)?;
-        target.check_principal(principal)?;
-        let discovery = self.discover()?;
-        match &target {
-            Target::GroupMember { group } => self.add_member(&discovery, group, principal),
-            Target::Role { value } => self.assign_role(&discovery, value, principal),
-        }
-    }
-
-    pub fn revoke(&self, grant_id: &str) -> Result<RevokeOutcome> {
-        let (target, principal) = ids::parse_grant(grant_id)?;
-        let discovery = self.discover()?;
-        let revoked = match &target {
-            Target::GroupMember { group } => self.remove_member(&discovery, group, &principal, grant_id)?,
-            Target::Role { value } => self.unassign_role(&discovery, value, &principal)?,
-        };
-        Ok(RevokeOutcome { grant: grant_id.to_owned(), change: if revoked { RevokeChange::Revoked } else { RevokeChange::NotHeld } })
-    }
-
     /// The principal as the service holds it (its location, and a user's `groups`); `None`
     /// when the service has no such resource.
     fn principal(&self, principal: &ResourceRef) -> Result<Option<Principal>> {
@@ -271,6 +253,28 @@ impl<T: Transport> Client<'_, T> {
     }
 }
 
+impl<T: Transport> GrantManager for Client<'_, T> {
+    fn grant_entitlement(&self, entitlement: &str, principal: &ResourceRef) -> Result<GrantOutcome> {
+        let target = ids::parse_entitlement(entitlement)?;
+        target.check_principal(principal)?;
+        let discovery = self.discover()?;
+        match &target {
+            Target::GroupMember { group } => self.add_member(&discovery, group, principal),
+            Target::Role { value } => self.assign_role(&discovery, value, principal),
+        }
+    }
+
+    fn revoke_grant(&self, grant_id: &str) -> Result<RevokeOutcome> {
+        let (target, principal) = ids::parse_grant(grant_id)?;
+        let discovery = self.discover()?;
+        let revoked = match &target {
+            Target::GroupMember { group } => self.remove_member(&discovery, group, &principal, grant_id)?,
+            Target::Role { value } => self.unassign_role(&discovery, value, &principal)?,
+        };
+        Ok(RevokeOutcome { grant: grant_id.to_owned(), change: if revoked { RevokeChange::Revoked } else { RevokeChange::NotHeld } })
+    }
+}
+
 /// The member item to add: `value` and `type` (RFC 7643 section 4.2), and `$ref` where the
 /// service's schema requires it; sub-attributes the schema does not declare left out.
 fn member_item(discovery: &Discovery, who: &Principal) -> Value {
@@ -327,7 +331,7 @@ mod tests {
     #[test]
     fn a_member_is_added_alone_typed_and_read_back_and_a_held_membership_sends_nothing() {
         let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, GROUP_G1), (200, r#"{"id": "u2"}"#), (204, ""), (200, BOTH)]);
-        let outcome = client(&canned).grant("group:g1:member", &ResourceRef::new(USER, "u2")).unwrap();
+        let outcome = client(&canned).grant_entitlement("group:g1:member", &ResourceRef::new(USER, "u2")).unwrap();
         assert_eq!(outcome.change, GrantChange::Granted);
         let seen = canned.seen.borrow();
         assert_eq!(
@@ -336,7 +340,7 @@ mod tests {
         );
         assert_eq!(seen[5], "GET https://s.example/scim/v2/Groups/g1");
         let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, GROUP_G1), (200, r#"{"id": "u1"}"#)]);
-        let outcome = client(&canned).grant("group:g1:member", &ResourceRef::new(USER, "u1")).unwrap();
+        let outcome = client(&canned).grant_entitlement("group:g1:member", &ResourceRef::new(USER, "u1")).unwrap();
         assert_eq!(outcome.change, GrantChange::AlreadyHeld);
         assert_eq!(canned.seen.borrow().len(), 4);
     }
@@ -353,7 +357,7 @@ mod tests {
             (200, GROUP_G1),
             (200, GROUP_G1),
         ]);
-        let error = client(&canned).grant("group:g1:member", &ResourceRef::new(USER, "u2")).unwrap_err();
+        let error = client(&canned).grant_entitlement("group:g1:member", &ResourceRef::new(USER, "u2")).unwrap_err();
         assert_eq!(canned.seen.borrow()[6].split(' ').next(), Some("PUT"), "the whole group, the member added, next");
         assert!(is_unverified(&error, "does not list user u2"), "{error:?}");
     }
@@ -365,7 +369,7 @@ mod tests {
         let with_user_3 = r#"{"id": "2", "members": [{"value": "3", "$ref": "https://s.example/scim/v2/Users/3"}]}"#;
         let canned =
             Canned::new(&[(200, SPC), NO_SCHEMAS, (200, group_2), (200, r#"{"id": "3"}"#), (200, with_user_3), (200, with_user_3)]);
-        let error = client(&canned).grant("group:2:member", &ResourceRef::new(GROUP, "3")).unwrap_err();
+        let error = client(&canned).grant_entitlement("group:2:member", &ResourceRef::new(GROUP, "3")).unwrap_err();
         assert!(is_unverified(&error, "added user 3 to group 2, not group 3"), "{error:?}");
         assert!(canned.seen.borrow()[4].contains(r#"{"type":"Group","value":"3"}"#), "sent typed: {}", canned.seen.borrow()[4]);
     }
@@ -377,13 +381,16 @@ mod tests {
         let after = r#"{"id": "g1", "members": [{"value": "bob", "$ref": "https://s.example/scim/v2/Users/bob"}]}"#;
         let alice_after = r#"{"id": "5f1c", "meta": {"location": "https://s.example/scim/v2/Users/alice"}, "groups": []}"#;
         let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, listed), (200, alice), (200, after), (200, after), (200, alice_after)]);
-        let outcome = client(&canned).revoke("group:g1:member:user:5f1c").unwrap();
+        let outcome = client(&canned).revoke_grant("group:g1:member:user:5f1c").unwrap();
         assert_eq!(outcome.change, RevokeChange::Revoked);
         assert!(canned.seen.borrow()[4].contains(r#""path":"members[value eq \"alice\"]""#), "{}", canned.seen.borrow()[4]);
 
         // Granting it again says it is held, by $ref, without a write.
         let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, listed), (200, alice)]);
-        assert_eq!(client(&canned).grant("group:g1:member", &ResourceRef::new(USER, "5f1c")).unwrap().change, GrantChange::AlreadyHeld);
+        assert_eq!(
+            client(&canned).grant_entitlement("group:g1:member", &ResourceRef::new(USER, "5f1c")).unwrap().change,
+            GrantChange::AlreadyHeld
+        );
     }
 
     #[test]
@@ -399,7 +406,7 @@ mod tests {
             (200, after),
             (200, after),
         ]);
-        assert_eq!(client(&canned).revoke("group:g1:member:user:u1").unwrap().change, RevokeChange::Revoked);
+        assert_eq!(client(&canned).revoke_grant("group:g1:member:user:u1").unwrap().change, RevokeChange::Revoked);
         assert!(
             canned.seen.borrow()[5].contains(r#"{"op":"remove","path":"members","value":[{"value":"u1"}]}"#),
             "{}",
@@ -411,7 +418,7 @@ mod tests {
     fn a_removal_that_takes_other_members_along_is_reported() {
         let emptied = r#"{"id": "g1", "members": []}"#;
         let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, BOTH), (200, r#"{"id": "u1"}"#), (200, emptied), (200, emptied)]);
-        let error = client(&canned).revoke("group:g1:member:user:u1").unwrap_err();
+        let error = client(&canned).revoke_grant("group:g1:member:user:u1").unwrap_err();
         assert!(is_unverified(&error, "also removed user u2"), "{error:?}");
     }
 
@@ -419,7 +426,7 @@ mod tests {
     fn members_and_groups_that_disagree_change_nothing() {
         let user = r#"{"id": "u2", "groups": [{"value": "g1"}]}"#;
         let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, GROUP_G1), (200, user)]);
-        let error = client(&canned).grant("group:g1:member", &ResourceRef::new(USER, "u2")).unwrap_err();
+        let error = client(&canned).grant_entitlement("group:g1:member", &ResourceRef::new(USER, "u2")).unwrap_err();
         assert!(is_unverified(&error, "contradicts itself"), "{error:?}");
         assert_eq!(canned.seen.borrow().len(), 4, "nothing sent");
     }
@@ -430,11 +437,11 @@ mod tests {
         let two = r#"{"id": "g1", "members": [{"value": "u1"}, {"value": "u2"}], "meta": {}}"#;
         let one = r#"{"id": "g1", "members": [{"value": "u2"}]}"#;
         let canned = Canned::new(&[(200, no_patch), NO_SCHEMAS, (200, two), (200, r#"{"id": "u1"}"#), (200, one), (200, one)]);
-        client(&canned).revoke("group:g1:member:user:u1").unwrap();
+        client(&canned).revoke_grant("group:g1:member:user:u1").unwrap();
         assert_eq!(canned.seen.borrow()[4], r#"PUT https://s.example/scim/v2/Groups/g1 {"id":"g1","members":[{"value":"u2"}]}"#);
 
         let canned = Canned::new(&[(200, no_patch), NO_SCHEMAS, (200, two), (200, r#"{"id": "u1"}"#), (200, two), (200, two)]);
-        let error = client(&canned).revoke("group:g1:member:user:u1").unwrap_err();
+        let error = client(&canned).revoke_grant("group:g1:member:user:u1").unwrap_err();
         assert!(matches!(&error, ConnectorError::InvalidArgument(m) if m.contains("ignores the members of a PUT")), "{error:?}");
     }
 
@@ -443,7 +450,7 @@ mod tests {
         let user = r#"{"id": "u1", "roles": [{"value": "Account Analyst", "primary": true}, {"value": "Auditor", "display": "Audit", "type": "app"}]}"#;
         let after = r#"{"id": "u1", "roles": [{"value": "Auditor", "display": "Audit", "type": "app"}, {"value": "Account Reviewer", "primary": true}]}"#;
         let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (200, user), (204, ""), (200, after)]);
-        let outcome = client(&canned).grant("role:Account Reviewer:assigned", &ResourceRef::new(USER, "u1")).unwrap();
+        let outcome = client(&canned).grant_entitlement("role:Account Reviewer:assigned", &ResourceRef::new(USER, "u1")).unwrap();
         assert_eq!(outcome.change, GrantChange::Updated);
         assert_eq!(outcome.replaced.as_deref(), Some("role:Account Analyst:assigned:user:u1"));
         assert_eq!(outcome.grant.id, "role:Account Reviewer:assigned:user:u1");
@@ -458,8 +465,8 @@ mod tests {
     #[test]
     fn revoking_from_a_missing_group_or_user_is_not_held() {
         let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (404, "")]);
-        assert_eq!(client(&canned).revoke("group:g9:member:user:u1").unwrap().change, RevokeChange::NotHeld);
+        assert_eq!(client(&canned).revoke_grant("group:g9:member:user:u1").unwrap().change, RevokeChange::NotHeld);
         let canned = Canned::new(&[(200, SPC), NO_SCHEMAS, (404, "")]);
-        assert_eq!(client(&canned).revoke("role:R:assigned:user:u9").unwrap().change, RevokeChange::NotHeld);
+        assert_eq!(client(&canned).revoke_grant("role:R:assigned:user:u9").unwrap().change, RevokeChange::NotHeld);
     }
 }

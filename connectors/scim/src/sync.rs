@@ -6,6 +6,8 @@
 //! `totalResults` or an empty page. A server that ignores `startIndex` (the same first item
 //! twice in a row) is stopped at once: the page token carries the page's first id.
 
+use connector_sdk::Syncer;
+
 use crate::attrs::Obj;
 use crate::client::Client;
 use crate::ids::{GROUP, ROLE, USER};
@@ -43,7 +45,27 @@ fn decode_token(token: Option<&str>) -> Result<(u64, Option<&str>, bool)> {
 }
 
 impl<T: Transport> Client<'_, T> {
-    pub fn validate(&self) -> Result<AccountInfo> {
+    /// The groups of a listing with their members: a service that leaves `members` out of
+    /// listings (as some do for large groups) is asked for each such group whole. A group whose
+    /// `members` is there, even `null` or empty, is taken as it came.
+    fn with_members(&self, endpoint: &str, mut groups: Vec<serde_json::Value>) -> Result<Vec<serde_json::Value>> {
+        for (index, group) in groups.iter_mut().enumerate() {
+            let listed = group.as_object().is_some_and(|g| g.keys().any(|k| k.eq_ignore_ascii_case("members")));
+            if listed {
+                continue;
+            }
+            let id = crate::client::id_of(endpoint, index, group)?;
+            if let Some(whole) = self.get_optional(crate::client::resource_path("Groups", &id))? {
+                // Gone since the listing: no members to report.
+                *group = whole;
+            }
+        }
+        Ok(groups)
+    }
+}
+
+impl<T: Transport> Syncer for Client<'_, T> {
+    fn validate(&self) -> Result<AccountInfo> {
         let discovery = self.discover()?;
         let schemas = self.describe_schemas()?;
         let (_, page) = self.list("Users", 1, None)?;
@@ -60,7 +82,7 @@ impl<T: Transport> Client<'_, T> {
         })
     }
 
-    pub fn list_resources(&self, resource_type: &str, token: Option<&str>) -> Result<Page> {
+    fn list_resources(&self, resource_type: &str, token: Option<&str>) -> Result<Page> {
         let Some(collection) = collection(resource_type)? else { return Ok(Page::default()) };
         let (start, previous_first, without_count) = decode_token(token)?;
         self.without_count.set(without_count);
@@ -89,26 +111,8 @@ impl<T: Transport> Client<'_, T> {
         Ok(page)
     }
 
-    /// The groups of a listing with their members: a service that leaves `members` out of
-    /// listings (as some do for large groups) is asked for each such group whole. A group whose
-    /// `members` is there, even `null` or empty, is taken as it came.
-    fn with_members(&self, endpoint: &str, mut groups: Vec<serde_json::Value>) -> Result<Vec<serde_json::Value>> {
-        for (index, group) in groups.iter_mut().enumerate() {
-            let listed = group.as_object().is_some_and(|g| g.keys().any(|k| k.eq_ignore_ascii_case("members")));
-            if listed {
-                continue;
-            }
-            let id = crate::client::id_of(endpoint, index, group)?;
-            if let Some(whole) = self.get_optional(crate::client::resource_path("Groups", &id))? {
-                // Gone since the listing: no members to report.
-                *group = whole;
-            }
-        }
-        Ok(groups)
-    }
-
     /// Groups offer membership, roles their assignment; sends no request.
-    pub fn list_entitlements(&self, resource: &Resource) -> Result<Vec<Entitlement>> {
+    fn list_entitlements(&self, resource: &Resource, _related: &[Resource]) -> Result<Vec<Entitlement>> {
         Ok(match resource.resource_type.as_str() {
             GROUP => vec![mapping::member_entitlement(resource)],
             ROLE => vec![mapping::role_entitlement(&resource.id)],
@@ -117,7 +121,7 @@ impl<T: Transport> Client<'_, T> {
     }
 
     /// Every grant came with the listings (members with their group, roles with their user).
-    pub fn list_grants(&self, _resource: &Resource, _token: Option<&str>) -> Result<Page> {
+    fn list_grants(&self, _resource: &Resource, _token: Option<&str>) -> Result<Page> {
         Ok(Page::default())
     }
 }

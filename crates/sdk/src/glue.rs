@@ -2,9 +2,9 @@
 //! between them and [`crate::model`], and [`Waki`], the [`Transport`] over the host's
 //! `wasi:http`. [`crate::export_connector!`] wires a [`crate::ConnectorComponent`] to them.
 
-use crate::ConnectorComponent;
 use crate::model;
 use crate::transport::{ApiRequest, ApiResponse, Transport, TransportError};
+use crate::{AccountManager, ConnectorComponent, GrantManager, ResourceManager, Syncer};
 
 pub mod bindings {
     wit_bindgen::generate!({
@@ -68,7 +68,7 @@ pub fn metadata(m: model::Metadata) -> wit::ConnectorMetadata {
 }
 
 pub fn validate<C: ConnectorComponent>(cfg: wit::Config) -> Result<wit::AccountInfo, wit::ConnectorError> {
-    let info = C::validate(&Waki, config(cfg)).map_err(error)?;
+    let info = C::session(&Waki, config(cfg)).validate().map_err(error)?;
     Ok(wit::AccountInfo {
         account_id: info.account_id,
         account_name: info.account_name,
@@ -86,7 +86,7 @@ pub fn list_resources<C: ConnectorComponent>(
     resource_type: String,
     token: Option<String>,
 ) -> Result<wit::Page, wit::ConnectorError> {
-    C::list_resources(&Waki, config(cfg), &resource_type, token.as_deref()).map(page).map_err(error)
+    C::session(&Waki, config(cfg)).list_resources(&resource_type, token.as_deref()).map(page).map_err(error)
 }
 
 pub fn list_entitlements<C: ConnectorComponent>(
@@ -96,7 +96,7 @@ pub fn list_entitlements<C: ConnectorComponent>(
 ) -> Result<Vec<wit::Entitlement>, wit::ConnectorError> {
     let resource = from_wit(resource);
     let related: Vec<_> = related.into_iter().map(from_wit).collect();
-    let entitlements = C::list_entitlements(&Waki, config(cfg), &resource, &related).map_err(error)?;
+    let entitlements = C::session(&Waki, config(cfg)).list_entitlements(&resource, &related).map_err(error)?;
     Ok(entitlements.into_iter().map(entitlement).collect())
 }
 
@@ -105,7 +105,7 @@ pub fn list_grants<C: ConnectorComponent>(
     resource: wit::Resource,
     token: Option<String>,
 ) -> Result<wit::Page, wit::ConnectorError> {
-    C::list_grants(&Waki, config(cfg), &from_wit(resource), token.as_deref()).map(page).map_err(error)
+    C::session(&Waki, config(cfg)).list_grants(&from_wit(resource), token.as_deref()).map(page).map_err(error)
 }
 
 pub fn provision_account<C: ConnectorComponent>(
@@ -119,11 +119,11 @@ pub fn provision_account<C: ConnectorComponent>(
         account_role: account.account_role,
         phone: account.phone,
     };
-    C::provision_account(&Waki, config(cfg), account).map(create_outcome).map_err(error)
+    C::session(&Waki, config(cfg)).provision_account(&account).map(create_outcome).map_err(error)
 }
 
 pub fn deprovision_account<C: ConnectorComponent>(cfg: wit::Config, user_id: String) -> Result<wit::DeleteOutcome, wit::ConnectorError> {
-    C::deprovision_account(&Waki, config(cfg), &user_id).map(delete_outcome).map_err(error)
+    C::session(&Waki, config(cfg)).deprovision_account(&user_id).map(delete_outcome).map_err(error)
 }
 
 pub fn update_account<C: ConnectorComponent>(
@@ -137,7 +137,7 @@ pub fn update_account<C: ConnectorComponent>(
         phone: changes.phone,
         account_role: changes.account_role,
     };
-    C::update_account(&Waki, config(cfg), &user_id, changes).map(update_outcome).map_err(error)
+    C::session(&Waki, config(cfg)).update_account(&user_id, &changes).map(update_outcome).map_err(error)
 }
 
 pub fn set_account_enabled<C: ConnectorComponent>(
@@ -145,7 +145,7 @@ pub fn set_account_enabled<C: ConnectorComponent>(
     user_id: String,
     enabled: bool,
 ) -> Result<wit::ActivationOutcome, wit::ConnectorError> {
-    let outcome = C::set_account_enabled(&Waki, config(cfg), &user_id, enabled).map_err(error)?;
+    let outcome = C::session(&Waki, config(cfg)).set_account_enabled(&user_id, enabled).map_err(error)?;
     Ok(wit::ActivationOutcome {
         change: match outcome.change {
             model::ActivationChange::Disabled => wit::ActivationChange::Disabled,
@@ -164,7 +164,7 @@ pub fn create_resource<C: ConnectorComponent>(cfg: wit::Config, spec: wit::NewRe
         description: spec.description,
         account_role: spec.account_role,
     };
-    C::create_resource(&Waki, config(cfg), spec).map(create_outcome).map_err(error)
+    C::session(&Waki, config(cfg)).create_resource(&spec).map(create_outcome).map_err(error)
 }
 
 pub fn update_resource<C: ConnectorComponent>(
@@ -174,7 +174,7 @@ pub fn update_resource<C: ConnectorComponent>(
 ) -> Result<wit::UpdateOutcome, wit::ConnectorError> {
     let target = model::ResourceRef { resource_type: target.resource_type, id: target.id };
     let changes = model::ResourceChanges { name: changes.name, description: changes.description, account_role: changes.account_role };
-    C::update_resource(&Waki, config(cfg), &target, changes).map(update_outcome).map_err(error)
+    C::session(&Waki, config(cfg)).update_resource(&target, &changes).map(update_outcome).map_err(error)
 }
 
 pub fn delete_resource<C: ConnectorComponent>(
@@ -182,7 +182,7 @@ pub fn delete_resource<C: ConnectorComponent>(
     target: wit::ResourceRef,
 ) -> Result<wit::DeleteOutcome, wit::ConnectorError> {
     let target = model::ResourceRef { resource_type: target.resource_type, id: target.id };
-    C::delete_resource(&Waki, config(cfg), &target).map(delete_outcome).map_err(error)
+    C::session(&Waki, config(cfg)).delete_resource(&target).map(delete_outcome).map_err(error)
 }
 
 fn create_outcome(outcome: model::CreateOutcome) -> wit::CreateOutcome {
@@ -212,7 +212,7 @@ pub fn grant_entitlement<C: ConnectorComponent>(
     principal: wit::ResourceRef,
 ) -> Result<wit::GrantOutcome, wit::ConnectorError> {
     let principal = model::ResourceRef { resource_type: principal.resource_type, id: principal.id };
-    let outcome = C::grant_entitlement(&Waki, config(cfg), &entitlement, &principal).map_err(error)?;
+    let outcome = C::session(&Waki, config(cfg)).grant_entitlement(&entitlement, &principal).map_err(error)?;
     Ok(wit::GrantOutcome {
         grant: grant(outcome.grant),
         change: match outcome.change {
@@ -225,7 +225,7 @@ pub fn grant_entitlement<C: ConnectorComponent>(
 }
 
 pub fn revoke_grant<C: ConnectorComponent>(cfg: wit::Config, grant: String) -> Result<wit::RevokeOutcome, wit::ConnectorError> {
-    let outcome = C::revoke_grant(&Waki, config(cfg), &grant).map_err(error)?;
+    let outcome = C::session(&Waki, config(cfg)).revoke_grant(&grant).map_err(error)?;
     Ok(wit::RevokeOutcome {
         grant: outcome.grant,
         change: match outcome.change {

@@ -2,11 +2,14 @@
 //! way out ([`transport`], over `wasi:http` through `waki` in a component, canned answers in unit
 //! tests: [`testing`]), the parsing policy ([`lenient`]), bounded cursor walks ([`paging`]), a
 //! fast JSON writer for traits ([`json`]), an allocator tuned for page-sized work ([`heap`]), and
-//! the WIT glue: implement [`ConnectorComponent`] and call [`export_connector!`].
+//! the WIT glue: implement [`ConnectorComponent`] (what the connector declares, and a session per
+//! call that implements [`Syncer`] and, where it can change things, [`AccountManager`],
+//! [`ResourceManager`] and [`GrantManager`]) and call [`export_connector!`].
 //!
 //! Everything but the glue is plain Rust, so a connector's logic is unit-tested natively; the glue
 //! exists only when the crate is built for `wasm32-wasip2`.
 
+pub mod capabilities;
 pub mod checks;
 pub mod heap;
 pub mod json;
@@ -20,58 +23,7 @@ pub mod transport;
 #[doc(hidden)]
 pub mod glue;
 
-use model::{
-    AccountChanges, AccountInfo, ActivationOutcome, ConnectorError, CreateOutcome, DeleteOutcome, Entitlement, GrantOutcome, Metadata,
-    NewAccount, NewResource, Page, Resource, ResourceChanges, ResourceRef, Result, RevokeOutcome, UpdateOutcome,
-};
-use transport::Transport;
-
-/// A connector as the host calls it: one API request per listing call, over any [`Transport`].
-/// The changes default to `unsupported`; a connector that cannot do one says what can.
-pub trait ConnectorComponent {
-    fn metadata() -> Metadata;
-    fn validate(transport: &impl Transport, config: model::Config) -> Result<AccountInfo>;
-    fn list_resources(transport: &impl Transport, config: model::Config, resource_type: &str, token: Option<&str>) -> Result<Page>;
-    fn list_entitlements(
-        transport: &impl Transport,
-        config: model::Config,
-        resource: &Resource,
-        related: &[Resource],
-    ) -> Result<Vec<Entitlement>>;
-    fn list_grants(transport: &impl Transport, config: model::Config, resource: &Resource, token: Option<&str>) -> Result<Page>;
-
-    fn provision_account(_: &impl Transport, _: model::Config, _: NewAccount) -> Result<CreateOutcome> {
-        Err(unsupported("provision-account"))
-    }
-    fn deprovision_account(_: &impl Transport, _: model::Config, _: &str) -> Result<DeleteOutcome> {
-        Err(unsupported("deprovision-account"))
-    }
-    fn update_account(_: &impl Transport, _: model::Config, _: &str, _: AccountChanges) -> Result<UpdateOutcome> {
-        Err(unsupported("update-account"))
-    }
-    fn set_account_enabled(_: &impl Transport, _: model::Config, _: &str, _: bool) -> Result<ActivationOutcome> {
-        Err(unsupported("set-account-enabled"))
-    }
-    fn create_resource(_: &impl Transport, _: model::Config, _: NewResource) -> Result<CreateOutcome> {
-        Err(unsupported("create-resource"))
-    }
-    fn update_resource(_: &impl Transport, _: model::Config, _: &ResourceRef, _: ResourceChanges) -> Result<UpdateOutcome> {
-        Err(unsupported("update-resource"))
-    }
-    fn delete_resource(_: &impl Transport, _: model::Config, _: &ResourceRef) -> Result<DeleteOutcome> {
-        Err(unsupported("delete-resource"))
-    }
-    fn grant_entitlement(_: &impl Transport, _: model::Config, _: &str, _: &ResourceRef) -> Result<GrantOutcome> {
-        Err(unsupported("grant-entitlement"))
-    }
-    fn revoke_grant(_: &impl Transport, _: model::Config, _: &str) -> Result<RevokeOutcome> {
-        Err(unsupported("revoke-grant"))
-    }
-}
-
-fn unsupported(operation: &str) -> ConnectorError {
-    ConnectorError::Unsupported(format!("this connector does not implement {operation}"))
-}
+pub use capabilities::{AccountManager, ConnectorComponent, GrantManager, ResourceManager, Syncer};
 
 /// Exports `$connector`, a type implementing [`ConnectorComponent`], as the component's
 /// `accessgov:connector` interface. Call it once, in the connector's crate root; it does nothing

@@ -9,19 +9,26 @@
 //!
 //! Resource types `member` and `club`; each club offers `club:C:member`, held by its members. It
 //! proves that the host runs a connector it knows nothing of (no line of the host names it), and
-//! shows the SDK: the connector is this file.
+//! shows the SDK: the connector is this file, a [`Syncer`] that changes nothing (its managers keep
+//! the SDK's defaults, which answer `unsupported`).
 
-use connector_sdk::ConnectorComponent;
 use connector_sdk::model::{
     AccountInfo, AuthScheme, Capability, Config, ConnectorError, Credential, Entitlement, Grant, Identity, KeyKind, Metadata, Page,
     Resource, ResourceRef, ResourceType, Result, UserProfile,
 };
 use connector_sdk::transport::{ApiRequest, Transport};
+use connector_sdk::{AccountManager, ConnectorComponent, GrantManager, ResourceManager, Syncer};
 use serde_json::Value;
 
 pub struct Minimal;
 
 connector_sdk::export_connector!(Minimal);
+
+/// One call of the host: the transport and the call's config.
+pub struct Clubs<'a, T: Transport> {
+    transport: &'a T,
+    config: Config,
+}
 
 fn get(transport: &impl Transport, config: &Config, path: &str) -> Result<Value> {
     let request = ApiRequest::json("GET", path.to_owned(), None);
@@ -40,6 +47,8 @@ fn text(item: &Value, field: &str) -> String {
 }
 
 impl ConnectorComponent for Minimal {
+    type Session<'a, T: Transport + 'a> = Clubs<'a, T>;
+
     fn metadata() -> Metadata {
         Metadata {
             name: "minimal",
@@ -58,18 +67,24 @@ impl ConnectorComponent for Minimal {
         }
     }
 
-    fn validate(transport: &impl Transport, config: Config) -> Result<AccountInfo> {
-        get(transport, &config, "/members")?;
+    fn session<T: Transport>(transport: &T, config: Config) -> Clubs<'_, T> {
+        Clubs { transport, config }
+    }
+}
+
+impl<T: Transport> Syncer for Clubs<'_, T> {
+    fn validate(&self) -> Result<AccountInfo> {
+        get(self.transport, &self.config, "/members")?;
         Ok(AccountInfo { account_id: "clubs".into(), account_name: None, key_kind: KeyKind::Unknown, key_owner: None })
     }
 
-    fn list_resources(transport: &impl Transport, config: Config, resource_type: &str, _: Option<&str>) -> Result<Page> {
+    fn list_resources(&self, resource_type: &str, _: Option<&str>) -> Result<Page> {
         let path = match resource_type {
             "member" => "/members",
             "club" => "/clubs",
             other => return Err(ConnectorError::InvalidArgument(format!("no resource type {other}"))),
         };
-        let items = get(transport, &config, path)?;
+        let items = get(self.transport, &self.config, path)?;
         let resources = items
             .as_array()
             .into_iter()
@@ -85,7 +100,7 @@ impl ConnectorComponent for Minimal {
         Ok(Page { resources, ..Page::default() })
     }
 
-    fn list_entitlements(_: &impl Transport, _: Config, club: &Resource, _: &[Resource]) -> Result<Vec<Entitlement>> {
+    fn list_entitlements(&self, club: &Resource, _: &[Resource]) -> Result<Vec<Entitlement>> {
         if club.resource_type != "club" {
             return Ok(vec![]);
         }
@@ -93,11 +108,11 @@ impl ConnectorComponent for Minimal {
         Ok(vec![Entitlement::new(this, "member", format!("{} member", club.display_name), &["member"]).assignment()])
     }
 
-    fn list_grants(transport: &impl Transport, config: Config, club: &Resource, _: Option<&str>) -> Result<Page> {
+    fn list_grants(&self, club: &Resource, _: Option<&str>) -> Result<Page> {
         if club.resource_type != "club" {
             return Ok(Page::default());
         }
-        let members = get(transport, &config, &format!("/clubs/{}/members", club.id))?;
+        let members = get(self.transport, &self.config, &format!("/clubs/{}/members", club.id))?;
         let entitlement = format!("club:{}:member", club.id);
         let grants = members
             .as_array()
@@ -109,3 +124,8 @@ impl ConnectorComponent for Minimal {
         Ok(Page { grants, ..Page::default() })
     }
 }
+
+// It changes nothing: the SDK's defaults answer every change `unsupported`.
+impl<T: Transport> AccountManager for Clubs<'_, T> {}
+impl<T: Transport> ResourceManager for Clubs<'_, T> {}
+impl<T: Transport> GrantManager for Clubs<'_, T> {}

@@ -1,23 +1,20 @@
-//! The identity lifecycle the REST API offers: update a user's names, phone and account role;
-//! create, rename and delete teams. Disabling users is SCIM's alone.
+//! Teams as the REST API keeps them: create, rename (or change the description or role of) and
+//! delete teams.
 //!
 //! Like every change, each reads before it writes and sends only what differs, so running it
 //! again changes nothing, and checks its input before sending anything.
 
+use connector_sdk::ResourceManager;
 use serde_json::{Map, Value, json};
 
 use crate::api;
 use crate::connector::{Connector, Step};
+use crate::grants::{ACCOUNT, check_id, unverified};
 use crate::mapping;
 use crate::model::{
-    AccountChanges, ActivationOutcome, ConnectorError, CreateOutcome, DeleteOutcome, NewResource, Resource, ResourceChanges, ResourceRef,
-    Result, TEAM, UpdateOutcome,
+    ConnectorError, CreateOutcome, DeleteOutcome, NewResource, Resource, ResourceChanges, ResourceRef, Result, TEAM, UpdateOutcome,
 };
-use crate::provision::{ACCOUNT, check_id, check_name, check_phone, unverified};
 use crate::transport::{Transport, encode};
-
-/// What to do instead of disabling a user through the REST API.
-pub const NO_DEACTIVATION: &str = "the Fivetran REST API cannot deactivate or reactivate users; use the scim connector with the account's SCIM token (--connector scim --base-url https://api.fivetran.com/scim/v2), or deprovision to delete the user";
 
 fn invalid(message: String) -> ConnectorError {
     ConnectorError::InvalidArgument(message)
@@ -48,7 +45,7 @@ fn check_description(description: &str) -> Result<()> {
 
 /// Adds `field` to `body` when `wanted` is given and differs from `current` (both compared
 /// trimmed, as sync reports them).
-fn differing(body: &mut Map<String, Value>, field: &str, wanted: Option<&str>, current: Option<&str>) {
+pub(crate) fn differing(body: &mut Map<String, Value>, field: &str, wanted: Option<&str>, current: Option<&str>) {
     if let Some(wanted) = wanted
         && Some(wanted.trim()) != current.map(str::trim)
     {
@@ -57,74 +54,38 @@ fn differing(body: &mut Map<String, Value>, field: &str, wanted: Option<&str>, c
 }
 
 impl<T: Transport> Connector<'_, T> {
-    pub fn update_account(&self, user_id: &str, changes: &AccountChanges) -> Result<UpdateOutcome> {
-        check_id(user_id, "user id")?;
-        if changes.is_empty() {
-            return Err(invalid("nothing to change: give a given name, family name, phone or role".into()));
-        }
-        if let Some(given) = &changes.given_name {
-            check_name(given, "given name")?;
-        }
-        if let Some(family) = &changes.family_name {
-            check_name(family, "family name")?;
-        }
-        if let Some(phone) = &changes.phone {
-            check_phone(phone)?;
-        }
-        if let Some(role) = &changes.account_role {
-            self.require_role(role, ACCOUNT)?;
-        }
-        let path = format!("/v1/users/{}", encode(user_id));
-        let (endpoint, response) = self.user(&path, user_id)?;
-        let current: api::User = api::decode_data(&endpoint, &response)?;
-        let mut body = Map::new();
-        differing(&mut body, "given_name", changes.given_name.as_deref(), current.given_name.as_deref());
-        differing(&mut body, "family_name", changes.family_name.as_deref(), current.family_name.as_deref());
-        differing(&mut body, "phone", changes.phone.as_deref(), current.phone.as_deref());
-        differing(&mut body, "role", changes.account_role.as_deref(), current.role.exact_trimmed());
-        if body.is_empty() {
-            let resource = self.read("GET /v1/users/{id}", &endpoint, |notes| mapping::user_resource(0, &current, notes))?;
-            return Ok(UpdateOutcome::Unchanged(resource));
-        }
-        let (endpoint, response) = self.send("PATCH", path.clone(), Some(Value::Object(body.clone())))?;
-        api::check_status(&endpoint, &response)?;
-        // Read back rather than trust the PATCH answer: what sync would see now.
-        let (read, answer) = self.user(&path, user_id)?;
-        let user: api::User = api::decode_data(&read, &answer)?;
-        let now = [
-            ("given_name", user.given_name.as_deref().map(str::trim)),
-            ("family_name", user.family_name.as_deref().map(str::trim)),
-            ("phone", user.phone.as_deref().map(str::trim)),
-            ("role", user.role.exact_trimmed()),
-        ];
-        let missing: Vec<String> = now
-            .iter()
-            .filter_map(|(field, shown)| {
-                let asked = body.get(*field)?.as_str()?;
-                (*shown != Some(asked)).then(|| format!("{field} {} (asked {asked:?})", shown.map_or("none".into(), |s| format!("{s:?}"))))
-            })
-            .collect();
-        if !missing.is_empty() {
-            return Err(unverified(format!("{endpoint} was accepted, but user {user_id} read back shows {}", missing.join(", "))));
-        }
-        let resource = self.read("GET /v1/users/{id}", &read, |notes| mapping::user_resource(0, &user, notes))?;
-        Ok(UpdateOutcome::Updated(resource))
-    }
-
-    /// `GET /v1/users/{id}`; an unknown user is the caller's mistake.
-    fn user(&self, path: &str, user_id: &str) -> Result<(String, crate::transport::ApiResponse)> {
+    fn team(&self, path: &str, team_id: &str) -> Result<api::Team> {
         let (endpoint, response) = self.send("GET", path.to_owned(), None)?;
         if response.status == 404 {
-            return Err(ConnectorError::NotFound(format!("no user {user_id} in the account; check the id (sync lists them)")));
+            return Err(ConnectorError::NotFound(format!("no team {team_id} in the account; check the id (sync lists them)")));
         }
-        Ok((endpoint, response))
+        api::decode_data(&endpoint, &response)
     }
 
-    pub fn set_account_enabled(&self, _user_id: &str, _enabled: bool) -> Result<ActivationOutcome> {
-        Err(ConnectorError::Unsupported(NO_DEACTIVATION.into()))
+    fn team_resource(&self, path: &str, team: &api::Team) -> Result<Resource> {
+        let endpoint = format!("GET {path}");
+        self.read("GET /v1/teams/{id}", &endpoint, |notes| mapping::team_resource(0, team, notes))
     }
 
-    pub fn create_resource(&self, spec: &NewResource) -> Result<CreateOutcome> {
+    /// The team named `name` (compared case-insensitively, trimmed), other than `except`.
+    fn find_team_by_name(&self, name: &str, except: Option<&str>) -> Result<Option<Resource>> {
+        let name = name.trim();
+        self.walk_pages("/v1/teams", |endpoint, response| {
+            let (teams, next) = api::decode_list::<api::Team>(endpoint, response)?;
+            let found = teams.iter().enumerate().find(|(_, team)| {
+                team.name.trimmed().is_some_and(|n| n.to_lowercase() == name.to_lowercase()) && team.id.as_deref() != except
+            });
+            let found = match found {
+                Some((index, team)) => Some(self.read("GET /v1/teams", endpoint, |notes| mapping::team_resource(index, team, notes))?),
+                None => None,
+            };
+            Ok(Step { found, next, items: teams.len() })
+        })
+    }
+}
+
+impl<T: Transport> ResourceManager for Connector<'_, T> {
+    fn create_resource(&self, spec: &NewResource) -> Result<CreateOutcome> {
         require_team(&spec.resource_type)?;
         check_team_name(&spec.name)?;
         if let Some(description) = &spec.description {
@@ -167,7 +128,7 @@ impl<T: Transport> Connector<'_, T> {
         Ok(CreateOutcome::Created(self.team_resource(&path, &stored)?))
     }
 
-    pub fn update_resource(&self, target: &ResourceRef, changes: &ResourceChanges) -> Result<UpdateOutcome> {
+    fn update_resource(&self, target: &ResourceRef, changes: &ResourceChanges) -> Result<UpdateOutcome> {
         require_team(&target.resource_type)?;
         check_id(&target.id, "team id")?;
         if changes.is_empty() {
@@ -213,47 +174,20 @@ impl<T: Transport> Connector<'_, T> {
         Ok(UpdateOutcome::Updated(self.team_resource(&path, &team)?))
     }
 
-    pub fn delete_resource(&self, target: &ResourceRef) -> Result<DeleteOutcome> {
+    fn delete_resource(&self, target: &ResourceRef) -> Result<DeleteOutcome> {
         require_team(&target.resource_type)?;
         check_id(&target.id, "team id")?;
         self.delete_confirmed(&format!("/v1/teams/{}", encode(&target.id)), "/v1/teams")
-    }
-
-    fn team(&self, path: &str, team_id: &str) -> Result<api::Team> {
-        let (endpoint, response) = self.send("GET", path.to_owned(), None)?;
-        if response.status == 404 {
-            return Err(ConnectorError::NotFound(format!("no team {team_id} in the account; check the id (sync lists them)")));
-        }
-        api::decode_data(&endpoint, &response)
-    }
-
-    fn team_resource(&self, path: &str, team: &api::Team) -> Result<Resource> {
-        let endpoint = format!("GET {path}");
-        self.read("GET /v1/teams/{id}", &endpoint, |notes| mapping::team_resource(0, team, notes))
-    }
-
-    /// The team named `name` (compared case-insensitively, trimmed), other than `except`.
-    fn find_team_by_name(&self, name: &str, except: Option<&str>) -> Result<Option<Resource>> {
-        let name = name.trim();
-        self.walk_pages("/v1/teams", |endpoint, response| {
-            let (teams, next) = api::decode_list::<api::Team>(endpoint, response)?;
-            let found = teams.iter().enumerate().find(|(_, team)| {
-                team.name.trimmed().is_some_and(|n| n.to_lowercase() == name.to_lowercase()) && team.id.as_deref() != except
-            });
-            let found = match found {
-                Some((index, team)) => Some(self.read("GET /v1/teams", endpoint, |notes| mapping::team_resource(index, team, notes))?),
-                None => None,
-            };
-            Ok(Step { found, next, items: teams.len() })
-        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::AccountChanges;
     use crate::model::Config;
     use crate::testing::Canned;
+    use connector_sdk::AccountManager;
 
     fn connector(canned: &Canned) -> Connector<'_, Canned> {
         Connector::new(canned, Config { base_url: "https://api.example".into(), page_size: 1000 })

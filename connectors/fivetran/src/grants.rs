@@ -1,19 +1,20 @@
-//! Changing access: invite and delete users, grant and revoke every entitlement the sync reports.
+//! Changing access: grant and revoke every entitlement the sync reports (account roles, team
+//! membership, destination access), and the checks and writes every change shares.
 //!
 //! Every operation validates its input before it sends anything, and reads before it writes, so
 //! that running it twice changes nothing the second time: the host may retry an operation whose
-//! answer was lost without inviting, granting or deleting twice.
+//! answer was lost without granting or revoking twice.
 
+use connector_sdk::GrantManager;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::api;
-use crate::connector::{Connector, Step};
+use crate::connector::Connector;
 use crate::ids::{self, Target};
 use crate::mapping;
 use crate::model::{
-    ConnectorError, CreateOutcome, DeleteOutcome, Grant, GrantChange, GrantOutcome, KeyKind, NewAccount, Resource, ResourceRef, Result,
-    RevokeChange, RevokeOutcome, TEAM, USER,
+    ConnectorError, DeleteOutcome, Grant, GrantChange, GrantOutcome, ResourceRef, Result, RevokeChange, RevokeOutcome, TEAM, USER,
 };
 use crate::transport::{Transport, encode};
 
@@ -22,7 +23,7 @@ const TEAM_MANAGER: &str = "Team Manager";
 pub(crate) const ACCOUNT: &str = "ACCOUNT";
 const DESTINATION: &str = "DESTINATION";
 
-fn invalid(message: String) -> ConnectorError {
+pub(crate) fn invalid(message: String) -> ConnectorError {
     ConnectorError::InvalidArgument(message)
 }
 
@@ -40,71 +41,6 @@ pub(crate) fn check_id(id: &str, what: &str) -> Result<()> {
 }
 
 impl<T: Transport> Connector<'_, T> {
-    /// Invites a user, or finds the one that has this email already.
-    pub fn provision(&self, account: &NewAccount) -> Result<CreateOutcome> {
-        let email = account.email.trim();
-        check_email(email)?;
-        check_name(&account.given_name, "given name")?;
-        check_name(&account.family_name, "family name")?;
-        if let Some(phone) = &account.phone {
-            check_phone(phone)?;
-        }
-        if let Some(role) = &account.account_role {
-            self.require_role(role, ACCOUNT)?;
-        }
-        if let Some(existing) = self.find_user_by_email(email)? {
-            return Ok(CreateOutcome::AlreadyExists(existing));
-        }
-        let mut body = json!({
-            "email": email,
-            "given_name": account.given_name.trim(),
-            "family_name": account.family_name.trim(),
-        });
-        if let Some(role) = &account.account_role {
-            body["role"] = json!(role);
-        }
-        if let Some(phone) = &account.phone {
-            body["phone"] = json!(phone);
-        }
-        let (endpoint, response) = self.send("POST", "/v1/users".into(), Some(body))?;
-        if response.status == 409 {
-            // Invited by someone else since we looked.
-            return match self.find_user_by_email(email)? {
-                Some(existing) => Ok(CreateOutcome::AlreadyExists(existing)),
-                None => Err(ConnectorError::Conflict(format!("{endpoint} answered 409 for {email}, but no user has that email"))),
-            };
-        }
-        let user: api::User = api::decode_data(&endpoint, &response)?;
-        let created = self.read("POST /v1/users", &endpoint, |notes| mapping::user_resource(0, &user, notes))?;
-        // What the account holds now, not what the answer to the POST said.
-        let path = format!("/v1/users/{}", encode(&created.id));
-        let (read, answer) = self.send("GET", path.clone(), None)?;
-        if answer.status == 404 {
-            return Err(unverified(format!("{endpoint} answered {}, but user {} cannot be read back", response.status, created.id)));
-        }
-        let stored: api::User = api::decode_data(&read, &answer)?;
-        if !stored.email.trimmed().is_some_and(|e| e.eq_ignore_ascii_case(email)) {
-            return Err(unverified(format!(
-                "{endpoint} answered {}, but user {} read back has another email",
-                response.status, created.id
-            )));
-        }
-        let created = self.read("GET /v1/users/{id}", &format!("GET {path}"), |notes| mapping::user_resource(0, &stored, notes))?;
-        Ok(CreateOutcome::Created(created))
-    }
-
-    /// Deletes a user; refuses the user behind the API key.
-    pub fn deprovision(&self, user_id: &str) -> Result<DeleteOutcome> {
-        check_id(user_id, "user id")?;
-        let info = self.account_info()?;
-        if info.key_kind == KeyKind::User && info.key_owner.as_deref() == Some(user_id) {
-            return Err(invalid(format!(
-                "refusing to delete user {user_id}: it owns the API key in use; delete it with another administrator's key"
-            )));
-        }
-        self.delete_confirmed(&format!("/v1/users/{}", encode(user_id)), "/v1/users")
-    }
-
     /// DELETE `path`: `deleted` once a read finds it gone; `not_found` when the API says so and
     /// its `collection` answers (a 404 from a wrong base URL says nothing about the resource).
     pub(crate) fn delete_confirmed(&self, path: &str, collection: &str) -> Result<DeleteOutcome> {
@@ -123,39 +59,6 @@ impl<T: Transport> Connector<'_, T> {
                 Err(unverified(format!("{endpoint} answered {}, but {read} still finds it", response.status)))
             }
         }
-    }
-
-    pub fn grant(&self, entitlement: &str, principal: &ResourceRef) -> Result<GrantOutcome> {
-        let target = ids::parse_entitlement(entitlement)?;
-        target.check_principal(principal)?;
-        let grant_id = ids::grant_id(&target, principal);
-        let expandable = if principal.resource_type == TEAM { mapping::team_expansion(&principal.id) } else { Vec::new() };
-        let grant = Grant::new(&target.entitlement_id(), principal.clone(), expandable);
-        debug_assert_eq!(grant.id, grant_id);
-        let (change, replaced) = match &target {
-            Target::AccountRole { role } => self.grant_account_role(role, principal),
-            Target::TeamMembership { team, manager } => self.grant_team_membership(team, *manager, &principal.id),
-            Target::GroupAccess { group, role } => self.grant_group_access(group, role, principal),
-        }
-        .map_err(|error| match error {
-            // The entitlement's resource or the principal does not exist: the request is wrong.
-            ConnectorError::NotFound(why) => {
-                ConnectorError::NotFound(format!("{why}; check the ids in {entitlement} and {}:{}", principal.resource_type, principal.id))
-            }
-            other => other,
-        })?;
-        Ok(GrantOutcome { grant, change, replaced })
-    }
-
-    pub fn revoke(&self, grant_id: &str) -> Result<RevokeOutcome> {
-        let (target, principal) = ids::parse_grant(grant_id)?;
-        let held = match &target {
-            Target::AccountRole { role } => self.revoke_account_role(role, &principal)?,
-            Target::TeamMembership { team, manager } => self.revoke_team_membership(team, *manager, &principal.id)?,
-            Target::GroupAccess { group, role } => self.revoke_group_access(group, role, &principal)?,
-        };
-        let change = if held { RevokeChange::Revoked } else { RevokeChange::NotHeld };
-        Ok(RevokeOutcome { grant: grant_id.to_owned(), change })
     }
 
     fn grant_account_role(&self, role: &str, principal: &ResourceRef) -> Result<(GrantChange, Option<String>)> {
@@ -315,19 +218,6 @@ impl<T: Transport> Connector<'_, T> {
         api::decode_data(&endpoint, &response).map(Some)
     }
 
-    /// The user with this email, as a resource; the pages after it are not read.
-    fn find_user_by_email(&self, email: &str) -> Result<Option<Resource>> {
-        self.walk_pages("/v1/users", |endpoint, response| {
-            let (users, next) = api::decode_list::<api::User>(endpoint, response)?;
-            let found = users.iter().enumerate().find(|(_, u)| u.email.trimmed().is_some_and(|e| e.eq_ignore_ascii_case(email)));
-            let found = match found {
-                Some((index, user)) => Some(self.read("GET /v1/users", endpoint, |notes| mapping::user_resource(index, user, notes))?),
-                None => None,
-            };
-            Ok(Step { found, next, items: users.len() })
-        })
-    }
-
     /// Refuses a role `/v1/roles` does not list, or lists for another scope.
     pub(crate) fn require_role(&self, role: &str, scope: &str) -> Result<()> {
         let roles: Vec<api::Role> = self.list_all("/v1/roles")?;
@@ -353,6 +243,41 @@ impl<T: Transport> Connector<'_, T> {
     }
 }
 
+impl<T: Transport> GrantManager for Connector<'_, T> {
+    fn grant_entitlement(&self, entitlement: &str, principal: &ResourceRef) -> Result<GrantOutcome> {
+        let target = ids::parse_entitlement(entitlement)?;
+        target.check_principal(principal)?;
+        let grant_id = ids::grant_id(&target, principal);
+        let expandable = if principal.resource_type == TEAM { mapping::team_expansion(&principal.id) } else { Vec::new() };
+        let grant = Grant::new(&target.entitlement_id(), principal.clone(), expandable);
+        debug_assert_eq!(grant.id, grant_id);
+        let (change, replaced) = match &target {
+            Target::AccountRole { role } => self.grant_account_role(role, principal),
+            Target::TeamMembership { team, manager } => self.grant_team_membership(team, *manager, &principal.id),
+            Target::GroupAccess { group, role } => self.grant_group_access(group, role, principal),
+        }
+        .map_err(|error| match error {
+            // The entitlement's resource or the principal does not exist: the request is wrong.
+            ConnectorError::NotFound(why) => {
+                ConnectorError::NotFound(format!("{why}; check the ids in {entitlement} and {}:{}", principal.resource_type, principal.id))
+            }
+            other => other,
+        })?;
+        Ok(GrantOutcome { grant, change, replaced })
+    }
+
+    fn revoke_grant(&self, grant_id: &str) -> Result<RevokeOutcome> {
+        let (target, principal) = ids::parse_grant(grant_id)?;
+        let held = match &target {
+            Target::AccountRole { role } => self.revoke_account_role(role, &principal)?,
+            Target::TeamMembership { team, manager } => self.revoke_team_membership(team, *manager, &principal.id)?,
+            Target::GroupAccess { group, role } => self.revoke_group_access(group, role, &principal)?,
+        };
+        let change = if held { RevokeChange::Revoked } else { RevokeChange::NotHeld };
+        Ok(RevokeOutcome { grant: grant_id.to_owned(), change })
+    }
+}
+
 fn names(roles: &[api::Role], fits: impl Fn(&api::Role) -> bool) -> String {
     let current = |r: &&api::Role| fits(r) && r.is_deprecated.get() != Some(&true);
     let names: Vec<&str> = roles.iter().filter(current).filter_map(|r| r.name.as_deref()).collect();
@@ -370,31 +295,10 @@ mod tests {
     use super::*;
     use crate::model::Config;
     use crate::testing::Canned;
-
-    const NO_USERS: &str = r#"{"data":{"items":[]}}"#;
-    const ANN: &str = r#"{"data":{"items":[{"id":"u9","email":"Ann@Example.com","active":true,"invited":true}]}}"#;
+    use connector_sdk::AccountManager;
 
     fn connector(canned: &Canned) -> Connector<'_, Canned> {
         Connector::new(canned, Config { base_url: "https://api.example".into(), page_size: 1000 })
-    }
-
-    #[test]
-    fn a_409_means_someone_invited_the_user_since_we_looked() {
-        let canned = Canned::new(&[(200, NO_USERS), (409, r#"{"code":"Conflict"}"#), (200, ANN)]);
-        let outcome = connector(&canned).provision(&NewAccount {
-            email: "ann@example.com".into(),
-            given_name: "Ann".into(),
-            family_name: "Lee".into(),
-            account_role: None,
-            phone: None,
-        });
-        match outcome {
-            Ok(CreateOutcome::AlreadyExists(user)) => assert_eq!(user.id, "u9"),
-            other => panic!("unexpected {other:?}"),
-        }
-        let seen = canned.seen.borrow();
-        assert!(seen[1].starts_with("POST https://api.example/v1/users {"), "{}", seen[1]);
-        assert!(seen[1].contains(r#""email":"ann@example.com""#));
     }
 
     #[test]
@@ -403,11 +307,11 @@ mod tests {
         // grant deletes the membership.
         let canned =
             Canned::new(&[(200, r#"{"data":{"id":"g1","role":" Destination Reviewer "}}"#), (200, r#"{"code":"Success"}"#), (404, "")]);
-        let outcome = connector(&canned).revoke("group:g1:Destination Reviewer:user:u1").unwrap();
+        let outcome = connector(&canned).revoke_grant("group:g1:Destination Reviewer:user:u1").unwrap();
         assert_eq!(outcome.change, RevokeChange::Revoked);
         assert!(canned.seen.borrow()[1].starts_with("DELETE https://api.example/v1/users/u1/groups/g1"), "{:?}", canned.seen.borrow());
         let canned = Canned::new(&[(200, r#"{"data":{"user_id":"u1","role":"Team Manager\n"}}"#)]);
-        let outcome = connector(&canned).grant("team:t1:manager", &ResourceRef::new(USER, "u1")).unwrap();
+        let outcome = connector(&canned).grant_entitlement("team:t1:manager", &ResourceRef::new(USER, "u1")).unwrap();
         assert_eq!(outcome.change, GrantChange::AlreadyHeld);
     }
 
@@ -416,33 +320,21 @@ mod tests {
         for bad in ["", "u 1", " u1", "u1\t", "a:b", "a/b", "a?b", "a#b", "u\u{7}"] {
             let principal = ResourceRef::new(USER, bad);
             let nothing_sent = Canned::new(&[]);
-            let grant = connector(&nothing_sent).grant("team:t1:member", &principal);
+            let grant = connector(&nothing_sent).grant_entitlement("team:t1:member", &principal);
             assert!(matches!(grant, Err(ConnectorError::InvalidArgument(_))), "grant to {bad:?}: {grant:?}");
-            let revoke = connector(&nothing_sent).revoke(&format!("team:t1:member:user:{bad}"));
+            let revoke = connector(&nothing_sent).revoke_grant(&format!("team:t1:member:user:{bad}"));
             assert!(matches!(revoke, Err(ConnectorError::InvalidArgument(_))), "revoke of {bad:?}: {revoke:?}");
-            let delete = connector(&nothing_sent).deprovision(bad);
+            let delete = connector(&nothing_sent).deprovision_account(bad);
             assert!(matches!(delete, Err(ConnectorError::InvalidArgument(_))), "delete of {bad:?}: {delete:?}");
             assert!(nothing_sent.seen.borrow().is_empty(), "{bad:?}");
         }
     }
 
     #[test]
-    fn an_invite_sends_only_what_was_given() {
-        const CREATED: &str = r#"{"data":{"id":"u1","email":"a@b.co","active":true}}"#;
-        let canned = Canned::new(&[(200, NO_USERS), (201, CREATED), (200, CREATED)]);
-        let account =
-            NewAccount { email: " a@b.co ".into(), given_name: "A".into(), family_name: "B".into(), account_role: None, phone: None };
-        assert!(matches!(connector(&canned).provision(&account), Ok(CreateOutcome::Created(_))));
-        let seen = canned.seen.borrow();
-        assert_eq!(seen[1], r#"POST https://api.example/v1/users {"email":"a@b.co","family_name":"B","given_name":"A"}"#);
-        assert_eq!(seen[2], "GET https://api.example/v1/users/u1", "read back");
-    }
-
-    #[test]
     fn a_revoke_the_read_back_still_shows_is_unverified_and_a_delete_is_confirmed() {
         let held = r#"{"data":{"user_id":"u1","role":"Team Member"}}"#;
         let canned = Canned::new(&[(200, held), (200, r#"{"code":"Success"}"#), (200, held)]);
-        let error = connector(&canned).revoke("team:t1:member:user:u1").unwrap_err();
+        let error = connector(&canned).revoke_grant("team:t1:member:user:u1").unwrap_err();
         assert!(
             matches!(&error, ConnectorError::Upstream { code: Some(c), message, .. } if c == "Unverified" && message.contains("still lists user u1")),
             "{error:?}"
@@ -450,9 +342,9 @@ mod tests {
 
         let account = r#"{"data":{"account_id":"a1","user_id":"u0","system_key_id":null}}"#;
         let canned = Canned::new(&[(200, account), (200, r#"{"code":"Success"}"#), (404, r#"{"code":"NotFound_User"}"#)]);
-        assert_eq!(connector(&canned).deprovision("u1").unwrap(), DeleteOutcome::Deleted);
+        assert_eq!(connector(&canned).deprovision_account("u1").unwrap(), DeleteOutcome::Deleted);
         assert_eq!(canned.seen.borrow()[2], "GET https://api.example/v1/users/u1");
         let canned = Canned::new(&[(200, account), (404, "{}"), (404, "not here")]);
-        assert!(connector(&canned).deprovision("u1").is_err(), "a 404 from a base URL that serves nothing is not an answer");
+        assert!(connector(&canned).deprovision_account("u1").is_err(), "a 404 from a base URL that serves nothing is not an answer");
     }
 }
