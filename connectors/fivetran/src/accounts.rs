@@ -8,13 +8,12 @@ use connector_sdk::AccountManager;
 use serde_json::{Map, Value, json};
 
 use crate::api;
+use crate::changes::{ACCOUNT, check_id, check_name, check_new_account, check_phone, differing, invalid, not_shown, unverified};
 use crate::connector::{Connector, Step};
-use crate::grants::{ACCOUNT, check_email, check_id, check_name, check_phone, invalid, unverified};
 use crate::mapping;
 use crate::model::{
     AccountChanges, ActivationOutcome, ConnectorError, CreateOutcome, DeleteOutcome, KeyKind, NewAccount, Resource, Result, UpdateOutcome,
 };
-use crate::teams::differing;
 use crate::transport::{Transport, encode};
 
 /// What to do instead of disabling a user through the REST API.
@@ -23,13 +22,8 @@ pub const NO_DEACTIVATION: &str = "the Fivetran REST API cannot deactivate or re
 impl<T: Transport> AccountManager for Connector<'_, T> {
     /// Invites a user, or finds the one that has this email already.
     fn provision_account(&self, account: &NewAccount) -> Result<CreateOutcome> {
+        check_new_account(account)?;
         let email = account.email.trim();
-        check_email(email)?;
-        check_name(&account.given_name, "given name")?;
-        check_name(&account.family_name, "family name")?;
-        if let Some(phone) = &account.phone {
-            check_phone(phone)?;
-        }
         if let Some(role) = &account.account_role {
             self.require_role(role, ACCOUNT)?;
         }
@@ -126,13 +120,7 @@ impl<T: Transport> AccountManager for Connector<'_, T> {
             ("phone", user.phone.as_deref().map(str::trim)),
             ("role", user.role.exact_trimmed()),
         ];
-        let missing: Vec<String> = now
-            .iter()
-            .filter_map(|(field, shown)| {
-                let asked = body.get(*field)?.as_str()?;
-                (*shown != Some(asked)).then(|| format!("{field} {} (asked {asked:?})", shown.map_or("none".into(), |s| format!("{s:?}"))))
-            })
-            .collect();
+        let missing = not_shown(&body, &now);
         if !missing.is_empty() {
             return Err(unverified(format!("{endpoint} was accepted, but user {user_id} read back shows {}", missing.join(", "))));
         }

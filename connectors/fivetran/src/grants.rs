@@ -1,5 +1,5 @@
 //! Changing access: grant and revoke every entitlement the sync reports (account roles, team
-//! membership, destination access), and the checks and writes every change shares.
+//! membership, destination access).
 //!
 //! Every operation validates its input before it sends anything, and reads before it writes, so
 //! that running it twice changes nothing the second time: the host may retry an operation whose
@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::api;
+use crate::changes::{ACCOUNT, invalid, unverified};
 use crate::connector::Connector;
 use crate::ids::{self, Target};
 use crate::mapping;
@@ -20,25 +21,7 @@ use crate::transport::{Transport, encode};
 
 const TEAM_MEMBER: &str = "Team Member";
 const TEAM_MANAGER: &str = "Team Manager";
-pub(crate) const ACCOUNT: &str = "ACCOUNT";
 const DESTINATION: &str = "DESTINATION";
-
-pub(crate) fn invalid(message: String) -> ConnectorError {
-    ConnectorError::InvalidArgument(message)
-}
-
-pub(crate) fn unverified(message: String) -> ConnectorError {
-    ConnectorError::unverified(message)
-}
-
-pub(crate) use connector_sdk::checks::{check_email, check_person_name as check_name, check_phone};
-
-pub(crate) fn check_id(id: &str, what: &str) -> Result<()> {
-    if !ids::is_fivetran_id(id) {
-        return Err(invalid(format!("{what} {id:?} is not a Fivetran id")));
-    }
-    Ok(())
-}
 
 impl<T: Transport> Connector<'_, T> {
     /// DELETE `path`: `deleted` once a read finds it gone; `not_found` when the API says so and

@@ -9,6 +9,7 @@
 
 pub mod accounts;
 pub mod api;
+pub(crate) mod changes;
 pub mod component;
 pub mod connector;
 pub mod grants;

@@ -8,8 +8,8 @@ use connector_sdk::ResourceManager;
 use serde_json::{Map, Value, json};
 
 use crate::api;
+use crate::changes::{ACCOUNT, check_id, differing, not_shown, unverified};
 use crate::connector::{Connector, Step};
-use crate::grants::{ACCOUNT, check_id, unverified};
 use crate::mapping;
 use crate::model::{
     ConnectorError, CreateOutcome, DeleteOutcome, NewResource, Resource, ResourceChanges, ResourceRef, Result, TEAM, UpdateOutcome,
@@ -41,16 +41,6 @@ fn check_description(description: &str) -> Result<()> {
         return Err(invalid("description is too long (over 1000 characters) or holds control characters".into()));
     }
     Ok(())
-}
-
-/// Adds `field` to `body` when `wanted` is given and differs from `current` (both compared
-/// trimmed, as sync reports them).
-pub(crate) fn differing(body: &mut Map<String, Value>, field: &str, wanted: Option<&str>, current: Option<&str>) {
-    if let Some(wanted) = wanted
-        && Some(wanted.trim()) != current.map(str::trim)
-    {
-        body.insert(field.to_owned(), json!(wanted.trim()));
-    }
 }
 
 impl<T: Transport> Connector<'_, T> {
@@ -161,13 +151,7 @@ impl<T: Transport> ResourceManager for Connector<'_, T> {
         api::check_status(&endpoint, &response)?;
         let team = self.team(&path, &target.id)?;
         let now = [("name", team.name.trimmed()), ("description", team.description.trimmed()), ("role", team.role.exact_trimmed())];
-        let missing: Vec<String> = now
-            .iter()
-            .filter_map(|(field, shown)| {
-                let asked = body.get(*field)?.as_str()?;
-                (*shown != Some(asked)).then(|| format!("{field} {} (asked {asked:?})", shown.map_or("none".into(), |s| format!("{s:?}"))))
-            })
-            .collect();
+        let missing = not_shown(&body, &now);
         if !missing.is_empty() {
             return Err(unverified(format!("{endpoint} was accepted, but team {} read back shows {}", target.id, missing.join(", "))));
         }

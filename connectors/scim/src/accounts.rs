@@ -22,7 +22,7 @@ fn invalid(message: String) -> ConnectorError {
 }
 
 use connector_sdk::AccountManager;
-use connector_sdk::checks::{check_email, check_person_name as check_name, check_phone};
+use connector_sdk::checks::{check_new_account, check_person_name as check_name, check_phone};
 
 /// Fivetran's SCIM API provisions account roles only; the scopes other roles belong to are
 /// recognisable by name (Fivetran's roles are named, not numbered).
@@ -200,13 +200,8 @@ impl<T: Transport> Client<'_, T> {
 
 impl<T: Transport> AccountManager for Client<'_, T> {
     fn provision_account(&self, account: &NewAccount) -> Result<CreateOutcome> {
+        check_new_account(account)?;
         let email = account.email.trim();
-        check_email(email)?;
-        check_name(&account.given_name, "given name")?;
-        check_name(&account.family_name, "family name")?;
-        if let Some(phone) = &account.phone {
-            check_phone(phone)?;
-        }
         let discovery = self.discover()?;
         let schemas = &discovery.schemas;
         if let Some(role) = &account.account_role {

@@ -1,7 +1,7 @@
 //! Checks of what a person gives a change (an email, a name, a phone number), shared by every
 //! connector so that each refuses the same input with the same words before anything is sent.
 
-use crate::model::{ConnectorError, Result};
+use crate::model::{ConnectorError, NewAccount, Result};
 
 fn invalid(message: String) -> ConnectorError {
     ConnectorError::InvalidArgument(message)
@@ -46,6 +46,17 @@ pub fn check_resource_name(name: &str, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// What a new account gives: its email (trimmed), given and family name, and phone if any.
+pub fn check_new_account(account: &NewAccount) -> Result<()> {
+    check_email(account.email.trim())?;
+    check_person_name(&account.given_name, "given name")?;
+    check_person_name(&account.family_name, "family name")?;
+    match &account.phone {
+        Some(phone) => check_phone(phone),
+        None => Ok(()),
+    }
+}
+
 /// A phone number: digits with `+ - ( ) .` and blanks, 4 to 20 digits.
 pub fn check_phone(phone: &str) -> Result<()> {
     let digits = phone.chars().filter(char::is_ascii_digit).count();
@@ -69,6 +80,20 @@ mod tests {
         for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a b@example.com", "a@b@c.com", "ann@.com", "ann@example..com"] {
             assert!(check_email(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_new_account_is_checked_whole_and_its_email_trimmed() {
+        let account = |email: &str, phone: Option<&str>| NewAccount {
+            email: email.into(),
+            given_name: "Ann".into(),
+            family_name: "Lee".into(),
+            account_role: None,
+            phone: phone.map(Into::into),
+        };
+        assert!(check_new_account(&account(" ann@example.com ", None)).is_ok());
+        assert!(check_new_account(&account("ann@example.com", Some("call me"))).is_err());
+        assert!(check_new_account(&account("ann", None)).is_err());
     }
 
     #[test]

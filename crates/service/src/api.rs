@@ -449,8 +449,8 @@ async fn audit(State(service): State<Arc<Service>>, Path(id): Path<String>, Quer
 /// is cross-site or invalid, or the tenant cannot run; else `pending` before anything is sent (and
 /// if that cannot be written: 503, nothing sent), then `done` or `failed` with its result. The
 /// change runs in a task of its own: a client that leaves does not stop it, and finds its outcome
-/// in the audit log by the request id. `unparsed` is what the audit records of a request that did
-/// not parse into a change.
+/// in the audit log by the request id. `unparsed` is what the audit records of a request whose
+/// body did not parse into a change: the path's parts.
 async fn change(
     service: &Arc<Service>,
     id: &str,
@@ -538,15 +538,6 @@ async fn change(
     }
 }
 
-/// What the audit records of a change whose body did not parse: the body's fields as given (none),
-/// with the path's parts.
-fn unparsed<T>(body: &Result<JsonBody<T>, ApiError>, path: Value) -> Value {
-    match body {
-        Ok(_) => Value::Null,
-        Err(_) => path,
-    }
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewAccountBody {
@@ -563,7 +554,7 @@ async fn provision(
     context: ChangeContext,
     body: Result<JsonBody<NewAccountBody>, ApiError>,
 ) -> ApiResult {
-    let unparsed = unparsed(&body, json!({}));
+    let unparsed = json!({});
     let parsed = body.map(|JsonBody(body)| Change::Provision {
         email: body.email,
         given_name: body.given_name,
@@ -597,7 +588,7 @@ async fn update_account(
     context: ChangeContext,
     body: Result<JsonBody<AccountChangesBody>, ApiError>,
 ) -> ApiResult {
-    let unparsed = unparsed(&body, json!({"user_id": user_id}));
+    let unparsed = json!({"user_id": user_id});
     let parsed = body.map(|JsonBody(body)| Change::UpdateAccount {
         user_id,
         given_name: body.given_name,
@@ -637,7 +628,7 @@ async fn grant(
     context: ChangeContext,
     body: Result<JsonBody<GrantBody>, ApiError>,
 ) -> ApiResult {
-    let unparsed = unparsed(&body, json!({}));
+    let unparsed = json!({});
     let parsed = body.map(|JsonBody(body)| Change::Grant { entitlement: body.entitlement, principal: body.principal });
     change(&service, &id, &context, "grant", unparsed, parsed).await
 }
@@ -662,7 +653,7 @@ async fn create_resource(
     context: ChangeContext,
     body: Result<JsonBody<NewResourceBody>, ApiError>,
 ) -> ApiResult {
-    let unparsed = unparsed(&body, json!({}));
+    let unparsed = json!({});
     let parsed = body.map(|JsonBody(body)| Change::CreateResource {
         resource_type: body.resource_type,
         name: body.name,
@@ -686,7 +677,7 @@ async fn update_resource(
     context: ChangeContext,
     body: Result<JsonBody<ResourceChangesBody>, ApiError>,
 ) -> ApiResult {
-    let unparsed = unparsed(&body, json!({"type": resource_type, "id": resource_id}));
+    let unparsed = json!({"type": resource_type, "id": resource_id});
     let parsed = body.map(|JsonBody(body)| Change::UpdateResource {
         resource_type,
         id: resource_id,

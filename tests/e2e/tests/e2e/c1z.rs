@@ -152,23 +152,34 @@ fn names(db: &Connection, kind: &str) -> Vec<String> {
     statement.query_map([kind], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
 }
 
-#[tokio::test]
-async fn the_database_has_every_table_column_and_index_of_the_reference() {
+/// baton-sdk's reference schema, as a database.
+fn reference() -> Connection {
     let reference = Connection::open_in_memory().unwrap();
     reference.execute_batch(include_str!("../../spec/c1z-reference-schema.sql")).unwrap();
-    let db = database(&c1z::encode(&synced().await).unwrap());
-    let ours = names(&db, "table");
+    reference
+}
+
+/// `db` (`what`, for the messages) has every table, column and index of the reference schema.
+fn assert_has_the_reference_layout(db: &Connection, what: &str) {
+    let reference = reference();
+    let ours = names(db, "table");
     for table in names(&reference, "table") {
-        assert!(ours.contains(&table), "table {table}");
-        let have = columns(&db, &table);
+        assert!(ours.contains(&table), "{what}: table {table}");
+        let have = columns(db, &table);
         for column in columns(&reference, &table) {
-            assert!(have.contains(&column), "{table}: column {column:?} in {have:?}");
+            assert!(have.contains(&column), "{what} {table}: column {column:?} in {have:?}");
         }
     }
-    let indexes = names(&db, "index");
+    let indexes = names(db, "index");
     for index in names(&reference, "index") {
-        assert!(indexes.contains(&index), "index {index}");
+        assert!(indexes.contains(&index), "{what}: index {index}");
     }
+}
+
+#[tokio::test]
+async fn the_database_has_every_table_column_and_index_of_the_reference() {
+    let db = database(&c1z::encode(&synced().await).unwrap());
+    assert_has_the_reference_layout(&db, "the written database");
     if let Ok(shared) = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/baton-c1z/README.md")) {
         let copy = include_str!("../../spec/c1z-reference-schema.sql");
         let sql = copy.split_once('\n').unwrap().1;
@@ -180,24 +191,13 @@ async fn the_database_has_every_table_column_and_index_of_the_reference() {
 /// the writer makes has exactly what the file declares.
 #[tokio::test]
 async fn the_schema_file_has_the_reference_layout_and_is_what_the_writer_makes() {
+    assert_eq!(c1z::SCHEMA, include_str!("../../../../crates/host/src/snapshots/c1z/schema.sql"));
     let ours = Connection::open_in_memory().unwrap();
-    ours.execute_batch(include_str!("../../../../crates/host/src/snapshots/c1z/schema.sql")).unwrap();
-    let reference = Connection::open_in_memory().unwrap();
-    reference.execute_batch(include_str!("../../spec/c1z-reference-schema.sql")).unwrap();
-    for table in names(&reference, "table") {
-        let have = columns(&ours, &table);
-        for column in columns(&reference, &table) {
-            assert!(have.contains(&column), "schema.sql {table}: column {column:?} in {have:?}");
-        }
-    }
-    let indexes = names(&ours, "index");
-    for index in names(&reference, "index") {
-        assert!(indexes.contains(&index), "schema.sql: index {index}");
-    }
+    ours.execute_batch(c1z::SCHEMA).unwrap();
+    assert_has_the_reference_layout(&ours, "schema.sql");
     let written = database(&c1z::encode(&synced().await).unwrap());
     assert_eq!(names(&written, "table"), names(&ours, "table"));
     assert_eq!(names(&written, "index"), names(&ours, "index"));
-    assert_eq!(c1z::SCHEMA, include_str!("../../../../crates/host/src/snapshots/c1z/schema.sql"));
 }
 
 #[tokio::test]
