@@ -282,8 +282,15 @@ impl Peer {
 
 impl Drop for Peer {
     fn drop(&mut self) {
-        // The whole group: gunicorn's and hypercorn's workers with their master.
-        let _ = Command::new("kill").args(["-KILL", &format!("-{}", self.child.id())]).status();
+        // The whole group: gunicorn's and hypercorn's workers with their master. Not through the
+        // `kill` command: procps-ng 4.0.2 reads `kill -KILL -12345` as `kill(-1, SIGKILL)`, every
+        // process the user may signal.
+        if let Ok(group) = libc::pid_t::try_from(self.child.id())
+            && group > 1
+        {
+            // SAFETY: signals only the process group the peer was started as the leader of.
+            unsafe { libc::killpg(group, libc::SIGKILL) };
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
