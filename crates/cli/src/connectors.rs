@@ -71,11 +71,13 @@ impl Connectors {
     }
 
     /// The tenant `entry` describes, resolved against the credentials its connector declares,
-    /// with the runtime to run it in.
+    /// with the runtime to run it in. Its credentials are taught to the command's redactor here,
+    /// the one place a command resolves tenants.
     pub async fn tenant(&self, entry: &TenantEntry, overrides: &Overrides) -> Result<(ConnectorRuntime, TenantConfig), HostError> {
         let runtime = self.runtime(&self.choice(entry)?)?;
         let metadata = runtime.metadata().await?;
         let tenant = entry.resolve(overrides, &metadata)?;
+        crate::output::redactor().learn(&tenant.credentials);
         Ok((runtime, tenant))
     }
 }

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use connector_host::HostError;
+use connector_host::{ErrorKind, HostError};
 
 /// Help and version as clap prints them; a wrong command line as one error line (exit 2) with
 /// clap's tip and the command's usage folded into it.
@@ -32,7 +32,24 @@ pub fn usage_error(error: clap::Error) -> ExitCode {
 /// Prints `error` as the command's one error line and gives its exit status.
 pub fn fail(error: &HostError) -> ExitCode {
     errln!("connector-host: error: {}", worded(error));
-    ExitCode::from(error.exit_status() as u8)
+    ExitCode::from(exit_status(error))
+}
+
+/// The exit status of a failure of this kind (`docs/contract.md` section 3). The command line's
+/// choice: the library gives kinds, a service answers them with HTTP statuses instead.
+pub fn exit_status(error: &HostError) -> u8 {
+    match error.kind() {
+        ErrorKind::Usage | ErrorKind::InvalidArgument | ErrorKind::NotFound => 2,
+        ErrorKind::Credentials => 3,
+        ErrorKind::Api => 4,
+        ErrorKind::Sandbox => 5,
+        _ => 1,
+    }
+}
+
+/// The failure a command over many parts reports: the one with the highest exit status.
+pub fn worst<'a>(errors: impl IntoIterator<Item = &'a HostError>) -> Option<&'a HostError> {
+    errors.into_iter().max_by_key(|error| exit_status(error))
 }
 
 /// An error in the command's words: the library names the setting that would get past it, the

@@ -50,7 +50,7 @@ struct Global {
     /// A tenant file with one [[tenant]] table: credentials' source, base URL, limits.
     #[arg(long, global = true, value_name = "FILE")]
     tenant: Option<PathBuf>,
-    /// Let the plugin reach loopback and private addresses (local fakes and proxies only).
+    /// Let the connector reach loopback and private addresses (local fakes and proxies only).
     #[arg(long, global = true)]
     allow_private_network: bool,
     /// Show each request (never the credentials).

@@ -11,10 +11,21 @@ use std::io::{ErrorKind, Write};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use connector_host::credentials::Redactor;
+
 /// The reader went away: nothing more is written.
 static CLOSED: AtomicBool = AtomicBool::new(false);
 /// The first write failure other than a closed reader.
 static FAILURE: Mutex<Option<String>> = Mutex::new(None);
+/// The command's redactor: every tenant's credentials, learned as the command resolves them
+/// (`Connectors::tenant`). It lives beside standard output because it guards what reaches it;
+/// standard output and error are one per process, and so is this.
+static REDACTOR: std::sync::LazyLock<Redactor> = std::sync::LazyLock::new(Redactor::default);
+
+/// What the command prints, logs and (serving) answers is redacted by.
+pub fn redactor() -> &'static Redactor {
+    &REDACTOR
+}
 
 /// Writes `text` to standard output, with every credential the process knows redacted: the
 /// last check on what leaves it, whatever an API echoed into the text.
@@ -23,7 +34,7 @@ pub fn out(text: &[u8]) {
         return;
     }
     let text = String::from_utf8_lossy(text);
-    let text = connector_host::credentials::redact_known(&text);
+    let text = redactor().redact(&text);
     let text = text.as_bytes();
     let mut stdout = std::io::stdout().lock();
     if let Err(error) = stdout.write_all(text).and_then(|()| stdout.flush()) {
@@ -43,7 +54,7 @@ pub fn line(args: fmt::Arguments<'_>) {
 /// Writes one line to standard error, credentials redacted; a closed standard error is ignored.
 pub fn err_line(args: fmt::Arguments<'_>) {
     let line = args.to_string();
-    let _ = writeln!(std::io::stderr().lock(), "{}", connector_host::credentials::redact_known(&line));
+    let _ = writeln!(std::io::stderr().lock(), "{}", redactor().redact(&line));
 }
 
 /// Why the results could not all be written, if that happened for a reason other than the

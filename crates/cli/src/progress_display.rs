@@ -56,7 +56,7 @@ impl Drop for LogWriter {
         let text = std::mem::take(&mut self.0);
         // The last check on what the log shows: whatever an API echoed, no credential.
         let text = String::from_utf8_lossy(&text);
-        let text = connector_host::credentials::redact_known(&text).into_owned().into_bytes();
+        let text = crate::output::redactor().redact(&text).into_owned().into_bytes();
         let write = || {
             let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), &text);
         };

@@ -1,11 +1,13 @@
-//! What can go wrong: one error type with a kind (from which the exit status of `docs/contract.md`
-//! section 3 follows), a one-line message that says what failed in neutral words, and the
+//! What can go wrong: one error type with a kind (from which each front end chooses its answer:
+//! the command line an exit status of `docs/contract.md` section 3, a service an HTTP status), a
+//! one-line message that says what failed in neutral words, and the
 //! setting that would get past it, if one would. The command line words the fix for its flags and
 //! tenant file (`raise max_requests in the tenant file`); a service words it for its own API.
 
 use std::fmt;
 
-/// What kind of failure, which decides the exit status.
+/// What kind of failure. Front ends map kinds to their own answers; the exit statuses below are
+/// the command line's (`docs/contract.md` section 3), named here for orientation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
@@ -15,7 +17,7 @@ pub enum ErrorKind {
     Credentials,
     /// The API failed after retries, or answered something malformed: exit status 4.
     Api,
-    /// The sandbox stopped the plugin (egress denied, a limit hit): exit status 5.
+    /// The sandbox stopped the connector (egress denied, a limit hit): exit status 5.
     Sandbox,
     /// The connector rejected a request as invalid: exit status 2.
     InvalidArgument,
@@ -89,16 +91,6 @@ impl HostError {
         self.setting
     }
 
-    pub fn exit_status(&self) -> i32 {
-        match self.kind {
-            ErrorKind::Usage | ErrorKind::InvalidArgument | ErrorKind::NotFound => 2,
-            ErrorKind::Credentials => 3,
-            ErrorKind::Api => 4,
-            ErrorKind::Sandbox => 5,
-            ErrorKind::Conflict | ErrorKind::Other => 1,
-        }
-    }
-
     pub fn message(&self) -> &str {
         &self.message
     }
@@ -123,7 +115,7 @@ impl Refusal {
 }
 
 impl From<Refusal> for HostError {
-    /// A refusal stops the plugin: a sandbox error.
+    /// A refusal stops the connector: a sandbox error.
     fn from(refusal: Refusal) -> Self {
         Self { kind: ErrorKind::Sandbox, message: refusal.message, setting: refusal.setting }
     }
@@ -146,10 +138,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_kind_decides_the_exit_status_and_the_setting_rides_along() {
+    fn the_kind_and_the_setting_ride_along() {
         let error = HostError::sandbox("request limit reached").with_setting("max_requests");
-        assert_eq!((error.exit_status(), error.setting()), (5, Some("max_requests")));
-        assert_eq!(HostError::usage("x").exit_status(), 2);
+        assert_eq!((error.kind(), error.setting()), (ErrorKind::Sandbox, Some("max_requests")));
+        assert_eq!(HostError::usage("x").kind(), ErrorKind::Usage);
         assert_eq!(HostError::api("a\nb").to_string(), "a\\nb", "one line, the newline shown");
     }
 }

@@ -3,7 +3,7 @@
 //! The host opens an instance for a listing or a few and then drops it, so the heap never lives
 //! long enough for fragmentation to matter; what matters is that the thousands of short strings a
 //! page of JSON becomes cost a few instructions each. wasi-libc's dlmalloc, the default, spent
-//! about a quarter of the plugin's time on a page of users (measured with `perf` and
+//! about a quarter of the connector's time on a page of users (measured with `perf` and
 //! `CONNECTOR_HOST_PERFMAP`).
 //!
 //! The rules, which the tests below hold it to:
@@ -17,7 +17,7 @@
 //! - Requests aligned beyond [`MIN_BLOCK`] (rare: nothing in the connector asks) always take a
 //!   fresh, suitably aligned block.
 //! - When memory cannot grow, allocation returns null, which Rust turns into a trap the host
-//!   reports as the plugin exceeding its memory limit.
+//!   reports as the connector exceeding its memory limit.
 
 use std::alloc::Layout;
 use std::ops::Range;

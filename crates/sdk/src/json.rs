@@ -1,7 +1,7 @@
 //! Writing the traits objects: JSON text straight into a string sized for it.
 //!
 //! A page of 1,000 users writes 1,000 of these; serde's serializer, with its formatter layers and
-//! small writes, was the plugin's largest cost after parsing. The output is byte for byte what
+//! small writes, was the connector's largest cost after parsing. The output is byte for byte what
 //! `serde_json::to_string` writes for the same fields (the tests compare the two).
 
 /// A JSON object being written, its fields in the order they are added.

@@ -13,7 +13,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use connector_host::change::Change;
-use connector_host::credentials::redact_known;
 use connector_host::format::SnapshotFormat;
 use connector_host::{HostError, operations};
 use serde::Deserialize;
@@ -29,8 +28,13 @@ use crate::tenants::Load;
 /// The largest request body.
 pub const MAX_BODY: usize = 64 * 1024;
 
-/// An error answer: `{"error": "..."}`.
+/// An error answer: `{"error": "..."}`. Its line is written into the body by [`redact_errors`],
+/// which holds the service's redactor, so no error answer leaves unredacted.
 pub struct ApiError(StatusCode, String);
+
+/// An error answer's line, on its way to [`redact_errors`].
+#[derive(Clone)]
+struct ErrorLine(String);
 
 impl ApiError {
     fn new(status: StatusCode, message: impl Into<String>) -> Self {
@@ -40,9 +44,25 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let line = redact_known(&self.1).replace(['\n', '\r'], " ");
-        (self.0, axum::Json(json!({"error": line}))).into_response()
+        let mut response = self.0.into_response();
+        response.extensions_mut().insert(ErrorLine(self.1));
+        response
     }
+}
+
+/// Writes each error answer's body, redacted with every tenant's credentials and on one line.
+async fn redact_errors(State(service): State<Arc<Service>>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let Some(ErrorLine(line)) = response.extensions_mut().remove::<ErrorLine>() else {
+        return response;
+    };
+    let line = service.redactor().redact(&line).replace(['\n', '\r'], " ");
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let body = axum::Json(json!({"error": line})).into_response();
+    let (body_parts, body) = body.into_parts();
+    parts.headers.extend(body_parts.headers);
+    Response::from_parts(parts, body)
 }
 
 /// A host error as the status that fits its kind, with the tenant setting that would get past
@@ -183,6 +203,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such route; see the README's service API") })
         .method_not_allowed_fallback(|| async { ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this route does not take that method") })
         .layer(middleware::from_fn_with_state(Arc::clone(&service), check_host))
+        .layer(middleware::from_fn_with_state(Arc::clone(&service), redact_errors))
         .layer(middleware::from_fn(request_id))
         .with_state(service)
 }
@@ -465,7 +486,7 @@ async fn change(
         Err(_) => unparsed,
     };
     let refuse = |error: ApiError| {
-        let result = json!({"error": redact_known(&error.1), "status": error.0.as_u16()});
+        let result = json!({"error": service.redactor().redact(&error.1), "status": error.0.as_u16()});
         if let Err(e) = service.store.audit(id, operation, &arguments, "refused", &result, &context.request_id) {
             service.state_failed(&format!("the audit log could not record a refused {operation} of tenant {id}: {e}"));
         }
@@ -506,14 +527,14 @@ async fn change(
             let (outcome, answer) = match operations::apply(&loaded.runtime, &loaded.config, &change).await {
                 Ok(outcome) => {
                     let printed = operations::to_json(&outcome);
-                    let printed = serde_json::from_str::<Value>(&redact_known(&printed.to_string())).unwrap_or(printed);
+                    let printed = serde_json::from_str::<Value>(&service.redactor().redact(&printed.to_string())).unwrap_or(printed);
                     ("done", Ok(printed))
                 }
                 Err(error) => ("failed", Err(error)),
             };
             let recorded = match &answer {
                 Ok(printed) => printed.clone(),
-                Err(error) => json!({"error": redact_known(error.message()), "at": now()}),
+                Err(error) => json!({"error": service.redactor().redact(error.message()), "at": now()}),
             };
             if let Err(e) = service.store.audit_settle(entry, outcome, &recorded) {
                 service.state_failed(&format!(

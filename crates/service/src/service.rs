@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use connector_host::credentials::redact_known;
+use connector_host::credentials::Redactor;
 use connector_host::diff::SnapshotDiff;
 use connector_host::tenant::{TenantEntry, read_tenant_file};
 use connector_host::{HostError, Snapshot};
@@ -73,6 +73,8 @@ pub struct Service {
     change_ended: Notify,
     /// The last failure to write the state, for `/health`.
     state_failure: Mutex<Option<String>>,
+    /// Every loaded tenant's credentials: what the service records and answers is redacted by it.
+    redactor: Redactor,
 }
 
 impl Service {
@@ -93,9 +95,16 @@ impl Service {
             changes_running: Default::default(),
             change_ended: Notify::new(),
             state_failure: Mutex::default(),
+            redactor: Redactor::default(),
         });
         service.apply(entries);
         Ok(service)
+    }
+
+    /// What the service's records and answers are redacted by: it knows every tenant's
+    /// credentials once the tenant is loaded.
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
     }
 
     pub fn tenants(&self) -> MutexGuard<'_, BTreeMap<String, Tenant>> {
@@ -195,9 +204,12 @@ impl Service {
                 let mut tenants = service.tenants();
                 if let Some(tenant) = tenants.get_mut(&entry.id).filter(|t| t.generation == generation) {
                     tenant.load = match loaded {
-                        Ok(loaded) => Load::Ready(Box::new(loaded)),
+                        Ok(loaded) => {
+                            service.redactor.learn(&loaded.config.credentials);
+                            Load::Ready(Box::new(loaded))
+                        }
                         Err(error) => {
-                            let line = redact_known(error.message()).into_owned();
+                            let line = service.redactor.redact(error.message()).into_owned();
                             tracing::error!(tenant = %entry.id, "cannot run the tenant: {line}");
                             Load::Failed(line)
                         }
@@ -325,7 +337,7 @@ impl Service {
         let snapshot = match result {
             Ok(snapshot) => snapshot,
             Err(error) => {
-                let line = redact_known(error.message()).into_owned();
+                let line = self.redactor.redact(error.message()).into_owned();
                 if let Err(e) = self.store.finish_failed(sync_id, "failed", &line) {
                     self.state_failed(&format!("tenant {id}: {e}"));
                 }

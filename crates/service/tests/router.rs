@@ -176,3 +176,24 @@ async fn queries_are_refused_alike_and_a_status_names_every_field() {
     assert_eq!(body["state"], "config_error");
     assert!(body["error"].as_str().unwrap().contains("no connector in this test"));
 }
+
+/// Error answers are redacted with the service's own redactor: text that echoes a credentials
+/// form the service learned leaves as `[redacted]`, on one line, as JSON, with its status and
+/// the request's id kept.
+#[tokio::test]
+async fn an_error_answer_echoing_a_learned_credential_is_redacted() {
+    let fixture = fixture(false).await;
+    let secret = "tok-router-secret-0042";
+    let path = format!("/v1/tenants/{secret}");
+    let (status, _, body) = call(&fixture, authorized("GET", &path).body(Body::empty()).unwrap()).await;
+    assert!(body["error"].as_str().unwrap().contains(secret), "not learned yet, so not redacted: {body}");
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    fixture.service.redactor().learn(&connector_host::Credentials::bearer(secret));
+    let echoed = authorized("GET", &path).header("x-request-id", "redact-1");
+    let (status, headers, body) = call(&fixture, echoed.body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(headers["x-request-id"], "redact-1");
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    let line = body["error"].as_str().unwrap();
+    assert!(line.contains("[redacted]") && !line.contains(secret), "{body}");
+}

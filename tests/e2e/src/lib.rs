@@ -11,7 +11,7 @@ use connector_fake_fivetran::{Account, AccountSpec, FakeFivetran, generate};
 use connector_host::retry::RetryPolicy;
 use connector_host::{ConnectorRuntime, Credentials, TenantConfig};
 
-/// The Fivetran plugin, compiled once for the whole test binary.
+/// The Fivetran connector, compiled once for the whole test binary.
 pub fn runtime() -> &'static ConnectorRuntime {
     static RUNTIME: OnceLock<ConnectorRuntime> = OnceLock::new();
     RUNTIME.get_or_init(|| {
@@ -100,5 +100,19 @@ impl std::io::Write for Sink {
 
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
+    }
+}
+
+/// The exit status `docs/contract.md` section 3 gives a failure of this kind: the oracle these
+/// tests hold the library's kinds to. The command line's own table (`crates/cli/src/errors.rs`)
+/// is checked against the same contract through the binary (`crates/cli/tests`).
+pub fn exit_status(error: &connector_host::HostError) -> i32 {
+    use connector_host::ErrorKind;
+    match error.kind() {
+        ErrorKind::Usage | ErrorKind::InvalidArgument | ErrorKind::NotFound => 2,
+        ErrorKind::Credentials => 3,
+        ErrorKind::Api => 4,
+        ErrorKind::Sandbox => 5,
+        _ => 1,
     }
 }

@@ -30,6 +30,7 @@ pub async fn run(connectors: &Connectors, global: &Global, args: Demo) -> Result
     outln!("fake Fivetran with a generated sample account on {}", fake.base_url());
     let mut tenant = TenantConfig::new("demo", &fake.base_url(), connector_host::Credentials::new(key.key, key.secret));
     tenant.allow_private_network = true;
+    crate::output::redactor().learn(&tenant.credentials);
     let snapshot = sync_shown(&runtime, &tenant, Mode::detect(global.quiet)).await?;
     snapshot.write_atomic(out)?;
     print_summary(&snapshot, out);

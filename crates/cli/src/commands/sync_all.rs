@@ -4,12 +4,12 @@ use std::path::{Path, PathBuf};
 
 use connector_host::HostError;
 use connector_host::format::SnapshotFormat;
-use connector_host::sync_all::{TenantRun, sync_all_as, worst_failure};
+use connector_host::sync_all::{TenantRun, sync_all_as};
 use connector_host::tenant::read_tenant_file;
 
 use crate::Global;
 use crate::connectors::Connectors;
-use crate::errors::worded;
+use crate::errors::{exit_status, worst, worded};
 use crate::progress_display::{Display, Mode};
 
 /// `sync-all`'s flags.
@@ -63,12 +63,13 @@ pub async fn run(connectors: &Connectors, global: &Global, args: SyncAll) -> Res
                 s.requests,
                 s.path.display()
             ),
-            Err(error) => outln!("{:<width$}  failed ({})  {}", outcome.id, error.exit_status(), worded(error)),
+            Err(error) => outln!("{:<width$}  failed ({})  {}", outcome.id, exit_status(error), worded(error)),
         }
     }
-    match worst_failure(&outcomes) {
+    match worst(outcomes.iter().filter_map(|o| o.result.as_ref().err())) {
         None => Ok(()),
-        Some(kind) => {
+        Some(error) => {
+            let kind = error.kind();
             let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
             Err(HostError::new(kind, format!("{failed} of {} tenants failed; see the lines above", outcomes.len())))
         }

@@ -25,14 +25,14 @@ pub async fn run(connectors: &Connectors, global: &Global) -> Result<(), HostErr
         }
     }
     let provisioning =
-        if v.provisioning { "supported by the plugin (write scopes are checked when used)" } else { "not supported by the plugin" };
+        if v.provisioning { "supported by the connector (write scopes are checked when used)" } else { "not supported by the connector" };
     outln!("provisioning: {provisioning}");
     if v.can_sync() {
         outln!("sync: possible");
         return Ok(());
     }
     let failed: Vec<&str> = v.reads.iter().filter(|r| r.result.is_err()).map(|r| r.resource_type.as_str()).collect();
-    let worst = v.reads.iter().filter_map(|r| r.result.as_ref().err()).max_by_key(|e| e.exit_status()).cloned();
+    let worst = crate::errors::worst(v.reads.iter().filter_map(|r| r.result.as_ref().err())).cloned();
     outln!("sync: not possible until the failed reads succeed");
     let message = format!("the key cannot read {}; give it the scopes named above", failed.join(", "));
     Err(match worst {

@@ -1,4 +1,4 @@
-//! Credentials, held by the host only. They never reach the plugin, a log or a file: the egress
+//! Credentials, held by the host only. They never reach the connector, a log or a file: the egress
 //! hooks put them on requests bound for the tenant's API origin, in the header the connector's
 //! declared scheme names (HTTP Basic from two secrets, a bearer token, or a named header), and
 //! `Debug` redacts them.
@@ -103,7 +103,7 @@ impl Credentials {
         Ok(Self::made(Some((name, value.clone())), &[&value]))
     }
 
-    /// No credentials: requests go as the plugin made them.
+    /// No credentials: requests go as the connector made them.
     pub fn none() -> Self {
         Self::made(None, &[])
     }
@@ -114,7 +114,6 @@ impl Credentials {
             values.insert(0, value);
         }
         let forms = Arc::new(forms(&values));
-        remember(&forms);
         Self { header, forms }
     }
 
@@ -178,7 +177,7 @@ impl Credentials {
     }
 }
 
-/// Every form in which an API, a proxy or a plugin could echo credentials: each value (the
+/// Every form in which an API, a proxy or a connector could echo credentials: each value (the
 /// header value, a token, each secret), also as JSON and URL encoding write it. Forms shorter than
 /// [`MIN_REDACTED`] are left out (they would match ordinary text).
 fn forms(values: &[&str]) -> Vec<String> {
@@ -225,23 +224,43 @@ fn percent_encode(value: &str) -> String {
     out
 }
 
-/// Every form of every credentials this process has made, for [`redact_known`].
-static KNOWN: std::sync::RwLock<Vec<String>> = std::sync::RwLock::new(Vec::new());
-
-fn remember(forms: &[String]) {
-    let mut known = KNOWN.write().unwrap_or_else(|p| p.into_inner());
-    for form in forms {
-        if !known.contains(form) {
-            known.push(form.clone());
-        }
-    }
-    known.sort_by_key(|form| std::cmp::Reverse(form.len()));
+/// The last check on whatever a front end prints, logs or answers: every form of every
+/// credentials it has learned, whichever tenant they belong to, replaced by `[redacted]`. A front
+/// end owns one and teaches it each tenant's credentials as it resolves them; clones share what
+/// was learned. (Errors about one tenant are already redacted with its own credentials; this
+/// catches text that crosses tenants, such as a log line or a summary.)
+#[derive(Clone, Default)]
+pub struct Redactor {
+    forms: Arc<std::sync::RwLock<Vec<String>>>,
 }
 
-/// `text` with every form of every credentials this process has made replaced by `[redacted]`:
-/// the last check on whatever the host prints or logs, whichever tenant it came from.
-pub fn redact_known(text: &str) -> std::borrow::Cow<'_, str> {
-    redact_forms(text, &KNOWN.read().unwrap_or_else(|p| p.into_inner()))
+impl Redactor {
+    /// Adds every form of `credentials`; credentials learned before are not added twice, so a
+    /// reload of the same tenants does not grow it.
+    pub fn learn(&self, credentials: &Credentials) {
+        let mut known = self.forms.write().unwrap_or_else(|p| p.into_inner());
+        let before = known.len();
+        for form in credentials.forms.iter() {
+            if !known.contains(form) {
+                known.push(form.clone());
+            }
+        }
+        if known.len() != before {
+            known.sort_by_key(|form| std::cmp::Reverse(form.len()));
+        }
+    }
+
+    /// `text` with every learned form replaced by `[redacted]`.
+    pub fn redact<'t>(&self, text: &'t str) -> std::borrow::Cow<'t, str> {
+        redact_forms(text, &self.forms.read().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+impl fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.forms.read().unwrap_or_else(|p| p.into_inner()).len();
+        write!(f, "Redactor({count} forms)")
+    }
 }
 
 impl fmt::Debug for Credentials {
@@ -272,14 +291,29 @@ mod tests {
         assert_eq!(c.redact("cursor=key%2Fwith%2Bplus&x=sec%22ret%2Fval%3D"), "cursor=[redacted]&x=[redacted]");
         let token = STANDARD.encode("key/with+plus:sec\"ret/val=");
         assert_eq!(c.redact(&format!("t={}", percent_encode(&token))), "t=[redacted]");
-        assert_eq!(redact_known("a sec\"ret/val= b"), "a [redacted] b", "known to the process-wide check");
+        let redactor = Redactor::default();
+        assert_eq!(redactor.redact("a sec\"ret/val= b"), "a sec\"ret/val= b", "nothing learned yet");
+        redactor.learn(&c);
+        assert_eq!(redactor.clone().redact("a sec\"ret/val= b"), "a [redacted] b", "learned, and shared by clones");
+    }
+
+    #[test]
+    fn a_redactor_learns_each_form_once_and_separate_redactors_share_nothing() {
+        let (one, other) = (Redactor::default(), Redactor::default());
+        let c = Credentials::bearer("tok-one-123456");
+        one.learn(&c);
+        let learned = format!("{one:?}");
+        one.learn(&Credentials::bearer("tok-one-123456"));
+        assert_eq!(format!("{one:?}"), learned, "a reload of the same credentials adds nothing");
+        assert_eq!(one.redact("x tok-one-123456"), "x [redacted]");
+        assert_eq!(other.redact("x tok-one-123456"), "x tok-one-123456", "another front end's redactor knows only its own");
     }
 
     #[test]
     fn missing_variable_is_a_usage_error_naming_it() {
         let source = CredentialSource::Env("CONNECTOR_HOST_TEST_SURELY_UNSET".into());
         let error = source.read("api_key", "an API key").unwrap_err();
-        assert_eq!(error.exit_status(), 2);
+        assert_eq!(error.kind(), crate::ErrorKind::Usage);
         assert!(error.message().contains("CONNECTOR_HOST_TEST_SURELY_UNSET"), "{error}");
     }
 
@@ -299,7 +333,7 @@ mod tests {
             ("esc\u{1b}aping-secret", "blank or control"),
         ] {
             let error = file(text).read("secret", "").unwrap_err();
-            assert_eq!(error.exit_status(), 2);
+            assert_eq!(error.kind(), crate::ErrorKind::Usage);
             assert!(error.message().contains(expect), "{error}");
         }
         let huge = file(&"y".repeat(100_000)).read("secret", "").unwrap_err();

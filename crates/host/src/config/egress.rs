@@ -1,4 +1,4 @@
-//! Egress policy: where a plugin's HTTP requests may go.
+//! Egress policy: where a connector's HTTP requests may go.
 //!
 //! This module's documentation is its specification. The policy is fail-closed: a request is sent
 //! only when every rule below allows it, and a refusal is final for that request.
@@ -20,7 +20,7 @@
 //!    IPv4-mapped, -compatible or NAT64 form of the IPv4 ones. A name or numeric alias that
 //!    resolves to one (`2852039166`, `0xa9fea9fe`) is refused by its resolved address. A tenant
 //!    allowed a private proxy can still never read the machine's cloud credentials.
-//! 5. **Credentials.** The plugin may not set `Authorization`; the host sets it on requests that
+//! 5. **Credentials.** The connector may not set `Authorization`; the host sets it on requests that
 //!    pass this policy, for the tenant's API origin only.
 //! 6. **Path.** A request's path lies under the base URL's path, when it has one (a SCIM root
 //!    such as `/scim/v2` admits `/scim/v2/Users`, not `/admin` or `/scim/v2x`), and holds no dot
@@ -150,6 +150,11 @@ impl EgressPolicy {
     }
 
     /// Rule 6: the request's path.
+    /// A policy that lets no request out: for a session that only describes its connector.
+    pub fn none() -> Self {
+        Self { allowed_origins: Vec::new(), allow_private_network: false, base_path: String::new() }
+    }
+
     pub fn check_path(&self, origin: &Origin, path: &str) -> Result<(), Refusal> {
         if has_dot_segment(path) {
             return Err(Refusal::new(format!("egress to {origin}{path} denied: the path has a dot segment (. or ..)"), None));
@@ -167,6 +172,9 @@ impl EgressPolicy {
     pub fn check_origin(&self, origin: &Origin) -> Result<(), Refusal> {
         if self.allowed_origins.contains(origin) {
             return Ok(());
+        }
+        if self.allowed_origins.is_empty() {
+            return Err(Refusal::new(format!("egress to {origin} denied: a connector describing itself may send no request"), None));
         }
         let allowed: Vec<String> = self.allowed_origins.iter().map(ToString::to_string).collect();
         Err(Refusal::new(format!("egress to {origin} denied: the tenant allows only {}", allowed.join(", ")), Some("base_url")))
@@ -317,8 +325,8 @@ mod tests {
             "http://127.0.0.1:-1",
             "http://127.0.0.1:8o",
         ] {
-            let error = Origin::from_base_url(bad).map_err(|e| e.exit_status());
-            assert_eq!(error, Err(2), "{bad}");
+            let error = Origin::from_base_url(bad).map_err(|e| e.kind());
+            assert_eq!(error, Err(crate::ErrorKind::Usage), "{bad}");
         }
         assert!(Origin::from_base_url("http://127.0.0.1:99999").unwrap_err().message().contains("a port is 1 to 65535"));
         assert_eq!(Origin::from_base_url("http://127.0.0.1:65535").unwrap().port, 65535);

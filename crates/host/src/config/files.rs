@@ -337,7 +337,7 @@ mod tests {
             (dir.path().join("absent/x.json"), "does not exist"),
         ] {
             let error = write_text(&path, "x").unwrap_err();
-            assert_eq!(error.exit_status(), 2, "{error}");
+            assert_eq!(error.kind(), crate::ErrorKind::Usage, "{error}");
             assert!(error.message().contains(expect), "{error}");
             assert!(check_writable(&path, "--out").is_err());
         }
@@ -387,7 +387,7 @@ mod tests {
         let error = read_limited(&path, 1999, "tenant file").unwrap_err();
         assert!(error.message().contains("larger than 1999 bytes"), "{error}");
         let endless = read_limited(Path::new("/dev/zero"), 1 << 20, "tenant file").unwrap_err();
-        assert_eq!(endless.exit_status(), 2);
+        assert_eq!(endless.kind(), crate::ErrorKind::Usage);
         let mut reader = open_limited(Path::new("/dev/zero"), 10, "snapshot").unwrap();
         let mut sink = Vec::new();
         let error = reader.read_to_end(&mut sink).unwrap_err();

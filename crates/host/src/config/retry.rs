@@ -215,7 +215,7 @@ impl<'a> Retrier<'a> {
     }
 }
 
-/// Evaluates `$call` (an `.await`ed call into the plugin) until it succeeds or `$retrier` gives
+/// Evaluates `$call` (an `.await`ed call into the connector) until it succeeds or `$retrier` gives
 /// up: `Ok(value)` or `Err((error, attempts))`. A loop, not a closure, so that the future stays
 /// `Send` for callers that spawn it.
 macro_rules! retrying {

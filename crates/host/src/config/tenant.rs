@@ -20,6 +20,12 @@ pub const DEFAULT_TIMEOUT_S: u64 = 900;
 pub const DEFAULT_MAX_CONCURRENCY: usize = 8;
 /// Records one sync may hold, in MiB: about four times the records of 100,000 users.
 pub const DEFAULT_MAX_SYNC_MIB: u64 = 512;
+/// Wall-clock limit of one call into the connector.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(180);
+/// CPU time one call may spend in the connector's code.
+pub const DEFAULT_CPU_TIME_PER_CALL: Duration = Duration::from_secs(10);
+/// Bytes the connector may hand the host at once.
+pub const DEFAULT_MAX_RETURN_BYTES: usize = 16 * 1024 * 1024;
 
 /// Everything a run for one tenant needs, credentials included.
 #[derive(Debug, Clone)]
@@ -28,11 +34,11 @@ pub struct TenantConfig {
     pub base_url: String,
     pub credentials: Credentials,
     pub allow_private_network: bool,
-    /// Linear memory the plugin may use, in bytes.
+    /// Linear memory the connector may use, in bytes.
     pub memory_limit_bytes: usize,
     /// Wall-clock limit of a whole run (a sync, say).
     pub run_timeout: Duration,
-    /// Wall-clock limit of one call into the plugin (one API request).
+    /// Wall-clock limit of one call into the connector (one API request).
     pub call_timeout: Duration,
     pub max_concurrency: usize,
     /// Items per listing request; none: the largest page the connector declares.
@@ -41,11 +47,11 @@ pub struct TenantConfig {
     pub retry: RetryPolicy,
     /// Requests per run and bytes per response.
     pub traffic: TrafficLimits,
-    /// CPU time one call may spend in the plugin's code (waiting for the API does not count).
+    /// CPU time one call may spend in the connector's code (waiting for the API does not count).
     pub cpu_time_per_call: Duration,
-    /// Bytes the plugin may hand the host at once: a call's answer (its strings, and each list
+    /// Bytes the connector may hand the host at once: a call's answer (its strings, and each list
     /// entry at its size as a host value) or one message it logs. Counted while the answer is
-    /// copied out of the plugin, so the host never allocates more; past it the call fails with
+    /// copied out of the connector, so the host never allocates more; past it the call fails with
     /// a sandbox limit.
     pub max_return_bytes: usize,
     /// Where the credentials came from (variables or files), for the message when the API
@@ -69,23 +75,23 @@ impl TenantConfig {
             allow_private_network: false,
             memory_limit_bytes: (DEFAULT_MEMORY_LIMIT_MIB * 1024 * 1024) as usize,
             run_timeout: Duration::from_secs(DEFAULT_TIMEOUT_S),
-            call_timeout: Duration::from_secs(180),
+            call_timeout: DEFAULT_CALL_TIMEOUT,
             max_concurrency: DEFAULT_MAX_CONCURRENCY,
             page_size: None,
             request_timeouts: RequestTimeouts::default(),
             retry: RetryPolicy::default(),
             traffic: TrafficLimits::default(),
-            cpu_time_per_call: Duration::from_secs(10),
-            max_return_bytes: 16 * 1024 * 1024,
+            cpu_time_per_call: DEFAULT_CPU_TIME_PER_CALL,
+            max_return_bytes: DEFAULT_MAX_RETURN_BYTES,
             max_sync_bytes: DEFAULT_MAX_SYNC_MIB * 1024 * 1024,
             credentials_hint: "the tenant's credentials".into(),
         }
     }
 
-    /// Bytes one answer may hold: `max_response_bytes`, and at most an eighth of the plugin's
-    /// memory: the plugin holds the answer while it reads it, and a buffer growing by doubling
+    /// Bytes one answer may hold: `max_response_bytes`, and at most an eighth of the connector's
+    /// memory: the connector holds the answer while it reads it, and a buffer growing by doubling
     /// needs about four times its size on the way. Past it the answer is refused with the limit
-    /// named, before the plugin runs out of memory on it.
+    /// named, before the connector runs out of memory on it.
     pub fn max_response_bytes(&self) -> u64 {
         self.traffic.max_response_bytes.min(self.memory_limit_bytes as u64 / 8).max(1)
     }
@@ -114,7 +120,7 @@ pub struct TenantEntry {
     pub max_requests: Option<u64>,
     /// Bytes one API answer may hold, in MiB (default 32).
     pub max_response_mib: Option<u64>,
-    /// CPU time one call into the plugin may use, in milliseconds (default 10000).
+    /// CPU time one call into the connector may use, in milliseconds (default 10000).
     pub cpu_time_ms: Option<u64>,
     /// Records one sync may hold in the host's memory, in MiB (default 512).
     pub max_sync_mib: Option<u64>,
@@ -417,7 +423,7 @@ id = "globex"
         ] {
             let (_dir, path) = write(text);
             let error = read_tenant_file(&path).unwrap_err();
-            assert_eq!(error.exit_status(), 2);
+            assert_eq!(error.kind(), crate::ErrorKind::Usage);
             assert!(error.to_string().contains(expect), "{error} should mention {expect}");
             assert!(!error.to_string().contains('\n'));
         }
@@ -439,7 +445,7 @@ id = "globex"
         let (_dir, path) = write("[[tenant]]\nid = \"a\"\ntoken_env = \"X\"\n");
         let entry = read_tenant_file(&path).unwrap().remove(0);
         let error = entry.resolve(&Overrides::default(), &connector()).unwrap_err();
-        assert_eq!(error.exit_status(), 2);
+        assert_eq!(error.kind(), crate::ErrorKind::Usage);
         assert!(error.message().contains("token_env names no credential of the example connector"), "{error}");
         assert!(error.message().contains("api_key_env, api_key_file, api_secret_env, api_secret_file"), "{error}");
         let mut no_default = connector();

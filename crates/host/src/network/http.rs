@@ -1,4 +1,4 @@
-//! The plugin's `wasi:http` egress: every request passes the tenant's [`EgressPolicy`], gets the
+//! The connector's `wasi:http` egress: every request passes the tenant's [`EgressPolicy`], gets the
 //! tenant's credentials, and is counted; guest-set timeouts are capped.
 
 use std::future::Future;
@@ -53,15 +53,15 @@ impl RequestTimeouts {
     }
 }
 
-/// Bytes of names and values one header map the plugin builds may hold (wasmtime's default is
+/// Bytes of names and values one header map the connector builds may hold (wasmtime's default is
 /// 128 KiB; a connector's requests carry a few short headers).
 pub const FIELD_SIZE_LIMIT: usize = 16 * 1024;
 
-/// Bytes of a request body the host takes from the plugin in one write and buffers while it is
+/// Bytes of a request body the host takes from the connector in one write and buffers while it is
 /// sent (wasmtime's default is 1 MiB; a connector's bodies are small JSON documents).
 pub const BODY_CHUNK: usize = 64 * 1024;
 
-/// The largest request body a plugin may send (the API's request bodies are a few hundred bytes).
+/// The largest request body a connector may send (the API's request bodies are a few hundred bytes).
 pub const MAX_REQUEST_BODY: usize = 1 << 20;
 
 /// The `WasiHttpHooks` of one tenant's store.
@@ -95,7 +95,7 @@ fn forbidden(name: &HeaderName) -> bool {
 type SendResult = wasmtime_wasi_http::Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>)>;
 
 impl EgressHooks {
-    /// The header the credentials go in, which the plugin may not set (`Authorization` is
+    /// The header the credentials go in, which the connector may not set (`Authorization` is
     /// forbidden anyway; a connector's own header, `X-Api-Key` say, is forbidden too).
     fn credentials_header(&self) -> Option<HeaderName> {
         self.credentials.applied().map(|(name, _)| name.clone())
@@ -193,7 +193,7 @@ impl WasiHttpHooks for EgressHooks {
 }
 
 /// An answer's body holding its exchange's slot until it ends: read to its end, failed, or
-/// dropped by the plugin.
+/// dropped by the connector.
 struct SlotBody {
     inner: WasiBody,
     slot: Option<OwnedSemaphorePermit>,
@@ -229,7 +229,7 @@ pub(crate) async fn whole_body(request: http::Request<WasiBody>) -> Result<http:
     let body = match Limited::new(body, MAX_REQUEST_BODY).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(error) if error.is::<LengthLimitError>() => return Err(HttpError::HttpRequestBodySize(Some(MAX_REQUEST_BODY as u64))),
-        Err(error) => return Err(HttpError::InternalError(Some(format!("the plugin's request body failed: {error}")))),
+        Err(error) => return Err(HttpError::InternalError(Some(format!("the connector's request body failed: {error}")))),
     };
     let carries_body = matches!(parts.method, http::Method::POST | http::Method::PUT | http::Method::PATCH);
     if body.is_empty() && !carries_body {

@@ -64,8 +64,8 @@ pub struct TrafficLimits {
     /// Bytes one response body may hold.
     pub max_response_bytes: u64,
     /// Exchanges a run has open at once, all its workers together: from the request's start until
-    /// the plugin has read its answer to the end or dropped it. A request past it waits for one
-    /// to end, so a plugin that fires requests without reading the answers holds this many
+    /// the connector has read its answer to the end or dropped it. A request past it waits for one
+    /// to end, so a connector that fires requests without reading the answers holds this many
     /// sockets at most. A run gets at least one per worker (`max_concurrency`).
     pub max_open_exchanges: usize,
 }

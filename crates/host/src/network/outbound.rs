@@ -216,7 +216,7 @@ where
 pub(crate) fn size_denial(endpoint: &str, bytes: u64) -> crate::error::Refusal {
     crate::error::Refusal::new(
         format!(
-            "response size limit: {endpoint} answered more than {bytes} bytes and was refused (the limit is at most an eighth of the plugin's memory)"
+            "response size limit: {endpoint} answered more than {bytes} bytes and was refused (the limit is at most an eighth of the connector's memory)"
         ),
         Some("max_response_mib"),
     )

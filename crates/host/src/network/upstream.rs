@@ -6,7 +6,7 @@
 //! answer for benchmarks. Set one with [`crate::ConnectorRuntime::with_upstream`].
 //!
 //! What holds either way: the policy's origin check (a request to an origin the tenant does not
-//! allow never reaches the upstream), the tenant's credentials in `Authorization` (the plugin
+//! allow never reaches the upstream), the tenant's credentials in `Authorization` (the connector
 //! cannot set it), the run's request limit and rate-limit pacing, the wait for the first byte,
 //! and the response size limit. What an upstream takes over: resolving the name, checking the
 //! addresses it resolves to, and connecting. An upstream that connects anywhere must apply the
@@ -33,7 +33,7 @@ pub trait Upstream: Send + Sync {
     fn send(&self, request: http::Request<Bytes>) -> UpstreamFuture;
 }
 
-/// Why an [`Upstream`] has no answer. The plugin sees it as a failed request, which the host
+/// Why an [`Upstream`] has no answer. The connector sees it as a failed request, which the host
 /// retries like any other.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

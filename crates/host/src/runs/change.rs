@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn an_update_naming_nothing_and_a_principal_without_a_type_are_refused_as_usage_errors() {
         let nothing = Change::UpdateAccount { user_id: "U1".into(), given_name: None, family_name: None, phone: None, role: None };
-        assert_eq!(nothing.check().unwrap_err().exit_status(), 2);
+        assert_eq!(nothing.check().unwrap_err().kind(), crate::ErrorKind::Usage);
         let nothing = Change::UpdateResource { resource_type: "team".into(), id: "T1".into(), name: None, description: None, role: None };
         assert!(nothing.check().unwrap_err().message().starts_with("nothing to change"));
         let bad = Change::Grant { entitlement: "team:T1:member".into(), principal: "U1".into() };

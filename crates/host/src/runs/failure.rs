@@ -1,4 +1,4 @@
-//! How a failed call into the plugin becomes a [`HostError`]: the exit status, and one line that
+//! How a failed call into the connector becomes a [`HostError`]: the exit status, and one line that
 //! says what failed and what to do.
 
 use crate::CallError;
@@ -40,7 +40,7 @@ pub fn call_failure(tenant: &TenantConfig, error: CallError, retried: u32) -> Ho
         CallError::Denied(refusal) | CallError::Limit(refusal) => HostError::from(refusal),
         CallError::Api(why) => HostError::api(why),
         CallError::TimedOut(limit) => HostError::sandbox(format!(
-            "a call into the plugin ran longer than {}s and was stopped; check the API's responsiveness",
+            "a call into the connector ran longer than {}s and was stopped; check the API's responsiveness",
             limit.as_secs()
         )),
         CallError::Trap(trap) => trap_failure(&trap),
@@ -50,10 +50,10 @@ pub fn call_failure(tenant: &TenantConfig, error: CallError, retried: u32) -> Ho
 
 fn trap_failure(trap: &str) -> HostError {
     let first_line = trap.lines().next().unwrap_or("trap");
-    HostError::other(format!("the plugin crashed: {first_line}; this is a connector bug, report it"))
+    HostError::other(format!("the connector crashed: {first_line}; this is a connector bug, report it"))
 }
 
-/// No secret leaves through an error, whatever the API or the plugin put in it.
+/// No secret leaves through an error, whatever the API or the connector put in it.
 pub fn redact(tenant: &TenantConfig, error: HostError) -> HostError {
     error.map_message(|m| tenant.credentials.redact(m))
 }

@@ -55,7 +55,7 @@ async fn sync_unbounded(runtime: ConnectorRuntime, tenant: Arc<TenantConfig>, pr
     // held while workers wait for instance slots.
     let metadata = runtime.metadata().await?;
     if !metadata.capabilities.contains(&Capability::Sync) {
-        return Err(HostError::usage(format!("the plugin {} cannot sync", metadata.name)));
+        return Err(HostError::usage(format!("the connector {} cannot sync", metadata.name)));
     }
     let workers = Workers {
         runtime: runtime.clone(),

@@ -1,11 +1,11 @@
-//! Many tenants at once: one engine, one compiled component per plugin, a store per run. A
+//! Many tenants at once: one engine, one compiled component per connector, a store per run. A
 //! tenant's failure, misbehaviour or panic changes no other tenant's result or snapshot.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::error::{ErrorKind, HostError, Result};
+use crate::error::{HostError, Result};
 use crate::format::SnapshotFormat;
 use crate::progress::SyncProgress;
 use crate::runtime::ConnectorRuntime;
@@ -49,12 +49,6 @@ pub struct TenantSummary {
     pub resources: usize,
     pub grants: usize,
     pub requests: u64,
-}
-
-impl TenantOutcome {
-    pub fn exit_status(&self) -> i32 {
-        self.result.as_ref().err().map_or(0, HostError::exit_status)
-    }
 }
 
 /// Syncs every tenant concurrently and writes `out_dir/<id>.json` for each that succeeds.
@@ -129,8 +123,3 @@ async fn sync_one(
     Ok(TenantSummary { path, resources: snapshot.resources.len(), grants: snapshot.grants.len(), requests: snapshot.stats.http_requests })
 }
 
-/// The kind of failure a whole `sync-all` reports: none when every tenant succeeded, else the
-/// kind of the failure with the highest exit status.
-pub fn worst_failure(outcomes: &[TenantOutcome]) -> Option<ErrorKind> {
-    outcomes.iter().filter_map(|o| o.result.as_ref().err()).max_by_key(|e| e.exit_status()).map(HostError::kind)
-}

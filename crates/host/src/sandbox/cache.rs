@@ -156,7 +156,7 @@ pub fn compile(engine: &Engine, bytes: &[u8]) -> Result<Component> {
     Component::new(engine, bytes).map_err(|e| {
         let first = format!("{e:#}");
         HostError::usage(format!(
-            "the plugin is not a loadable WebAssembly component: {}; pass a file built for wasm32-wasip2",
+            "the file is not a loadable WebAssembly component: {}; pass a file built for wasm32-wasip2",
             first.lines().next().unwrap_or("invalid")
         ))
     })

@@ -7,18 +7,18 @@ use crate::bindings::latest::types::{ConnectorError, RateLimit, UpstreamError};
 use crate::error::Refusal;
 use crate::state::MAX_HANDLES;
 
-/// Why a call into the plugin did not return a value.
+/// Why a call into the connector did not return a value.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallError {
     /// The connector answered with an error.
     Connector(ConnectorError),
     /// The egress policy refused a request the call made.
     Denied(Refusal),
-    /// The plugin trapped: a bug, or a sandbox limit.
+    /// The connector trapped: a bug, or a sandbox limit.
     Trap(String),
     /// The call ran past the per-call time limit.
     TimedOut(Duration),
-    /// The plugin hit a sandbox limit (CPU time, returned size).
+    /// The connector hit a sandbox limit (CPU time, returned size).
     Limit(Refusal),
     /// The API answered in a way no retry mends, as the host saw it: an answer that did not
     /// complete in the call's time, a rate limit no call can wait for.
@@ -44,21 +44,21 @@ pub(super) fn limit_hit(method: &'static str, trap: &str, max_return_bytes: usiz
     let call = wit_name(method);
     if trap.contains("fuel allocated for hostcalls has been exhausted") {
         Some(format!(
-            "return size limit: {call} handed the host more than {} at once (its answer, or a message it logged), and was stopped before the host copied it; the plugin misbehaves or pages too large",
+            "return size limit: {call} handed the host more than {} at once (its answer, or a message it logged), and was stopped before the host copied it; the connector misbehaves or pages too large",
             bytes(max_return_bytes)
         ))
     } else if trap.contains("store handle limit exceeded") {
         Some(format!(
-            "handle limit: {call} held more than {MAX_HANDLES} host resources at once (requests, header maps, bodies, streams) and was stopped; the plugin leaks them"
+            "handle limit: {call} held more than {MAX_HANDLES} host resources at once (requests, header maps, bodies, streams) and was stopped; the connector leaks them"
         ))
     } else if trap.contains("requested len") && trap.contains("exceeds limit") {
         Some(format!(
-            "random bytes limit: {call} asked the host for more than {} of random bytes at once and was stopped; the plugin misbehaves",
+            "random bytes limit: {call} asked the host for more than {} of random bytes at once and was stopped; the connector misbehaves",
             bytes(crate::state::MAX_RANDOM_BYTES as usize)
         ))
     } else if trap.contains("total size of fields exceeds limit") {
         Some(format!(
-            "header size limit: {call} built request headers of more than {} and was stopped; the plugin misbehaves",
+            "header size limit: {call} built request headers of more than {} and was stopped; the connector misbehaves",
             bytes(crate::http::FIELD_SIZE_LIMIT)
         ))
     } else {
@@ -66,8 +66,8 @@ pub(super) fn limit_hit(method: &'static str, trap: &str, max_return_bytes: usiz
     }
 }
 
-/// A trap in one line: what stopped the plugin (wasmtime's first line is only "error while
-/// executing at wasm backtrace:"), and the last lines it wrote to stderr, where a Rust plugin's
+/// A trap in one line: what stopped the connector (wasmtime's first line is only "error while
+/// executing at wasm backtrace:"), and the last lines it wrote to stderr, where a Rust connector's
 /// panic is.
 pub(super) fn trap_text(trap: &wasmtime::Error, last_words: Option<&str>) -> String {
     let cause = trap.root_cause().to_string();

@@ -15,7 +15,7 @@ pub(super) struct Declared {
 /// Refuses metadata the host cannot act on, naming what is wrong: credentials without a name, an
 /// auth scheme naming a credential not declared, an invalid base URL or header name, a page of 0.
 pub(super) fn check_metadata(metadata: &ConnectorMetadata) -> Result<()> {
-    let bad = |why: String| HostError::usage(format!("the plugin {:?} declares {why}; the plugin is faulty", metadata.name));
+    let bad = |why: String| HostError::usage(format!("the connector {:?} declares {why}; the connector is faulty", metadata.name));
     let names: Vec<&str> = metadata.credentials.iter().map(|c| c.name.as_str()).collect();
     for name in &names {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {

@@ -1,4 +1,4 @@
-//! The one engine every tenant's plugin runs on: the pooling allocator for cheap instances with
+//! The one engine every tenant's connector runs on: the pooling allocator for cheap instances with
 //! copy-on-write memory images, and epoch interruption for CPU limits.
 
 use std::sync::Arc;
@@ -10,7 +10,7 @@ use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::error::{HostError, Result};
 
-/// The most memory a tenant may give its plugin, in MiB: the pool reserves this much a slot.
+/// The most memory a tenant may give its connector, in MiB: the pool reserves this much a slot.
 pub const MAX_MEMORY_LIMIT_MIB: u64 = 1024;
 
 /// How often the epoch advances: the granularity of CPU limits.
@@ -79,7 +79,7 @@ pub fn new_engine(allocation: Allocation) -> Result<ConnectorEngine> {
     config.wasm_component_model(true);
     config.epoch_interruption(true);
     if std::env::var_os("CONNECTOR_HOST_PERFMAP").is_some() {
-        // For developers profiling a plugin with `perf`: names the compiled functions in
+        // For developers profiling a connector with `perf`: names the compiled functions in
         // /tmp/perf-PID.map (a component built with its name section shows its Rust names).
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
@@ -90,7 +90,7 @@ pub fn new_engine(allocation: Allocation) -> Result<ConnectorEngine> {
         return Ok(ConnectorEngine { engine, slots: Arc::new(Semaphore::new(Semaphore::MAX_PERMITS)) });
     };
     let mut pooling = PoolingAllocationConfig::default();
-    // A connector component holds a few core instances (the plugin, the WASI adapter's pieces).
+    // A connector component holds a few core instances (the connector, the WASI adapter's pieces).
     pooling
         .total_component_instances(pool.instances)
         .total_core_instances(pool.instances * 8)

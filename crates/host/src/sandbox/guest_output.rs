@@ -1,5 +1,5 @@
-//! The plugin's stdout and stderr: captured for the host's log, tagged with the tenant, and
-//! capped. Past the cap, writes still succeed (so a chatty plugin keeps working) but are dropped
+//! The connector's stdout and stderr: captured for the host's log, tagged with the tenant, and
+//! capped. Past the cap, writes still succeed (so a chatty connector keeps working) but are dropped
 //! and counted.
 
 use std::io;
@@ -39,7 +39,7 @@ impl CappedOutput {
 
     /// Logs the lines written since the last drain, and returns the last [`LAST_LINES`] of them
     /// joined (redacted, cut to [`LAST_LINE_CHARS`]; Rust's hint to set `RUST_BACKTRACE` left
-    /// out, as a plugin has no environment). Runs after every call, and nearly always finds
+    /// out, as a connector has no environment). Runs after every call, and nearly always finds
     /// nothing: then it returns before redacting.
     pub fn drain_to_log(&self, tenant: &str, redact: impl Fn(&str) -> String) -> Option<String> {
         let (text, dropped) = {
@@ -55,7 +55,7 @@ impl CappedOutput {
         let mut last = std::collections::VecDeque::with_capacity(LAST_LINES);
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             let shown = crate::text::escape_controls(line);
-            tracing::info!(target: "connector_host::plugin", tenant, stream = self.name, "{shown}");
+            tracing::info!(target: "connector_host::connector", tenant, stream = self.name, "{shown}");
             if !line.starts_with("note: run with `RUST_BACKTRACE=1`") {
                 if last.len() == LAST_LINES {
                     last.pop_front();
@@ -64,7 +64,7 @@ impl CappedOutput {
             }
         }
         if dropped > 0 {
-            tracing::warn!(target: "connector_host::plugin", tenant, "dropped {dropped} bytes of the plugin's {}: past its {MAX_OUTPUT}-byte limit", self.name);
+            tracing::warn!(target: "connector_host::connector", tenant, "dropped {dropped} bytes of the connector's {}: past its {MAX_OUTPUT}-byte limit", self.name);
         }
         (!last.is_empty()).then(|| Vec::from(last).join(" / ").chars().take(LAST_LINE_CHARS).collect())
     }

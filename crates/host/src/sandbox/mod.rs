@@ -1,5 +1,5 @@
 //! The sandbox: the engine and its instance slots, a compiled component and what it declares, its
-//! sessions and how their calls fail, a store's state and limits, the plugin's output, and
+//! sessions and how their calls fail, a store's state and limits, the connector's output, and
 //! compiled components on disk.
 
 pub mod cache;

@@ -15,7 +15,9 @@ use crate::bindings::latest::{ConnectorWorld, ConnectorWorldPre};
 use crate::bindings::{CONTRACT_VERSION, OLDER_VERSIONS};
 use crate::declared::{Declared, check_metadata};
 use crate::error::{HostError, Result};
-use crate::http::{EgressHooks, RateLimitHeaders, RequestMeter, TrafficLimits};
+use crate::credentials::Credentials;
+use crate::egress::EgressPolicy;
+use crate::http::{EgressHooks, RateLimitHeaders, RequestMeter, RequestTimeouts, TrafficLimits};
 use crate::session::{Session, World};
 use crate::state::TenantState;
 use crate::tenant::TenantConfig;
@@ -83,12 +85,12 @@ impl ConnectorRuntime {
         .map_err(link)?;
         let instance_pre = linker.instantiate_pre(component).map_err(|e| {
             HostError::usage(format!(
-                "the plugin does not fit this host: {e:#}; it must implement accessgov:connector@{CONTRACT_VERSION} and import only WASI 0.2 and wasi:http"
+                "the connector does not fit this host: {e:#}; it must implement accessgov:connector@{CONTRACT_VERSION} and import only WASI 0.2 and wasi:http"
             ))
         })?;
         let not_exported = |e: wasmtime::Error| {
             HostError::usage(format!(
-                "the plugin does not export the connector interface it names: {e:#}; rebuild it against this host's wit/"
+                "the connector does not export the connector interface it names: {e:#}; rebuild it against this host's wit/"
             ))
         };
         let pre = match version {
@@ -122,11 +124,9 @@ impl ConnectorRuntime {
     }
 
     async fn describe(&self) -> Result<Declared> {
-        let mut nowhere = TenantConfig::new("connector", "https://metadata.invalid", crate::Credentials::none());
-        nowhere.traffic.max_requests = 1;
-        let mut session = self.instantiate(&nowhere, Arc::new(RequestMeter::default()), 1, None).await?;
+        let mut session = self.instantiate(Opening::describing(), Arc::new(RequestMeter::default()), 1, None).await?;
         let metadata =
-            session.metadata().await.map_err(|e| HostError::usage(format!("the plugin did not describe itself: {}", e.text())))?;
+            session.metadata().await.map_err(|e| HostError::usage(format!("the connector did not describe itself: {}", e.text())))?;
         check_metadata(&metadata)?;
         let rate_limit = metadata.rate_limit.as_ref().map(|headers| {
             Arc::new(RateLimitHeaders {
@@ -144,38 +144,35 @@ impl ConnectorRuntime {
         let declared = self.declared().await?;
         let largest = declared.metadata.max_page_size.max(1);
         let page_size = tenant.page_size.unwrap_or(largest).clamp(1, largest);
-        self.instantiate(tenant, meter, page_size, declared.rate_limit.clone()).await
+        self.instantiate(Opening::for_tenant(tenant)?, meter, page_size, declared.rate_limit.clone()).await
     }
 
     async fn instantiate(
         &self,
-        tenant: &TenantConfig,
+        opening: Opening,
         meter: Arc<RequestMeter>,
         page_size: u32,
         rate_limit: Option<Arc<RateLimitHeaders>>,
     ) -> Result<Session> {
         let slot = Arc::clone(self.engine.slots()).acquire_owned().await.map_err(|_| HostError::other("the instance pool is closed"))?;
+        let Opening { tenant, policy, credentials, base_url, timeouts, traffic, call_timeout, cpu_time, memory_bytes, max_return_bytes } =
+            opening;
         let hooks = EgressHooks {
-            tenant: Arc::from(tenant.id.as_str()),
-            policy: Arc::new(tenant.egress_policy()?),
-            credentials: Arc::new(tenant.credentials.clone()),
+            tenant: Arc::clone(&tenant),
+            policy: Arc::new(policy),
+            credentials: Arc::new(credentials),
             meter: Arc::clone(&meter),
-            timeouts: tenant.request_timeouts,
-            limits: TrafficLimits {
-                max_open_exchanges: tenant.traffic.max_open_exchanges.max(tenant.max_concurrency),
-                max_response_bytes: tenant.max_response_bytes(),
-                ..tenant.traffic
-            },
+            timeouts,
+            limits: traffic,
             upstream: self.upstream.clone(),
-            max_wait: tenant.call_timeout / 2,
+            max_wait: call_timeout / 2,
             last_request: Arc::default(),
             rate_limit,
         };
-        let cpu_ticks = (tenant.cpu_time_per_call.as_millis() / crate::engine::EPOCH_TICK.as_millis()).max(1) as u64;
-        let mut store =
-            Store::new(&self.engine, TenantState::new(Arc::from(tenant.id.as_str()), hooks, tenant.memory_limit_bytes, cpu_ticks));
+        let cpu_ticks = (cpu_time.as_millis() / crate::engine::EPOCH_TICK.as_millis()).max(1) as u64;
+        let mut store = Store::new(&self.engine, TenantState::new(Arc::clone(&tenant), hooks, memory_bytes, cpu_ticks));
         store.limiter(|state| &mut state.memory);
-        // Each tick the plugin's code runs past costs one tick of its CPU budget; it yields to
+        // Each tick the connector's code runs past costs one tick of its CPU budget; it yields to
         // the other tenants' work every tick, and traps when the budget is spent.
         store.epoch_deadline_callback(|mut context| {
             let cpu = &mut context.data_mut().cpu;
@@ -187,7 +184,7 @@ impl ConnectorRuntime {
             Ok(wasmtime::UpdateDeadline::Yield(1))
         });
         store.set_epoch_deadline(1);
-        // Time the plugin spends waiting in the host (for the API, mostly) is not its CPU time:
+        // Time the connector spends waiting in the host (for the API, mostly) is not its CPU time:
         // when a host call returns, the deadline starts afresh. Left as it was, a wait across a
         // tick would be charged as a tick, and a call of 1,000 requests as 10 s of CPU.
         let waiting = Arc::new(AtomicBool::new(false));
@@ -203,11 +200,11 @@ impl ConnectorRuntime {
             }
             Ok(())
         });
-        // What the plugin hands the host in one go (a call's answer, a log message) is counted
+        // What the connector hands the host in one go (a call's answer, a log message) is counted
         // as wasmtime copies it, before the host allocates it: a page of empty records costs
-        // little in the plugin's memory and three times as much as host values.
-        store.set_hostcall_fuel(tenant.max_return_bytes);
-        // Host state the plugin creates (header maps, body buffers, streams) lives outside its
+        // little in the connector's memory and three times as much as host values.
+        store.set_hostcall_fuel(max_return_bytes);
+        // Host state the connector creates (header maps, body buffers, streams) lives outside its
         // memory limit; bounding its handles bounds that state.
         store.set_max_component_handles(crate::state::MAX_HANDLES);
         let world = match &self.pre {
@@ -217,8 +214,8 @@ impl ConnectorRuntime {
         .map_err(|e| {
             let first = format!("{e:#}");
             HostError::sandbox(format!(
-                "the plugin could not start for tenant {}: {}",
-                tenant.id,
+                "the connector could not start for {}: {}",
+                opening_for(&tenant),
                 first.lines().next().unwrap_or("instantiation failed")
             ))
         })?;
@@ -228,12 +225,73 @@ impl ConnectorRuntime {
             store,
             world,
             meter,
-            call_timeout: tenant.call_timeout,
-            cpu_time: tenant.cpu_time_per_call,
-            max_return_bytes: tenant.max_return_bytes,
-            config: CallConfig { base_url: tenant.base_url.trim_end_matches('/').to_owned(), page_size },
+            call_timeout,
+            cpu_time,
+            max_return_bytes,
+            config: CallConfig { base_url, page_size },
         })
     }
+}
+
+/// What a session is opened with: whom it runs for, where it may send requests and with which
+/// credentials, and the limits it runs under.
+struct Opening {
+    /// The tenant's id; empty for a session that describes the connector.
+    tenant: Arc<str>,
+    policy: EgressPolicy,
+    credentials: Credentials,
+    base_url: String,
+    timeouts: RequestTimeouts,
+    traffic: TrafficLimits,
+    call_timeout: Duration,
+    cpu_time: Duration,
+    memory_bytes: usize,
+    max_return_bytes: usize,
+}
+
+impl Opening {
+    /// A session for `tenant`: its origin, credentials and limits.
+    fn for_tenant(tenant: &TenantConfig) -> Result<Self> {
+        Ok(Self {
+            tenant: Arc::from(tenant.id.as_str()),
+            policy: tenant.egress_policy()?,
+            credentials: tenant.credentials.clone(),
+            base_url: tenant.base_url.trim_end_matches('/').to_owned(),
+            timeouts: tenant.request_timeouts,
+            traffic: TrafficLimits {
+                max_open_exchanges: tenant.traffic.max_open_exchanges.max(tenant.max_concurrency),
+                max_response_bytes: tenant.max_response_bytes(),
+                ..tenant.traffic
+            },
+            call_timeout: tenant.call_timeout,
+            cpu_time: tenant.cpu_time_per_call,
+            memory_bytes: tenant.memory_limit_bytes,
+            max_return_bytes: tenant.max_return_bytes,
+        })
+    }
+
+    /// A session that only asks the connector to describe itself: for no tenant, with no
+    /// credentials, under a policy that lets no request out, and the default limits.
+    fn describing() -> Self {
+        use crate::tenant::{DEFAULT_CALL_TIMEOUT, DEFAULT_CPU_TIME_PER_CALL, DEFAULT_MAX_RETURN_BYTES, DEFAULT_MEMORY_LIMIT_MIB};
+        Self {
+            tenant: Arc::from(""),
+            policy: EgressPolicy::none(),
+            credentials: Credentials::none(),
+            base_url: String::new(),
+            timeouts: RequestTimeouts::default(),
+            traffic: TrafficLimits { max_requests: 0, ..TrafficLimits::default() },
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            cpu_time: DEFAULT_CPU_TIME_PER_CALL,
+            memory_bytes: (DEFAULT_MEMORY_LIMIT_MIB * 1024 * 1024) as usize,
+            max_return_bytes: DEFAULT_MAX_RETURN_BYTES,
+        }
+    }
+}
+
+/// Whom a session runs for, in a message.
+fn opening_for(tenant: &str) -> String {
+    if tenant.is_empty() { "describing itself".to_owned() } else { format!("tenant {tenant}") }
 }
 
 /// The name prefix of the connector interface a component exports, before its version.
@@ -256,16 +314,16 @@ fn check_contract(engine: &Engine, component: &Component) -> Result<Version> {
                 .join(", ");
             Err(HostError::usage(if older {
                 format!(
-                    "the plugin implements accessgov:connector@{version}, an older contract than this host runs ({runs}); rebuild the plugin against this host's wit/ (or run a connector-host of its version)"
+                    "the connector implements accessgov:connector@{version}, an older contract than this host runs ({runs}); rebuild the connector against this host's wit/ (or run a connector-host of its version)"
                 )
             } else {
                 format!(
-                    "the plugin implements accessgov:connector@{version}, newer than this host's @{CONTRACT_VERSION}; upgrade connector-host"
+                    "the connector implements accessgov:connector@{version}, newer than this host's @{CONTRACT_VERSION}; upgrade connector-host"
                 )
             }))
         }
         _ => Err(HostError::usage(format!(
-            "the plugin exports no accessgov:connector/connector interface; it is not an access connector (this host runs @{CONTRACT_VERSION})"
+            "the connector exports no accessgov:connector/connector interface; it is not an access connector (this host runs @{CONTRACT_VERSION})"
         ))),
     }
 }

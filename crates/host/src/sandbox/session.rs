@@ -30,7 +30,7 @@ pub(super) enum World {
 pub struct Session {
     /// Its place in the instance pool, given back when the session ends.
     pub(super) _slot: tokio::sync::OwnedSemaphorePermit,
-    /// Whether the plugin is inside a host call right now (set by the store's call hook).
+    /// Whether the connector is inside a host call right now (set by the store's call hook).
     pub(super) waiting: Arc<AtomicBool>,
     pub(super) store: Store<TenantState>,
     pub(super) world: World,
@@ -261,7 +261,7 @@ impl Session {
         if self.store.data().memory.hit {
             return Err(CallError::Limit(Refusal::new(
                 format!(
-                    "memory limit: the plugin needed more than its {} MiB and was stopped",
+                    "memory limit: the connector needed more than its {} MiB and was stopped",
                     self.store.data().memory.max_bytes / (1024 * 1024)
                 ),
                 Some("memory_limit_mib"),
@@ -269,7 +269,7 @@ impl Session {
         }
         if self.store.data().cpu.exhausted {
             return Err(CallError::Limit(Refusal::new(
-                format!("CPU time limit: the plugin computed for more than {} ms in one call and was stopped", self.cpu_time.as_millis()),
+                format!("CPU time limit: the connector computed for more than {} ms in one call and was stopped", self.cpu_time.as_millis()),
                 Some("cpu_time_ms"),
             )));
         }
@@ -278,7 +278,7 @@ impl Session {
         {
             return Err(CallError::Limit(Refusal::new(limit, None)));
         }
-        // Whatever the API or the plugin put in an error, no secret leaves through it: not into
+        // Whatever the API or the connector put in an error, no secret leaves through it: not into
         // a retry's log line, a warning, an error message or a file.
         let credentials = &self.store.data().hooks.credentials;
         let clean = |text: String| shorten(credentials.redact_owned(text), MAX_MESSAGE_CHARS);

@@ -12,10 +12,10 @@ use crate::bindings::latest::accessgov::connector::log;
 use crate::guest_output::CappedOutput;
 use crate::http::EgressHooks;
 
-/// The longest log message a plugin may write; the rest is cut off.
+/// The longest log message a connector may write; the rest is cut off.
 const MAX_LOG_MESSAGE: usize = 4096;
 /// Bytes of `log` messages one instance may write, as for stdout and stderr; past it they are
-/// dropped and counted, so a plugin cannot flood the host's log.
+/// dropped and counted, so a connector cannot flood the host's log.
 const MAX_LOG_BYTES: usize = 64 * 1024;
 
 /// What an instance has written to the log, and what it dropped since the last report.
@@ -52,7 +52,7 @@ impl CpuBudget {
     }
 }
 
-/// The plugin's memory limit; remembers being hit, so the error can name it.
+/// The connector's memory limit; remembers being hit, so the error can name it.
 #[derive(Debug)]
 pub(crate) struct MemoryLimit {
     pub max_bytes: usize,
@@ -76,8 +76,8 @@ impl ResourceLimiter for MemoryLimit {
     }
 }
 
-/// Random bytes the plugin may ask for in one call (wasmtime's default, 64 MiB, is allocated by
-/// the host before the plugin's memory limit can refuse it).
+/// Random bytes the connector may ask for in one call (wasmtime's default, 64 MiB, is allocated by
+/// the host before the connector's memory limit can refuse it).
 pub const MAX_RANDOM_BYTES: u64 = 64 * 1024;
 
 pub(crate) struct TenantState {
@@ -123,12 +123,12 @@ impl TenantState {
         }
     }
 
-    /// Logs what the plugin wrote to stdout and stderr since the last call, tagged with the
-    /// tenant; returns the last lines it wrote to stderr (where a Rust plugin's panic goes).
+    /// Logs what the connector wrote to stdout and stderr since the last call, tagged with the
+    /// tenant; returns the last lines it wrote to stderr (where a Rust connector's panic goes).
     pub fn flush_output(&mut self) -> Option<String> {
         if self.log.dropped > 0 {
             let dropped = std::mem::take(&mut self.log.dropped);
-            tracing::warn!(target: "connector_host::plugin", tenant = &*self.tenant, "dropped {dropped} log messages of the plugin: past its {MAX_LOG_BYTES}-byte limit");
+            tracing::warn!(target: "connector_host::connector", tenant = &*self.tenant, "dropped {dropped} log messages of the connector: past its {MAX_LOG_BYTES}-byte limit");
         }
         let [stdout, stderr] = &self.outputs;
         let redact = |text: &str| self.hooks.credentials.redact(text);
@@ -172,10 +172,10 @@ impl log::Host for TenantState {
         let message = crate::text::escape_controls(&message);
         let tenant = &*self.tenant;
         match level {
-            log::Level::Debug => tracing::debug!(target: "connector_host::plugin", tenant, "{message}"),
-            log::Level::Info => tracing::info!(target: "connector_host::plugin", tenant, "{message}"),
-            log::Level::Warn => tracing::warn!(target: "connector_host::plugin", tenant, "{message}"),
-            log::Level::Error => tracing::error!(target: "connector_host::plugin", tenant, "{message}"),
+            log::Level::Debug => tracing::debug!(target: "connector_host::connector", tenant, "{message}"),
+            log::Level::Info => tracing::info!(target: "connector_host::connector", tenant, "{message}"),
+            log::Level::Warn => tracing::warn!(target: "connector_host::connector", tenant, "{message}"),
+            log::Level::Error => tracing::error!(target: "connector_host::connector", tenant, "{message}"),
         }
     }
 }
@@ -200,5 +200,5 @@ mod tests {
 /// Handles (requests, header maps, bodies, streams, futures) one instance may hold at once. The
 /// connectors of this workspace need under 24; a burst of 64 requests at once fits. Each header map holds at
 /// most [`crate::http::FIELD_SIZE_LIMIT`] bytes and each request body buffers at most two
-/// [`crate::http::BODY_CHUNK`]s, so the host state a plugin can pile up is bounded too.
+/// [`crate::http::BODY_CHUNK`]s, so the host state a connector can pile up is bounded too.
 pub const MAX_HANDLES: usize = 256;

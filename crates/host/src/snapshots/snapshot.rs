@@ -224,7 +224,7 @@ mod tests {
     fn a_missing_folder_is_a_usage_error_and_writes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let error = snapshot().write_atomic(&dir.path().join("nope/out.json")).unwrap_err();
-        assert_eq!(error.exit_status(), 2);
+        assert_eq!(error.kind(), crate::ErrorKind::Usage);
     }
 
     #[test]
@@ -232,7 +232,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("x.json");
         std::fs::write(&path, r#"{"format":"other"}"#).unwrap();
-        assert_eq!(Snapshot::read(&path).unwrap_err().exit_status(), 2);
+        assert_eq!(Snapshot::read(&path).unwrap_err().kind(), crate::ErrorKind::Usage);
     }
 }
 

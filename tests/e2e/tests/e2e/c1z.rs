@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use connector_e2e::{runtime, start, tenant};
+use connector_e2e::{exit_status, runtime, start, tenant};
 use connector_fake_fivetran::AccountSpec;
 use connector_host::{Snapshot, c1z, sync};
 use rusqlite::Connection;
@@ -329,7 +329,7 @@ async fn every_row_holds_what_the_mapping_names_at_batons_field_numbers() {
 async fn a_file_that_is_not_c1z_is_refused_in_one_line() {
     for (bytes, why) in [(&b"C1ZF\0not zstd"[..], "damaged"), (&b"{\"format\""[..], "does not start")] {
         let error = c1z::decode(bytes, "x.c1z").unwrap_err();
-        assert_eq!(error.exit_status(), 2, "{error}");
+        assert_eq!(exit_status(&error), 2, "{error}");
         assert!(error.to_string().contains(why), "{error}");
     }
     let mut bomb = b"C1ZF\0".to_vec();
@@ -432,7 +432,7 @@ async fn a_file_with_several_runs_reads_its_latest_finished_full_sync_or_the_run
     let error = connector_host::format::read_run(&file, Some("zzzrunning")).unwrap_err();
     assert!(error.to_string().contains("not finished"), "{error}");
     let error = connector_host::format::read_run(&file, Some("nope")).unwrap_err();
-    assert_eq!(error.exit_status(), 2);
+    assert_eq!(exit_status(&error), 2);
     assert!(error.to_string().contains("zzzpartial (partial)") && error.to_string().contains("zzzrunning (full, unfinished)"), "{error}");
 }
 
@@ -459,5 +459,5 @@ async fn a_wal_marked_database_reads_and_bombs_are_refused_before_they_go_off() 
     assert!(error.to_string().contains("decompresses to more than 1048576 bytes"), "{error}");
     // Not a database at all: one line, no panic.
     let error = c1z::decode(&c1z_of(&vec![7u8; 3 << 20]), "noise.c1z").unwrap_err();
-    assert_eq!(error.exit_status(), 2, "{error}");
+    assert_eq!(exit_status(&error), 2, "{error}");
 }

@@ -1,6 +1,6 @@
-//! Everything the plugin sends, checked against Fivetran's OpenAPI definition as the fake
+//! Everything the connector sends, checked against Fivetran's OpenAPI definition as the fake
 //! received it, and request bodies checked on the wire: a gateway that does not decode chunked
-//! uploads must read the same body the plugin wrote.
+//! uploads must read the same body the connector wrote.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -15,7 +15,7 @@ use connector_host::operations::{
 use connector_host::{TenantConfig, sync};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Runs every kind of request the plugin makes: a sync, validation, an invite with a role and a
+/// Runs every kind of request the connector makes: a sync, validation, an invite with a role and a
 /// phone, each entitlement granted, updated and revoked, for users and teams, and a delete.
 async fn every_kind_of_request(tenant: &TenantConfig, account: &Account) {
     sync(runtime(), tenant).await.expect("sync");

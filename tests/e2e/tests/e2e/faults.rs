@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use connector_e2e::{runtime, start, tenant};
+use connector_e2e::{exit_status, runtime, start, tenant};
 use connector_fake_fivetran::oracle::{expected_grants, minimum_requests};
 use connector_fake_fivetran::{AccountSpec, Fault, FaultRule};
 use connector_host::CallError;
@@ -77,7 +77,7 @@ async fn a_malformed_answer_fails_with_status_4_naming_the_endpoint() {
     let (fake, account) = start(&small());
     fake.inject(FaultRule::new("/v1/teams", 1, Fault::Malformed));
     let error = sync(runtime(), &tenant(&fake, &account)).await.unwrap_err();
-    assert_eq!(error.exit_status(), 4, "{error}");
+    assert_eq!(exit_status(&error), 4, "{error}");
     assert!(error.to_string().contains("GET /v1/teams"), "{error}");
     let teams_requests = fake.requests().iter().filter(|r| r.path == "/v1/teams").count();
     assert_eq!(teams_requests, 1, "a malformed answer is not retried");
@@ -117,7 +117,7 @@ async fn wrong_credentials_fail_with_status_3_and_are_not_retried() {
     let (fake, mut account) = start(&small());
     account.api_keys[0].secret = "wrong".into();
     let error = sync(runtime(), &tenant(&fake, &account)).await.unwrap_err();
-    assert_eq!(error.exit_status(), 3, "{error}");
+    assert_eq!(exit_status(&error), 3, "{error}");
     assert!(error.to_string().contains("the API rejected the credentials"), "{error}");
     assert!(!error.to_string().contains("wrong"), "the secret is not echoed");
     // The resource listings start together; none is sent twice.
@@ -133,7 +133,7 @@ async fn loopback_is_refused_without_allow_private_network() {
     let mut tenant = tenant(&fake, &account);
     tenant.allow_private_network = false;
     let error = sync(runtime(), &tenant).await.unwrap_err();
-    assert_eq!(error.exit_status(), 5, "{error}");
+    assert_eq!(exit_status(&error), 5, "{error}");
     assert_eq!(error.setting(), Some("allow_private_network"), "{error}");
     assert!(fake.requests().is_empty(), "nothing reached the fake");
 }
@@ -154,7 +154,7 @@ async fn a_refused_connection_is_said_in_words_after_the_retries() {
     tenant.base_url = format!("http://{closed}");
     tenant.retry.max_attempts = 1;
     let error = sync(runtime(), &tenant).await.unwrap_err();
-    assert_eq!(error.exit_status(), 4, "{error}");
+    assert_eq!(exit_status(&error), 4, "{error}");
     let text = error.to_string();
     assert!(text.contains("no complete answer: the API refused the connection"), "{text}");
     assert!(!text.contains("gave up after"), "one attempt was allowed and made: {text}");

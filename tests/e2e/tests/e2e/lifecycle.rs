@@ -3,7 +3,7 @@
 //! sync shows afterwards, bad input refused before anything that changes is sent, and disabling
 //! refused with the way that works named.
 
-use connector_e2e::{runtime, start, tenant};
+use connector_e2e::{exit_status, runtime, start, tenant};
 use connector_fake_fivetran::{Account, AccountSpec, FakeFivetran, Fault, FaultRule};
 use connector_host::bindings::latest::types::{AccountChanges, NewResource, ResourceChanges, ResourceRef};
 use connector_host::operations::{create_resource, delete_resource, set_account_enabled, to_json, update_account, update_resource};
@@ -80,11 +80,11 @@ async fn update_account_refuses_bad_input_before_sending_a_change() {
     ];
     for changes in cases {
         let error = update_account(runtime(), &tenant, &user, &changes).await.unwrap_err();
-        assert_eq!(error.exit_status(), 2, "{changes:?}: {error}");
+        assert_eq!(exit_status(&error), 2, "{changes:?}: {error}");
     }
     let unknown = AccountChanges { family_name: Some("Nobody".into()), ..NO_ACCOUNT_CHANGE };
     let error = update_account(runtime(), &tenant, "no_such_user", &unknown).await.unwrap_err();
-    assert_eq!(error.exit_status(), 2, "{error}");
+    assert_eq!(exit_status(&error), 2, "{error}");
     assert!(error.to_string().contains("no_such_user"), "{error}");
     assert!(writes(&fake).is_empty(), "{:?}", writes(&fake));
 }
@@ -94,7 +94,7 @@ async fn disabling_a_user_through_the_rest_api_names_the_scim_connector() {
     let (fake, account, tenant) = setup();
     for enabled in [false, true] {
         let error = set_account_enabled(runtime(), &tenant, &some_user(&account), enabled).await.unwrap_err();
-        assert_eq!(error.exit_status(), 2, "{error}");
+        assert_eq!(exit_status(&error), 2, "{error}");
         assert!(error.to_string().contains("scim"), "{error}");
     }
     assert!(fake.requests().is_empty(), "nothing was sent");
@@ -153,7 +153,7 @@ async fn team_changes_refuse_bad_input_before_sending_a_change() {
     let group = NewResource { resource_type: "group".into(), name: "Warehouse".into(), description: None, account_role: None };
     for spec in [group, team("", None), team("Ops", Some("Destination Reviewer")), team("Bad\u{7}Name", None)] {
         let error = create_resource(runtime(), &tenant, &spec).await.unwrap_err();
-        assert_eq!(error.exit_status(), 2, "{spec:?}: {error}");
+        assert_eq!(exit_status(&error), 2, "{spec:?}: {error}");
     }
     let target = ResourceRef { resource_type: "team".into(), id: existing.id.clone() };
     let onto_other = ResourceChanges { name: Some(other.name.to_uppercase()), ..NO_RESOURCE_CHANGE };
@@ -161,9 +161,9 @@ async fn team_changes_refuse_bad_input_before_sending_a_change() {
     assert!(error.to_string().contains(&other.id), "{error}");
     let missing = ResourceRef { resource_type: "team".into(), id: "no_such_team".into() };
     let error = update_resource(runtime(), &tenant, &missing, &onto_other).await.unwrap_err();
-    assert_eq!(error.exit_status(), 2, "{error}");
+    assert_eq!(exit_status(&error), 2, "{error}");
     let error =
         delete_resource(runtime(), &tenant, &ResourceRef { resource_type: "team".into(), id: "../users".into() }).await.unwrap_err();
-    assert_eq!(error.exit_status(), 2, "{error}");
+    assert_eq!(exit_status(&error), 2, "{error}");
     assert!(writes(&fake).is_empty(), "{:?}", writes(&fake));
 }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use connector_e2e::{runtime, start, tenant};
+use connector_e2e::{exit_status, runtime, start, tenant};
 use connector_fake_fivetran::{Account, AccountSpec, FakeFivetran, Fault, FaultRule};
 use connector_host::bindings::latest::types::NewAccount;
 use connector_host::operations::{deprovision, grant, provision, revoke, to_json};
@@ -76,7 +76,7 @@ async fn delete_is_idempotent_and_refuses_the_key_owner() {
     let owner = account.primary_key().user_id.clone().unwrap();
     fake.clear_requests();
     let error = deprovision(runtime(), &tenant, &owner).await.unwrap_err();
-    assert_eq!(error.exit_status(), 2, "{error}");
+    assert_eq!(exit_status(&error), 2, "{error}");
     assert!(error.to_string().contains("API key"), "{error}");
     assert!(writes(&fake).is_empty(), "no DELETE was sent");
     assert!(fake.account().users.contains_key(&owner));
@@ -180,7 +180,7 @@ async fn invalid_requests_send_no_change_and_exit_2() {
     for (invite, expect) in invites {
         let error = provision(runtime(), &tenant, invite).await.unwrap_err();
         assert_eq!(error.kind(), connector_host::ErrorKind::InvalidArgument, "{error:?}");
-        assert_eq!(error.exit_status(), 2);
+        assert_eq!(exit_status(&error), 2);
         assert!(error.to_string().contains(expect), "{error} should say {expect}");
     }
     let grants_ = [
@@ -194,15 +194,15 @@ async fn invalid_requests_send_no_change_and_exit_2() {
     ];
     for (entitlement, principal, expect) in grants_ {
         let error = grant(runtime(), &tenant, &entitlement, &principal).await.unwrap_err();
-        assert_eq!(error.exit_status(), 2, "{error}");
+        assert_eq!(exit_status(&error), 2, "{error}");
         assert!(error.to_string().contains(expect), "{error} should say {expect}");
     }
     for bad in ["team:t1:member", "nonsense", "team:t1:member:robot:r1"] {
         let error = revoke(runtime(), &tenant, bad).await.unwrap_err();
-        assert_eq!(error.exit_status(), 2, "{error}");
+        assert_eq!(exit_status(&error), 2, "{error}");
     }
     let error = grant(runtime(), &tenant, &format!("team:{team}:member"), "user").await.unwrap_err();
-    assert_eq!(error.exit_status(), 2);
+    assert_eq!(exit_status(&error), 2);
     assert!(writes(&fake).is_empty(), "no change was sent: {:?}", writes(&fake));
 }
 
@@ -211,10 +211,10 @@ async fn a_grant_to_someone_who_does_not_exist_is_an_invalid_argument() {
     let (fake, account, tenant) = setup();
     let team = account.teams.keys().next().unwrap();
     let error = grant(runtime(), &tenant, "role:Account Billing:assigned", "user:no_such_user").await.unwrap_err();
-    assert_eq!(error.exit_status(), 2, "{error}");
+    assert_eq!(exit_status(&error), 2, "{error}");
     assert!(error.to_string().contains("no_such_user"), "{error}");
     let error = grant(runtime(), &tenant, &format!("team:{team}:member"), "user:no_such_user").await.unwrap_err();
-    assert_eq!(error.exit_status(), 2, "{error}");
+    assert_eq!(exit_status(&error), 2, "{error}");
     assert!(fake.account().team_users.keys().all(|(_, u)| u != "no_such_user"));
 }
 
@@ -250,16 +250,16 @@ async fn a_change_the_api_accepts_without_applying_exits_4_and_is_never_reported
     let before = grants(&tenant).await;
     fake.inject(FaultRule::new("/v1/teams", 1, Fault::AcceptedNotApplied).method("POST"));
     let error = grant(runtime(), &tenant, &format!("team:{team}:member"), &format!("user:{user}")).await.map(|o| to_json(&o)).unwrap_err();
-    assert_eq!(error.exit_status(), 4, "{error}");
+    assert_eq!(exit_status(&error), 4, "{error}");
     assert!(error.to_string().contains(&format!("shows user {user} as no member")), "{error}");
     assert_eq!(writes(&fake).iter().filter(|w| w.starts_with("POST /v1/teams")).count(), 1, "not retried: {:?}", writes(&fake));
 
     let held = before.iter().find(|g| g.starts_with("team:") && g.contains(":user:")).unwrap().clone();
     fake.inject(FaultRule::new("/v1/teams", 1, Fault::AcceptedNotApplied).method("DELETE"));
     let error = revoke(runtime(), &tenant, &held).await.map(|o| to_json(&o)).unwrap_err();
-    assert_eq!(error.exit_status(), 4, "{error}");
+    assert_eq!(exit_status(&error), 4, "{error}");
     fake.inject(FaultRule::new("/v1/users", 1, Fault::AcceptedNotApplied).method("DELETE"));
     let error = deprovision(runtime(), &tenant, &user).await.map(|o| to_json(&o)).unwrap_err();
-    assert_eq!(error.exit_status(), 4, "{error}");
+    assert_eq!(exit_status(&error), 4, "{error}");
     assert_eq!(grants(&tenant).await, before, "nothing changed, and nothing was said to have");
 }

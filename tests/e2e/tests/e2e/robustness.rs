@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use connector_e2e::{LogCapture, runtime, start, tenant};
+use connector_e2e::{exit_status, LogCapture, runtime, start, tenant};
 use connector_fake_fivetran::oracle::expected_grants;
 use connector_fake_fivetran::{AccountSpec, Dialect, FakeFivetran, Fault, FaultRule, Paging};
 use connector_host::bindings::latest::types::NewAccount;
@@ -33,7 +33,7 @@ fn new_account(email: &str) -> NewAccount {
 fn assert_api_error(result: Result<impl std::fmt::Debug, HostError>, parts: &[&str]) {
     match result {
         Err(error) if error.kind() == ErrorKind::Api => {
-            assert_eq!(error.exit_status(), 4);
+            assert_eq!(exit_status(&error), 4);
             for part in parts {
                 assert!(error.message().contains(part), "{:?} should say {part:?}", error.message());
             }
@@ -197,7 +197,7 @@ async fn a_listing_that_never_ends_stops_at_the_syncs_memory_limit() {
     let result = sync(runtime(), &tenant).await;
     match result {
         Err(error) if error.kind() == ErrorKind::Sandbox => {
-            assert_eq!(error.exit_status(), 5);
+            assert_eq!(exit_status(&error), 5);
             assert!(error.message().starts_with("sync memory limit: tenant test's sync holds more than 4 MiB"), "{}", error.message());
             assert_eq!(error.setting(), Some("max_sync_mib"));
         }
@@ -306,7 +306,7 @@ async fn one_tenant_paging_forever_does_not_take_its_neighbour_with_it() {
     ];
     let outcomes = sync_all(runs, dir.path()).await;
     let error = outcomes[0].result.as_ref().expect_err("the endless tenant is stopped");
-    assert_eq!(error.exit_status(), 5, "{error}");
+    assert_eq!(exit_status(&error), 5, "{error}");
     assert!(error.message().contains("sync memory limit"), "{error}");
     assert!(!dir.path().join("endless.json").exists());
     let written = outcomes[1].result.as_ref().expect("the good tenant is unaffected");

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use connector_e2e::{hostile_runtime, runtime, start, tenant};
+use connector_e2e::{exit_status, hostile_runtime, runtime, start, tenant};
 use connector_fake_fivetran::oracle::expected_grants;
 use connector_fake_fivetran::{Account, AccountSpec};
 use connector_host::http::RequestMeter;
@@ -58,7 +58,7 @@ impl Run {
         self.assert_good_tenant_correct();
         let error = self.bad.result.as_ref().expect_err("the hostile tenant is stopped");
         assert_eq!(error.kind(), ErrorKind::Sandbox, "{error:?}");
-        assert_eq!(error.exit_status(), 5);
+        assert_eq!(exit_status(&error), 5);
         let text = error.to_string();
         assert!(text.contains(expect), "{text} should say {expect}");
         assert!(!text.contains(SECRET));
@@ -96,7 +96,7 @@ async fn a_huge_return_value_hits_the_return_limit() {
 }
 
 /// The limit holds before the host copies the page: 400,000 empty resources are 13 MB in the
-/// plugin's memory (and were let through when only their strings were counted) but 38 MB of host
+/// connector's memory (and were let through when only their strings were counted) but 38 MB of host
 /// values.
 #[tokio::test]
 async fn a_page_of_many_empty_records_hits_the_return_limit_before_it_is_copied() {
@@ -105,15 +105,15 @@ async fn a_page_of_many_empty_records_hits_the_return_limit_before_it_is_copied(
     assert!(text.contains("list-resources handed the host more than 16 MiB"), "{text}");
 }
 
-/// What the plugin passes to the host in a call of its own (here the log) is bounded alike.
+/// What the connector passes to the host in a call of its own (here the log) is bounded alike.
 #[tokio::test]
 async fn a_huge_log_message_hits_the_size_limit() {
     let run = alongside(hostile("https://shout.hostile.test")).await;
     run.assert_stopped("size limit", Duration::from_secs(10));
 }
 
-/// Host state the plugin creates (here header maps) is bounded by its handles: 10,000 maps of
-/// 8 KB would be 80 MB of host memory outside the plugin's memory limit.
+/// Host state the connector creates (here header maps) is bounded by its handles: 10,000 maps of
+/// 8 KB would be 80 MB of host memory outside the connector's memory limit.
 #[tokio::test]
 async fn hoarding_host_resources_hits_the_handle_limit() {
     let run = alongside(hostile("https://hoard.hostile.test")).await;
@@ -137,7 +137,7 @@ async fn a_request_body_takes_64_kib_at_a_time() {
 }
 
 /// Random bytes are handed out 64 KiB at a time at most: the host allocates them before the
-/// plugin's memory limit could refuse them.
+/// connector's memory limit could refuse them.
 #[tokio::test]
 async fn a_huge_request_for_random_bytes_hits_its_limit() {
     let run = alongside(hostile("https://random.hostile.test")).await;
@@ -145,20 +145,20 @@ async fn a_huge_request_for_random_bytes_hits_its_limit() {
     assert!(text.contains("more than 64 KiB"), "{text}");
 }
 
-/// A crash says what stopped the plugin and, for a Rust panic, its message.
+/// A crash says what stopped the connector and, for a Rust panic, its message.
 #[tokio::test]
 async fn a_panic_is_reported_with_its_message() {
     let run = alongside(hostile("https://panic.hostile.test")).await;
     run.assert_good_tenant_correct();
     let error = run.bad.result.as_ref().expect_err("the panicking tenant fails");
     let text = error.to_string();
-    assert!(text.contains("the plugin crashed: wasm trap: wasm `unreachable` instruction executed"), "{text}");
+    assert!(text.contains("the connector crashed: wasm trap: wasm `unreachable` instruction executed"), "{text}");
     assert!(
         text.contains("its last words on stderr: thread '<unnamed>'") && text.contains("panicked at tests/hostile/src/lib.rs:"),
         "{text}"
     );
     assert!(text.contains(" / the hostile plugin panics on purpose; this is a connector bug"), "{text}");
-    assert_eq!(error.exit_status(), 1, "{text}");
+    assert_eq!(exit_status(&error), 1, "{text}");
 }
 
 #[tokio::test]
@@ -240,7 +240,7 @@ async fn a_request_budget_stops_a_runaway_tenant() {
     let mut limited = tenant(&fake, &account);
     limited.traffic.max_requests = 10;
     let error = connector_host::sync(runtime(), &limited).await.unwrap_err();
-    assert_eq!(error.exit_status(), 5, "{error}");
+    assert_eq!(exit_status(&error), 5, "{error}");
     assert!(error.to_string().contains("request limit"), "{error}");
     // Requests still on their way when the run stopped may never arrive; none beyond the budget.
     assert!(fake.requests().len() <= 10, "{} requests", fake.requests().len());
@@ -252,7 +252,7 @@ async fn an_oversized_answer_is_cut_off() {
     let mut limited = tenant(&fake, &account);
     limited.traffic.max_response_bytes = 64 * 1024;
     let error = connector_host::sync(runtime(), &limited).await.unwrap_err();
-    assert_eq!(error.exit_status(), 5, "{error}");
+    assert_eq!(exit_status(&error), 5, "{error}");
     assert!(error.to_string().contains("response size limit") && error.to_string().contains("GET /v1/users"), "{error}");
 }
 
@@ -293,7 +293,7 @@ async fn slow_server(delay: Duration) -> (String, Arc<AtomicUsize>) {
     (format!("http://{address}"), most_seen)
 }
 
-/// A plugin that fires requests without reading the answers holds no more sockets than its run's
+/// A connector that fires requests without reading the answers holds no more sockets than its run's
 /// exchange slots: the requests past them wait, and all are answered in the end.
 #[tokio::test]
 async fn a_burst_of_requests_holds_at_most_the_runs_exchange_slots() {
@@ -309,7 +309,7 @@ async fn a_burst_of_requests_holds_at_most_the_runs_exchange_slots() {
 }
 
 /// Where a test's log lines go.
-/// A plugin cannot flood the host's log through the WIT `log` interface: 64 KiB an instance,
+/// A connector cannot flood the host's log through the WIT `log` interface: 64 KiB an instance,
 /// and the host says how many messages it dropped.
 #[tokio::test]
 async fn log_floods_are_capped() {
@@ -320,7 +320,7 @@ async fn log_floods_are_capped() {
     let text = captured.text();
     assert!(text.len() < 200 * 1024, "{} bytes logged for 2 MB of messages", text.len());
     assert!(
-        text.contains("dropped 19345 log messages of the plugin: past its 65536-byte limit"),
+        text.contains("dropped 19345 log messages of the connector: past its 65536-byte limit"),
         "{}",
         &text[text.len().saturating_sub(500)..]
     );

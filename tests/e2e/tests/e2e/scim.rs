@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use connector_e2e::{SCIM_TOKEN, scim_runtime, scim_tenant, start_scim};
+use connector_e2e::{exit_status, SCIM_TOKEN, scim_runtime, scim_tenant, start_scim};
 use connector_fake_scim::{Directory, FakeScim, Flavor, Quirks, ScimFault};
 use connector_host::bindings::latest::types::{AccountChanges, NewAccount, NewResource, ResourceChanges, ResourceRef};
 use connector_host::operations::{
@@ -328,7 +328,7 @@ async fn bad_input_is_refused_before_anything_that_changes_is_sent() {
             .unwrap_err(),
     ];
     for error in errors {
-        assert_eq!(error.exit_status(), 2, "{error}");
+        assert_eq!(exit_status(&error), 2, "{error}");
     }
     assert!(fake.writes().is_empty(), "{:?}", fake.writes());
 }
@@ -339,7 +339,7 @@ async fn a_wrong_token_is_a_credentials_error() {
     let mut tenant = scim_tenant(&fake);
     tenant.credentials = connector_host::Credentials::bearer(format!("{SCIM_TOKEN}-wrong"));
     let error = sync(scim_runtime(), &tenant).await.unwrap_err();
-    assert_eq!(error.exit_status(), 3, "{error}");
+    assert_eq!(exit_status(&error), 3, "{error}");
 }
 
 #[tokio::test]

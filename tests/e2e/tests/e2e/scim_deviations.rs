@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use connector_e2e::{scim_runtime, scim_tenant, start_scim};
+use connector_e2e::{exit_status, scim_runtime, scim_tenant, start_scim};
 use connector_fake_scim::{Directory, FakeScim, Flavor, Quirks, ScimFault};
 use connector_host::bindings::latest::types::{AccountChanges, NewAccount, NewResource, ResourceChanges, ResourceRef};
 use connector_host::operations::{
@@ -30,7 +30,7 @@ fn with_quirks(directory: Directory, quirks: Quirks) -> (FakeScim, TenantConfig)
 }
 
 fn unverified(error: &HostError, words: &str) {
-    assert_eq!(error.exit_status(), 4, "{error}");
+    assert_eq!(exit_status(&error), 4, "{error}");
     assert!(error.to_string().contains(words), "{error}");
 }
 
@@ -163,7 +163,7 @@ async fn a_strict_schema_shapes_every_request_and_an_immutable_name_is_refused_b
     account.email = "other@example.test".into();
     account.account_role = Some("Admin".into());
     let error = provision(scim_runtime(), &tenant, account).await.map(|o| to_json(&o)).unwrap_err();
-    assert_eq!(error.exit_status(), 2, "{error}");
+    assert_eq!(exit_status(&error), 2, "{error}");
     assert!(error.to_string().contains("no roles attribute"), "{error}");
 
     let group = fake.directory().groups.keys().next().unwrap().clone();
@@ -171,7 +171,7 @@ async fn a_strict_schema_shapes_every_request_and_an_immutable_name_is_refused_b
     let rename = ResourceChanges { name: Some("Renamed".into()), description: None, account_role: None };
     let target = ResourceRef { resource_type: "group".into(), id: group.clone() };
     let error = update_resource(scim_runtime(), &tenant, &target, &rename).await.map(|o| to_json(&o)).unwrap_err();
-    assert_eq!(error.exit_status(), 2, "{error}");
+    assert_eq!(exit_status(&error), 2, "{error}");
     assert!(error.to_string().contains("displayName immutable"), "{error}");
     assert!(fake.writes().is_empty());
 
@@ -191,7 +191,7 @@ async fn a_server_error_naming_a_scim_error_type_is_a_refusal_sent_once() {
     let target = ResourceRef { resource_type: "group".into(), id: group.clone() };
     let rename = ResourceChanges { name: Some("Renamed".into()), description: None, account_role: None };
     let error = update_resource(scim_runtime(), &tenant, &target, &rename).await.map(|o| to_json(&o)).unwrap_err();
-    assert_eq!(error.exit_status(), 2, "{error}");
+    assert_eq!(exit_status(&error), 2, "{error}");
     assert!(error.to_string().contains("mutability") && error.to_string().contains("displayName is immutable"), "{error}");
     assert_eq!(fake.writes(), [format!("PATCH /Groups/{group}")], "not retried, and no PUT after a refusal");
 }
@@ -214,7 +214,7 @@ async fn a_group_named_in_another_case_is_found_though_the_filter_compares_exact
         .await
         .map(|o| to_json(&o))
         .unwrap_err();
-    assert_eq!(error.exit_status(), 2, "{error}");
+    assert_eq!(exit_status(&error), 2, "{error}");
     assert_eq!(fake.writes().len(), 1, "the rename was refused before sending");
 }
 
@@ -223,20 +223,20 @@ async fn ids_shaped_like_paths_stop_a_sync_and_are_never_sent() {
     let (fake, tenant) = with_quirks(Directory::sample(4, 2, Flavor::Generic), Quirks::default());
     fake.edit(|d| drop(d.users.insert("../Users/u1".into(), json!({"userName": "mallory@example.test"}))));
     let error = sync(scim_runtime(), &tenant).await.unwrap_err();
-    assert_eq!(error.exit_status(), 4, "{error}");
+    assert_eq!(exit_status(&error), 4, "{error}");
     assert!(error.to_string().contains("../Users/u1"), "{error}");
 
     let (fake, tenant) = with_quirks(Directory::sample(4, 2, Flavor::Generic), Quirks::default());
     fake.edit(|d| d.next_ids.push(".%2e".into()));
     let spec = NewResource { resource_type: "group".into(), name: "Shaped".into(), description: None, account_role: None };
     let error = create_resource(scim_runtime(), &tenant, &spec).await.map(|o| to_json(&o)).unwrap_err();
-    assert_eq!(error.exit_status(), 4, "{error}");
+    assert_eq!(exit_status(&error), 4, "{error}");
 
     fake.clear_requests();
     for id in ["../Users/u1", "x/../../Users/u1", ".%2e", "..%2FUsers%2Fu1"] {
         let target = ResourceRef { resource_type: "group".into(), id: id.into() };
         let error = delete_resource(scim_runtime(), &tenant, &target).await.map(|o| to_json(&o)).unwrap_err();
-        assert_eq!(error.exit_status(), 2, "{id}: {error}");
+        assert_eq!(exit_status(&error), 2, "{id}: {error}");
     }
     assert!(fake.requests().is_empty(), "nothing sent: {:?}", fake.writes());
 }

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use connector_e2e::peers::{Peer, PeerKind};
-use connector_e2e::scim_runtime;
+use connector_e2e::{exit_status, scim_runtime};
 use connector_host::bindings::latest::types::{AccountChanges, NewAccount, NewResource, ResourceChanges, ResourceRef};
 use connector_host::operations::{
     create_resource, delete_resource, deprovision, grant, provision, revoke, set_account_enabled, to_json, update_account, update_resource,
@@ -270,16 +270,16 @@ async fn django_scim2_does_what_it_can_and_the_rest_exits_non_zero() {
     // Users and groups share integer ids: adding group 1 (Ops) to group 2 adds user 1. Said, exit 4.
     assert_eq!((alice.as_str(), ops.as_str(), interop.as_str()), ("1", "1", "2"));
     let error = json_of(grant(scim_runtime(), &tenant, &format!("group:{interop}:member"), &format!("group:{ops}")).await).unwrap_err();
-    assert_eq!(error.exit_status(), 4, "{error}");
+    assert_eq!(exit_status(&error), 4, "{error}");
     assert!(error.to_string().contains(&format!("added user {alice} to group {interop}, not group {ops}")), "{error}");
     assert!(stored_memberships(&peer).contains(&format!("group:{interop}:member:user:{alice}")), "what the server did");
 
     // It keeps no phone numbers and no roles: accepted and not kept, exit 4.
     let phone = AccountChanges { phone: Some("+1 555 0111".into()), ..changes() };
     let error = json_of(update_account(scim_runtime(), &tenant, &alice, &phone).await).unwrap_err();
-    assert_eq!(error.exit_status(), 4, "{error}");
+    assert_eq!(exit_status(&error), 4, "{error}");
     let error = json_of(grant(scim_runtime(), &tenant, "role:Auditor:assigned", &format!("user:{bob}")).await).unwrap_err();
-    assert_eq!(error.exit_status(), 4, "{error}");
+    assert_eq!(exit_status(&error), 4, "{error}");
 
     // It answers 501 to PATCH displayName; the PUT of the group as read renames it, members kept.
     let members = stored_memberships(&peer);
@@ -298,9 +298,9 @@ async fn canaille_does_what_its_schema_allows_and_refuses_the_rest_before_sendin
 
     // Its schema declares no roles, and a group's displayName immutable: refused, exit 2.
     let error = json_of(grant(scim_runtime(), &tenant, "role:Auditor:assigned", &format!("user:{alice}")).await).unwrap_err();
-    assert_eq!(error.exit_status(), 2, "{error}");
+    assert_eq!(exit_status(&error), 2, "{error}");
     let error = json_of(update_resource(scim_runtime(), &tenant, &group(&ops), &rename("Operations")).await).unwrap_err();
-    assert_eq!(error.exit_status(), 2, "{error}");
+    assert_eq!(exit_status(&error), 2, "{error}");
     assert_eq!(stored_group_name(&peer, &ops).as_deref(), Some("Ops"));
 
     // Phone numbers are values only there: the first, which sync reports, changes; the other stays.

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use connector_e2e::runtime;
+use connector_e2e::{exit_status, runtime};
 use connector_host::tenant::{Overrides, TenantEntry, read_tenant_file};
 use connector_host::{ConnectorRuntime, sync};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -102,7 +102,7 @@ async fn a_second_connectors_tenant_keys_and_base_url_come_from_what_it_declares
     let dir = tempfile::tempdir().unwrap();
     let fivetran_keys = tenant_file(dir.path(), "[[tenant]]\nid = \"clubs\"\nbase_url = \"https://clubs.example\"\napi_key_env = \"X\"\n");
     let error = fivetran_keys.resolve(&Overrides::default(), &metadata).unwrap_err();
-    assert_eq!(error.exit_status(), 2);
+    assert_eq!(exit_status(&error), 2);
     assert!(
         error.message().contains("api_key_env names no credential of the minimal connector; its credential keys are token_env, token_file"),
         "{error}"
@@ -130,7 +130,7 @@ async fn a_wrong_token_is_a_credentials_error() {
     );
     let tenant = entry.resolve(&Overrides::default(), &metadata).unwrap();
     let error = sync(minimal(), &tenant).await.unwrap_err();
-    assert_eq!(error.exit_status(), 3, "{error}");
+    assert_eq!(exit_status(&error), 3, "{error}");
     assert!(error.message().contains("token.txt"), "the message says where the token came from: {error}");
 }
 

@@ -56,7 +56,7 @@ async fn requests_go_to_the_upstream_with_the_tenants_credentials_and_its_answer
     let embedded = runtime().clone().with_upstream(upstream.clone());
     let (listed, meter) = list_roles(&embedded, &tenant("https://api.fivetran.com")).await;
     assert_eq!(listed.expect("the roles are listed"), 2);
-    // Basic base64("the-key:the-secret"), set by the host, never by the plugin.
+    // Basic base64("the-key:the-secret"), set by the host, never by the connector.
     let basic = Some("Basic dGhlLWtleTp0aGUtc2VjcmV0".to_owned());
     assert_eq!(upstream.seen(), [("https://api.fivetran.com/v1/roles?limit=1000".to_owned(), basic)]);
     assert_eq!(meter.requests(), 1, "the request is counted as any other");
