@@ -22,7 +22,7 @@ use subtle::ConstantTimeEq;
 
 use crate::service::{Service, StartError};
 use crate::status::TenantStatus;
-use crate::store::now;
+use crate::store::{AuditRecord, now};
 use crate::tenants::Load;
 
 /// The largest request body.
@@ -289,7 +289,7 @@ async fn health(State(service): State<Arc<Service>>) -> ApiResult {
     let mut tenants = Vec::new();
     let mut healthy = true;
     for id in service.held() {
-        let Some(status) = service.status(&id).map_err(store_error)? else { continue };
+        let Some(status) = service.status(&id).await.map_err(store_error)? else { continue };
         let outcome = status.outcome();
         healthy &= matches!(outcome, "ok" | "pending" | "running");
         tenants.push(json!({
@@ -300,7 +300,7 @@ async fn health(State(service): State<Arc<Service>>) -> ApiResult {
         }));
     }
     let mut problems = Vec::new();
-    if let Some(why) = service.state_problem() {
+    if let Some(why) = service.state_problem().await {
         problems.push(why);
     }
     let unknown = service.store.unknown_changes();
@@ -337,23 +337,26 @@ fn store_error(error: crate::store::StoreError) -> ApiError {
 }
 
 /// A tenant's status, as `GET /v1/tenants/{id}` answers it.
-fn status_of(service: &Service, id: &str) -> ApiResult<TenantStatus> {
-    service.status(id).map_err(store_error)?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no tenant {id:?}")))
+async fn status_of(service: &Service, id: &str) -> ApiResult<TenantStatus> {
+    service.status(id).await.map_err(store_error)?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, format!("no tenant {id:?}")))
 }
 
 async fn list_tenants(State(service): State<Arc<Service>>) -> ApiResult {
-    let statuses = service.served().iter().map(|id| status_of(&service, id)).collect::<Result<Vec<_>, _>>()?;
+    let mut statuses = Vec::new();
+    for id in service.served() {
+        statuses.push(status_of(&service, &id).await?);
+    }
     Ok(axum::Json(json!({"tenants": statuses})).into_response())
 }
 
 async fn tenant_status(State(service): State<Arc<Service>>, Path(id): Path<String>) -> ApiResult {
     known(&service, &id)?;
-    Ok(axum::Json(status_of(&service, &id)?).into_response())
+    Ok(axum::Json(status_of(&service, &id).await?).into_response())
 }
 
 async fn trigger_sync(State(service): State<Arc<Service>>, Path(id): Path<String>) -> ApiResult {
     known(&service, &id)?;
-    match service.start_sync(&id, "api") {
+    match service.start_sync(&id, "api").await {
         Ok(sync_id) => Ok((StatusCode::ACCEPTED, axum::Json(json!({"id": sync_id, "tenant": id, "outcome": "running"}))).into_response()),
         Err(StartError::AlreadyRunning(running)) => {
             Err(ApiError::new(StatusCode::CONFLICT, format!("sync {running} of tenant {id} is running; wait for it")))
@@ -378,7 +381,7 @@ async fn sync_history(
     QueryParams(query): QueryParams<LimitQuery>,
 ) -> ApiResult {
     known(&service, &id)?;
-    let syncs = service.store.syncs(&id, None, query.limit.unwrap_or(20).clamp(1, 1000)).map_err(store_error)?;
+    let syncs = service.store.syncs(&id, None, query.limit.unwrap_or(20).clamp(1, 1000)).await.map_err(store_error)?;
     Ok(axum::Json(json!({"syncs": syncs})).into_response())
 }
 
@@ -387,7 +390,7 @@ async fn one_sync(State(service): State<Arc<Service>>, Path((id, sync_id)): Path
     known(&service, &id)?;
     let number: i64 =
         sync_id.parse().map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, format!("sync id {sync_id:?} is not a number")))?;
-    match service.store.syncs(&id, Some(number), 1).map_err(store_error)?.pop() {
+    match service.store.syncs(&id, Some(number), 1).await.map_err(store_error)?.pop() {
         Some(sync) => Ok(axum::Json(sync).into_response()),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("tenant {id} has no sync {number}"))),
     }
@@ -407,23 +410,22 @@ async fn snapshot(
     known(&service, &id)?;
     let format = query.format.as_deref().map(SnapshotFormat::parse).transpose().map_err(|e| host_error(&e))?;
     let c1z = format == Some(SnapshotFormat::C1z);
-    let found = tokio::task::spawn_blocking({
-        let service = Arc::clone(&service);
-        let id = id.clone();
-        move || -> ApiResult<Option<(i64, Vec<u8>)>> {
-            let Some((sync_id, json)) = service.store.last_snapshot(&id).map_err(store_error)? else { return Ok(None) };
-            if !c1z {
-                return Ok(Some((sync_id, json)));
-            }
-            // Made from the stored JSON on request: the same snapshot gives the same bytes.
-            let snapshot: connector_host::Snapshot = serde_json::from_slice(&json)
-                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("a stored snapshot does not read back: {e}")))?;
-            let bytes = connector_host::c1z::encode(&snapshot).map_err(|e| host_error(&e))?;
-            Ok(Some((sync_id, bytes)))
+    let found = match service.store.last_snapshot(&id).await.map_err(store_error)? {
+        Some((sync_id, json)) if c1z => {
+            // Made from the stored JSON on request (the same snapshot gives the same bytes), off
+            // the runtime: a large snapshot takes a while.
+            let bytes = tokio::task::spawn_blocking(move || -> ApiResult<Vec<u8>> {
+                let snapshot: connector_host::Snapshot = serde_json::from_slice(&json).map_err(|e| {
+                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("a stored snapshot does not read back: {e}"))
+                })?;
+                connector_host::c1z::encode(&snapshot).map_err(|e| host_error(&e))
+            })
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+            Some((sync_id, bytes))
         }
-    })
-    .await
-    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+        found => found,
+    };
     let Some((sync_id, bytes)) = found else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("tenant {id} has no successful sync yet")));
     };
@@ -443,7 +445,7 @@ async fn snapshot(
 
 async fn diff(State(service): State<Arc<Service>>, Path(id): Path<String>) -> ApiResult {
     known(&service, &id)?;
-    match service.store.last_diff(&id).map_err(store_error)? {
+    match service.store.last_diff(&id).await.map_err(store_error)? {
         Some((_, Some(diff))) => Ok(axum::Json(diff).into_response()),
         Some((_, None)) => Err(ApiError::new(StatusCode::NOT_FOUND, format!("tenant {id} has one snapshot only: nothing to compare yet"))),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("tenant {id} has no successful sync yet"))),
@@ -459,11 +461,38 @@ struct AuditQuery {
 async fn audit(State(service): State<Arc<Service>>, Path(id): Path<String>, QueryParams(query): QueryParams<AuditQuery>) -> ApiResult {
     known(&service, &id)?;
     let limit = query.limit.unwrap_or(100).clamp(1, 10_000);
-    let entries = service.store.audit_log(&id, limit).map_err(store_error)?;
+    let entries = service.store.audit_log(&id, limit).await.map_err(store_error)?;
     Ok(axum::Json(json!({"entries": entries})).into_response())
 }
 
 // Changes.
+
+/// Why the change must not be sent, checked before anything is: a request from another site,
+/// provisioning off, a change that does not parse or check, a tenant not ready, shutdown.
+fn refusal(service: &Service, id: &str, context: &ChangeContext, parsed: Result<Change, ApiError>) -> ApiResult<(Change, crate::tenants::Loaded)> {
+    if let Some(origin) = &context.foreign_origin {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, format!("a change from another site (Origin {origin}) is refused")));
+    }
+    if !service.options.provisioning {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "provisioning is disabled: start the service with --provisioning to change access",
+        ));
+    }
+    let change = parsed.and_then(|change| change.check().map(|()| change).map_err(|e| host_error(&e)))?;
+    let loaded = match &service.load_of(id) {
+        Some(Load::Ready(loaded)) => (**loaded).clone(),
+        Some(Load::Failed(why)) => return Err(ApiError::new(StatusCode::CONFLICT, format!("tenant {id} cannot run: {why}"))),
+        _ => return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("tenant {id}'s connector is still loading; try again"))),
+    };
+    if service.stopping() {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the service is shutting down; send the change to it again once it runs",
+        ));
+    }
+    Ok((change, loaded))
+}
 
 /// Runs `change` (as parsed from the request: the change, or why it is refused) of tenant `id`,
 /// recorded ahead in the audit log: `refused` (nothing sent) when provisioning is off, the request
@@ -485,38 +514,19 @@ async fn change(
         Ok(change) => change.arguments(),
         Err(_) => unparsed,
     };
-    let refuse = |error: ApiError| {
-        let result = json!({"error": service.redactor().redact(&error.1), "status": error.0.as_u16()});
-        if let Err(e) = service.store.audit(id, operation, &arguments, "refused", &result, &context.request_id) {
-            service.state_failed(&format!("the audit log could not record a refused {operation} of tenant {id}: {e}"));
+    let record = AuditRecord { tenant: id, operation, arguments: &arguments, request_id: &context.request_id };
+    let refused = match refusal(service, id, context, parsed) {
+        Ok(ready) => ready,
+        Err(error) => {
+            let result = json!({"error": service.redactor().redact(&error.1), "status": error.0.as_u16()});
+            if let Err(e) = service.store.audit(record, "refused", &result).await {
+                service.state_failed(&format!("the audit log could not record a refused {operation} of tenant {id}: {e}"));
+            }
+            return Err(error);
         }
-        Err(error)
     };
-    if let Some(origin) = &context.foreign_origin {
-        return refuse(ApiError::new(StatusCode::FORBIDDEN, format!("a change from another site (Origin {origin}) is refused")));
-    }
-    if !service.options.provisioning {
-        return refuse(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "provisioning is disabled: start the service with --provisioning to change access",
-        ));
-    }
-    let change = match parsed.and_then(|change| change.check().map(|()| change).map_err(|e| host_error(&e))) {
-        Ok(change) => change,
-        Err(error) => return refuse(error),
-    };
-    let loaded = match &service.load_of(id) {
-        Some(Load::Ready(loaded)) => (**loaded).clone(),
-        Some(Load::Failed(why)) => return refuse(ApiError::new(StatusCode::CONFLICT, format!("tenant {id} cannot run: {why}"))),
-        _ => return refuse(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("tenant {id}'s connector is still loading; try again"))),
-    };
-    if service.stopping() {
-        return refuse(ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the service is shutting down; send the change to it again once it runs",
-        ));
-    }
-    let entry = service.store.audit_pending(id, operation, &arguments, &context.request_id).map_err(|e| {
+    let (change, loaded) = refused;
+    let entry = service.store.audit_pending(record).await.map_err(|e| {
         service.state_failed(&format!("the audit log could not record a {operation} of tenant {id}: {e}"));
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the audit log cannot record the change, so nothing was sent: {e}"))
     })?;
@@ -536,7 +546,7 @@ async fn change(
                 Ok(printed) => printed.clone(),
                 Err(error) => json!({"error": service.redactor().redact(error.message()), "at": now()}),
             };
-            if let Err(e) = service.store.audit_settle(entry, outcome, &recorded) {
+            if let Err(e) = service.store.audit_settle(entry, outcome, &recorded).await {
                 service.state_failed(&format!(
                     "the audit log could not record the outcome of {operation} {entry} of tenant {id} ({outcome}): {e}"
                 ));

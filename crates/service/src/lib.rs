@@ -60,7 +60,7 @@ pub async fn serve(
 ) -> Result<(), HostError> {
     check_token(&options)?;
     // The state first: a second service on the same --state-dir is refused before it listens.
-    let service = Service::new(options, loader)?;
+    let service = Service::new(options, loader).await?;
     let listener = tokio::net::TcpListener::bind(service.options.listen)
         .await
         .map_err(|e| HostError::usage(format!("cannot listen on {}: {e}; choose another --listen", service.options.listen)))?;
@@ -70,7 +70,7 @@ pub async fn serve(
         service.options.tenants_file.display(),
         service.options.shard,
         service.options.listen,
-        service.store.path().display()
+        service.store.describe()
     );
     let scheduler = tokio::spawn(Arc::clone(&service).schedule());
     let reloader = tokio::spawn({

@@ -16,7 +16,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::metrics::Metrics;
 use crate::shard::Shard;
-use crate::store::{Store, SyncCounts};
+use crate::store::{StateLocation, Store, SyncCounts};
 use crate::tenants::{Load, Running, Tenant, TenantLoader, next_wait};
 
 /// How the service runs (`connector-host serve` flags).
@@ -24,7 +24,12 @@ use crate::tenants::{Load, Running, Tenant, TenantLoader, next_wait};
 pub struct ServiceOptions {
     pub tenants_file: PathBuf,
     pub listen: SocketAddr,
+    /// SQLite's folder, when no `database` is given.
     pub state_dir: PathBuf,
+    /// A PostgreSQL URL: the state replicas share (may hold a password: never printed).
+    pub database: Option<String>,
+    /// This replica's name, recorded with each sync and change it runs; unique among replicas.
+    pub replica_id: String,
     /// Whether the API may change access.
     pub provisioning: bool,
     pub shard: Shard,
@@ -45,6 +50,16 @@ pub struct ServiceOptions {
     pub max_connections: usize,
 }
 
+impl ServiceOptions {
+    /// Where the state is kept: the database when one is given, else SQLite in `state_dir`.
+    pub fn state_location(&self) -> StateLocation {
+        match &self.database {
+            Some(url) => StateLocation::Postgres(url.clone()),
+            None => StateLocation::Directory(self.state_dir.clone()),
+        }
+    }
+}
+
 /// Why a sync could not be started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartError {
@@ -57,7 +72,7 @@ pub enum StartError {
 
 pub struct Service {
     pub options: ServiceOptions,
-    pub store: Store,
+    pub store: Arc<dyn Store>,
     pub metrics: Metrics,
     tenants: Mutex<BTreeMap<String, Tenant>>,
     loader: Arc<dyn TenantLoader>,
@@ -79,9 +94,9 @@ pub struct Service {
 
 impl Service {
     /// Opens the state and reads the tenant file (this shard's tenants); loads nothing yet.
-    pub fn new(options: ServiceOptions, loader: Arc<dyn TenantLoader>) -> Result<Arc<Self>, HostError> {
+    pub async fn new(options: ServiceOptions, loader: Arc<dyn TenantLoader>) -> Result<Arc<Self>, HostError> {
         let entries = read_tenant_file(&options.tenants_file)?;
-        let store = Store::open(&options.state_dir).map_err(|e| HostError::usage(e.0))?;
+        let store = crate::store::open(&options.state_location(), &options.replica_id).await.map_err(|e| HostError::usage(e.0))?;
         let service = Arc::new(Self {
             slots: Arc::new(Semaphore::new(options.max_parallel.max(1))),
             options,
@@ -97,6 +112,12 @@ impl Service {
             state_failure: Mutex::default(),
             redactor: Redactor::default(),
         });
+        if let Some(token) = &service.options.api_token {
+            service.redactor.learn_secret(token);
+        }
+        if let Some(password) = service.options.database.as_deref().and_then(crate::store::password_of) {
+            service.redactor.learn_secret(&password);
+        }
         service.apply(entries);
         Ok(service)
     }
@@ -127,9 +148,10 @@ impl Service {
     }
 
     /// Why the state cannot be written, if it cannot: the last failure, checked again now.
-    pub fn state_problem(&self) -> Option<String> {
+    pub async fn state_problem(&self) -> Option<String> {
+        let checked = self.store.writable().await;
         let mut failure = self.state_failure.lock().unwrap_or_else(|p| p.into_inner());
-        match self.store.writable() {
+        match checked {
             Ok(()) => {
                 *failure = None;
                 None
@@ -244,7 +266,7 @@ impl Service {
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in due {
-                if let Err(error) = self.start_sync(&id, "schedule") {
+                if let Err(error) = self.start_sync(&id, "schedule").await {
                     tracing::warn!(tenant = %id, "scheduled sync not started: {error:?}");
                     // Not again at once: a failing database would otherwise be asked in a loop.
                     if let Some(tenant) = self.tenants().get_mut(&id) {
@@ -268,23 +290,38 @@ impl Service {
     }
 
     /// Starts a sync of tenant `id` now (it waits for a free sync slot); answers its id.
-    pub fn start_sync(self: &Arc<Self>, id: &str, trigger: &str) -> Result<i64, StartError> {
+    pub async fn start_sync(self: &Arc<Self>, id: &str, trigger: &str) -> Result<i64, StartError> {
         if self.stopping() {
             return Err(StartError::Stopping);
         }
-        let mut tenants = self.tenants();
-        let tenant = tenants.get_mut(id).filter(|t| !t.removed).ok_or(StartError::UnknownTenant)?;
-        if let Some(running) = &tenant.running {
-            return Err(StartError::AlreadyRunning(running.sync_id));
-        }
-        let loaded = match &tenant.load {
-            Load::Ready(loaded) => loaded.clone(),
-            Load::Loading => return Err(StartError::NotReady("the tenant's connector is still loading".into())),
-            Load::Failed(why) => return Err(StartError::NotReady(why.clone())),
+        let loaded = {
+            let mut tenants = self.tenants();
+            let tenant = tenants.get_mut(id).filter(|t| !t.removed).ok_or(StartError::UnknownTenant)?;
+            if let Some(running) = &tenant.running {
+                return Err(StartError::AlreadyRunning(running.sync_id));
+            }
+            let loaded = match &tenant.load {
+                Load::Ready(loaded) => loaded.clone(),
+                Load::Loading => return Err(StartError::NotReady("the tenant's connector is still loading".into())),
+                Load::Failed(why) => return Err(StartError::NotReady(why.clone())),
+            };
+            // Taken while the sync is recorded, so that no second one starts meanwhile.
+            tenant.running = Some(Running { sync_id: 0, started: None, abort: None });
+            loaded
         };
-        let sync_id = self.store.begin_sync(id, trigger).map_err(|e| StartError::Store(e.0))?;
+        let recorded = self.store.begin_sync(id, trigger).await;
+        let mut tenants = self.tenants();
+        let Some(tenant) = tenants.get_mut(id) else { return Err(StartError::UnknownTenant) };
+        let sync_id = match recorded {
+            Ok(sync_id) => sync_id,
+            Err(error) => {
+                tenant.running = None;
+                return Err(StartError::Store(error.0));
+            }
+        };
         let service = Arc::clone(self);
         let tenant_id = id.to_owned();
+        // Spawned under the lock: the sync's first step takes it, so it finds itself running.
         let task = tokio::spawn(async move { service.run_sync(tenant_id, sync_id, *loaded).await });
         tenant.running = Some(Running { sync_id, started: None, abort: Some(task.abort_handle()) });
         Ok(sync_id)
@@ -303,12 +340,7 @@ impl Service {
         let seconds = clock.elapsed().as_secs_f64();
         // Every request the sync sent counts, a failed sync's too.
         self.metrics.api_requests.get_or_create(&label).inc_by(progress.view().requests);
-        let store_service = Arc::clone(&self);
-        let store_id = id.clone();
-        // The snapshot's JSON, the diff and the database work are blocking: off the runtime.
-        let outcome = tokio::task::spawn_blocking(move || store_service.record(&store_id, sync_id, result))
-            .await
-            .unwrap_or_else(|e| Err(format!("recording the sync failed: {e}")));
+        let outcome = self.record(&id, sync_id, result).await;
         self.metrics.running.get_or_create(&label).set(0);
         self.metrics.sync_duration.get_or_create(&label).observe(seconds);
         let ok = outcome.is_ok();
@@ -333,29 +365,36 @@ impl Service {
     }
 
     /// Stores a sync's result; answers the error line of a failed one.
-    fn record(&self, id: &str, sync_id: i64, result: Result<Snapshot, HostError>) -> Result<(), String> {
+    async fn record(&self, id: &str, sync_id: i64, result: Result<Snapshot, HostError>) -> Result<(), String> {
         let snapshot = match result {
             Ok(snapshot) => snapshot,
             Err(error) => {
                 let line = self.redactor.redact(error.message()).into_owned();
-                if let Err(e) = self.store.finish_failed(sync_id, "failed", &line) {
+                if let Err(e) = self.store.finish_failed(sync_id, "failed", &line).await {
                     self.state_failed(&format!("tenant {id}: {e}"));
                 }
                 return Err(line);
             }
         };
-        let json = serde_json::to_vec_pretty(&snapshot).map_err(|e| format!("cannot encode the snapshot: {e}"))?;
-        let previous = self.store.last_snapshot(id).ok().flatten().and_then(|(_, bytes)| serde_json::from_slice::<Snapshot>(&bytes).ok());
-        let diff = previous.map(|old| SnapshotDiff::between(&old, &snapshot).to_json());
-        let counts = SyncCounts {
-            resources: snapshot.resources.len() as i64,
-            grants: snapshot.grants.len() as i64,
-            requests: snapshot.stats.http_requests as i64,
-            duration_ms: snapshot.stats.duration_ms as i64,
-        };
-        if let Err(error) = self.store.finish_ok(sync_id, id, counts, &json, diff.as_ref(), self.options.keep_snapshots) {
+        let previous = self.store.last_snapshot(id).await.ok().flatten().map(|(_, bytes)| bytes);
+        // The snapshot's JSON and the diff are long computations: off the runtime.
+        let (json, diff, counts) = tokio::task::spawn_blocking(move || {
+            let json = serde_json::to_vec_pretty(&snapshot).map_err(|e| format!("cannot encode the snapshot: {e}"))?;
+            let previous = previous.and_then(|bytes| serde_json::from_slice::<Snapshot>(&bytes).ok());
+            let diff = previous.map(|old| SnapshotDiff::between(&old, &snapshot).to_json());
+            let counts = SyncCounts {
+                resources: snapshot.resources.len() as i64,
+                grants: snapshot.grants.len() as i64,
+                requests: snapshot.stats.http_requests as i64,
+                duration_ms: snapshot.stats.duration_ms as i64,
+            };
+            Ok::<_, String>((json, diff, counts))
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("recording the sync failed: {e}")))?;
+        if let Err(error) = self.store.finish_ok(sync_id, id, counts, &json, diff.as_ref(), self.options.keep_snapshots).await {
             self.state_failed(&format!("tenant {id}: {error}"));
-            let _ = self.store.finish_failed(sync_id, "failed", &error.0);
+            let _ = self.store.finish_failed(sync_id, "failed", &error.0).await;
             return Err(error.0);
         }
         let label = Metrics::tenant(id);
@@ -387,15 +426,18 @@ impl Service {
                 break;
             }
             if tokio::time::timeout_at(deadline, ended).await.is_err() {
-                let mut tenants = self.tenants();
-                for tenant in tenants.values_mut() {
+                let mut abandoned = Vec::new();
+                for tenant in self.tenants().values_mut() {
                     if let Some(running) = tenant.running.take() {
                         if let Some(abort) = running.abort {
                             abort.abort();
                         }
                         tracing::warn!(tenant = %tenant.entry.id, "sync {} abandoned at shutdown: nothing of it was written", running.sync_id);
-                        let _ = self.store.finish_failed(running.sync_id, "abandoned", "the service stopped during the sync");
+                        abandoned.push(running.sync_id);
                     }
+                }
+                for sync_id in abandoned {
+                    let _ = self.store.finish_failed(sync_id, "abandoned", "the service stopped during the sync").await;
                 }
                 break;
             }

@@ -53,7 +53,7 @@ impl Service {
     }
 
     /// Tenant `id`'s status; none for a tenant this service does not hold.
-    pub fn status(&self, id: &str) -> StoreResult<Option<TenantStatus>> {
+    pub async fn status(&self, id: &str) -> StoreResult<Option<TenantStatus>> {
         let status = {
             let tenants = self.tenants();
             let Some(tenant) = tenants.get(id) else { return Ok(None) };
@@ -74,6 +74,6 @@ impl Service {
                 consecutive_failures: tenant.failures,
             }
         };
-        Ok(Some(TenantStatus { last_sync: self.store.last_sync(id)?, last_success_at: self.store.last_success_at(id)?, ..status }))
+        Ok(Some(TenantStatus { last_sync: self.store.last_sync(id).await?, last_success_at: self.store.last_success_at(id).await?, ..status }))
     }
 }

@@ -37,6 +37,8 @@ async fn fixture(provisioning: bool) -> Fixture {
         tenants_file: tenants,
         listen: "127.0.0.1:8081".parse().unwrap(),
         state_dir: dir.path().join("state"),
+        database: None,
+        replica_id: "router-test".into(),
         provisioning,
         shard: Shard::ALL,
         api_token: Some(TOKEN.into()),
@@ -47,7 +49,7 @@ async fn fixture(provisioning: bool) -> Fixture {
         header_timeout: Duration::from_secs(5),
         max_connections: 8,
     };
-    let service = Service::new(options, Arc::new(NoConnectors)).unwrap();
+    let service = Service::new(options, Arc::new(NoConnectors)).await.unwrap();
     for _ in 0..200 {
         if service.ready() {
             break;

@@ -16,6 +16,9 @@ use crate::connectors::Connectors;
 
 /// The environment variable holding the API token.
 pub const TOKEN_VARIABLE: &str = "CONNECTOR_HOST_API_TOKEN";
+/// The environment variable holding the database URL (better than the flag: a command line is
+/// visible to every user of the machine).
+pub const DATABASE_VARIABLE: &str = "CONNECTOR_HOST_DATABASE_URL";
 
 /// `serve`'s flags.
 #[derive(clap::Args, Debug)]
@@ -29,9 +32,17 @@ pub struct ServeArgs {
     /// Where the HTTP API listens.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
     pub listen: SocketAddr,
-    /// Where the state database lives (snapshots, sync history, audit log).
+    /// Where the state database lives (snapshots, sync history, audit log) when no --database is given.
     #[arg(long, value_name = "DIR", default_value = "./connector-state")]
     pub state_dir: PathBuf,
+    /// Keep the state in this PostgreSQL database instead (postgres://USER:PASSWORD@HOST:PORT/DB),
+    /// which replicas share; better given in CONNECTOR_HOST_DATABASE_URL.
+    #[arg(long, value_name = "URL", env = DATABASE_VARIABLE, hide_env_values = true)]
+    pub database: Option<String>,
+    /// This replica's name, recorded with each sync and change it runs; unique among the
+    /// replicas sharing a database. Default: $HOSTNAME (a pod's name), else the host's name.
+    #[arg(long, value_name = "NAME")]
+    pub replica_id: Option<String>,
     /// Let the API change access (grants, revokes, accounts, resources); without it they answer 403.
     #[arg(long)]
     pub provisioning: bool,
@@ -89,10 +100,40 @@ fn token(args: &ServeArgs) -> Result<Option<String>, HostError> {
         None => std::env::var(TOKEN_VARIABLE).ok().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()),
     };
     if let Some(token) = &token {
-        // Made once as credentials, the token is redacted from every log line and answer.
-        let _ = connector_host::credentials::Credentials::bearer(token.clone());
+        // The token is redacted from every line the command prints or logs.
+        crate::output::redactor().learn_secret(token);
     }
     Ok(token)
+}
+
+/// `--database` (or its variable), taught to the redactor: its password, or all of it, never
+/// printed.
+fn database(args: &ServeArgs) -> Option<String> {
+    let url = args.database.as_deref().map(str::trim).filter(|url| !url.is_empty())?.to_owned();
+    let redactor = crate::output::redactor();
+    redactor.learn_secret(&url);
+    if let Some(password) = connector_service::store::password_of(&url) {
+        redactor.learn_secret(&password);
+    }
+    Some(url)
+}
+
+/// `--replica-id`, else `$HOSTNAME` (Kubernetes sets it to the pod's name), else the host's name.
+fn replica_id(args: &ServeArgs) -> Result<String, HostError> {
+    let id = args
+        .replica_id
+        .clone()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|id| id.trim().to_owned())
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| "replica".to_owned());
+    if id.len() > 253 || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+        return Err(HostError::usage(format!(
+            "--replica-id {id:?} is not a name: use letters, digits, '-', '_' and '.', at most 253 characters"
+        )));
+    }
+    Ok(id)
 }
 
 /// Starts the fake Fivetran with the demo's sample account and writes a tenant file for it (and
@@ -151,6 +192,8 @@ pub async fn serve(args: ServeArgs, connectors: Connectors, overrides: Overrides
         tenants_file,
         listen: args.listen,
         state_dir: args.state_dir.clone(),
+        database: database(&args),
+        replica_id: replica_id(&args)?,
         provisioning: args.provisioning,
         shard,
         api_token: token(&args)?,

@@ -238,9 +238,19 @@ impl Redactor {
     /// Adds every form of `credentials`; credentials learned before are not added twice, so a
     /// reload of the same tenants does not grow it.
     pub fn learn(&self, credentials: &Credentials) {
+        self.add(&credentials.forms);
+    }
+
+    /// Adds every form of a secret that is no tenant's credentials: an API token, a database
+    /// password.
+    pub fn learn_secret(&self, secret: &str) {
+        self.add(&forms(&[secret]));
+    }
+
+    fn add(&self, forms: &[String]) {
         let mut known = self.forms.write().unwrap_or_else(|p| p.into_inner());
         let before = known.len();
-        for form in credentials.forms.iter() {
+        for form in forms {
             if !known.contains(form) {
                 known.push(form.clone());
             }

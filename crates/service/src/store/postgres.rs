@@ -1,0 +1,418 @@
+//! The state in PostgreSQL (`--database URL`), which replicas share: a pool of connections,
+//! versioned migrations applied at start under an advisory lock (replicas that start together
+//! take turns; the first applies them, the others find them applied), and what each replica
+//! left running or pending settled by that replica alone when it starts again.
+
+use std::str::FromStr;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use serde_json::Value;
+use tokio_postgres::NoTls;
+
+use super::{
+    ABANDONED, AuditEntry, AuditRecord, DamagedList, DamagedSnapshot, SYNC_ROWS_KEPT, Store, StoreError, StoreFuture, StoreResult,
+    SyncCounts, SyncRecord, UNKNOWN_OUTCOME, compress, now,
+};
+
+/// The migrations, in order; a database records each one applied in `connector_host_migrations`.
+/// Never edit one that has shipped: add the next.
+const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("postgres/0001_initial.sql"))];
+
+/// The advisory lock the migrations run under (any constant; the same in every replica).
+const MIGRATION_LOCK: i64 = 0x636f_6e6e_6563_746f;
+
+/// Connections one replica holds at most.
+const POOL_SIZE: usize = 8;
+
+const SYNC_COLUMNS: &str = "id, trigger, started_at, finished_at, outcome, error, resources, grants, requests, duration_ms, replica";
+
+pub struct PostgresStore {
+    pool: Pool,
+    /// Where it is, without the password.
+    described: String,
+    replica: String,
+    unknown_changes: u64,
+    damaged: DamagedList,
+}
+
+/// A database failure as one line; the URL (and its password) is never in it.
+fn failed(error: impl std::fmt::Display) -> StoreError {
+    StoreError(format!("the state database failed: {error}; check --database and that PostgreSQL is reachable"))
+}
+
+fn db(error: tokio_postgres::Error) -> StoreError {
+    match error.as_db_error() {
+        Some(db) => failed(format!("{}: {}", db.severity(), db.message())),
+        None => failed(error),
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://USER:PASSWORD@HOST:PORT/DATABASE`), applies the migrations
+    /// this version has and the database lacks, and settles what `replica` left running or
+    /// pending when it last stopped.
+    pub async fn open(url: &str, replica: &str) -> StoreResult<Self> {
+        let config = tokio_postgres::Config::from_str(url).map_err(|_| {
+            StoreError(
+                "--database is not a PostgreSQL URL; write postgres://USER:PASSWORD@HOST:PORT/DATABASE (the password may come from CONNECTOR_HOST_DATABASE_URL instead of the command line)"
+                    .into(),
+            )
+        })?;
+        let described = describe(&config);
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(std::time::Duration::from_secs(30)))
+            .create_timeout(Some(std::time::Duration::from_secs(10)))
+            .build()
+            .map_err(|e| StoreError(format!("cannot set up the connections to {described}: {e}")))?;
+        let mut client = pool.get().await.map_err(|e| StoreError(format!("cannot connect to {described}: {e}; check --database and that PostgreSQL is up")))?;
+        migrate(&mut client, &described).await?;
+        let now = now();
+        client
+            .execute(
+                "UPDATE syncs SET outcome = 'abandoned', finished_at = $1, error = $2 WHERE outcome = 'running' AND replica = $3",
+                &[&now, &ABANDONED, &replica],
+            )
+            .await
+            .map_err(db)?;
+        let unknown = client
+            .execute(
+                "UPDATE audit SET outcome = 'unknown', settled_at = $1, result = $2 WHERE outcome = 'pending' AND replica = $3",
+                &[&now, &serde_json::json!({"error": UNKNOWN_OUTCOME}).to_string(), &replica],
+            )
+            .await
+            .map_err(db)?;
+        if unknown > 0 {
+            tracing::warn!(
+                "{unknown} change(s) were recorded by this replica and not settled when it last stopped: marked unknown in the audit log"
+            );
+        }
+        drop(client);
+        Ok(Self { pool, described, replica: replica.to_owned(), unknown_changes: unknown, damaged: DamagedList::default() })
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(|e| failed(format!("no connection to {}: {e}", self.described)))
+    }
+
+    /// Runs `statement` on the database as it is (for tests that damage it on purpose).
+    pub async fn execute_raw(&self, statement: &str) -> StoreResult<u64> {
+        self.client().await?.execute(statement, &[]).await.map_err(db)
+    }
+}
+
+/// `postgres://USER@HOST:PORT/DATABASE`, never the password.
+fn describe(config: &tokio_postgres::Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(host)) => host.clone(),
+        #[cfg(unix)]
+        Some(tokio_postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    format!(
+        "PostgreSQL at postgres://{}@{host}:{port}/{}",
+        config.get_user().unwrap_or("postgres"),
+        config.get_dbname().unwrap_or_else(|| config.get_user().unwrap_or("postgres"))
+    )
+}
+
+/// Applies the migrations the database lacks, in one transaction under the advisory lock.
+async fn migrate(client: &mut deadpool_postgres::Object, described: &str) -> StoreResult<()> {
+    let transaction = client.transaction().await.map_err(db)?;
+    transaction.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK]).await.map_err(db)?;
+    transaction
+        .batch_execute("CREATE TABLE IF NOT EXISTS connector_host_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
+        .await
+        .map_err(db)?;
+    let applied: Option<i32> =
+        transaction.query_one("SELECT max(version) FROM connector_host_migrations", &[]).await.map_err(db)?.get(0);
+    let applied = applied.unwrap_or(0);
+    let known = MIGRATIONS.last().map_or(0, |(version, _)| *version);
+    if applied > known {
+        return Err(StoreError(format!(
+            "the state database {described} was migrated by a newer version (migration {applied}, this one knows {known}); run that version"
+        )));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(version, _)| *version > applied) {
+        transaction.batch_execute(sql).await.map_err(|e| StoreError(format!("migration {version} failed on {described}: {}", db(e))))?;
+        transaction
+            .execute("INSERT INTO connector_host_migrations (version, applied_at) VALUES ($1, $2)", &[version, &now()])
+            .await
+            .map_err(db)?;
+        tracing::info!("applied migration {version} to {described}");
+    }
+    transaction.commit().await.map_err(db)
+}
+
+fn sync_from_row(row: &tokio_postgres::Row) -> SyncRecord {
+    SyncRecord {
+        id: row.get(0),
+        trigger: row.get(1),
+        started_at: row.get(2),
+        finished_at: row.get(3),
+        outcome: row.get(4),
+        error: row.get(5),
+        resources: row.get(6),
+        grants: row.get(7),
+        requests: row.get(8),
+        duration_ms: row.get(9),
+        replica: row.get(10),
+    }
+}
+
+impl Store for PostgresStore {
+    fn describe(&self) -> String {
+        self.described.clone()
+    }
+
+    fn unknown_changes(&self) -> u64 {
+        self.unknown_changes
+    }
+
+    fn damaged(&self) -> Vec<DamagedSnapshot> {
+        self.damaged.all()
+    }
+
+    fn note_damaged(&self, damaged: DamagedSnapshot) {
+        self.damaged.note(damaged);
+    }
+
+    fn begin_sync<'a>(&'a self, tenant: &'a str, trigger: &'a str) -> StoreFuture<'a, i64> {
+        Box::pin(async move {
+            let row = self
+                .client()
+                .await?
+                .query_one(
+                    "INSERT INTO syncs (tenant, trigger, started_at, outcome, replica) VALUES ($1, $2, $3, 'running', $4) RETURNING id",
+                    &[&tenant, &trigger, &now(), &self.replica],
+                )
+                .await
+                .map_err(db)?;
+            Ok(row.get(0))
+        })
+    }
+
+    fn finish_ok<'a>(
+        &'a self,
+        sync_id: i64,
+        tenant: &'a str,
+        counts: SyncCounts,
+        snapshot: &'a [u8],
+        diff: Option<&'a Value>,
+        keep: usize,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let compressed = compress(snapshot)?;
+            let diff = diff.map(Value::to_string);
+            let mut client = self.client().await?;
+            let transaction = client.transaction().await.map_err(db)?;
+            let finished = now();
+            transaction
+                .execute(
+                    "UPDATE syncs SET outcome = 'ok', finished_at = $2, resources = $3, grants = $4, requests = $5, duration_ms = $6 WHERE id = $1",
+                    &[&sync_id, &finished, &counts.resources, &counts.grants, &counts.requests, &counts.duration_ms],
+                )
+                .await
+                .map_err(db)?;
+            transaction
+                .execute(
+                    "INSERT INTO snapshots (sync_id, tenant, created_at, snapshot, diff) VALUES ($1, $2, $3, $4, $5)",
+                    &[&sync_id, &tenant, &finished, &compressed, &diff],
+                )
+                .await
+                .map_err(db)?;
+            transaction
+                .execute(
+                    "DELETE FROM snapshots WHERE tenant = $1 AND sync_id NOT IN (SELECT sync_id FROM snapshots WHERE tenant = $1 ORDER BY sync_id DESC LIMIT $2)",
+                    &[&tenant, &(keep.max(1) as i64)],
+                )
+                .await
+                .map_err(db)?;
+            transaction
+                .execute(
+                    "DELETE FROM syncs WHERE tenant = $1 AND id NOT IN (SELECT id FROM syncs WHERE tenant = $1 ORDER BY id DESC LIMIT $2) AND id NOT IN (SELECT sync_id FROM snapshots)",
+                    &[&tenant, &SYNC_ROWS_KEPT],
+                )
+                .await
+                .map_err(db)?;
+            transaction.commit().await.map_err(db)
+        })
+    }
+
+    fn finish_failed<'a>(&'a self, sync_id: i64, outcome: &'a str, error: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.client()
+                .await?
+                .execute(
+                    "UPDATE syncs SET outcome = $2, finished_at = $3, error = $4 WHERE id = $1 AND outcome = 'running'",
+                    &[&sync_id, &outcome, &now(), &error],
+                )
+                .await
+                .map_err(db)?;
+            Ok(())
+        })
+    }
+
+    fn syncs<'a>(&'a self, tenant: &'a str, id: Option<i64>, limit: usize) -> StoreFuture<'a, Vec<SyncRecord>> {
+        Box::pin(async move {
+            let rows = self
+                .client()
+                .await?
+                .query(
+                    &format!(
+                        "SELECT {SYNC_COLUMNS} FROM syncs WHERE tenant = $1 AND ($2::BIGINT IS NULL OR id = $2) ORDER BY id DESC LIMIT $3"
+                    ),
+                    &[&tenant, &id, &(limit as i64)],
+                )
+                .await
+                .map_err(db)?;
+            Ok(rows.iter().map(sync_from_row).collect())
+        })
+    }
+
+    fn last_success_at<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let row = self
+                .client()
+                .await?
+                .query_opt("SELECT created_at FROM snapshots WHERE tenant = $1 ORDER BY sync_id DESC LIMIT 1", &[&tenant])
+                .await
+                .map_err(db)?;
+            Ok(row.map(|row| row.get(0)))
+        })
+    }
+
+    fn kept_snapshots<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, Vec<i64>> {
+        Box::pin(async move {
+            let rows = self
+                .client()
+                .await?
+                .query("SELECT sync_id FROM snapshots WHERE tenant = $1 ORDER BY sync_id DESC", &[&tenant])
+                .await
+                .map_err(db)?;
+            Ok(rows.iter().map(|row| row.get(0)).collect())
+        })
+    }
+
+    fn stored_snapshot<'a>(&'a self, sync_id: i64) -> StoreFuture<'a, Option<Vec<u8>>> {
+        Box::pin(async move {
+            let row =
+                self.client().await?.query_opt("SELECT snapshot FROM snapshots WHERE sync_id = $1", &[&sync_id]).await.map_err(db)?;
+            Ok(row.map(|row| row.get(0)))
+        })
+    }
+
+    fn stored_diff<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, Option<(i64, Option<String>)>> {
+        Box::pin(async move {
+            let row = self
+                .client()
+                .await?
+                .query_opt("SELECT sync_id, diff FROM snapshots WHERE tenant = $1 ORDER BY sync_id DESC LIMIT 1", &[&tenant])
+                .await
+                .map_err(db)?;
+            Ok(row.map(|row| (row.get(0), row.get(1))))
+        })
+    }
+
+    fn audit<'a>(&'a self, record: AuditRecord<'a>, outcome: &'a str, result: &'a Value) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.client()
+                .await?
+                .execute(
+                    "INSERT INTO audit (at, tenant, operation, arguments, outcome, result, request_id, settled_at, replica) VALUES ($1, $2, $3, $4, $5, $6, $7, $1, $8)",
+                    &[
+                        &now(),
+                        &record.tenant,
+                        &record.operation,
+                        &record.arguments.to_string(),
+                        &outcome,
+                        &result.to_string(),
+                        &record.request_id,
+                        &self.replica,
+                    ],
+                )
+                .await
+                .map_err(db)?;
+            Ok(())
+        })
+    }
+
+    fn audit_pending<'a>(&'a self, record: AuditRecord<'a>) -> StoreFuture<'a, i64> {
+        Box::pin(async move {
+            let row = self
+                .client()
+                .await?
+                .query_one(
+                    "INSERT INTO audit (at, tenant, operation, arguments, outcome, result, request_id, replica) VALUES ($1, $2, $3, $4, 'pending', 'null', $5, $6) RETURNING id",
+                    &[&now(), &record.tenant, &record.operation, &record.arguments.to_string(), &record.request_id, &self.replica],
+                )
+                .await
+                .map_err(db)?;
+            Ok(row.get(0))
+        })
+    }
+
+    fn audit_settle<'a>(&'a self, entry: i64, outcome: &'a str, result: &'a Value) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let settled = self
+                .client()
+                .await?
+                .execute(
+                    "UPDATE audit SET outcome = $2, result = $3, settled_at = $4 WHERE id = $1 AND outcome = 'pending'",
+                    &[&entry, &outcome, &result.to_string(), &now()],
+                )
+                .await
+                .map_err(db)?;
+            if settled != 1 {
+                return Err(StoreError(format!("audit entry {entry} is not pending")));
+            }
+            Ok(())
+        })
+    }
+
+    fn audit_log<'a>(&'a self, tenant: &'a str, limit: usize) -> StoreFuture<'a, Vec<AuditEntry>> {
+        Box::pin(async move {
+            let rows = self
+                .client()
+                .await?
+                .query(
+                    "SELECT id, at, tenant, operation, arguments, outcome, result, request_id, settled_at, replica FROM audit WHERE tenant = $1 ORDER BY id DESC LIMIT $2",
+                    &[&tenant, &(limit as i64)],
+                )
+                .await
+                .map_err(db)?;
+            Ok(rows
+                .iter()
+                .map(|row| AuditEntry {
+                    id: row.get(0),
+                    at: row.get(1),
+                    tenant: row.get(2),
+                    operation: row.get(3),
+                    arguments: serde_json::from_str(row.get(4)).unwrap_or(Value::Null),
+                    outcome: row.get(5),
+                    result: serde_json::from_str(row.get(6)).unwrap_or(Value::Null),
+                    request_id: row.get(7),
+                    settled_at: row.get(8),
+                    replica: row.get(9),
+                })
+                .collect())
+        })
+    }
+
+    fn writable(&self) -> StoreFuture<'_, ()> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let read_only: bool = client.query_one("SELECT pg_is_in_recovery()", &[]).await.map_err(db)?.get(0);
+            if read_only {
+                return Err(StoreError(format!(
+                    "the state database {} is a read-only standby; point --database at the primary",
+                    self.described
+                )));
+            }
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,230 @@
+//! The state's rules, the same on both back ends: each case runs on SQLite in a temporary folder
+//! and on a real PostgreSQL started on loopback (`connector-real-postgres`). What only one back
+//! end has is tested at the end (PostgreSQL's migrations and replicas) or in `store/sqlite.rs`.
+
+use std::sync::Arc;
+
+use connector_real_postgres::shared;
+use connector_service::store::{AuditRecord, PostgresStore, StateLocation, Store, StoreError, SyncCounts, open};
+use serde_json::json;
+
+const COUNTS: SyncCounts = SyncCounts { resources: 3, grants: 2, requests: 5, duration_ms: 40 };
+
+/// A store under test, reopened as a restarted replica would: its back end and where it is.
+enum Backend {
+    Sqlite(tempfile::TempDir),
+    Postgres(String),
+}
+
+impl Backend {
+    fn sqlite() -> Self {
+        Backend::Sqlite(tempfile::tempdir().unwrap())
+    }
+
+    fn postgres() -> Self {
+        Backend::Postgres(shared().database())
+    }
+
+    fn location(&self) -> StateLocation {
+        match self {
+            Backend::Sqlite(dir) => StateLocation::Directory(dir.path().to_path_buf()),
+            Backend::Postgres(url) => StateLocation::Postgres(url.clone()),
+        }
+    }
+
+    async fn open(&self, replica: &str) -> Arc<dyn Store> {
+        open(&self.location(), replica).await.unwrap()
+    }
+
+    /// Runs `sql` on the database as it is, behind the store's back.
+    async fn raw(&self, sql: &str) {
+        match self {
+            Backend::Sqlite(dir) => {
+                // SQLite allows one service per folder: a side connection, not a second store.
+                let connection = rusqlite::Connection::open(dir.path().join("state.db")).unwrap();
+                connection.execute_batch(sql).unwrap();
+            }
+            Backend::Postgres(url) => {
+                PostgresStore::open(url, "raw").await.unwrap().execute_raw(sql).await.unwrap();
+            }
+        }
+    }
+}
+
+fn record<'a>(operation: &'a str, arguments: &'a serde_json::Value, request_id: &'a str) -> AuditRecord<'a> {
+    AuditRecord { tenant: "acme", operation, arguments, request_id }
+}
+
+async fn a_sync_keeps_its_snapshot_and_diff_and_old_ones_are_pruned(backend: Backend) {
+    let store = backend.open("r1").await;
+    for n in 0..5 {
+        let id = store.begin_sync("acme", "schedule").await.unwrap();
+        let diff = json!({"n": n});
+        store.finish_ok(id, "acme", COUNTS, format!("{{\"n\":{n}}}").as_bytes(), (n > 0).then_some(&diff), 3).await.unwrap();
+    }
+    let (_, snapshot) = store.last_snapshot("acme").await.unwrap().unwrap();
+    assert_eq!(snapshot, br#"{"n":4}"#);
+    assert_eq!(store.last_diff("acme").await.unwrap().unwrap().1, Some(json!({"n": 4})));
+    assert_eq!(store.kept_snapshots("acme").await.unwrap().len(), 3);
+    let last = store.last_sync("acme").await.unwrap().unwrap();
+    assert_eq!((last.outcome.as_str(), last.resources, last.replica.as_deref()), ("ok", Some(3), Some("r1")));
+    assert!(store.last_snapshot("other").await.unwrap().is_none());
+    assert!(store.last_success_at("acme").await.unwrap().is_some());
+    assert_eq!(store.syncs("acme", None, 10).await.unwrap().len(), 5, "rows outlive their snapshots");
+    let first = store.syncs("acme", None, 10).await.unwrap().pop().unwrap();
+    assert_eq!(store.syncs("acme", Some(first.id), 1).await.unwrap(), vec![first]);
+}
+
+async fn a_sync_its_replica_left_running_is_abandoned_when_it_starts_again(backend: Backend) {
+    let store = backend.open("r1").await;
+    let id = store.begin_sync("acme", "schedule").await.unwrap();
+    assert_eq!(store.last_sync("acme").await.unwrap().unwrap().outcome, "running");
+    drop(store);
+    let store = backend.open("r1").await;
+    let last = store.last_sync("acme").await.unwrap().unwrap();
+    assert_eq!((last.id, last.outcome.as_str()), (id, "abandoned"));
+    assert!(last.error.unwrap().contains("stopped during the sync"));
+    store.finish_failed(id, "failed", "late").await.unwrap();
+    assert_eq!(store.last_sync("acme").await.unwrap().unwrap().outcome, "abandoned", "a finished row stays as it was");
+}
+
+async fn a_change_is_pending_until_settled_and_unknown_when_a_stop_left_it_so(backend: Backend) {
+    let store = backend.open("r1").await;
+    let arguments = json!({"entitlement": "e"});
+    let done = store.audit_pending(record("grant", &arguments, "req-1")).await.unwrap();
+    store.audit_settle(done, "done", &json!({"outcome": "granted"})).await.unwrap();
+    assert!(store.audit_settle(done, "failed", &json!({})).await.is_err(), "settled once");
+    let revoke = json!({"grant": "g"});
+    store.audit_pending(record("revoke", &revoke, "req-2")).await.unwrap();
+    assert_eq!(store.audit_log("acme", 10).await.unwrap()[0].outcome, "pending");
+    drop(store);
+    let store = backend.open("r1").await;
+    assert_eq!(store.unknown_changes(), 1);
+    let log = store.audit_log("acme", 10).await.unwrap();
+    assert_eq!((log[0].outcome.as_str(), log[0].request_id.as_deref()), ("unknown", Some("req-2")));
+    assert!(log[0].result["error"].as_str().unwrap().contains("may have reached the API"));
+    assert_eq!((log[1].outcome.as_str(), log[1].request_id.as_deref(), log[1].replica.as_deref()), ("done", Some("req-1"), Some("r1")));
+    assert!(log[1].settled_at.is_some());
+    assert_eq!(log[1].arguments, arguments);
+}
+
+async fn a_damaged_snapshot_is_reported_and_the_one_before_served(backend: Backend) {
+    let store = backend.open("r1").await;
+    let mut ids = Vec::new();
+    for n in 0..3 {
+        let id = store.begin_sync("acme", "schedule").await.unwrap();
+        store.finish_ok(id, "acme", COUNTS, format!("{{\"n\":{n}}}").as_bytes(), None, 5).await.unwrap();
+        ids.push(id);
+    }
+    let damaged = match backend {
+        Backend::Sqlite(_) => format!("UPDATE snapshots SET snapshot = x'28b52ffd0000' WHERE sync_id = {}", ids[2]),
+        Backend::Postgres(_) => format!("UPDATE snapshots SET snapshot = '\\x28b52ffd0000'::bytea WHERE sync_id = {}", ids[2]),
+    };
+    backend.raw(&damaged).await;
+    let (id, snapshot) = store.last_snapshot("acme").await.unwrap().unwrap();
+    assert_eq!((id, snapshot.as_slice()), (ids[1], &br#"{"n":1}"#[..]));
+    store.last_snapshot("acme").await.unwrap();
+    assert_eq!(store.damaged().len(), 1, "noted once");
+    assert_eq!(store.damaged()[0].sync_id, ids[2]);
+}
+
+async fn the_audit_log_reads_back_newest_first(backend: Backend) {
+    let store = backend.open("r1").await;
+    let (grant, revoke) = (json!({"entitlement": "e"}), json!({"grant": "g"}));
+    store.audit(record("grant", &grant, "r1"), "done", &json!({"outcome": "granted"})).await.unwrap();
+    store.audit(record("revoke", &revoke, "r2"), "refused", &json!({"error": "x"})).await.unwrap();
+    let log = store.audit_log("acme", 10).await.unwrap();
+    assert_eq!(log.iter().map(|e| e.operation.as_str()).collect::<Vec<_>>(), ["revoke", "grant"]);
+    assert_eq!(log[1].result["outcome"], "granted");
+    assert_eq!(log[0].settled_at.as_deref(), Some(log[0].at.as_str()), "a refusal is settled as it is recorded");
+    assert_eq!(store.audit_log("acme", 1).await.unwrap().len(), 1);
+    assert!(store.audit_log("other", 10).await.unwrap().is_empty());
+    store.writable().await.unwrap();
+}
+
+macro_rules! on_both_back_ends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(super::Backend::sqlite()).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    super::$case(super::Backend::postgres()).await
+                }
+            )*
+        }
+    };
+}
+
+on_both_back_ends!(
+    a_sync_keeps_its_snapshot_and_diff_and_old_ones_are_pruned,
+    a_sync_its_replica_left_running_is_abandoned_when_it_starts_again,
+    a_change_is_pending_until_settled_and_unknown_when_a_stop_left_it_so,
+    a_damaged_snapshot_is_reported_and_the_one_before_served,
+    the_audit_log_reads_back_newest_first,
+);
+
+/// Replicas that start together apply each migration once: the advisory lock makes them take
+/// turns, and the ones after the first find it applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_starting_together_migrate_once() {
+    let url = shared().database();
+    let starts: Vec<_> = (0..6)
+        .map(|n| {
+            let url = url.clone();
+            tokio::spawn(async move { PostgresStore::open(&url, &format!("r{n}")).await.map(drop) })
+        })
+        .collect();
+    for start in starts {
+        start.await.unwrap().unwrap();
+    }
+    let name = url.rsplit('/').next().unwrap();
+    assert_eq!(shared().sql(name, "SELECT count(*) FROM connector_host_migrations"), "1");
+}
+
+/// A replica's start settles only what it left: another replica's running sync and pending
+/// change are that replica's, still in progress.
+#[tokio::test]
+async fn a_starting_replica_leaves_the_others_work_alone() {
+    let backend = Backend::postgres();
+    let one = backend.open("one").await;
+    let running = one.begin_sync("acme", "schedule").await.unwrap();
+    let arguments = json!({});
+    one.audit_pending(record("grant", &arguments, "req-1")).await.unwrap();
+    let two = backend.open("two").await;
+    assert_eq!(two.unknown_changes(), 0);
+    let last = two.last_sync("acme").await.unwrap().unwrap();
+    assert_eq!((last.id, last.outcome.as_str(), last.replica.as_deref()), (running, "running", Some("one")));
+    assert_eq!(two.audit_log("acme", 1).await.unwrap()[0].outcome, "pending");
+}
+
+/// A database a newer version migrated is refused, naming the migrations, and changed in nothing.
+#[tokio::test]
+async fn a_database_a_newer_version_migrated_is_refused() {
+    let backend = Backend::postgres();
+    drop(backend.open("r1").await);
+    backend.raw("INSERT INTO connector_host_migrations (version, applied_at) VALUES (99, 'later')").await;
+    let Err(StoreError(error)) = open(&backend.location(), "r1").await else { panic!("a newer database is refused") };
+    assert!(error.contains("migrated by a newer version (migration 99, this one knows 1)"), "{error}");
+}
+
+/// Where the state is, and why it cannot be reached, are said without the password.
+#[tokio::test]
+async fn the_password_is_in_no_description_or_error() {
+    let port = shared().port();
+    let url = format!("postgres://postgres:hunter2-secret@127.0.0.1:{port}/no_such_database");
+    let Err(StoreError(error)) = open(&StateLocation::Postgres(url), "r1").await else { panic!("no such database") };
+    assert!(error.contains("no_such_database") && !error.contains("hunter2"), "{error}");
+    let Err(StoreError(error)) = open(&StateLocation::Postgres("mysql://x".into()), "r1").await else { panic!("not a URL") };
+    assert!(error.contains("is not a PostgreSQL URL"), "{error}");
+    let store = Backend::postgres().open("r1").await;
+    assert!(store.describe().starts_with("PostgreSQL at postgres://postgres@127.0.0.1:"), "{}", store.describe());
+    assert_eq!(connector_service::store::password_of("postgres://u:p%40ss@h/d").as_deref(), Some("p@ss"));
+}
