@@ -173,7 +173,7 @@ async fn all_rows(sizes: &Sizes, only: Option<&str>) -> Result<Vec<Row>> {
     }
     if wanted("service") {
         service::rows(sizes.service_tenants, cache_dir.path(), &mut rows)?;
-        service::audit_row(&mut rows)?;
+        service::audit_row(&mut rows).await?;
     }
     Ok(rows)
 }

@@ -34,6 +34,9 @@ pub async fn child(args: &[String]) -> Result<()> {
         tenants_file: tenants.into(),
         listen: listen.parse()?,
         state_dir: state.into(),
+        database: None,
+        replica_id: "bench".into(),
+        lease_ttl: Duration::from_secs(60),
         provisioning: false,
         shard: Shard::ALL,
         api_token: Some(TOKEN.into()),
@@ -88,21 +91,27 @@ fn child_cpu(pid: u32) -> Duration {
 
 /// What recording a change ahead costs: before, one audit row written after the change; now a
 /// `pending` row before it and its settlement after, each a durable commit (`synchronous=FULL`).
-pub fn audit_row(rows: &mut Vec<Row>) -> Result<()> {
+pub async fn audit_row(rows: &mut Vec<Row>) -> Result<()> {
     const CHANGES: u32 = 200;
     let dir = tempfile::tempdir()?;
-    let store = connector_service::store::Store::open(dir.path()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    use connector_service::store::{AuditRecord, SqliteStore, Store};
+    let store = SqliteStore::open(dir.path(), "bench").map_err(|e| anyhow::anyhow!("{e}"))?;
     let arguments = serde_json::json!({"entitlement": "team:t1:member", "principal": "user:u1"});
     let result = serde_json::json!({"outcome": "granted", "grant": {"id": "team:t1:member:user:u1"}});
+    let failed = |e: connector_service::store::StoreError| anyhow::anyhow!("{e}");
     let clock = Instant::now();
     for n in 0..CHANGES {
-        store.audit("t", "grant", &arguments, "done", &result, &format!("once-{n}")).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let request_id = format!("once-{n}");
+        let record = AuditRecord { tenant: "t", operation: "grant", arguments: &arguments, request_id: &request_id };
+        store.audit(record, "done", &result).await.map_err(failed)?;
     }
     let once = clock.elapsed() / CHANGES;
     let clock = Instant::now();
     for n in 0..CHANGES {
-        let entry = store.audit_pending("t", "grant", &arguments, &format!("ahead-{n}")).map_err(|e| anyhow::anyhow!("{e}"))?;
-        store.audit_settle(entry, "done", &result).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let request_id = format!("ahead-{n}");
+        let record = AuditRecord { tenant: "t", operation: "grant", arguments: &arguments, request_id: &request_id };
+        let entry = store.audit_pending(record).await.map_err(failed)?;
+        store.audit_settle(entry, "done", &result).await.map_err(failed)?;
     }
     let ahead = clock.elapsed() / CHANGES;
     rows.push(row(

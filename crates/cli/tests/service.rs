@@ -804,3 +804,161 @@ fn errors_reach_api_clients_with_the_status_their_kind_has() {
     let (code, answer) = server.request("PATCH", &rename, Some(TOKEN), Some(&format!(r#"{{"name": "{other}"}}"#)));
     assert_eq!(code, 400, "a name another group has: {answer}");
 }
+
+/// Replicas sharing `url`, each named `rN`, with a short lease.
+fn replicas(account: &Account, tenants: &Path, dir: &Path, url: &str, count: usize, extra: &[&str]) -> Vec<Server> {
+    (0..count)
+        .map(|n| {
+            let name = format!("r{n}");
+            let mut args = vec!["--database", url, "--replica-id", &name, "--lease-ttl-s", "3"];
+            args.extend_from_slice(extra);
+            Server::start(account, tenants, &dir.join(&name), &args)
+        })
+        .collect()
+}
+
+fn history(server: &Server, id: &str) -> Vec<Value> {
+    server.get(&format!("/v1/tenants/{id}/syncs"), true).1["syncs"].as_array().cloned().unwrap_or_default()
+}
+
+/// Three replicas on one PostgreSQL: each tenant synced once per interval by one of them, every
+/// replica answering every tenant with the same history and snapshot, a sync asked of one run
+/// once by it, and a change one of them refused in the audit every replica reads.
+#[test]
+fn replicas_sharing_a_database_sync_each_tenant_once_and_answer_alike() {
+    let (fake, account) = fake(20);
+    let dir = tempfile::tempdir().unwrap();
+    let ids = ["t0", "t1", "t2", "t3", "t4", "t5"];
+    let tenants = tenant_file(dir.path(), &fake, &ids, 3600);
+    let url = connector_real_postgres::shared().database();
+    let replicas = replicas(&account, &tenants, dir.path(), &url, 3, &[]);
+    for id in ids {
+        replicas[0].wait_synced(id, 1);
+    }
+    // A second sync of any tenant, by any replica, would have started by now.
+    std::thread::sleep(Duration::from_secs(2));
+    let mut ran_on = std::collections::BTreeSet::new();
+    for id in ids {
+        let seen: Vec<Vec<Value>> = replicas.iter().map(|r| history(r, id)).collect();
+        assert_eq!(seen[0].len(), 1, "{id} synced once: {:?}", seen[0]);
+        assert!(seen.iter().all(|h| *h == seen[0]), "every replica answers the same history of {id}: {seen:?}");
+        ran_on.insert(seen[0][0]["replica"].as_str().unwrap().to_owned());
+        let snapshots: Vec<Value> = replicas.iter().map(|r| r.get(&format!("/v1/tenants/{id}/snapshot"), true).1).collect();
+        assert!(snapshots.iter().all(|s| s["grants"] == snapshots[0]["grants"] && s["grants"].is_array()), "{id}");
+    }
+    assert!(ran_on.iter().all(|r| ["r0", "r1", "r2"].contains(&r.as_str())), "{ran_on:?}");
+
+    let (code, started) = replicas[1].request("POST", "/v1/tenants/t0/syncs", Some(TOKEN), None);
+    assert_eq!(code, 202, "{started}");
+    replicas[2].wait_synced("t0", started["id"].as_i64().unwrap());
+    let t0 = history(&replicas[2], "t0");
+    assert_eq!((t0.len(), t0[0]["replica"].as_str(), t0[0]["trigger"].as_str()), (2, Some("r1"), Some("api")), "{t0:?}");
+
+    let body = json!({"entitlement": "team:x:member", "principal": "user:y"}).to_string();
+    let (code, _) = replicas[2].request("POST", "/v1/tenants/t1/grants", Some(TOKEN), Some(&body));
+    assert_eq!(code, 403, "provisioning is off");
+    let (_, audit) = replicas[0].get("/v1/tenants/t1/audit", true);
+    assert_eq!(audit["entries"][0]["outcome"], "refused", "{audit}");
+    assert_eq!(audit["entries"][0]["replica"], "r2", "{audit}");
+}
+
+/// A replica killed in the middle of a sync loses its lease: another replica takes the tenant
+/// over within the lease's time and syncs it, and the killed one's sync is marked abandoned.
+#[test]
+fn a_killed_replicas_tenant_is_taken_over_within_the_lease() {
+    let (fake, account) = fake(30);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    let url = connector_real_postgres::shared().database();
+    fake.set_latency(Duration::from_millis(300));
+    let mut replicas = replicas(&account, &tenants, dir.path(), &url, 2, &[]);
+    replicas[0].wait_for(|s| s.status("acme")["running_on"].is_string(), "a sync to run");
+    let status = replicas[0].status("acme");
+    let holder = status["running_on"].as_str().unwrap().to_owned();
+    let (victim, survivor) = if holder == "r0" { (0, 1) } else { (1, 0) };
+    replicas[victim].signal(libc::SIGKILL);
+    replicas[victim].wait_exit();
+    let killed = Instant::now();
+    fake.set_latency(Duration::from_millis(0));
+    replicas[survivor].wait_synced("acme", 1);
+    let took = killed.elapsed();
+    assert!(took < Duration::from_secs(30), "taken over in {took:?}");
+    let syncs = history(&replicas[survivor], "acme");
+    let survivor_name = format!("r{survivor}");
+    assert_eq!(syncs[0]["replica"].as_str(), Some(survivor_name.as_str()), "{syncs:?}");
+    assert_eq!(syncs[0]["outcome"], "ok");
+    let abandoned = syncs.iter().find(|s| s["replica"].as_str() == Some(holder.as_str())).expect("the killed replica's sync");
+    assert_eq!(abandoned["outcome"], "abandoned", "{syncs:?}");
+    assert_eq!(syncs.iter().filter(|s| s["outcome"] == "ok").count(), 1, "synced once: {syncs:?}");
+}
+
+/// The tenant file is read again when it changes on disk, without a signal: here swapped as a
+/// Kubernetes ConfigMap is (a symbolic link renamed over), under two replicas of one database,
+/// which both serve the new tenant and sync it once between them.
+#[test]
+fn a_tenant_added_to_the_file_reaches_every_replica_without_a_signal() {
+    let (fake, account) = fake(10);
+    let dir = tempfile::tempdir().unwrap();
+    let (first, second) = (dir.path().join("v1"), dir.path().join("v2"));
+    std::fs::create_dir_all(&first).unwrap();
+    std::fs::create_dir_all(&second).unwrap();
+    tenant_file(&first, &fake, &["acme"], 3600);
+    tenant_file(&second, &fake, &["acme", "globex"], 3600);
+    let tenants = dir.path().join("tenants.toml");
+    std::os::unix::fs::symlink(first.join("tenants.toml"), &tenants).unwrap();
+    let url = connector_real_postgres::shared().database();
+    let replicas = replicas(&account, &tenants, dir.path(), &url, 2, &[]);
+    replicas[0].wait_synced("acme", 1);
+    assert_eq!(replicas[1].get("/v1/tenants/globex", true).0, 404);
+    let swap = dir.path().join("tenants.toml.new");
+    std::os::unix::fs::symlink(second.join("tenants.toml"), &swap).unwrap();
+    std::fs::rename(&swap, &tenants).unwrap();
+    for replica in &replicas {
+        replica.wait_for(|s| s.get("/v1/tenants/globex", true).0 == 200, "the new tenant");
+    }
+    replicas[1].wait_synced("globex", 1);
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(history(&replicas[0], "globex").len(), 1, "synced once between them");
+    assert!(replicas.iter().any(|r| r.log().contains("the tenant file changed on disk")));
+}
+
+/// Replicas killed at random points while tenants sync every second: no two syncs of one tenant
+/// ever ran at once (the successful ones' times never overlap), and every tenant kept being synced.
+#[test]
+fn replicas_killed_at_random_points_never_run_two_syncs_of_a_tenant_at_once() {
+    let (fake, account) = fake(15);
+    let dir = tempfile::tempdir().unwrap();
+    let ids = ["t0", "t1", "t2", "t3"];
+    let tenants = tenant_file(dir.path(), &fake, &ids, 1);
+    let url = connector_real_postgres::shared().database();
+    fake.set_latency(Duration::from_millis(15));
+    let mut replicas = replicas(&account, &tenants, dir.path(), &url, 3, &[]);
+    let mut seed = 0x2545_f491_4f6c_dd1du64 ^ u64::from(std::process::id());
+    for round in 0..4 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(200 + seed % 900));
+        let victim = (seed % 3) as usize;
+        replicas[victim].signal(libc::SIGKILL);
+        replicas[victim].wait_exit();
+        let name = format!("r{victim}-{round}");
+        let args = ["--database", url.as_str(), "--replica-id", name.as_str(), "--lease-ttl-s", "3"];
+        replicas[victim] = Server::start(&account, &tenants, &dir.path().join(&name), &args);
+    }
+    std::thread::sleep(Duration::from_secs(4));
+    for id in ids {
+        let syncs = replicas[0].get(&format!("/v1/tenants/{id}/syncs?limit=1000"), true).1["syncs"].as_array().cloned().unwrap();
+        let mut ok: Vec<(String, String)> = syncs
+            .iter()
+            .filter(|s| s["outcome"] == "ok")
+            .map(|s| (s["started_at"].as_str().unwrap().to_owned(), s["finished_at"].as_str().unwrap().to_owned()))
+            .collect();
+        assert!(ok.len() >= 3, "{id} kept being synced: {syncs:?}");
+        ok.sort();
+        for pair in ok.windows(2) {
+            assert!(pair[0].1 <= pair[1].0, "two syncs of {id} at once: {pair:?}");
+        }
+        assert!(syncs.iter().all(|s| s["outcome"] != "running" || s == &syncs[0]), "only the newest may still run: {syncs:?}");
+    }
+}

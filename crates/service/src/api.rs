@@ -358,6 +358,10 @@ async fn trigger_sync(State(service): State<Arc<Service>>, Path(id): Path<String
     known(&service, &id)?;
     match service.start_sync(&id, "api").await {
         Ok(sync_id) => Ok((StatusCode::ACCEPTED, axum::Json(json!({"id": sync_id, "tenant": id, "outcome": "running"}))).into_response()),
+        Err(StartError::RunningElsewhere(replica)) => {
+            Err(ApiError::new(StatusCode::CONFLICT, format!("a sync of tenant {id} is running on replica {replica}; wait for it")))
+        }
+        Err(StartError::NotDue) => Err(ApiError::new(StatusCode::CONFLICT, format!("tenant {id} was just synced; try again"))),
         Err(StartError::AlreadyRunning(running)) => {
             Err(ApiError::new(StatusCode::CONFLICT, format!("sync {running} of tenant {id} is running; wait for it")))
         }
@@ -415,9 +419,8 @@ async fn snapshot(
             // Made from the stored JSON on request (the same snapshot gives the same bytes), off
             // the runtime: a large snapshot takes a while.
             let bytes = tokio::task::spawn_blocking(move || -> ApiResult<Vec<u8>> {
-                let snapshot: connector_host::Snapshot = serde_json::from_slice(&json).map_err(|e| {
-                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("a stored snapshot does not read back: {e}"))
-                })?;
+                let snapshot: connector_host::Snapshot = serde_json::from_slice(&json)
+                    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("a stored snapshot does not read back: {e}")))?;
                 connector_host::c1z::encode(&snapshot).map_err(|e| host_error(&e))
             })
             .await
@@ -469,7 +472,12 @@ async fn audit(State(service): State<Arc<Service>>, Path(id): Path<String>, Quer
 
 /// Why the change must not be sent, checked before anything is: a request from another site,
 /// provisioning off, a change that does not parse or check, a tenant not ready, shutdown.
-fn refusal(service: &Service, id: &str, context: &ChangeContext, parsed: Result<Change, ApiError>) -> ApiResult<(Change, crate::tenants::Loaded)> {
+fn refusal(
+    service: &Service,
+    id: &str,
+    context: &ChangeContext,
+    parsed: Result<Change, ApiError>,
+) -> ApiResult<(Change, crate::tenants::Loaded)> {
     if let Some(origin) = &context.foreign_origin {
         return Err(ApiError::new(StatusCode::FORBIDDEN, format!("a change from another site (Origin {origin}) is refused")));
     }

@@ -15,6 +15,7 @@ pub mod shard;
 pub mod status;
 pub mod store;
 pub mod tenants;
+pub mod watch;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -81,6 +82,17 @@ pub async fn serve(
             }
         }
     });
+    let watcher = tokio::spawn({
+        let service = Arc::clone(&service);
+        let path = service.options.tenants_file.clone();
+        async move {
+            let changed = || {
+                tracing::info!("the tenant file changed on disk");
+                service.reload();
+            };
+            watch::watch(path, changed).await;
+        }
+    });
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let limits = listener::Limits { header_timeout: service.options.header_timeout, max_connections: service.options.max_connections };
     let server =
@@ -90,6 +102,7 @@ pub async fn serve(
     service.shut_down().await;
     scheduler.abort();
     reloader.abort();
+    watcher.abort();
     let _ = stop_http.send(());
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), server).await;
     tracing::info!("stopped");

@@ -37,6 +37,8 @@ pub struct Metrics {
     pub running: Family<TenantLabel, Gauge>,
     pub tenants: Gauge,
     pub changes: Family<OutcomeLabels, Counter>,
+    pub leases_claimed: Counter,
+    pub leases_lost: Counter,
 }
 
 impl Default for Metrics {
@@ -65,7 +67,28 @@ impl Default for Metrics {
         registry.register("connector_tenants", "Tenants this process serves", tenants.clone());
         let changes = Family::<OutcomeLabels, Counter>::default();
         registry.register("connector_changes", "Changes asked through the API, by tenant and outcome", changes.clone());
-        Self { registry, syncs, sync_duration, last_success, api_requests, grants, resources, running, tenants, changes }
+        let leases_claimed = Counter::default();
+        registry.register("connector_leases_claimed", "Sync leases this replica claimed", leases_claimed.clone());
+        let leases_lost = Counter::default();
+        registry.register(
+            "connector_leases_lost",
+            "Syncs of this replica whose lease another replica took over (their results not committed)",
+            leases_lost.clone(),
+        );
+        Self {
+            registry,
+            syncs,
+            sync_duration,
+            last_success,
+            api_requests,
+            grants,
+            resources,
+            running,
+            tenants,
+            changes,
+            leases_claimed,
+            leases_lost,
+        }
     }
 }
 

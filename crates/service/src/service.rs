@@ -16,7 +16,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::metrics::Metrics;
 use crate::shard::Shard;
-use crate::store::{StateLocation, Store, SyncCounts};
+use crate::store::{Claim, Lease, Release, StateLocation, Store, SyncCounts};
 use crate::tenants::{Load, Running, Tenant, TenantLoader, next_wait};
 
 /// How the service runs (`connector-host serve` flags).
@@ -30,6 +30,9 @@ pub struct ServiceOptions {
     pub database: Option<String>,
     /// This replica's name, recorded with each sync and change it runs; unique among replicas.
     pub replica_id: String,
+    /// How long a claim on a tenant's sync lasts unless renewed: how soon the other replicas take
+    /// over the tenants of one that stopped.
+    pub lease_ttl: Duration,
     /// Whether the API may change access.
     pub provisioning: bool,
     pub shard: Shard,
@@ -65,6 +68,10 @@ impl ServiceOptions {
 pub enum StartError {
     UnknownTenant,
     AlreadyRunning(i64),
+    /// Another replica runs the tenant's sync.
+    RunningElsewhere(String),
+    /// Another replica synced the tenant: it is not due yet.
+    NotDue,
     NotReady(String),
     Stopping,
     Store(String),
@@ -266,12 +273,15 @@ impl Service {
                 .map(|(id, _)| id.clone())
                 .collect();
             for id in due {
-                if let Err(error) = self.start_sync(&id, "schedule").await {
-                    tracing::warn!(tenant = %id, "scheduled sync not started: {error:?}");
-                    // Not again at once: a failing database would otherwise be asked in a loop.
-                    if let Some(tenant) = self.tenants().get_mut(&id) {
-                        tenant.failures = tenant.failures.saturating_add(1);
-                        tenant.next_due = Instant::now() + next_wait(&id, tenant.interval, tenant.failures);
+                match self.start_sync(&id, "schedule").await {
+                    Ok(_) | Err(StartError::NotDue | StartError::RunningElsewhere(_) | StartError::AlreadyRunning(_)) => {}
+                    Err(error) => {
+                        tracing::warn!(tenant = %id, "scheduled sync not started: {error:?}");
+                        // Not again at once: a failing database would otherwise be asked in a loop.
+                        if let Some(tenant) = self.tenants().get_mut(&id) {
+                            tenant.failures = tenant.failures.saturating_add(1);
+                            tenant.next_due = Instant::now() + next_wait(&id, tenant.interval, tenant.failures);
+                        }
                     }
                 }
             }
@@ -289,7 +299,9 @@ impl Service {
         }
     }
 
-    /// Starts a sync of tenant `id` now (it waits for a free sync slot); answers its id.
+    /// Starts a sync of tenant `id` now (it waits for a free sync slot); answers its id. The sync
+    /// is claimed in the store first: the scheduler's only when it is due, an asked one at once;
+    /// either only while no other replica's runs.
     pub async fn start_sync(self: &Arc<Self>, id: &str, trigger: &str) -> Result<i64, StartError> {
         if self.stopping() {
             return Err(StartError::Stopping);
@@ -305,29 +317,70 @@ impl Service {
                 Load::Loading => return Err(StartError::NotReady("the tenant's connector is still loading".into())),
                 Load::Failed(why) => return Err(StartError::NotReady(why.clone())),
             };
-            // Taken while the sync is recorded, so that no second one starts meanwhile.
-            tenant.running = Some(Running { sync_id: 0, started: None, abort: None });
+            // Taken while the sync is claimed and recorded, so that no second one starts meanwhile.
+            tenant.running = Some(Running { sync_id: 0, started: None, abort: None, lease: None });
             loaded
         };
+        let claimed = self.store.claim(id, self.options.lease_ttl, trigger != "schedule").await;
+        let lease = match claimed {
+            Ok(Claim::Granted(lease)) => lease,
+            Ok(Claim::Held { by, wait }) => return Err(self.not_started(id, Some(wait), StartError::RunningElsewhere(by))),
+            Ok(Claim::NotDue { wait }) => return Err(self.not_started(id, Some(wait), StartError::NotDue)),
+            Err(error) => return Err(self.not_started(id, None, StartError::Store(error.0))),
+        };
+        self.metrics.leases_claimed.inc();
         let recorded = self.store.begin_sync(id, trigger).await;
         let mut tenants = self.tenants();
         let Some(tenant) = tenants.get_mut(id) else { return Err(StartError::UnknownTenant) };
         let sync_id = match recorded {
             Ok(sync_id) => sync_id,
             Err(error) => {
+                // Its lease expires by itself: another replica, or this one, tries again then.
                 tenant.running = None;
                 return Err(StartError::Store(error.0));
             }
         };
         let service = Arc::clone(self);
         let tenant_id = id.to_owned();
+        let held = lease.clone();
         // Spawned under the lock: the sync's first step takes it, so it finds itself running.
-        let task = tokio::spawn(async move { service.run_sync(tenant_id, sync_id, *loaded).await });
-        tenant.running = Some(Running { sync_id, started: None, abort: Some(task.abort_handle()) });
+        let task = tokio::spawn(async move { service.run_sync(tenant_id, sync_id, *loaded, held).await });
+        tenant.running = Some(Running { sync_id, started: None, abort: Some(task.abort_handle()), lease: Some(lease) });
         Ok(sync_id)
     }
 
-    async fn run_sync(self: Arc<Self>, id: String, sync_id: i64, loaded: crate::tenants::Loaded) {
+    /// Frees the tenant a claim did not get, and schedules it for when the store said to ask
+    /// again (with up to a second of jitter, so that replicas do not all ask at once).
+    fn not_started(&self, id: &str, wait: Option<Duration>, error: StartError) -> StartError {
+        if let Some(tenant) = self.tenants().get_mut(id) {
+            tenant.running = None;
+            if let Some(wait) = wait {
+                tenant.next_due = Instant::now() + wait + Duration::from_millis(fastrand::u64(50..1000));
+            }
+        }
+        error
+    }
+
+    /// Renews `lease` every third of its time to live; answers when it is lost: another replica
+    /// took it over, or the store could not be reached for as long as it lives.
+    async fn keep_lease(&self, lease: &Lease) {
+        let ttl = self.options.lease_ttl;
+        let mut renewed = Instant::now();
+        loop {
+            tokio::time::sleep(ttl / 3).await;
+            match self.store.renew(lease, ttl).await {
+                Ok(true) => renewed = Instant::now(),
+                Ok(false) => return,
+                Err(error) if renewed.elapsed() >= ttl => {
+                    tracing::warn!(tenant = %lease.tenant, "the lease could not be renewed for {ttl:?}: {error}");
+                    return;
+                }
+                Err(error) => tracing::warn!(tenant = %lease.tenant, "the lease was not renewed (trying again): {error}"),
+            }
+        }
+    }
+
+    async fn run_sync(self: Arc<Self>, id: String, sync_id: i64, loaded: crate::tenants::Loaded, lease: Lease) {
         let Ok(_slot) = Arc::clone(&self.slots).acquire_owned().await else { return };
         if let Some(Running { started, .. }) = self.tenants().get_mut(&id).and_then(|t| t.running.as_mut()) {
             *started = Some(Instant::now());
@@ -336,11 +389,25 @@ impl Service {
         self.metrics.running.get_or_create(&label).set(1);
         let clock = Instant::now();
         let progress = connector_host::progress::SyncProgress::new();
-        let result = connector_host::sync_with_progress(&loaded.runtime, &loaded.config, Arc::clone(&progress)).await;
+        let result = tokio::select! {
+            result = connector_host::sync_with_progress(&loaded.runtime, &loaded.config, Arc::clone(&progress)) => Some(result),
+            () = self.keep_lease(&lease) => None,
+        };
         let seconds = clock.elapsed().as_secs_f64();
         // Every request the sync sent counts, a failed sync's too.
         self.metrics.api_requests.get_or_create(&label).inc_by(progress.view().requests);
-        let outcome = self.record(&id, sync_id, result).await;
+        let (interval, failures) = self.tenants().get(&id).map_or((Duration::from_secs(3600), 0), |t| (t.interval, t.failures));
+        let next_ok = next_wait(&id, interval, 0);
+        let next_failed = next_wait(&id, interval, failures.saturating_add(1));
+        let outcome = match result {
+            Some(result) => self.record(&id, sync_id, result, &lease, (next_ok, next_failed)).await,
+            None => {
+                self.metrics.leases_lost.inc();
+                let line = crate::store::lease_lost(&lease).0;
+                let _ = self.store.finish_failed(sync_id, "abandoned", &line, None).await;
+                Err(line)
+            }
+        };
         self.metrics.running.get_or_create(&label).set(0);
         self.metrics.sync_duration.get_or_create(&label).observe(seconds);
         let ok = outcome.is_ok();
@@ -353,7 +420,7 @@ impl Service {
         if let Some(tenant) = tenants.get_mut(&id) {
             tenant.running = None;
             tenant.failures = if ok { 0 } else { tenant.failures.saturating_add(1) };
-            tenant.next_due = Instant::now() + next_wait(&id, tenant.interval, tenant.failures);
+            tenant.next_due = Instant::now() + if ok { next_ok } else { next_failed };
             if tenant.removed {
                 tenants.remove(&id);
                 self.metrics.forget(&id);
@@ -365,12 +432,22 @@ impl Service {
     }
 
     /// Stores a sync's result; answers the error line of a failed one.
-    async fn record(&self, id: &str, sync_id: i64, result: Result<Snapshot, HostError>) -> Result<(), String> {
+    /// The lease is released with the tenant's next sync due after `next.0` (a success) or
+    /// `next.1` (a failure), as this replica schedules it too.
+    async fn record(
+        &self,
+        id: &str,
+        sync_id: i64,
+        result: Result<Snapshot, HostError>,
+        lease: &Lease,
+        next: (Duration, Duration),
+    ) -> Result<(), String> {
+        let failed = Release { lease, next_in: next.1 };
         let snapshot = match result {
             Ok(snapshot) => snapshot,
             Err(error) => {
                 let line = self.redactor.redact(error.message()).into_owned();
-                if let Err(e) = self.store.finish_failed(sync_id, "failed", &line).await {
+                if let Err(e) = self.store.finish_failed(sync_id, "failed", &line, Some(failed)).await {
                     self.state_failed(&format!("tenant {id}: {e}"));
                 }
                 return Err(line);
@@ -392,9 +469,17 @@ impl Service {
         })
         .await
         .unwrap_or_else(|e| Err(format!("recording the sync failed: {e}")))?;
-        if let Err(error) = self.store.finish_ok(sync_id, id, counts, &json, diff.as_ref(), self.options.keep_snapshots).await {
-            self.state_failed(&format!("tenant {id}: {error}"));
-            let _ = self.store.finish_failed(sync_id, "failed", &error.0).await;
+        let release = Release { lease, next_in: next.0 };
+        if let Err(error) =
+            self.store.finish_ok(sync_id, id, counts, &json, diff.as_ref(), self.options.keep_snapshots, Some(release)).await
+        {
+            if error == crate::store::lease_lost(lease) {
+                self.metrics.leases_lost.inc();
+                let _ = self.store.finish_failed(sync_id, "abandoned", &error.0, None).await;
+            } else {
+                self.state_failed(&format!("tenant {id}: {error}"));
+                let _ = self.store.finish_failed(sync_id, "failed", &error.0, Some(failed)).await;
+            }
             return Err(error.0);
         }
         let label = Metrics::tenant(id);
@@ -433,11 +518,13 @@ impl Service {
                             abort.abort();
                         }
                         tracing::warn!(tenant = %tenant.entry.id, "sync {} abandoned at shutdown: nothing of it was written", running.sync_id);
-                        abandoned.push(running.sync_id);
+                        abandoned.push((running.sync_id, running.lease));
                     }
                 }
-                for sync_id in abandoned {
-                    let _ = self.store.finish_failed(sync_id, "abandoned", "the service stopped during the sync").await;
+                for (sync_id, lease) in abandoned {
+                    // Released due now: another replica may run it at once.
+                    let release = lease.as_ref().map(|lease| Release { lease, next_in: Duration::ZERO });
+                    let _ = self.store.finish_failed(sync_id, "abandoned", "the service stopped during the sync", release).await;
                 }
                 break;
             }

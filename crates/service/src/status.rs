@@ -19,6 +19,8 @@ pub struct TenantStatus {
     /// Why its connector or settings could not be loaded.
     pub error: Option<String>,
     pub last_sync: Option<SyncRecord>,
+    /// The replica whose sync of it runs now, this one or another sharing the database.
+    pub running_on: Option<String>,
     pub last_success_at: Option<String>,
     pub next_sync_at: Option<String>,
     pub sync_interval_s: u64,
@@ -68,12 +70,18 @@ impl Service {
                     _ => None,
                 },
                 last_sync: None,
+                running_on: None,
                 last_success_at: None,
                 next_sync_at: tenant.next_due_at().map(|t| humantime::format_rfc3339_seconds(t).to_string()),
                 sync_interval_s: tenant.interval.as_secs(),
                 consecutive_failures: tenant.failures,
             }
         };
-        Ok(Some(TenantStatus { last_sync: self.store.last_sync(id).await?, last_success_at: self.store.last_success_at(id).await?, ..status }))
+        Ok(Some(TenantStatus {
+            last_sync: self.store.last_sync(id).await?,
+            running_on: self.store.running_on(id).await?,
+            last_success_at: self.store.last_success_at(id).await?,
+            ..status
+        }))
     }
 }

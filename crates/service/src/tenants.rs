@@ -41,6 +41,8 @@ pub struct Running {
     /// Set once the sync holds one of the service's sync slots.
     pub started: Option<Instant>,
     pub abort: Option<AbortHandle>,
+    /// The lease the sync runs under (none while it is being claimed).
+    pub lease: Option<crate::store::Lease>,
 }
 
 pub struct Tenant {

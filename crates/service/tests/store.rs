@@ -5,7 +5,11 @@
 use std::sync::Arc;
 
 use connector_real_postgres::shared;
-use connector_service::store::{AuditRecord, PostgresStore, StateLocation, Store, StoreError, SyncCounts, open};
+use std::time::Duration;
+
+use connector_service::store::{
+    AuditRecord, Claim, Lease, PostgresStore, Release, StateLocation, Store, StoreError, SyncCounts, lease_lost, open,
+};
 use serde_json::json;
 
 const COUNTS: SyncCounts = SyncCounts { resources: 3, grants: 2, requests: 5, duration_ms: 40 };
@@ -36,6 +40,16 @@ impl Backend {
         open(&self.location(), replica).await.unwrap()
     }
 
+    /// A second replica on the same state while the first runs. SQLite serves one process (a
+    /// second service is refused), so there it is a second connection beside the first, without
+    /// the lock: the claims' rules are the same on both back ends.
+    async fn open_beside(&self, replica: &str) -> Arc<dyn Store> {
+        match self {
+            Backend::Sqlite(dir) => Arc::new(connector_service::store::SqliteStore::shared_with(dir.path(), replica).unwrap()),
+            Backend::Postgres(_) => self.open(replica).await,
+        }
+    }
+
     /// Runs `sql` on the database as it is, behind the store's back.
     async fn raw(&self, sql: &str) {
         match self {
@@ -60,7 +74,7 @@ async fn a_sync_keeps_its_snapshot_and_diff_and_old_ones_are_pruned(backend: Bac
     for n in 0..5 {
         let id = store.begin_sync("acme", "schedule").await.unwrap();
         let diff = json!({"n": n});
-        store.finish_ok(id, "acme", COUNTS, format!("{{\"n\":{n}}}").as_bytes(), (n > 0).then_some(&diff), 3).await.unwrap();
+        store.finish_ok(id, "acme", COUNTS, format!("{{\"n\":{n}}}").as_bytes(), (n > 0).then_some(&diff), 3, None).await.unwrap();
     }
     let (_, snapshot) = store.last_snapshot("acme").await.unwrap().unwrap();
     assert_eq!(snapshot, br#"{"n":4}"#);
@@ -84,7 +98,7 @@ async fn a_sync_its_replica_left_running_is_abandoned_when_it_starts_again(backe
     let last = store.last_sync("acme").await.unwrap().unwrap();
     assert_eq!((last.id, last.outcome.as_str()), (id, "abandoned"));
     assert!(last.error.unwrap().contains("stopped during the sync"));
-    store.finish_failed(id, "failed", "late").await.unwrap();
+    store.finish_failed(id, "failed", "late", None).await.unwrap();
     assert_eq!(store.last_sync("acme").await.unwrap().unwrap().outcome, "abandoned", "a finished row stays as it was");
 }
 
@@ -113,7 +127,7 @@ async fn a_damaged_snapshot_is_reported_and_the_one_before_served(backend: Backe
     let mut ids = Vec::new();
     for n in 0..3 {
         let id = store.begin_sync("acme", "schedule").await.unwrap();
-        store.finish_ok(id, "acme", COUNTS, format!("{{\"n\":{n}}}").as_bytes(), None, 5).await.unwrap();
+        store.finish_ok(id, "acme", COUNTS, format!("{{\"n\":{n}}}").as_bytes(), None, 5, None).await.unwrap();
         ids.push(id);
     }
     let damaged = match backend {
@@ -140,6 +154,61 @@ async fn the_audit_log_reads_back_newest_first(backend: Backend) {
     assert_eq!(store.audit_log("acme", 1).await.unwrap().len(), 1);
     assert!(store.audit_log("other", 10).await.unwrap().is_empty());
     store.writable().await.unwrap();
+}
+
+const TTL: Duration = Duration::from_secs(60);
+
+fn granted(claim: Claim) -> Lease {
+    match claim {
+        Claim::Granted(lease) => lease,
+        other => panic!("not granted: {other:?}"),
+    }
+}
+
+/// A tenant's sync is claimed by one replica at a time: the first claim is due, a second waits for
+/// the lease, a released lease makes the tenant due after the wait given, and a sync asked for
+/// now is claimed at once once the lease is free.
+async fn one_claim_at_a_time_and_the_next_when_due(backend: Backend) {
+    let one = backend.open("one").await;
+    let two = backend.open_beside("two").await;
+    let lease = granted(one.claim("acme", TTL, false).await.unwrap());
+    match two.claim("acme", TTL, true).await.unwrap() {
+        Claim::Held { by, wait } => assert!(by == "one" && wait > Duration::from_secs(50) && wait <= TTL, "{by} {wait:?}"),
+        other => panic!("held by one: {other:?}"),
+    }
+    assert_eq!(two.running_on("acme").await.unwrap().as_deref(), Some("one"));
+    assert!(one.renew(&lease, TTL).await.unwrap());
+    let id = one.begin_sync("acme", "schedule").await.unwrap();
+    let release = Release { lease: &lease, next_in: Duration::from_secs(3600) };
+    one.finish_ok(id, "acme", COUNTS, b"{}", None, 3, Some(release)).await.unwrap();
+    assert_eq!(two.running_on("acme").await.unwrap(), None);
+    match two.claim("acme", TTL, false).await.unwrap() {
+        Claim::NotDue { wait } => assert!(wait > Duration::from_secs(3500), "{wait:?}"),
+        other => panic!("not due for an hour: {other:?}"),
+    }
+    let asked = granted(two.claim("acme", TTL, true).await.unwrap());
+    assert!(asked.token > lease.token, "each claim a larger token");
+    assert!(!one.renew(&lease, TTL).await.unwrap(), "the old lease is gone");
+    granted(one.claim("other", TTL, false).await.unwrap());
+}
+
+/// A replica whose lease was taken over commits nothing: its snapshot is not stored, and the
+/// lease stays the new holder's.
+async fn a_sync_whose_lease_was_taken_over_commits_nothing(backend: Backend) {
+    let one = backend.open("one").await;
+    let two = backend.open_beside("two").await;
+    let short = Duration::from_millis(300);
+    let stale = granted(one.claim("acme", short, false).await.unwrap());
+    let id = one.begin_sync("acme", "schedule").await.unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let fresh = granted(two.claim("acme", TTL, true).await.unwrap());
+    let release = Release { lease: &stale, next_in: Duration::from_secs(3600) };
+    let error = one.finish_ok(id, "acme", COUNTS, b"{\"stale\":1}", None, 3, Some(release)).await.unwrap_err();
+    assert_eq!(error, lease_lost(&stale));
+    assert!(one.last_snapshot("acme").await.unwrap().is_none(), "nothing committed");
+    one.finish_failed(id, "abandoned", &error.0, Some(release)).await.unwrap();
+    assert_eq!(two.running_on("acme").await.unwrap().as_deref(), Some("two"), "the new holder keeps it");
+    assert!(two.renew(&fresh, TTL).await.unwrap());
 }
 
 macro_rules! on_both_back_ends {
@@ -169,6 +238,8 @@ on_both_back_ends!(
     a_change_is_pending_until_settled_and_unknown_when_a_stop_left_it_so,
     a_damaged_snapshot_is_reported_and_the_one_before_served,
     the_audit_log_reads_back_newest_first,
+    one_claim_at_a_time_and_the_next_when_due,
+    a_sync_whose_lease_was_taken_over_commits_nothing,
 );
 
 /// Replicas that start together apply each migration once: the advisory lock makes them take
@@ -186,7 +257,7 @@ async fn replicas_starting_together_migrate_once() {
         start.await.unwrap().unwrap();
     }
     let name = url.rsplit('/').next().unwrap();
-    assert_eq!(shared().sql(name, "SELECT count(*) FROM connector_host_migrations"), "1");
+    assert_eq!(shared().sql(name, "SELECT count(*) FROM connector_host_migrations"), "2", "each migration once");
 }
 
 /// A replica's start settles only what it left: another replica's running sync and pending
@@ -212,7 +283,7 @@ async fn a_database_a_newer_version_migrated_is_refused() {
     drop(backend.open("r1").await);
     backend.raw("INSERT INTO connector_host_migrations (version, applied_at) VALUES (99, 'later')").await;
     let Err(StoreError(error)) = open(&backend.location(), "r1").await else { panic!("a newer database is refused") };
-    assert!(error.contains("migrated by a newer version (migration 99, this one knows 1)"), "{error}");
+    assert!(error.contains("migrated by a newer version (migration 99, this one knows 2)"), "{error}");
 }
 
 /// Where the state is, and why it cannot be reached, are said without the password.

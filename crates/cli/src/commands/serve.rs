@@ -40,9 +40,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", env = DATABASE_VARIABLE, hide_env_values = true)]
     pub database: Option<String>,
     /// This replica's name, recorded with each sync and change it runs; unique among the
-    /// replicas sharing a database. Default: $HOSTNAME (a pod's name), else the host's name.
+    /// replicas sharing a database. Default: the host's name and the process id.
     #[arg(long, value_name = "NAME")]
     pub replica_id: Option<String>,
+    /// Seconds a replica's claim on a tenant's sync lasts unless renewed: how soon the others take
+    /// over the tenants of a replica that stopped.
+    #[arg(long, value_name = "S", default_value_t = 60, value_parser = clap::value_parser!(u64).range(3..=3600))]
+    pub lease_ttl_s: u64,
     /// Let the API change access (grants, revokes, accounts, resources); without it they answer 403.
     #[arg(long)]
     pub provisioning: bool,
@@ -118,17 +122,22 @@ fn database(args: &ServeArgs) -> Option<String> {
     Some(url)
 }
 
-/// `--replica-id`, else `$HOSTNAME` (Kubernetes sets it to the pod's name), else the host's name.
+/// `--replica-id`, else the host's name (`$HOSTNAME`, which Kubernetes sets to the pod's name, or
+/// the kernel's) and the process id: unique among processes even on one host.
 fn replica_id(args: &ServeArgs) -> Result<String, HostError> {
-    let id = args
-        .replica_id
-        .clone()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-        .map(|id| id.trim().to_owned())
-        .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| "replica".to_owned());
-    if id.len() > 253 || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+    let id = match &args.replica_id {
+        Some(id) => id.trim().to_owned(),
+        None => {
+            let host = std::env::var("HOSTNAME")
+                .ok()
+                .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+                .map(|host| host.trim().to_owned())
+                .filter(|host| !host.is_empty() && host.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+                .unwrap_or_else(|| "replica".to_owned());
+            format!("{host}-{}", std::process::id())
+        }
+    };
+    if id.is_empty() || id.len() > 253 || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
         return Err(HostError::usage(format!(
             "--replica-id {id:?} is not a name: use letters, digits, '-', '_' and '.', at most 253 characters"
         )));
@@ -194,6 +203,7 @@ pub async fn serve(args: ServeArgs, connectors: Connectors, overrides: Overrides
         state_dir: args.state_dir.clone(),
         database: database(&args),
         replica_id: replica_id(&args)?,
+        lease_ttl: Duration::from_secs(args.lease_ttl_s),
         provisioning: args.provisioning,
         shard,
         api_token: token(&args)?,

@@ -9,7 +9,7 @@ use connector_host::tenant::read_tenant_file;
 
 use crate::Global;
 use crate::connectors::Connectors;
-use crate::errors::{exit_status, worst, worded};
+use crate::errors::{exit_status, worded, worst};
 use crate::progress_display::{Display, Mode};
 
 /// `sync-all`'s flags.

@@ -122,4 +122,3 @@ async fn sync_one(
     crate::format::write(&snapshot, &path, format)?;
     Ok(TenantSummary { path, resources: snapshot.resources.len(), grants: snapshot.grants.len(), requests: snapshot.stats.http_requests })
 }
-

@@ -269,7 +269,10 @@ impl Session {
         }
         if self.store.data().cpu.exhausted {
             return Err(CallError::Limit(Refusal::new(
-                format!("CPU time limit: the connector computed for more than {} ms in one call and was stopped", self.cpu_time.as_millis()),
+                format!(
+                    "CPU time limit: the connector computed for more than {} ms in one call and was stopped",
+                    self.cpu_time.as_millis()
+                ),
                 Some("cpu_time_ms"),
             )));
         }

@@ -14,6 +14,7 @@ mod sqlite;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -106,6 +107,43 @@ pub struct DamagedSnapshot {
     pub why: String,
 }
 
+/// A replica's claim on a tenant's sync: the tenant, and the fencing token the claim got. Each
+/// claim of a tenant gets a larger token, so a replica whose lease was taken over finds its token
+/// stale and commits nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub tenant: String,
+    pub token: i64,
+}
+
+/// What a claim got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// The sync is this replica's to run, under this lease.
+    Granted(Lease),
+    /// Another replica holds the tenant's lease (its sync runs); ask again after `wait`, when the
+    /// lease expires unless renewed.
+    Held { by: String, wait: Duration },
+    /// The tenant is not due: another replica synced it; ask again after `wait`.
+    NotDue { wait: Duration },
+}
+
+/// How a finished sync leaves the tenant's schedule: its lease released and the next sync due
+/// after `next_in`.
+#[derive(Debug, Clone, Copy)]
+pub struct Release<'a> {
+    pub lease: &'a Lease,
+    pub next_in: Duration,
+}
+
+/// What a sync whose lease another replica took over gets instead of a commit.
+pub fn lease_lost(lease: &Lease) -> StoreError {
+    StoreError(format!(
+        "the lease on tenant {} (token {}) was taken over by another replica: this sync's results are not committed",
+        lease.tenant, lease.token
+    ))
+}
+
 /// A change about to be sent, as the audit log records it before it is.
 #[derive(Debug, Clone, Copy)]
 pub struct AuditRecord<'a> {
@@ -129,8 +167,20 @@ pub trait Store: Send + Sync {
     /// Records a sync of `tenant` that starts now, run by this replica; answers its id.
     fn begin_sync<'a>(&'a self, tenant: &'a str, trigger: &'a str) -> StoreFuture<'a, i64>;
 
-    /// Records a successful sync, its snapshot (JSON) and the diff from the one before, and
-    /// prunes the tenant's snapshots to the newest `keep`, in one transaction.
+    /// Claims the tenant's next sync for this replica, for `ttl`: granted when no live lease holds
+    /// it and it is due (or `now`, a sync asked for). The first claim of a tenant is always due.
+    fn claim<'a>(&'a self, tenant: &'a str, ttl: Duration, now: bool) -> StoreFuture<'a, Claim>;
+
+    /// The replica whose live lease runs the tenant's sync now, if one does.
+    fn running_on<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, Option<String>>;
+
+    /// Extends the lease by `ttl` from now; false when another replica has taken it over.
+    fn renew<'a>(&'a self, lease: &'a Lease, ttl: Duration) -> StoreFuture<'a, bool>;
+
+    /// Records a successful sync, its snapshot (JSON) and the diff from the one before, prunes the
+    /// tenant's snapshots to the newest `keep`, and releases its lease, in one transaction; when
+    /// the lease was taken over, nothing ([`lease_lost`]).
+    #[allow(clippy::too_many_arguments)]
     fn finish_ok<'a>(
         &'a self,
         sync_id: i64,
@@ -139,11 +189,12 @@ pub trait Store: Send + Sync {
         snapshot: &'a [u8],
         diff: Option<&'a Value>,
         keep: usize,
+        release: Option<Release<'a>>,
     ) -> StoreFuture<'a, ()>;
 
-    /// Records a failed (or abandoned) sync and its one-line error; a sync already recorded as
-    /// finished stays as it was.
-    fn finish_failed<'a>(&'a self, sync_id: i64, outcome: &'a str, error: &'a str) -> StoreFuture<'a, ()>;
+    /// Records a failed (or abandoned) sync and its one-line error, and releases its lease (when
+    /// still this replica's); a sync already recorded as finished stays as it was.
+    fn finish_failed<'a>(&'a self, sync_id: i64, outcome: &'a str, error: &'a str, release: Option<Release<'a>>) -> StoreFuture<'a, ()>;
 
     /// The tenant's sync `id`, or its newest `limit` syncs (newest first) when `id` is none.
     fn syncs<'a>(&'a self, tenant: &'a str, id: Option<i64>, limit: usize) -> StoreFuture<'a, Vec<SyncRecord>>;

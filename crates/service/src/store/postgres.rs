@@ -9,14 +9,16 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde_json::Value;
 use tokio_postgres::NoTls;
 
+use std::time::Duration;
+
 use super::{
-    ABANDONED, AuditEntry, AuditRecord, DamagedList, DamagedSnapshot, SYNC_ROWS_KEPT, Store, StoreError, StoreFuture, StoreResult,
-    SyncCounts, SyncRecord, UNKNOWN_OUTCOME, compress, now,
+    ABANDONED, AuditEntry, AuditRecord, Claim, DamagedList, DamagedSnapshot, Lease, Release, SYNC_ROWS_KEPT, Store, StoreError,
+    StoreFuture, StoreResult, SyncCounts, SyncRecord, UNKNOWN_OUTCOME, compress, lease_lost, now,
 };
 
 /// The migrations, in order; a database records each one applied in `connector_host_migrations`.
 /// Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("postgres/0001_initial.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("postgres/0001_initial.sql")), (2, include_str!("postgres/0002_schedule.sql"))];
 
 /// The advisory lock the migrations run under (any constant; the same in every replica).
 const MIGRATION_LOCK: i64 = 0x636f_6e6e_6563_746f;
@@ -67,7 +69,10 @@ impl PostgresStore {
             .create_timeout(Some(std::time::Duration::from_secs(10)))
             .build()
             .map_err(|e| StoreError(format!("cannot set up the connections to {described}: {e}")))?;
-        let mut client = pool.get().await.map_err(|e| StoreError(format!("cannot connect to {described}: {e}; check --database and that PostgreSQL is up")))?;
+        let mut client = pool
+            .get()
+            .await
+            .map_err(|e| StoreError(format!("cannot connect to {described}: {e}; check --database and that PostgreSQL is up")))?;
         migrate(&mut client, &described).await?;
         let now = now();
         client
@@ -84,6 +89,8 @@ impl PostgresStore {
             )
             .await
             .map_err(db)?;
+        // Its syncs were abandoned above: the others may take its tenants at once.
+        client.execute("UPDATE schedule SET holder = NULL, lease_expires = NULL WHERE holder = $1", &[&replica]).await.map_err(db)?;
         if unknown > 0 {
             tracing::warn!(
                 "{unknown} change(s) were recorded by this replica and not settled when it last stopped: marked unknown in the audit log"
@@ -127,8 +134,7 @@ async fn migrate(client: &mut deadpool_postgres::Object, described: &str) -> Sto
         .batch_execute("CREATE TABLE IF NOT EXISTS connector_host_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
         .await
         .map_err(db)?;
-    let applied: Option<i32> =
-        transaction.query_one("SELECT max(version) FROM connector_host_migrations", &[]).await.map_err(db)?.get(0);
+    let applied: Option<i32> = transaction.query_one("SELECT max(version) FROM connector_host_migrations", &[]).await.map_err(db)?.get(0);
     let applied = applied.unwrap_or(0);
     let known = MIGRATIONS.last().map_or(0, |(version, _)| *version);
     if applied > known {
@@ -145,6 +151,24 @@ async fn migrate(client: &mut deadpool_postgres::Object, described: &str) -> Sto
         tracing::info!("applied migration {version} to {described}");
     }
     transaction.commit().await.map_err(db)
+}
+
+/// Releases `release`'s lease and sets the tenant's next sync, on `client` (a transaction's, for a
+/// commit); false when the lease is no longer this replica's.
+async fn release_lease(client: &impl deadpool_postgres::GenericClient, replica: &str, release: Release<'_>) -> StoreResult<bool> {
+    let released = client
+        .execute(
+            "UPDATE schedule SET holder = NULL, lease_expires = NULL, next_due = now() + make_interval(secs => $4) WHERE tenant = $1 AND holder = $2 AND token = $3",
+            &[&release.lease.tenant, &replica, &release.lease.token, &release.next_in.as_secs_f64()],
+        )
+        .await
+        .map_err(db)?;
+    Ok(released == 1)
+}
+
+/// Seconds from the database's clock as a wait; none below zero.
+fn wait(seconds: Option<f64>) -> Duration {
+    Duration::try_from_secs_f64(seconds.unwrap_or(0.0).max(0.0)).unwrap_or(Duration::ZERO)
 }
 
 fn sync_from_row(row: &tokio_postgres::Row) -> SyncRecord {
@@ -195,6 +219,74 @@ impl Store for PostgresStore {
         })
     }
 
+    fn claim<'a>(&'a self, tenant: &'a str, ttl: Duration, now: bool) -> StoreFuture<'a, Claim> {
+        Box::pin(async move {
+            let client = self.client().await?;
+            let claimed = client
+                .query_opt(
+                    "INSERT INTO schedule (tenant, next_due, holder, token, lease_expires) VALUES ($1, now(), $2, 1, now() + make_interval(secs => $3))
+                     ON CONFLICT (tenant) DO UPDATE SET holder = EXCLUDED.holder, token = schedule.token + 1, lease_expires = EXCLUDED.lease_expires
+                     WHERE (schedule.holder IS NULL OR schedule.lease_expires <= now()) AND ($4 OR schedule.next_due <= now())
+                     RETURNING token",
+                    &[&tenant, &self.replica, &ttl.as_secs_f64(), &now],
+                )
+                .await
+                .map_err(db)?;
+            if let Some(row) = claimed {
+                // A sync another replica left running is over: its lease lapsed, this one's is live.
+                client
+                    .execute(
+                        "UPDATE syncs SET outcome = 'abandoned', finished_at = $3, error = 'its replica stopped during the sync; ' || $2 || ' took the tenant over' WHERE tenant = $1 AND outcome = 'running' AND replica IS DISTINCT FROM $2",
+                        &[&tenant, &self.replica, &super::now()],
+                    )
+                    .await
+                    .map_err(db)?;
+                return Ok(Claim::Granted(Lease { tenant: tenant.to_owned(), token: row.get(0) }));
+            }
+            let row = client
+                .query_opt(
+                    "SELECT holder, lease_expires > now(), EXTRACT(EPOCH FROM (lease_expires - now()))::float8, EXTRACT(EPOCH FROM (next_due - now()))::float8 FROM schedule WHERE tenant = $1",
+                    &[&tenant],
+                )
+                .await
+                .map_err(db)?;
+            Ok(match row {
+                Some(row) if row.get::<_, Option<bool>>(1) == Some(true) => {
+                    Claim::Held { by: row.get::<_, Option<String>>(0).unwrap_or_default(), wait: wait(row.get(2)) }
+                }
+                Some(row) => Claim::NotDue { wait: wait(row.get(3)) },
+                None => Claim::NotDue { wait: Duration::ZERO },
+            })
+        })
+    }
+
+    fn running_on<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, Option<String>> {
+        Box::pin(async move {
+            let row = self
+                .client()
+                .await?
+                .query_opt("SELECT holder FROM schedule WHERE tenant = $1 AND lease_expires > now()", &[&tenant])
+                .await
+                .map_err(db)?;
+            Ok(row.and_then(|row| row.get(0)))
+        })
+    }
+
+    fn renew<'a>(&'a self, lease: &'a Lease, ttl: Duration) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let renewed = self
+                .client()
+                .await?
+                .execute(
+                    "UPDATE schedule SET lease_expires = now() + make_interval(secs => $4) WHERE tenant = $1 AND holder = $2 AND token = $3",
+                    &[&lease.tenant, &self.replica, &lease.token, &ttl.as_secs_f64()],
+                )
+                .await
+                .map_err(db)?;
+            Ok(renewed == 1)
+        })
+    }
+
     fn finish_ok<'a>(
         &'a self,
         sync_id: i64,
@@ -203,12 +295,20 @@ impl Store for PostgresStore {
         snapshot: &'a [u8],
         diff: Option<&'a Value>,
         keep: usize,
+        release: Option<Release<'a>>,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let compressed = compress(snapshot)?;
             let diff = diff.map(Value::to_string);
             let mut client = self.client().await?;
             let transaction = client.transaction().await.map_err(db)?;
+            // First, so that the schedule's row stays locked until the commit: a replica's claim
+            // waits for it, and a taken-over lease commits nothing.
+            if let Some(release) = release
+                && !release_lease(&transaction, &self.replica, release).await?
+            {
+                return Err(lease_lost(release.lease));
+            }
             let finished = now();
             transaction
                 .execute(
@@ -242,16 +342,20 @@ impl Store for PostgresStore {
         })
     }
 
-    fn finish_failed<'a>(&'a self, sync_id: i64, outcome: &'a str, error: &'a str) -> StoreFuture<'a, ()> {
+    fn finish_failed<'a>(&'a self, sync_id: i64, outcome: &'a str, error: &'a str, release: Option<Release<'a>>) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.client()
-                .await?
+            let client = self.client().await?;
+            client
                 .execute(
                     "UPDATE syncs SET outcome = $2, finished_at = $3, error = $4 WHERE id = $1 AND outcome = 'running'",
                     &[&sync_id, &outcome, &now(), &error],
                 )
                 .await
                 .map_err(db)?;
+            if let Some(release) = release {
+                // A lease another replica took over is theirs now: nothing to release.
+                release_lease(&client, &self.replica, release).await?;
+            }
             Ok(())
         })
     }
@@ -299,8 +403,7 @@ impl Store for PostgresStore {
 
     fn stored_snapshot<'a>(&'a self, sync_id: i64) -> StoreFuture<'a, Option<Vec<u8>>> {
         Box::pin(async move {
-            let row =
-                self.client().await?.query_opt("SELECT snapshot FROM snapshots WHERE sync_id = $1", &[&sync_id]).await.map_err(db)?;
+            let row = self.client().await?.query_opt("SELECT snapshot FROM snapshots WHERE sync_id = $1", &[&sync_id]).await.map_err(db)?;
             Ok(row.map(|row| row.get(0)))
         })
     }

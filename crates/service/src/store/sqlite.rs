@@ -10,15 +10,18 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
 use super::{
-    ABANDONED, AuditEntry, AuditRecord, DamagedList, DamagedSnapshot, SYNC_ROWS_KEPT, Store, StoreError, StoreFuture, StoreResult,
-    SyncCounts, SyncRecord, UNKNOWN_OUTCOME, compress, now,
+    ABANDONED, AuditEntry, AuditRecord, Claim, DamagedList, DamagedSnapshot, Lease, Release, SYNC_ROWS_KEPT, Store, StoreError,
+    StoreFuture, StoreResult, SyncCounts, SyncRecord, UNKNOWN_OUTCOME, compress, lease_lost, now,
 };
 
 /// Schema version, in SQLite's `user_version`: 2 added the audit log's request ids and
 /// settlement times (changes are recorded before they are sent); 3 the replica of each sync and
-/// change.
-const SCHEMA_VERSION: i64 = 3;
+/// change; 4 the schedule with its leases (one process holds them all, but the service runs the
+/// same way on both back ends).
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS syncs (
@@ -57,6 +60,13 @@ CREATE TABLE IF NOT EXISTS audit (
     replica    TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_by_tenant ON audit (tenant, id);
+CREATE TABLE IF NOT EXISTS schedule (
+    tenant           TEXT PRIMARY KEY,
+    next_due_ms      INTEGER NOT NULL,
+    holder           TEXT,
+    token            INTEGER NOT NULL,
+    lease_expires_ms INTEGER
+);
 ";
 
 /// From schema 1: the audit log's new columns.
@@ -119,6 +129,25 @@ impl SqliteStore {
             path,
             replica: replica.to_owned(),
             unknown_changes: unknown,
+            damaged: DamagedList::default(),
+            _lock: lock,
+        })
+    }
+
+    /// A second connection to the state in `dir` beside the service that holds it, as replica
+    /// `replica`, without the lock and without settling anything: for tests of the rules that
+    /// several replicas follow (the service itself never opens one).
+    #[doc(hidden)]
+    pub fn shared_with(dir: &Path, replica: &str) -> StoreResult<Self> {
+        let path = dir.join("state.db");
+        let connection = Connection::open(&path).map_err(failed)?;
+        connection.busy_timeout(std::time::Duration::from_secs(10)).map_err(failed)?;
+        let lock = std::fs::File::open(dir.join("lock")).map_err(|e| StoreError(format!("no service holds {}: {e}", dir.display())))?;
+        Ok(Self {
+            connection: Mutex::new(connection),
+            path,
+            replica: replica.to_owned(),
+            unknown_changes: 0,
             damaged: DamagedList::default(),
             _lock: lock,
         })
@@ -187,7 +216,29 @@ fn prepare(connection: &Connection, path: &Path) -> Result<u64, Prepared> {
         "UPDATE audit SET outcome = 'unknown', settled_at = ?1, result = ?2 WHERE outcome = 'pending'",
         params![now(), serde_json::json!({"error": UNKNOWN_OUTCOME}).to_string()],
     )? as u64;
+    // One process: what it leaves is over, and a start syncs every tenant (`docs/contract.md`
+    // section 7).
+    connection.execute("UPDATE schedule SET holder = NULL, lease_expires_ms = NULL, next_due_ms = 0", [])?;
     Ok(unknown)
+}
+
+/// Now, in milliseconds since the epoch: the schedule's clock (one process, one clock).
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+fn millis(duration: Duration) -> i64 {
+    duration.as_millis().min(i64::MAX as u128) as i64
+}
+
+/// Releases `release`'s lease and sets the tenant's next sync; false when it is no longer this
+/// replica's.
+fn release_lease(connection: &Connection, replica: &str, release: Release<'_>) -> rusqlite::Result<bool> {
+    let released = connection.execute(
+        "UPDATE schedule SET holder = NULL, lease_expires_ms = NULL, next_due_ms = ?4 WHERE tenant = ?1 AND holder = ?2 AND token = ?3",
+        params![release.lease.tenant, replica, release.lease.token, now_ms().saturating_add(millis(release.next_in))],
+    )?;
+    Ok(released == 1)
 }
 
 fn sync_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SyncRecord> {
@@ -229,15 +280,75 @@ impl Store for SqliteStore {
     }
 
     fn begin_sync<'a>(&'a self, tenant: &'a str, trigger: &'a str) -> StoreFuture<'a, i64> {
-        ready((|| {
-            let connection = self.connection();
-            connection.execute(
-                "INSERT INTO syncs (tenant, trigger, started_at, outcome, replica) VALUES (?1, ?2, ?3, 'running', ?4)",
-                params![tenant, trigger, now(), self.replica],
-            )?;
-            Ok(connection.last_insert_rowid())
-        })()
-        .map_err(failed))
+        ready(
+            (|| {
+                let connection = self.connection();
+                connection.execute(
+                    "INSERT INTO syncs (tenant, trigger, started_at, outcome, replica) VALUES (?1, ?2, ?3, 'running', ?4)",
+                    params![tenant, trigger, now(), self.replica],
+                )?;
+                Ok(connection.last_insert_rowid())
+            })()
+            .map_err(failed),
+        )
+    }
+
+    fn claim<'a>(&'a self, tenant: &'a str, ttl: Duration, now: bool) -> StoreFuture<'a, Claim> {
+        ready(
+            (|| {
+                let connection = self.connection();
+                let at = now_ms();
+                let claimed: Option<i64> = connection
+                    .query_row(
+                        "INSERT INTO schedule (tenant, next_due_ms, holder, token, lease_expires_ms) VALUES (?1, ?2, ?3, 1, ?2 + ?4)
+                         ON CONFLICT (tenant) DO UPDATE SET holder = excluded.holder, token = schedule.token + 1, lease_expires_ms = excluded.lease_expires_ms
+                         WHERE (schedule.holder IS NULL OR schedule.lease_expires_ms <= ?2) AND (?5 OR schedule.next_due_ms <= ?2)
+                         RETURNING token",
+                        params![tenant, at, self.replica, millis(ttl), now],
+                        |row| row.get(0),
+                    )
+                    .optional()?;
+                if let Some(token) = claimed {
+                    return Ok(Claim::Granted(Lease { tenant: tenant.to_owned(), token }));
+                }
+                let row: Option<(Option<String>, Option<i64>, i64)> = connection
+                    .query_row("SELECT holder, lease_expires_ms, next_due_ms FROM schedule WHERE tenant = ?1", params![tenant], |row| {
+                        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                    })
+                    .optional()?;
+                let wait = |until: i64| Duration::from_millis(until.saturating_sub(at).max(0) as u64);
+                Ok(match row {
+                    Some((Some(by), Some(expires), _)) if expires > at => Claim::Held { by, wait: wait(expires) },
+                    Some((_, _, next_due)) => Claim::NotDue { wait: wait(next_due) },
+                    None => Claim::NotDue { wait: Duration::ZERO },
+                })
+            })()
+            .map_err(failed),
+        )
+    }
+
+    fn running_on<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, Option<String>> {
+        ready(
+            self.connection()
+                .query_row("SELECT holder FROM schedule WHERE tenant = ?1 AND lease_expires_ms > ?2", params![tenant, now_ms()], |row| {
+                    row.get(0)
+                })
+                .optional()
+                .map(Option::flatten)
+                .map_err(failed),
+        )
+    }
+
+    fn renew<'a>(&'a self, lease: &'a Lease, ttl: Duration) -> StoreFuture<'a, bool> {
+        ready(
+            self.connection()
+                .execute(
+                    "UPDATE schedule SET lease_expires_ms = ?4 WHERE tenant = ?1 AND holder = ?2 AND token = ?3",
+                    params![lease.tenant, self.replica, lease.token, now_ms().saturating_add(millis(ttl))],
+                )
+                .map(|renewed| renewed == 1)
+                .map_err(failed),
+        )
     }
 
     fn finish_ok<'a>(
@@ -248,16 +359,23 @@ impl Store for SqliteStore {
         snapshot: &'a [u8],
         diff: Option<&'a Value>,
         keep: usize,
+        release: Option<Release<'a>>,
     ) -> StoreFuture<'a, ()> {
         let compressed = match compress(snapshot) {
             Ok(compressed) => compressed,
             Err(error) => return ready(Err(error)),
         };
         let diff = diff.map(Value::to_string);
-        ready(
-            (|| {
+        let mut lost = false;
+        let committed = (|| {
                 let mut connection = self.connection();
                 let transaction = connection.transaction()?;
+                if let Some(release) = release
+                    && !release_lease(&transaction, &self.replica, release)?
+                {
+                    lost = true;
+                    return Ok(());
+                }
                 let finished = now();
                 transaction.execute(
                     "UPDATE syncs SET outcome = 'ok', finished_at = ?2, resources = ?3, grants = ?4, requests = ?5, duration_ms = ?6 WHERE id = ?1",
@@ -277,19 +395,28 @@ impl Store for SqliteStore {
                 )?;
                 transaction.commit()
             })()
-            .map_err(failed),
-        )
+            .map_err(failed);
+        ready(match (committed, release) {
+            (Ok(()), Some(release)) if lost => Err(lease_lost(release.lease)),
+            (result, _) => result,
+        })
     }
 
-    fn finish_failed<'a>(&'a self, sync_id: i64, outcome: &'a str, error: &'a str) -> StoreFuture<'a, ()> {
+    fn finish_failed<'a>(&'a self, sync_id: i64, outcome: &'a str, error: &'a str, release: Option<Release<'a>>) -> StoreFuture<'a, ()> {
         ready(
-            self.connection()
-                .execute(
+            (|| {
+                let connection = self.connection();
+                connection.execute(
                     "UPDATE syncs SET outcome = ?2, finished_at = ?3, error = ?4 WHERE id = ?1 AND outcome = 'running'",
                     params![sync_id, outcome, now(), error],
-                )
-                .map(drop)
-                .map_err(failed),
+                )?;
+                if let Some(release) = release {
+                    // A lease another replica took over is theirs now: nothing to release.
+                    release_lease(&connection, &self.replica, release)?;
+                }
+                Ok(())
+            })()
+            .map_err(failed),
         )
     }
 

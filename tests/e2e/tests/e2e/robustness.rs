@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use connector_e2e::{exit_status, LogCapture, runtime, start, tenant};
+use connector_e2e::{LogCapture, exit_status, runtime, start, tenant};
 use connector_fake_fivetran::oracle::expected_grants;
 use connector_fake_fivetran::{AccountSpec, Dialect, FakeFivetran, Fault, FaultRule, Paging};
 use connector_host::bindings::latest::types::NewAccount;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use connector_e2e::{exit_status, SCIM_TOKEN, scim_runtime, scim_tenant, start_scim};
+use connector_e2e::{SCIM_TOKEN, exit_status, scim_runtime, scim_tenant, start_scim};
 use connector_fake_scim::{Directory, FakeScim, Flavor, Quirks, ScimFault};
 use connector_host::bindings::latest::types::{AccountChanges, NewAccount, NewResource, ResourceChanges, ResourceRef};
 use connector_host::operations::{
