@@ -38,6 +38,9 @@ pub fn check_token(options: &ServiceOptions) -> Result<(), HostError> {
                 "the API token must be at least {MIN_TOKEN_LENGTH} characters without blanks; generate one, e.g. openssl rand -hex 32"
             )))
         }
+        Some(token) if token.to_ascii_lowercase().contains("replace") => Err(HostError::usage(
+            "the API token is the example Secret's placeholder; generate one, e.g. openssl rand -hex 32, and put it in the Secret",
+        )),
         Some(_) => Ok(()),
         None if options.listen.ip().is_loopback() => {
             tracing::warn!("no API token: /v1/ is open to every local process; set CONNECTOR_HOST_API_TOKEN or --api-token-file");
