@@ -962,3 +962,48 @@ fn replicas_killed_at_random_points_never_run_two_syncs_of_a_tenant_at_once() {
         assert!(syncs.iter().all(|s| s["outcome"] != "running" || s == &syncs[0]), "only the newest may still run: {syncs:?}");
     }
 }
+
+/// A single process's SQLite state copied into PostgreSQL (`copy-state`): a replica started on the
+/// database answers the same history, snapshot and audit log, and syncs on with ids after the
+/// copied ones; a second copy into the same database is refused, changing nothing.
+#[test]
+fn copy_state_moves_a_sqlite_state_into_postgresql_audit_included() {
+    let (fake, account) = fake(10);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    let state = dir.path().join("state");
+    let mut single = Server::start(&account, &tenants, &state, &[]);
+    single.wait_synced("acme", 1);
+    let body = json!({"entitlement": "team:x:member", "principal": "user:y"}).to_string();
+    assert_eq!(single.request("POST", "/v1/tenants/acme/grants", Some(TOKEN), Some(&body)).0, 403);
+    let (history_before, audit_before) = (history(&single, "acme"), single.get("/v1/tenants/acme/audit", true).1);
+    let snapshot_before = single.get("/v1/tenants/acme/snapshot", true).1;
+    single.signal(libc::SIGTERM);
+    assert_eq!(single.wait_exit(), Some(0));
+
+    let url = connector_real_postgres::shared().database();
+    let copy = || {
+        Command::new(env!("CARGO_BIN_EXE_connector-host"))
+            .args(["copy-state", "--state-dir", state.to_str().unwrap()])
+            .env("CONNECTOR_HOST_DATABASE_URL", &url)
+            .output()
+            .unwrap()
+    };
+    let output = copy();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(printed.contains("copied 1 syncs, 1 snapshots and 1 audit entries"), "{printed}");
+    let again = copy();
+    assert_ne!(again.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a state"), "{}", String::from_utf8_lossy(&again.stderr));
+
+    let replica = Server::start(&account, &tenants, &dir.path().join("r0"), &["--database", &url, "--replica-id", "r0"]);
+    assert_eq!(replica.get("/v1/tenants/acme/audit", true).1, audit_before, "the audit log, whole");
+    // The schedule is not copied: the new replica syncs the tenant at once, after the copied ids.
+    let copied_id = history_before[0]["id"].as_i64().unwrap();
+    replica.wait_synced("acme", copied_id + 1);
+    let after = history(&replica, "acme");
+    assert!(after.contains(&history_before[0]), "the copied history: {after:?}");
+    assert_eq!(after.len(), 2, "{after:?}");
+    assert_eq!(replica.get("/v1/tenants/acme/snapshot", true).1["grants"], snapshot_before["grants"]);
+}

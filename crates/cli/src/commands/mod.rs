@@ -5,6 +5,7 @@
 pub mod change;
 pub mod completions;
 pub mod convert;
+pub mod copy_state;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod diff;
@@ -38,6 +39,8 @@ pub enum Command {
     Convert(convert::Convert),
     /// Show what changed between two snapshots: resources added and removed, traits changed, grants added and removed.
     Diff(diff::Diff),
+    /// Copy a service's SQLite state (--state-dir) into PostgreSQL (--database), audit log included.
+    CopyState(copy_state::CopyState),
     /// Print a shell completion script.
     Completions(completions::Completions),
     /// Create a user account (fivetran: an invitation; scim: an active user named by the email); one with the same email (any case) is reported, not created again.
@@ -75,6 +78,7 @@ impl Command {
             Command::Diff(args) => return diff::run(args),
             Command::Convert(args) => return convert::run(args),
             Command::Completions(args) => return completions::run(args),
+            Command::CopyState(args) => return copy_state::run(args).await,
             command => command,
         };
         let cache = match (&global.cache_dir, global.no_cache) {
@@ -85,7 +89,7 @@ impl Command {
         let connectors = Connectors::new(cache, global.connector.as_deref(), global.component.as_deref())?;
         let change = match command {
             // Answered above, before a connector was loaded.
-            Command::Diff(_) | Command::Convert(_) | Command::Completions(_) => return Ok(()),
+            Command::Diff(_) | Command::Convert(_) | Command::Completions(_) | Command::CopyState(_) => return Ok(()),
             #[cfg(feature = "demo")]
             Command::Demo(args) => return demo::run(&connectors, global, args).await,
             Command::Validate => return validate::run(&connectors, global).await,

@@ -8,6 +8,7 @@
 //! left running or pending is marked abandoned or unknown when it starts again. The same tests run
 //! on both (`crates/service/tests/store.rs`).
 
+mod copy;
 mod postgres;
 mod sqlite;
 
@@ -19,6 +20,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+pub use copy::{Copied, copy_state};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 

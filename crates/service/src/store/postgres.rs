@@ -42,7 +42,7 @@ fn failed(error: impl std::fmt::Display) -> StoreError {
     StoreError(format!("the state database failed: {error}; check --database and that PostgreSQL is reachable"))
 }
 
-fn db(error: tokio_postgres::Error) -> StoreError {
+pub(super) fn db(error: tokio_postgres::Error) -> StoreError {
     match error.as_db_error() {
         Some(db) => failed(format!("{}: {}", db.severity(), db.message())),
         None => failed(error),
@@ -100,7 +100,7 @@ impl PostgresStore {
         Ok(Self { pool, described, replica: replica.to_owned(), unknown_changes: unknown, damaged: DamagedList::default() })
     }
 
-    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+    pub(super) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.pool.get().await.map_err(|e| failed(format!("no connection to {}: {e}", self.described)))
     }
 

@@ -161,6 +161,67 @@ impl SqliteStore {
         self.connection.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Every sync row with its tenant, oldest first (for a copy into another store).
+    pub fn export_syncs(&self) -> StoreResult<Vec<(String, SyncRecord)>> {
+        (|| {
+            let connection = self.connection();
+            let mut statement = connection.prepare(&format!("SELECT tenant, {SYNC_COLUMNS} FROM syncs ORDER BY id"))?;
+            let rows = statement.query_map([], |row| {
+                let tenant: String = row.get(0)?;
+                let record = SyncRecord {
+                    id: row.get(1)?,
+                    trigger: row.get(2)?,
+                    started_at: row.get(3)?,
+                    finished_at: row.get(4)?,
+                    outcome: row.get(5)?,
+                    error: row.get(6)?,
+                    resources: row.get(7)?,
+                    grants: row.get(8)?,
+                    requests: row.get(9)?,
+                    duration_ms: row.get(10)?,
+                    replica: row.get(11)?,
+                };
+                Ok((tenant, record))
+            })?;
+            rows.collect::<Result<_, _>>()
+        })()
+        .map_err(failed)
+    }
+
+    /// The sync ids of every kept snapshot, oldest first.
+    pub fn export_snapshot_ids(&self) -> StoreResult<Vec<i64>> {
+        (|| {
+            let connection = self.connection();
+            let mut statement = connection.prepare("SELECT sync_id FROM snapshots ORDER BY sync_id")?;
+            statement.query_map([], |row| row.get(0))?.collect::<Result<_, _>>()
+        })()
+        .map_err(failed)
+    }
+
+    /// One kept snapshot as stored: its tenant, time, compressed bytes and diff.
+    #[allow(clippy::type_complexity)]
+    pub fn export_snapshot(&self, sync_id: i64) -> StoreResult<Option<(String, String, Vec<u8>, Option<String>)>> {
+        self.connection()
+            .query_row("SELECT tenant, created_at, snapshot, diff FROM snapshots WHERE sync_id = ?1", params![sync_id], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            })
+            .optional()
+            .map_err(failed)
+    }
+
+    /// Every audit entry, oldest first.
+    pub fn export_audit(&self) -> StoreResult<Vec<AuditEntry>> {
+        (|| {
+            let connection = self.connection();
+            let mut statement = connection.prepare(
+                "SELECT id, at, tenant, operation, arguments, outcome, result, request_id, settled_at, replica FROM audit ORDER BY id",
+            )?;
+            let rows = statement.query_map([], audit_from_row)?;
+            rows.collect::<Result<_, _>>()
+        })()
+        .map_err(failed)
+    }
+
     /// `PRAGMA integrity_check`: `ok`, or what is wrong.
     pub fn integrity(&self) -> StoreResult<String> {
         self.connection().query_row("PRAGMA integrity_check", [], |row| row.get(0)).map_err(failed)
@@ -239,6 +300,23 @@ fn release_lease(connection: &Connection, replica: &str, release: Release<'_>) -
         params![release.lease.tenant, replica, release.lease.token, now_ms().saturating_add(millis(release.next_in))],
     )?;
     Ok(released == 1)
+}
+
+fn audit_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    let arguments: String = row.get(4)?;
+    let result: String = row.get(6)?;
+    Ok(AuditEntry {
+        id: row.get(0)?,
+        at: row.get(1)?,
+        tenant: row.get(2)?,
+        operation: row.get(3)?,
+        arguments: serde_json::from_str(&arguments).unwrap_or(Value::Null),
+        outcome: row.get(5)?,
+        result: serde_json::from_str(&result).unwrap_or(Value::Null),
+        request_id: row.get(7)?,
+        settled_at: row.get(8)?,
+        replica: row.get(9)?,
+    })
 }
 
 fn sync_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SyncRecord> {
@@ -534,22 +612,7 @@ impl Store for SqliteStore {
                 let mut statement = connection.prepare(
                     "SELECT id, at, tenant, operation, arguments, outcome, result, request_id, settled_at, replica FROM audit WHERE tenant = ?1 ORDER BY id DESC LIMIT ?2",
                 )?;
-                let rows = statement.query_map(params![tenant, limit as i64], |row| {
-                    let arguments: String = row.get(4)?;
-                    let result: String = row.get(6)?;
-                    Ok(AuditEntry {
-                        id: row.get(0)?,
-                        at: row.get(1)?,
-                        tenant: row.get(2)?,
-                        operation: row.get(3)?,
-                        arguments: serde_json::from_str(&arguments).unwrap_or(Value::Null),
-                        outcome: row.get(5)?,
-                        result: serde_json::from_str(&result).unwrap_or(Value::Null),
-                        request_id: row.get(7)?,
-                        settled_at: row.get(8)?,
-                        replica: row.get(9)?,
-                    })
-                })?;
+                let rows = statement.query_map(params![tenant, limit as i64], audit_from_row)?;
                 rows.collect::<Result<_, _>>()
             })()
             .map_err(failed),
