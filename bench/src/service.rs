@@ -42,6 +42,7 @@ pub async fn child(args: &[String]) -> Result<()> {
         api_token: Some(TOKEN.into()),
         grace: Duration::from_secs(1),
         max_parallel: MAX_PARALLEL,
+        memory_budget_mib: 0,
         keep_snapshots: 2,
         allowed_hosts: Vec::new(),
         header_timeout: Duration::from_secs(30),

@@ -1007,3 +1007,22 @@ fn copy_state_moves_a_sqlite_state_into_postgresql_audit_included() {
     assert_eq!(after.len(), 2, "{after:?}");
     assert_eq!(replica.get("/v1/tenants/acme/snapshot", true).1["grants"], snapshot_before["grants"]);
 }
+
+/// Under a memory budget, syncs that would not fit together wait for each other instead of all
+/// running at once: here each tenant may take 576 MiB (512 of records, 64 of sandbox) and the
+/// budget is 600, so they run one at a time, all of them to the end.
+#[test]
+fn syncs_past_the_memory_budget_queue_and_all_complete() {
+    let (fake, account) = fake(10);
+    let dir = tempfile::tempdir().unwrap();
+    let ids = ["t0", "t1", "t2"];
+    let tenants = tenant_file(dir.path(), &fake, &ids, 3600);
+    fake.set_latency(Duration::from_millis(30));
+    let server = Server::start(&account, &tenants, &dir.path().join("state"), &["--memory-budget-mib", "600", "--max-parallel", "3"]);
+    for id in ids {
+        server.wait_synced(id, 1);
+    }
+    let running_at_once = ids.iter().filter(|id| server.status(id)["state"] == "running").count();
+    assert!(running_at_once <= 1);
+    assert!(server.log().contains("waiting for 576 MiB of the memory budget"), "{}", server.log());
+}

@@ -42,6 +42,9 @@ pub struct ServiceOptions {
     pub grace: Duration,
     /// Tenants syncing at once.
     pub max_parallel: usize,
+    /// MiB the syncs running at once may take together (each counts its records' limit and its
+    /// sandbox's memory); 0: no budget, only `max_parallel`.
+    pub memory_budget_mib: u64,
     /// Snapshots kept per tenant.
     pub keep_snapshots: usize,
     /// Host names (besides IP literals and, on loopback, `localhost`) a request's `Host` may
@@ -95,6 +98,8 @@ pub struct Service {
     change_ended: Notify,
     /// The last failure to write the state, for `/health`.
     state_failure: Mutex<Option<String>>,
+    /// The memory budget in MiB, shared by the syncs running; none without one.
+    memory: Option<Arc<Semaphore>>,
     /// Every loaded tenant's credentials: what the service records and answers is redacted by it.
     redactor: Redactor,
 }
@@ -104,6 +109,7 @@ impl Service {
     pub async fn new(options: ServiceOptions, loader: Arc<dyn TenantLoader>) -> Result<Arc<Self>, HostError> {
         let entries = read_tenant_file(&options.tenants_file)?;
         let store = crate::store::open(&options.state_location(), &options.replica_id).await.map_err(|e| HostError::usage(e.0))?;
+        let options_budget = options.memory_budget_mib;
         let service = Arc::new(Self {
             slots: Arc::new(Semaphore::new(options.max_parallel.max(1))),
             options,
@@ -118,6 +124,7 @@ impl Service {
             change_ended: Notify::new(),
             state_failure: Mutex::default(),
             redactor: Redactor::default(),
+            memory: (options_budget > 0).then(|| Arc::new(Semaphore::new(options_budget.min(Semaphore::MAX_PERMITS as u64) as usize))),
         });
         if let Some(token) = &service.options.api_token {
             service.redactor.learn_secret(token);
@@ -361,6 +368,20 @@ impl Service {
         error
     }
 
+    /// Reserves the memory a sync of this tenant may take (its records' limit and its sandbox's)
+    /// from `--memory-budget-mib`, waiting while other syncs hold it: large tenants queue rather
+    /// than take the process past its memory limit. None without a budget.
+    async fn reserve_memory(&self, id: &str, loaded: &crate::tenants::Loaded) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let budget = self.memory.as_ref()?;
+        let mib = |bytes: u64| bytes.div_ceil(1024 * 1024);
+        let wanted = mib(loaded.config.max_sync_bytes) + mib(loaded.config.memory_limit_bytes as u64);
+        let wanted = wanted.clamp(1, self.options.memory_budget_mib.max(1)).min(u64::from(u32::MAX)) as u32;
+        if budget.available_permits() < wanted as usize {
+            tracing::info!(tenant = %id, "waiting for {wanted} MiB of the memory budget, held by the syncs running");
+        }
+        Arc::clone(budget).acquire_many_owned(wanted).await.ok()
+    }
+
     /// Renews `lease` every third of its time to live; answers when it is lost: another replica
     /// took it over, or the store could not be reached for as long as it lives.
     async fn keep_lease(&self, lease: &Lease) {
@@ -381,19 +402,27 @@ impl Service {
     }
 
     async fn run_sync(self: Arc<Self>, id: String, sync_id: i64, loaded: crate::tenants::Loaded, lease: Lease) {
-        let Ok(_slot) = Arc::clone(&self.slots).acquire_owned().await else { return };
-        if let Some(Running { started, .. }) = self.tenants().get_mut(&id).and_then(|t| t.running.as_mut()) {
-            *started = Some(Instant::now());
-        }
         let label = Metrics::tenant(&id);
-        self.metrics.running.get_or_create(&label).set(1);
-        let clock = Instant::now();
         let progress = connector_host::progress::SyncProgress::new();
-        let result = tokio::select! {
-            result = connector_host::sync_with_progress(&loaded.runtime, &loaded.config, Arc::clone(&progress)) => Some(result),
-            () = self.keep_lease(&lease) => None,
+        // The lease is kept from the claim on, while the sync waits for a slot and its memory too.
+        let work = async {
+            let slot = Arc::clone(&self.slots).acquire_owned().await.ok()?;
+            let memory = self.reserve_memory(&id, &loaded).await;
+            if let Some(Running { started, .. }) = self.tenants().get_mut(&id).and_then(|t| t.running.as_mut()) {
+                *started = Some(Instant::now());
+            }
+            self.metrics.running.get_or_create(&label).set(1);
+            let clock = Instant::now();
+            let result = connector_host::sync_with_progress(&loaded.runtime, &loaded.config, Arc::clone(&progress)).await;
+            Some((result, clock.elapsed(), (slot, memory)))
         };
-        let seconds = clock.elapsed().as_secs_f64();
+        let (result, seconds, _held) = tokio::select! {
+            done = work => match done {
+                Some((result, took, held)) => (Some(result), took.as_secs_f64(), Some(held)),
+                None => return,
+            },
+            () = self.keep_lease(&lease) => (None, 0.0, None),
+        };
         // Every request the sync sent counts, a failed sync's too.
         self.metrics.api_requests.get_or_create(&label).inc_by(progress.view().requests);
         let (interval, failures) = self.tenants().get(&id).map_or((Duration::from_secs(3600), 0), |t| (t.interval, t.failures));

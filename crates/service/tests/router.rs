@@ -45,6 +45,7 @@ async fn fixture(provisioning: bool) -> Fixture {
         api_token: Some(TOKEN.into()),
         grace: Duration::from_secs(1),
         max_parallel: 1,
+        memory_budget_mib: 0,
         keep_snapshots: 2,
         allowed_hosts: vec!["connector-host".into()],
         header_timeout: Duration::from_secs(5),

@@ -72,6 +72,11 @@ pub struct ServeArgs {
     /// Tenants syncing at once.
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=1024))]
     pub max_parallel: u64,
+    /// MiB the syncs running at once may take together (each counts its tenant's max_sync_mib and
+    /// memory_limit_mib); large tenants queue past it. Default: three quarters of the container's
+    /// memory limit (cgroup), none without one; 0 turns it off.
+    #[arg(long, value_name = "MIB", value_parser = clap::value_parser!(u64).range(0..=16_777_216))]
+    pub memory_budget_mib: Option<u64>,
     /// Snapshots kept per tenant.
     #[arg(long, value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10000))]
     pub keep_snapshots: u64,
@@ -120,6 +125,25 @@ fn database(args: &ServeArgs) -> Option<String> {
         redactor.learn_secret(&password);
     }
     Some(url)
+}
+
+/// Three quarters of the memory limit of the cgroup the process runs in (a container's), in MiB:
+/// the rest is the process's own. 0 when there is no limit.
+fn memory_budget_from_cgroup() -> u64 {
+    let limit = ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
+        .iter()
+        .filter_map(|path| std::fs::read_to_string(path).ok())
+        .find_map(|text| text.trim().parse::<u64>().ok())
+        // cgroup v1 says "no limit" with a number near u64::MAX.
+        .filter(|bytes| *bytes < 1 << 50);
+    match limit {
+        Some(bytes) => {
+            let budget = bytes / (1024 * 1024) * 3 / 4;
+            tracing::info!("memory budget for syncs: {budget} MiB (three quarters of the container's limit)");
+            budget.max(1)
+        }
+        None => 0,
+    }
 }
 
 /// `--replica-id`, else the host's name (`$HOSTNAME`, which Kubernetes sets to the pod's name, or
@@ -209,6 +233,7 @@ pub async fn serve(args: ServeArgs, connectors: Connectors, overrides: Overrides
         api_token: token(&args)?,
         grace: Duration::from_secs(args.grace_s),
         max_parallel: args.max_parallel as usize,
+        memory_budget_mib: args.memory_budget_mib.unwrap_or_else(memory_budget_from_cgroup),
         keep_snapshots: args.keep_snapshots as usize,
         allowed_hosts: args.allowed_hosts.clone(),
         header_timeout: Duration::from_secs(args.header_timeout_s),
