@@ -35,6 +35,7 @@ pub async fn child(args: &[String]) -> Result<()> {
         listen: listen.parse()?,
         state_dir: state.into(),
         database: None,
+        database_ca: None,
         replica_id: "bench".into(),
         lease_ttl: Duration::from_secs(60),
         provisioning: false,

@@ -28,6 +28,9 @@ pub struct ServiceOptions {
     pub state_dir: PathBuf,
     /// A PostgreSQL URL: the state replicas share (may hold a password: never printed).
     pub database: Option<String>,
+    /// A PEM file of the certificate authority the database's TLS certificate is checked
+    /// against, besides the public ones.
+    pub database_ca: Option<PathBuf>,
     /// This replica's name, recorded with each sync and change it runs; unique among replicas.
     pub replica_id: String,
     /// How long a claim on a tenant's sync lasts unless renewed: how soon the other replicas take
@@ -60,7 +63,7 @@ impl ServiceOptions {
     /// Where the state is kept: the database when one is given, else SQLite in `state_dir`.
     pub fn state_location(&self) -> StateLocation {
         match &self.database {
-            Some(url) => StateLocation::Postgres(url.clone()),
+            Some(url) => StateLocation::Postgres { url: url.clone(), ca: self.database_ca.clone() },
             None => StateLocation::Directory(self.state_dir.clone()),
         }
     }

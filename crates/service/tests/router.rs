@@ -38,6 +38,7 @@ async fn fixture(provisioning: bool) -> Fixture {
         listen: "127.0.0.1:8081".parse().unwrap(),
         state_dir: dir.path().join("state"),
         database: None,
+        database_ca: None,
         replica_id: "router-test".into(),
         lease_ttl: Duration::from_secs(60),
         provisioning,

@@ -32,7 +32,7 @@ impl Backend {
     fn location(&self) -> StateLocation {
         match self {
             Backend::Sqlite(dir) => StateLocation::Directory(dir.path().to_path_buf()),
-            Backend::Postgres(url) => StateLocation::Postgres(url.clone()),
+            Backend::Postgres(url) => StateLocation::Postgres { url: url.clone(), ca: None },
         }
     }
 
@@ -291,11 +291,38 @@ async fn a_database_a_newer_version_migrated_is_refused() {
 async fn the_password_is_in_no_description_or_error() {
     let port = shared().port();
     let url = format!("postgres://postgres:hunter2-secret@127.0.0.1:{port}/no_such_database");
-    let Err(StoreError(error)) = open(&StateLocation::Postgres(url), "r1").await else { panic!("no such database") };
+    let Err(StoreError(error)) = open(&StateLocation::Postgres { url, ca: None }, "r1").await else { panic!("no such database") };
     assert!(error.contains("no_such_database") && !error.contains("hunter2"), "{error}");
-    let Err(StoreError(error)) = open(&StateLocation::Postgres("mysql://x".into()), "r1").await else { panic!("not a URL") };
+    let Err(StoreError(error)) = open(&StateLocation::Postgres { url: "mysql://x".into(), ca: None }, "r1").await else {
+        panic!("not a URL")
+    };
     assert!(error.contains("is not a PostgreSQL URL"), "{error}");
     let store = Backend::postgres().open("r1").await;
     assert!(store.describe().starts_with("PostgreSQL at postgres://postgres@127.0.0.1:"), "{}", store.describe());
     assert_eq!(connector_service::store::password_of("postgres://u:p%40ss@h/d").as_deref(), Some("p@ss"));
+}
+
+/// TLS to the database: against a server that accepts only TLS, the store connects with the
+/// authority given and works; without it the certificate is refused (it is always verified);
+/// `sslmode=disable` is refused by the server. Against the plain server, `sslmode=require` fails.
+#[tokio::test]
+async fn the_database_is_reached_over_verified_tls_when_it_offers_it() {
+    let server = connector_real_postgres::Postgres::start_tls().unwrap_or_else(|why| panic!("{why}"));
+    let url = server.database();
+    let ca = server.ca().unwrap();
+    let store = PostgresStore::open_with(&format!("{url}?sslmode=require"), Some(ca), "r1").await.unwrap();
+    store.begin_sync("acme", "schedule").await.unwrap();
+    let Err(StoreError(unverified)) = PostgresStore::open_with(&url, None, "r1").await.map(drop) else {
+        panic!("an unknown authority is refused")
+    };
+    assert!(unverified.to_lowercase().contains("certificate"), "{unverified}");
+    let Err(StoreError(plain)) = PostgresStore::open_with(&format!("{url}?sslmode=disable"), Some(ca), "r1").await.map(drop) else {
+        panic!("the server takes TLS only")
+    };
+    assert!(plain.contains("pg_hba.conf") || plain.contains("encryption"), "{plain}");
+    let plain_server = shared().database();
+    let Err(StoreError(required)) = PostgresStore::open_with(&format!("{plain_server}?sslmode=require"), None, "r1").await.map(drop) else {
+        panic!("TLS required of a server without it")
+    };
+    assert!(!required.is_empty());
 }

@@ -22,6 +22,8 @@ const NOBODY: u32 = 65534;
 pub struct Postgres {
     bin: PathBuf,
     port: u16,
+    /// The certificate authority of the server's TLS certificate, when it speaks only TLS.
+    ca: Option<PathBuf>,
     child: Child,
     folder: tempfile::TempDir,
     databases: AtomicU32,
@@ -100,11 +102,85 @@ fn is_root() -> bool {
 /// `program` from `bin`, run as `nobody` when the tests run as root.
 fn command(bin: &Path, program: &str) -> Command {
     let mut command = Command::new(bin.join(program));
-    command.env("LC_ALL", "C").env_remove("PGDATA").env_remove("PGHOST").env_remove("PGPORT");
+    // psql asks for TLS when the server offers it, and the TLS server requires it.
+    command.env("LC_ALL", "C").env("PGSSLMODE", "prefer").env_remove("PGDATA").env_remove("PGHOST").env_remove("PGPORT");
     if is_root() {
         command.uid(NOBODY).gid(NOBODY).env("HOME", "/tmp");
     }
     command
+}
+
+/// A certificate authority and a server certificate signed by it (for 127.0.0.1 and localhost),
+/// placed in `data` as the server reads them, and `pg_hba.conf` set to TLS connections only;
+/// answers the authority's PEM file.
+fn make_certificates(folder: &Path, data: &Path) -> Result<PathBuf, String> {
+    let openssl = |args: &[&str]| -> Result<(), String> {
+        let output = Command::new("openssl")
+            .args(args)
+            .current_dir(folder)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run openssl (install it: apt-get install openssl): {e}"))?;
+        if output.status.success() {
+            Ok(())
+        } else {
+            Err(format!("openssl {args:?} failed: {}", String::from_utf8_lossy(&output.stderr).trim()))
+        }
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=connector test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    ])?;
+    openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"])?;
+    std::fs::write(
+        folder.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n",
+    )
+    .map_err(|e| format!("cannot write the certificate's extensions: {e}"))?;
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ])?;
+    for (from, to) in [("server.pem", "server.crt"), ("server.key", "server.key")] {
+        let target = data.join(to);
+        std::fs::copy(folder.join(from), &target).map_err(|e| format!("cannot place {to}: {e}"))?;
+        std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| format!("cannot protect {to}: {e}"))?;
+        if is_root() {
+            std::os::unix::fs::chown(&target, Some(NOBODY), Some(NOBODY)).map_err(|e| format!("cannot give {to} to nobody: {e}"))?;
+        }
+    }
+    let hba = data.join("pg_hba.conf");
+    std::fs::write(&hba, "hostssl all all 127.0.0.1/32 trust\n").map_err(|e| format!("cannot write pg_hba.conf: {e}"))?;
+    Ok(folder.join("ca.pem"))
 }
 
 fn free_port() -> Result<u16, String> {
@@ -118,6 +194,22 @@ impl Postgres {
     /// Makes a cluster in a temporary folder and starts its server on a free loopback port;
     /// answers once it takes connections.
     pub fn start() -> Result<Self, String> {
+        Self::start_as(false)
+    }
+
+    /// A server that accepts only TLS connections (`hostssl` in its `pg_hba.conf`), with a
+    /// certificate for 127.0.0.1 and localhost from a certificate authority made for it
+    /// ([`Self::ca`]), made with the system's `openssl`.
+    pub fn start_tls() -> Result<Self, String> {
+        Self::start_as(true)
+    }
+
+    /// The PEM file of the TLS server's certificate authority.
+    pub fn ca(&self) -> Option<&Path> {
+        self.ca.as_deref()
+    }
+
+    fn start_as(tls: bool) -> Result<Self, String> {
         let bin = server_programs()?;
         let folder = tempfile::Builder::new().prefix("connector-pg-").tempdir().map_err(|e| format!("no temporary folder: {e}"))?;
         if is_root() {
@@ -134,6 +226,7 @@ impl Postgres {
         if !initdb.status.success() {
             return Err(format!("initdb failed: {}", String::from_utf8_lossy(&initdb.stderr).trim()));
         }
+        let ca = if tls { Some(make_certificates(folder.path(), &data)?) } else { None };
         let port = free_port()?;
         let log = std::fs::File::create(folder.path().join("server.log")).map_err(|e| format!("cannot create the server's log: {e}"))?;
         if is_root() {
@@ -145,13 +238,14 @@ impl Postgres {
             .args(["-p", &port.to_string()])
             .args(["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=300"])
             .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+            .args(if tls { ["-c", "ssl=on"] } else { ["-c", "ssl=off"] })
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .process_group(0)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", bin.join("postgres").display()))?;
-        let mut server = Postgres { bin, port, child, folder, databases: AtomicU32::new(0) };
+        let mut server = Postgres { bin, port, ca, child, folder, databases: AtomicU32::new(0) };
         server.wait_ready()?;
         Ok(server)
     }

@@ -39,6 +39,10 @@ pub struct ServeArgs {
     /// which replicas share; better given in CONNECTOR_HOST_DATABASE_URL.
     #[arg(long, value_name = "URL", env = DATABASE_VARIABLE, hide_env_values = true)]
     pub database: Option<String>,
+    /// A PEM file of the certificate authority the database's TLS certificate is checked against
+    /// (a managed database's CA bundle), besides the public ones.
+    #[arg(long, value_name = "FILE", env = "CONNECTOR_HOST_DATABASE_CA")]
+    pub database_ca: Option<PathBuf>,
     /// This replica's name, recorded with each sync and change it runs; unique among the
     /// replicas sharing a database. Default: the host's name and the process id.
     #[arg(long, value_name = "NAME")]
@@ -226,6 +230,7 @@ pub async fn serve(args: ServeArgs, connectors: Connectors, overrides: Overrides
         listen: args.listen,
         state_dir: args.state_dir.clone(),
         database: database(&args),
+        database_ca: args.database_ca.clone(),
         replica_id: replica_id(&args)?,
         lease_ttl: Duration::from_secs(args.lease_ttl_s),
         provisioning: args.provisioning,

@@ -237,8 +237,9 @@ pub trait Store: Send + Sync {
 pub enum StateLocation {
     /// SQLite in this folder, for this process alone.
     Directory(std::path::PathBuf),
-    /// A PostgreSQL database the replicas share, by its URL (which may hold a password).
-    Postgres(String),
+    /// A PostgreSQL database the replicas share, by its URL (which may hold a password), with the
+    /// certificate authority its TLS certificate is checked against besides the public ones.
+    Postgres { url: String, ca: Option<std::path::PathBuf> },
 }
 
 /// Opens the state where `location` says, as replica `replica`: creates or migrates the schema,
@@ -246,7 +247,7 @@ pub enum StateLocation {
 pub async fn open(location: &StateLocation, replica: &str) -> StoreResult<Arc<dyn Store>> {
     Ok(match location {
         StateLocation::Directory(dir) => Arc::new(SqliteStore::open(dir, replica)?),
-        StateLocation::Postgres(url) => Arc::new(PostgresStore::open(url, replica).await?),
+        StateLocation::Postgres { url, ca } => Arc::new(PostgresStore::open_with(url, ca.as_deref(), replica).await?),
     })
 }
 

@@ -5,9 +5,11 @@
 
 use std::str::FromStr;
 
+use std::path::Path;
+use std::sync::Arc;
+
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use serde_json::Value;
-use tokio_postgres::NoTls;
 
 use std::time::Duration;
 
@@ -54,6 +56,14 @@ impl PostgresStore {
     /// this version has and the database lacks, and settles what `replica` left running or
     /// pending when it last stopped.
     pub async fn open(url: &str, replica: &str) -> StoreResult<Self> {
+        Self::open_with(url, None, replica).await
+    }
+
+    /// [`Self::open`], trusting the certificate authority in `ca` (PEM) for the server's TLS
+    /// certificate besides the public ones. TLS follows the URL's `sslmode`: `prefer` (the default)
+    /// uses it when the server offers it, `require` insists, `disable` never does; when used, the
+    /// server's certificate is always verified, name included.
+    pub async fn open_with(url: &str, ca: Option<&Path>, replica: &str) -> StoreResult<Self> {
         let config = tokio_postgres::Config::from_str(url).map_err(|_| {
             StoreError(
                 "--database is not a PostgreSQL URL; write postgres://USER:PASSWORD@HOST:PORT/DATABASE (the password may come from CONNECTOR_HOST_DATABASE_URL instead of the command line)"
@@ -61,7 +71,8 @@ impl PostgresStore {
             )
         })?;
         let described = describe(&config);
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(ca)?);
+        let manager = Manager::from_config(config, tls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(POOL_SIZE)
             .runtime(deadpool_postgres::Runtime::Tokio1)
@@ -72,7 +83,7 @@ impl PostgresStore {
         let mut client = pool
             .get()
             .await
-            .map_err(|e| StoreError(format!("cannot connect to {described}: {e}; check --database and that PostgreSQL is up")))?;
+            .map_err(|e| StoreError(format!("cannot connect to {described}: {}; check --database and that PostgreSQL is up", chain(&e))))?;
         migrate(&mut client, &described).await?;
         let now = now();
         client
@@ -101,13 +112,57 @@ impl PostgresStore {
     }
 
     pub(super) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(|e| failed(format!("no connection to {}: {e}", self.described)))
+        self.pool.get().await.map_err(|e| failed(format!("no connection to {}: {}", self.described, chain(&e))))
     }
 
     /// Runs `statement` on the database as it is (for tests that damage it on purpose).
     pub async fn execute_raw(&self, statement: &str) -> StoreResult<u64> {
         self.client().await?.execute(statement, &[]).await.map_err(db)
     }
+}
+
+/// An error and its causes on one line (a pool's error hides why a connection failed: a refused
+/// certificate, say).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let part = next.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = next.source();
+    }
+    text
+}
+
+/// The TLS client: the public roots, and the authority in `ca` when given.
+fn tls_config(ca: Option<&Path>) -> StoreResult<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.into() };
+    if let Some(path) = ca {
+        let pem = std::fs::read(path).map_err(|e| StoreError(format!("cannot read --database-ca {}: {e}", path.display())))?;
+        let mut found = 0;
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        for certificate in CertificateDer::pem_slice_iter(&pem) {
+            let certificate =
+                certificate.map_err(|e| StoreError(format!("--database-ca {} is not PEM certificates: {e}", path.display())))?;
+            roots
+                .add(certificate)
+                .map_err(|e| StoreError(format!("--database-ca {} holds a certificate that is not a CA's: {e}", path.display())))?;
+            found += 1;
+        }
+        if found == 0 {
+            return Err(StoreError(format!("--database-ca {} holds no PEM certificate", path.display())));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StoreError(format!("no TLS for the database: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// `postgres://USER@HOST:PORT/DATABASE`, never the password.
