@@ -1026,3 +1026,41 @@ fn syncs_past_the_memory_budget_queue_and_all_complete() {
     assert!(running_at_once <= 1);
     assert!(server.log().contains("waiting for 576 MiB of the memory budget"), "{}", server.log());
 }
+
+/// Scaling 1 to 3 to 1 on one database: changes through whichever replicas run all reach the
+/// audit log, none lost, and the tenants keep being synced throughout.
+#[test]
+fn scaling_one_to_three_to_one_loses_no_audit_entry() {
+    let (fake, account) = fake(10);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme", "globex"], 1);
+    let url = connector_real_postgres::shared().database();
+    let start = |name: &str| {
+        Server::start(&account, &tenants, &dir.path().join(name), &["--database", &url, "--replica-id", name, "--lease-ttl-s", "3"])
+    };
+    let body = json!({"entitlement": "team:x:member", "principal": "user:y"}).to_string();
+    let refuse_through = |server: &Server, n: usize| {
+        for _ in 0..n {
+            assert_eq!(server.request("POST", "/v1/tenants/acme/grants", Some(TOKEN), Some(&body)).0, 403);
+        }
+    };
+    let first = start("a");
+    first.wait_synced("acme", 1);
+    refuse_through(&first, 2);
+    let mut more = vec![start("b"), start("c")];
+    for server in &more {
+        refuse_through(server, 3);
+    }
+    for server in &mut more {
+        server.signal(libc::SIGTERM);
+        assert_eq!(server.wait_exit(), Some(0), "{}", server.log());
+    }
+    refuse_through(&first, 1);
+    let (_, audit) = first.get("/v1/tenants/acme/audit?limit=100", true);
+    let entries = audit["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2 + 3 + 3 + 1, "every change, whichever replica took it: {audit}");
+    let replicas: std::collections::BTreeSet<&str> = entries.iter().map(|e| e["replica"].as_str().unwrap()).collect();
+    assert_eq!(replicas.into_iter().collect::<Vec<_>>(), ["a", "b", "c"]);
+    let before = history(&first, "globex").iter().filter(|s| s["outcome"] == "ok").count();
+    first.wait_for(|s| history(s, "globex").iter().filter(|x| x["outcome"] == "ok").count() > before, "syncs to go on");
+}
