@@ -85,6 +85,18 @@ pub async fn serve(
             }
         }
     });
+    let heart = tokio::spawn({
+        let service = Arc::clone(&service);
+        async move {
+            let ttl = service.options.lease_ttl;
+            loop {
+                if let Err(error) = service.store.heartbeat(ttl).await {
+                    tracing::warn!("this replica's heartbeat was not recorded: {error}");
+                }
+                tokio::time::sleep(ttl / 3).await;
+            }
+        }
+    });
     let watcher = tokio::spawn({
         let service = Arc::clone(&service);
         let path = service.options.tenants_file.clone();
@@ -106,6 +118,7 @@ pub async fn serve(
     scheduler.abort();
     reloader.abort();
     watcher.abort();
+    heart.abort();
     let _ = stop_http.send(());
     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), server).await;
     tracing::info!("stopped");

@@ -257,7 +257,7 @@ async fn replicas_starting_together_migrate_once() {
         start.await.unwrap().unwrap();
     }
     let name = url.rsplit('/').next().unwrap();
-    assert_eq!(shared().sql(name, "SELECT count(*) FROM connector_host_migrations"), "2", "each migration once");
+    assert_eq!(shared().sql(name, "SELECT count(*) FROM connector_host_migrations"), "3", "each migration once");
 }
 
 /// A replica's start settles only what it left: another replica's running sync and pending
@@ -283,7 +283,7 @@ async fn a_database_a_newer_version_migrated_is_refused() {
     drop(backend.open("r1").await);
     backend.raw("INSERT INTO connector_host_migrations (version, applied_at) VALUES (99, 'later')").await;
     let Err(StoreError(error)) = open(&backend.location(), "r1").await else { panic!("a newer database is refused") };
-    assert!(error.contains("migrated by a newer version (migration 99, this one knows 2)"), "{error}");
+    assert!(error.contains("migrated by a newer version (migration 99, this one knows 3)"), "{error}");
 }
 
 /// Where the state is, and why it cannot be reached, are said without the password.
@@ -325,4 +325,31 @@ async fn the_database_is_reached_over_verified_tls_when_it_offers_it() {
         panic!("TLS required of a server without it")
     };
     assert!(!required.is_empty());
+}
+
+/// What a replica that went silent left is settled by the others: its pending change becomes
+/// `unknown` and its running sync `abandoned` once it has been silent for twice the lease's time;
+/// a live replica's pending change is left alone; and the silent one's late outcome still lands.
+#[tokio::test]
+async fn a_silent_replicas_pending_change_becomes_unknown_until_its_outcome_arrives() {
+    let backend = Backend::postgres();
+    let quick = Duration::from_millis(100);
+    let silent = backend.open("silent").await;
+    silent.heartbeat(TTL).await.unwrap();
+    let arguments = json!({"entitlement": "e"});
+    let left = silent.audit_pending(record("grant", &arguments, "req-left")).await.unwrap();
+    let running = silent.begin_sync("acme", "schedule").await.unwrap();
+    let live = backend.open("live").await;
+    assert_eq!(live.heartbeat(quick).await.unwrap(), 0, "not silent yet");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let own = live.audit_pending(record("revoke", &arguments, "req-own")).await.unwrap();
+    assert_eq!(live.heartbeat(quick).await.unwrap(), 1);
+    let log = live.audit_log("acme", 10).await.unwrap();
+    let outcome = |id: i64| log.iter().find(|e| e.id == id).unwrap().outcome.clone();
+    assert_eq!((outcome(left).as_str(), outcome(own).as_str()), ("unknown", "pending"));
+    let sync = live.syncs("acme", Some(running), 1).await.unwrap().pop().unwrap();
+    assert_eq!(sync.outcome, "abandoned");
+    silent.audit_settle(left, "done", &json!({"outcome": "granted"})).await.unwrap();
+    assert_eq!(live.audit_log("acme", 10).await.unwrap().iter().find(|e| e.id == left).unwrap().outcome, "done");
+    assert!(live.audit_settle(left, "failed", &json!({})).await.is_err(), "settled once");
 }

@@ -173,6 +173,11 @@ pub trait Store: Send + Sync {
     /// it and it is due (or `now`, a sync asked for). The first claim of a tenant is always due.
     fn claim<'a>(&'a self, tenant: &'a str, ttl: Duration, now: bool) -> StoreFuture<'a, Claim>;
 
+    /// Says this replica is alive, and settles what replicas silent for twice `ttl` left: their
+    /// pending changes become `unknown`, their running syncs `abandoned`. Answers how many
+    /// changes it settled.
+    fn heartbeat(&self, ttl: Duration) -> StoreFuture<'_, u64>;
+
     /// The replica whose live lease runs the tenant's sync now, if one does.
     fn running_on<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, Option<String>>;
 

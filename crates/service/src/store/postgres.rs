@@ -20,7 +20,11 @@ use super::{
 
 /// The migrations, in order; a database records each one applied in `connector_host_migrations`.
 /// Never edit one that has shipped: add the next.
-const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("postgres/0001_initial.sql")), (2, include_str!("postgres/0002_schedule.sql"))];
+const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("postgres/0001_initial.sql")),
+    (2, include_str!("postgres/0002_schedule.sql")),
+    (3, include_str!("postgres/0003_replicas.sql")),
+];
 
 /// The advisory lock the migrations run under (any constant; the same in every replica).
 const MIGRATION_LOCK: i64 = 0x636f_6e6e_6563_746f;
@@ -315,6 +319,45 @@ impl Store for PostgresStore {
         })
     }
 
+    fn heartbeat(&self, ttl: Duration) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            let mut client = self.client().await?;
+            let transaction = client.transaction().await.map_err(db)?;
+            transaction
+                .execute(
+                    "INSERT INTO replicas (id, seen_at) VALUES ($1, now()) ON CONFLICT (id) DO UPDATE SET seen_at = now()",
+                    &[&self.replica],
+                )
+                .await
+                .map_err(db)?;
+            let silent = (ttl * 2).as_secs_f64();
+            let at = super::now();
+            let unknown = transaction
+                .execute(
+                    "UPDATE audit SET outcome = 'unknown', settled_at = $1, result = $2 WHERE outcome = 'pending'
+                     AND replica IN (SELECT id FROM replicas WHERE seen_at < now() - make_interval(secs => $3))",
+                    &[&at, &serde_json::json!({"error": super::UNKNOWN_OUTCOME}).to_string(), &silent],
+                )
+                .await
+                .map_err(db)?;
+            transaction
+                .execute(
+                    "UPDATE syncs SET outcome = 'abandoned', finished_at = $1, error = $2 WHERE outcome = 'running'
+                     AND replica IN (SELECT id FROM replicas WHERE seen_at < now() - make_interval(secs => $3))",
+                    &[&at, &ABANDONED, &silent],
+                )
+                .await
+                .map_err(db)?;
+            // What a silent replica left is settled above; a day later it is forgotten.
+            transaction.execute("DELETE FROM replicas WHERE seen_at < now() - interval '1 day'", &[]).await.map_err(db)?;
+            transaction.commit().await.map_err(db)?;
+            if unknown > 0 {
+                tracing::warn!("{unknown} change(s) a stopped replica left pending: marked unknown in the audit log");
+            }
+            Ok(unknown)
+        })
+    }
+
     fn running_on<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, Option<String>> {
         Box::pin(async move {
             let row = self
@@ -519,8 +562,11 @@ impl Store for PostgresStore {
                 .client()
                 .await?
                 .execute(
-                    "UPDATE audit SET outcome = $2, result = $3, settled_at = $4 WHERE id = $1 AND outcome = 'pending'",
-                    &[&entry, &outcome, &result.to_string(), &now()],
+                    // An entry others marked unknown while this replica was silent takes its real
+                    // outcome when it arrives after all.
+                    "UPDATE audit SET outcome = $2, result = $3, settled_at = $4
+                     WHERE id = $1 AND (outcome = 'pending' OR (outcome = 'unknown' AND replica = $5))",
+                    &[&entry, &outcome, &result.to_string(), &now(), &self.replica],
                 )
                 .await
                 .map_err(db)?;
