@@ -523,7 +523,7 @@ async fn change(
         Err(_) => unparsed,
     };
     let record = AuditRecord { tenant: id, operation, arguments: &arguments, request_id: &context.request_id };
-    let refused = match refusal(service, id, context, parsed) {
+    let (change, loaded) = match refusal(service, id, context, parsed) {
         Ok(ready) => ready,
         Err(error) => {
             let result = json!({"error": service.redactor().redact(&error.1), "status": error.0.as_u16()});
@@ -533,7 +533,6 @@ async fn change(
             return Err(error);
         }
     };
-    let (change, loaded) = refused;
     let entry = service.store.audit_pending(record).await.map_err(|e| {
         service.state_failed(&format!("the audit log could not record a {operation} of tenant {id}: {e}"));
         ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("the audit log cannot record the change, so nothing was sent: {e}"))

@@ -24,11 +24,7 @@ pub struct CopyState {
 }
 
 pub async fn run(args: CopyState) -> Result<(), HostError> {
-    let redactor = crate::output::redactor();
-    redactor.learn_secret(&args.database);
-    if let Some(password) = connector_service::store::password_of(&args.database) {
-        redactor.learn_secret(&password);
-    }
+    crate::commands::serve::learn_database_url(&args.database);
     if !args.state_dir.join("state.db").is_file() {
         return Err(HostError::usage(format!("--state-dir {} holds no service state (state.db)", args.state_dir.display())));
     }

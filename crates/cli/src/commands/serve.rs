@@ -123,12 +123,17 @@ fn token(args: &ServeArgs) -> Result<Option<String>, HostError> {
 /// printed.
 fn database(args: &ServeArgs) -> Option<String> {
     let url = args.database.as_deref().map(str::trim).filter(|url| !url.is_empty())?.to_owned();
+    learn_database_url(&url);
+    Some(url)
+}
+
+/// Teaches the command's redactor a database URL and the password in it.
+pub fn learn_database_url(url: &str) {
     let redactor = crate::output::redactor();
-    redactor.learn_secret(&url);
-    if let Some(password) = connector_service::store::password_of(&url) {
+    redactor.learn_secret(url);
+    if let Some(password) = connector_service::store::password_of(url) {
         redactor.learn_secret(&password);
     }
-    Some(url)
 }
 
 /// Three quarters of the memory limit of the cgroup the process runs in (a container's), in MiB:

@@ -233,8 +233,8 @@ pub trait Store: Send + Sync {
     /// Whether the state can be written now (for `/health`).
     fn writable(&self) -> StoreFuture<'_, ()>;
 
-    /// Notes a stored snapshot that could not be read.
-    fn note_damaged(&self, damaged: DamagedSnapshot);
+    /// Notes a stored snapshot that could not be read; true the first time it is noted.
+    fn note_damaged(&self, damaged: DamagedSnapshot) -> bool;
 }
 
 /// What the service keeps its state in.
@@ -279,10 +279,10 @@ impl dyn Store {
             match decompress(&compressed, MAX_STORED_SNAPSHOT) {
                 Ok(json) => return Ok(Some((id, json))),
                 Err(why) => {
-                    if !self.damaged().iter().any(|d| d.sync_id == id) {
-                        tracing::warn!(tenant = %tenant, "the stored snapshot of sync {id} is damaged ({why}): the one before it is served");
+                    let warning = format!("the stored snapshot of sync {id} is damaged ({why}): the one before it is served");
+                    if self.note_damaged(DamagedSnapshot { tenant: tenant.to_owned(), sync_id: id, why }) {
+                        tracing::warn!(tenant = %tenant, "{warning}");
                     }
-                    self.note_damaged(DamagedSnapshot { tenant: tenant.to_owned(), sync_id: id, why });
                 }
             }
         }
@@ -310,11 +310,14 @@ impl dyn Store {
 struct DamagedList(std::sync::Mutex<Vec<DamagedSnapshot>>);
 
 impl DamagedList {
-    fn note(&self, damaged: DamagedSnapshot) {
+    /// True when `damaged` was not noted before.
+    fn note(&self, damaged: DamagedSnapshot) -> bool {
         let mut list = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if !list.iter().any(|d| d.sync_id == damaged.sync_id) {
+        let new = !list.iter().any(|d| d.sync_id == damaged.sync_id);
+        if new {
             list.push(damaged);
         }
+        new
     }
 
     fn all(&self) -> Vec<DamagedSnapshot> {

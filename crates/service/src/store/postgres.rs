@@ -259,8 +259,8 @@ impl Store for PostgresStore {
         self.damaged.all()
     }
 
-    fn note_damaged(&self, damaged: DamagedSnapshot) {
-        self.damaged.note(damaged);
+    fn note_damaged(&self, damaged: DamagedSnapshot) -> bool {
+        self.damaged.note(damaged)
     }
 
     fn begin_sync<'a>(&'a self, tenant: &'a str, trigger: &'a str) -> StoreFuture<'a, i64> {

@@ -353,8 +353,8 @@ impl Store for SqliteStore {
         self.damaged.all()
     }
 
-    fn note_damaged(&self, damaged: DamagedSnapshot) {
-        self.damaged.note(damaged);
+    fn note_damaged(&self, damaged: DamagedSnapshot) -> bool {
+        self.damaged.note(damaged)
     }
 
     fn begin_sync<'a>(&'a self, tenant: &'a str, trigger: &'a str) -> StoreFuture<'a, i64> {
@@ -449,15 +449,14 @@ impl Store for SqliteStore {
             Err(error) => return ready(Err(error)),
         };
         let diff = diff.map(Value::to_string);
-        let mut lost = false;
+        // Ok(false): the lease was taken over, and the transaction is dropped unapplied.
         let committed = (|| {
                 let mut connection = self.connection();
                 let transaction = connection.transaction()?;
                 if let Some(release) = release
                     && !release_lease(&transaction, &self.replica, release)?
                 {
-                    lost = true;
-                    return Ok(());
+                    return Ok(false);
                 }
                 let finished = now();
                 transaction.execute(
@@ -476,12 +475,12 @@ impl Store for SqliteStore {
                     "DELETE FROM syncs WHERE tenant = ?1 AND id NOT IN (SELECT id FROM syncs WHERE tenant = ?1 ORDER BY id DESC LIMIT ?2) AND id NOT IN (SELECT sync_id FROM snapshots)",
                     params![tenant, SYNC_ROWS_KEPT],
                 )?;
-                transaction.commit()
+                transaction.commit().map(|()| true)
             })()
             .map_err(failed);
         ready(match (committed, release) {
-            (Ok(()), Some(release)) if lost => Err(lease_lost(release.lease)),
-            (result, _) => result,
+            (Ok(false), Some(release)) => Err(lease_lost(release.lease)),
+            (result, _) => result.map(drop),
         })
     }
 
