@@ -651,6 +651,31 @@ fn a_restart_loads_the_compiled_component_from_the_cache() {
     assert_eq!(std::fs::read_dir(cache.path()).unwrap().count(), 1);
 }
 
+/// A cache folder others may write, as a Kubernetes emptyDir is (0777) or a volume under
+/// `fsGroup` (group-writable, setgid), still saves the compilation at the next start: the entries
+/// go to a folder private to this user inside it.
+#[cfg(unix)]
+#[test]
+fn a_cache_folder_as_kubernetes_mounts_it_still_caches() {
+    use std::os::unix::fs::PermissionsExt;
+    for mode in [0o777, 0o2775] {
+        let volume = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(volume.path(), std::fs::Permissions::from_mode(mode)).unwrap();
+        let run = || {
+            Command::new(env!("CARGO_BIN_EXE_connector-host"))
+                .args(["validate", "-v", "--base-url", "http://127.0.0.1:9", "--cache-dir", volume.path().to_str().unwrap()])
+                .env("FIVETRAN_API_KEY", "k")
+                .env("FIVETRAN_API_SECRET", "s")
+                .output()
+                .unwrap()
+        };
+        let first = run();
+        assert!(stderr(&first).contains("cached=false") && !stderr(&first).contains("not using"), "{mode:o}: {}", stderr(&first));
+        let second = run();
+        assert!(stderr(&second).contains("cached=true"), "{mode:o}: {}", stderr(&second));
+    }
+}
+
 #[test]
 fn progress_is_plain_lines_off_a_terminal_and_silent_with_quiet() {
     let (fake, account) = fake();

@@ -95,6 +95,11 @@ fn check_workload(workload: &Value) {
     assert_eq!(security["allowPrivilegeEscalation"].as_bool(), Some(false));
     assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
     assert_ne!(pod["securityContext"]["runAsUser"].as_u64(), Some(0));
+    if pod["securityContext"]["fsGroup"].is_u64() {
+        // Otherwise the kubelet makes every file group-writable at each start, and the cache of
+        // compiled components, no longer private, is not trusted: a recompile per start.
+        assert_eq!(text(&pod["securityContext"]["fsGroupChangePolicy"]), "OnRootMismatch");
+    }
     for kind in ["requests", "limits"] {
         assert!(container["resources"][kind]["cpu"].is_string() && container["resources"][kind]["memory"].is_string(), "{kind}");
     }

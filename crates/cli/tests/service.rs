@@ -847,6 +847,12 @@ fn replicas_sharing_a_database_sync_each_tenant_once_and_answer_alike() {
         assert!(snapshots.iter().all(|s| s["grants"] == snapshots[0]["grants"] && s["grants"].is_array()), "{id}");
     }
     assert!(ran_on.iter().all(|r| ["r0", "r1", "r2"].contains(&r.as_str())), "{ran_on:?}");
+    // A snapshot's gauges come from one replica, so that summing every replica's counts each once.
+    let metrics: Vec<String> = replicas.iter().map(|r| r.get("/metrics", false).1.as_str().unwrap().to_owned()).collect();
+    for id in ids {
+        let series = format!("connector_grants{{tenant=\"{id}\"}}");
+        assert_eq!(metrics.iter().filter(|m| m.contains(&series)).count(), 1, "{series} on one replica");
+    }
 
     let (code, started) = replicas[1].request("POST", "/v1/tenants/t0/syncs", Some(TOKEN), None);
     assert_eq!(code, 202, "{started}");
@@ -890,6 +896,11 @@ fn a_killed_replicas_tenant_is_taken_over_within_the_lease() {
     let abandoned = syncs.iter().find(|s| s["replica"].as_str() == Some(holder.as_str())).expect("the killed replica's sync");
     assert_eq!(abandoned["outcome"], "abandoned", "{syncs:?}");
     assert_eq!(syncs.iter().filter(|s| s["outcome"] == "ok").count(), 1, "synced once: {syncs:?}");
+    let metrics = replicas[survivor].get("/metrics", false).1;
+    let metrics = metrics.as_str().unwrap();
+    for line in ["connector_leases_taken_over_total 1", "connector_leases_held 0", "connector_grants{tenant=\"acme\"}"] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
 }
 
 /// The tenant file is read again when it changes on disk, without a signal: here swapped as a

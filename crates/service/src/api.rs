@@ -288,12 +288,11 @@ async fn ready(State(service): State<Arc<Service>>) -> Response {
 async fn health(State(service): State<Arc<Service>>) -> ApiResult {
     let mut tenants = Vec::new();
     let mut healthy = true;
-    for id in service.held() {
-        let Some(status) = service.status(&id).await.map_err(store_error)? else { continue };
+    for status in service.statuses(&service.held()).await.map_err(store_error)? {
         let outcome = status.outcome();
         healthy &= matches!(outcome, "ok" | "pending" | "running");
         tenants.push(json!({
-            "id": id,
+            "id": status.id,
             "outcome": outcome,
             "last_success_at": status.last_success_at,
             "error": status.error.as_deref().or(status.last_sync.as_ref().and_then(|sync| sync.error.as_deref())),
@@ -342,10 +341,7 @@ async fn status_of(service: &Service, id: &str) -> ApiResult<TenantStatus> {
 }
 
 async fn list_tenants(State(service): State<Arc<Service>>) -> ApiResult {
-    let mut statuses = Vec::new();
-    for id in service.served() {
-        statuses.push(status_of(&service, &id).await?);
-    }
+    let statuses = service.statuses(&service.served()).await.map_err(store_error)?;
     Ok(axum::Json(json!({"tenants": statuses})).into_response())
 }
 

@@ -39,6 +39,8 @@ pub struct Metrics {
     pub changes: Family<OutcomeLabels, Counter>,
     pub leases_claimed: Counter,
     pub leases_lost: Counter,
+    pub leases_taken_over: Counter,
+    pub leases_held: Gauge,
 }
 
 impl Default for Metrics {
@@ -75,6 +77,14 @@ impl Default for Metrics {
             "Syncs of this replica whose lease another replica took over (their results not committed)",
             leases_lost.clone(),
         );
+        let leases_taken_over = Counter::default();
+        registry.register(
+            "connector_leases_taken_over",
+            "Tenants this replica took over from a replica that stopped during their sync",
+            leases_taken_over.clone(),
+        );
+        let leases_held = Gauge::default();
+        registry.register("connector_leases_held", "Sync leases this replica holds now", leases_held.clone());
         Self {
             registry,
             syncs,
@@ -88,6 +98,8 @@ impl Default for Metrics {
             changes,
             leases_claimed,
             leases_lost,
+            leases_taken_over,
+            leases_held,
         }
     }
 }
@@ -107,6 +119,16 @@ impl Metrics {
         // Writing to a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
         text
+    }
+
+    /// Drops the series of the tenant's last snapshot (grants, resources, last success), when
+    /// another replica synced it since: with replicas, the one that synced a tenant last exports
+    /// them, and the others stop once they learn of it (at their next claim).
+    pub fn forget_snapshot(&self, id: &str) {
+        let tenant = Self::tenant(id);
+        self.last_success.remove(&tenant);
+        self.grants.remove(&tenant);
+        self.resources.remove(&tenant);
     }
 
     /// Drops a removed tenant's series.

@@ -334,11 +334,23 @@ impl Service {
         let claimed = self.store.claim(id, self.options.lease_ttl, trigger != "schedule").await;
         let lease = match claimed {
             Ok(Claim::Granted(lease)) => lease,
-            Ok(Claim::Held { by, wait }) => return Err(self.not_started(id, Some(wait), StartError::RunningElsewhere(by))),
-            Ok(Claim::NotDue { wait }) => return Err(self.not_started(id, Some(wait), StartError::NotDue)),
+            Ok(Claim::Held { by, wait }) => {
+                // Another replica syncs it: the snapshot's gauges are that replica's to export.
+                self.metrics.forget_snapshot(id);
+                return Err(self.not_started(id, Some(wait), StartError::RunningElsewhere(by)));
+            }
+            Ok(Claim::NotDue { wait }) => {
+                self.metrics.forget_snapshot(id);
+                return Err(self.not_started(id, Some(wait), StartError::NotDue));
+            }
             Err(error) => return Err(self.not_started(id, None, StartError::Store(error.0))),
         };
         self.metrics.leases_claimed.inc();
+        if let Some(from) = &lease.took_over_from {
+            self.metrics.leases_taken_over.inc();
+            tracing::info!(tenant = %id, "took the tenant over from replica {from}, which stopped during its sync");
+        }
+        let held = HeldLease::new(&self.metrics);
         let recorded = self.store.begin_sync(id, trigger).await;
         let mut tenants = self.tenants();
         let Some(tenant) = tenants.get_mut(id) else { return Err(StartError::UnknownTenant) };
@@ -352,13 +364,35 @@ impl Service {
         };
         let service = Arc::clone(self);
         let tenant_id = id.to_owned();
-        let held = lease.clone();
+        let kept = lease.clone();
         // Spawned under the lock: the sync's first step takes it, so it finds itself running.
-        let task = tokio::spawn(async move { service.run_sync(tenant_id, sync_id, *loaded, held).await });
+        let task = tokio::spawn(async move {
+            let _held = held;
+            service.run_sync(tenant_id, sync_id, *loaded, kept).await
+        });
         tenant.running = Some(Running { sync_id, started: None, abort: Some(task.abort_handle()), lease: Some(lease) });
         Ok(sync_id)
     }
+}
 
+/// A lease this replica holds, counted in `connector_leases_held` until it is dropped (the sync
+/// ended, failed to start, or was aborted at a stop).
+struct HeldLease(prometheus_client::metrics::gauge::Gauge);
+
+impl HeldLease {
+    fn new(metrics: &Metrics) -> Self {
+        metrics.leases_held.inc();
+        Self(metrics.leases_held.clone())
+    }
+}
+
+impl Drop for HeldLease {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+impl Service {
     /// Frees the tenant a claim did not get, and schedules it for when the store said to ask
     /// again (with up to a second of jitter, so that replicas do not all ask at once).
     fn not_started(&self, id: &str, wait: Option<Duration>, error: StartError) -> StartError {

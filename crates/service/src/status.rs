@@ -56,32 +56,45 @@ impl Service {
 
     /// Tenant `id`'s status; none for a tenant this service does not hold.
     pub async fn status(&self, id: &str) -> StoreResult<Option<TenantStatus>> {
-        let status = {
+        Ok(self.statuses(&[id.to_owned()]).await?.pop())
+    }
+
+    /// The statuses of the tenants of `ids` this service holds, in that order, read from the
+    /// store in one statement (a listing of thousands of tenants is one query, not thousands).
+    pub async fn statuses(&self, ids: &[String]) -> StoreResult<Vec<TenantStatus>> {
+        let held: Vec<TenantStatus> = {
             let tenants = self.tenants();
-            let Some(tenant) = tenants.get(id) else { return Ok(None) };
-            let state = tenant.state();
-            TenantStatus {
-                id: id.to_owned(),
-                connector: tenant.connector().map(str::to_owned),
-                running: state == "running",
-                state,
-                error: match &tenant.load {
-                    Load::Failed(why) => Some(why.clone()),
-                    _ => None,
-                },
-                last_sync: None,
-                running_on: None,
-                last_success_at: None,
-                next_sync_at: tenant.next_due_at().map(|t| humantime::format_rfc3339_seconds(t).to_string()),
-                sync_interval_s: tenant.interval.as_secs(),
-                consecutive_failures: tenant.failures,
-            }
+            ids.iter()
+                .filter_map(|id| {
+                    let tenant = tenants.get(id)?;
+                    let state = tenant.state();
+                    Some(TenantStatus {
+                        id: id.clone(),
+                        connector: tenant.connector().map(str::to_owned),
+                        running: state == "running",
+                        state,
+                        error: match &tenant.load {
+                            Load::Failed(why) => Some(why.clone()),
+                            _ => None,
+                        },
+                        last_sync: None,
+                        running_on: None,
+                        last_success_at: None,
+                        next_sync_at: tenant.next_due_at().map(|t| humantime::format_rfc3339_seconds(t).to_string()),
+                        sync_interval_s: tenant.interval.as_secs(),
+                        consecutive_failures: tenant.failures,
+                    })
+                })
+                .collect()
         };
-        Ok(Some(TenantStatus {
-            last_sync: self.store.last_sync(id).await?,
-            running_on: self.store.running_on(id).await?,
-            last_success_at: self.store.last_success_at(id).await?,
-            ..status
-        }))
+        let ids: Vec<String> = held.iter().map(|status| status.id.clone()).collect();
+        let mut records = self.store.overview(&ids).await?;
+        Ok(held
+            .into_iter()
+            .map(|status| {
+                let record = records.remove(&status.id).unwrap_or_default();
+                TenantStatus { last_sync: record.last_sync, running_on: record.running_on, last_success_at: record.last_success_at, ..status }
+            })
+            .collect())
     }
 }

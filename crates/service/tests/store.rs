@@ -158,6 +158,30 @@ async fn the_audit_log_reads_back_newest_first(backend: Backend) {
 
 const TTL: Duration = Duration::from_secs(60);
 
+async fn an_overview_answers_each_listed_tenant_in_one_read(backend: Backend) {
+    let store = backend.open("r1").await;
+    let failed = store.begin_sync("beta", "schedule").await.unwrap();
+    store.finish_failed(failed, "failed", "no", None).await.unwrap();
+    let ok = store.begin_sync("acme", "schedule").await.unwrap();
+    store.finish_ok(ok, "acme", COUNTS, b"{}", None, 3, None).await.unwrap();
+    let running = store.begin_sync("acme", "api").await.unwrap();
+    let lease = granted(store.claim("acme", Duration::from_secs(30), true).await.unwrap());
+    let tenants: Vec<String> = ["acme", "beta", "never"].map(str::to_owned).to_vec();
+    let overview = store.overview(&tenants).await.unwrap();
+    assert_eq!(overview.len(), 2, "a tenant the store knows nothing of is left out: {overview:?}");
+    let acme = &overview["acme"];
+    assert_eq!(acme.last_sync.as_ref().map(|s| (s.id, s.outcome.as_str())), Some((running, "running")));
+    assert_eq!(acme.running_on.as_deref(), Some("r1"));
+    assert!(acme.last_success_at.is_some(), "the successful sync before the running one");
+    let beta = &overview["beta"];
+    assert_eq!(beta.last_sync.as_ref().map(|s| s.outcome.as_str()), Some("failed"));
+    assert_eq!((beta.running_on.as_deref(), beta.last_success_at.as_deref()), (None, None));
+    assert_eq!(store.record("acme").await.unwrap(), acme.clone());
+    store.finish_failed(running, "failed", "stopped", Some(Release { lease: &lease, next_in: Duration::from_secs(60) })).await.unwrap();
+    assert_eq!(store.running_on("acme").await.unwrap(), None, "released");
+    assert!(store.overview(&[]).await.unwrap().is_empty());
+}
+
 fn granted(claim: Claim) -> Lease {
     match claim {
         Claim::Granted(lease) => lease,
@@ -240,6 +264,7 @@ on_both_back_ends!(
     the_audit_log_reads_back_newest_first,
     one_claim_at_a_time_and_the_next_when_due,
     a_sync_whose_lease_was_taken_over_commits_nothing,
+    an_overview_answers_each_listed_tenant_in_one_read,
 );
 
 /// Replicas that start together apply each migration once: the advisory lock makes them take

@@ -4,8 +4,9 @@
 //! (wasmtime version, target and settings): an entry is only ever loaded by an engine that can run
 //! it, and a changed component misses. Loading a compiled artifact runs it as native code, so the
 //! cache folder is created private to the user (0700), and a folder or entry that another user owns
-//! or may write (a shared `--cache-dir`, say) is neither read nor written: the component is
-//! compiled instead, with a warning. Each entry carries a SHA-256 of the compiled code, checked
+//! or may write is neither read nor written: the component is compiled instead, with a warning.
+//! A `--cache-dir` that others may write (a Kubernetes `emptyDir`, a volume under `fsGroup`, a
+//! shared folder) holds the entries in a folder private to this user inside it, `user-UID`. Each entry carries a SHA-256 of the compiled code, checked
 //! before the code is loaded: a corrupted entry (a disk error, a half-copied file) would otherwise
 //! run as broken native code; a mismatch compiles again, with a warning. Entries are written
 //! atomically and durably ([`crate::files::write_atomic`]).
@@ -42,6 +43,15 @@ impl ComponentCache {
         &self.dir
     }
 
+    /// The folder the entries are in: the cache folder, or when others may write that (and so
+    /// replace what is in it), a folder of this user's inside it.
+    pub fn entries_dir(&self) -> PathBuf {
+        match private(&self.dir) {
+            Ok(()) => self.dir.clone(),
+            Err(_) => self.dir.join(format!("user-{}", user_id())),
+        }
+    }
+
     /// The path an entry for `bytes` on `engine` has.
     pub fn entry(&self, engine: &Engine, bytes: &[u8]) -> PathBuf {
         let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
@@ -50,14 +60,15 @@ impl ComponentCache {
         digest.update(bytes);
         digest.update(engine_hash.finish().to_le_bytes());
         let hex: String = digest.finalize().iter().map(|b| format!("{b:02x}")).collect();
-        self.dir.join(format!("{hex}.cwasm"))
+        self.entries_dir().join(format!("{hex}.cwasm"))
     }
 
     /// The compiled component: from the cache when there, else compiled and stored.
     /// A cache that cannot be read or written costs a compilation, never a failure.
     pub fn load(&self, engine: &Engine, bytes: &[u8]) -> Result<(Component, bool)> {
         let entry = self.entry(engine, bytes);
-        if let Err(why) = private(&self.dir) {
+        let dir = self.entries_dir();
+        if let Err(why) = private(&dir).and_then(|()| not_a_link(&dir)) {
             tracing::warn!("not using the compiled-component cache: {why}; make it private (chmod 700) or use another cache folder");
             return Ok((compile(engine, bytes)?, false));
         }
@@ -79,22 +90,47 @@ impl ComponentCache {
             }
         }
         let component = compile(engine, bytes)?;
-        if let Err(error) = self.store(&entry, &component) {
-            tracing::warn!("cannot cache the compiled component in {}: {error}", self.dir.display());
+        if let Err(error) = store(&dir, &entry, &component) {
+            tracing::warn!("cannot cache the compiled component in {}: {error}", dir.display());
         }
         Ok((component, false))
     }
 
-    fn store(&self, entry: &Path, component: &Component) -> std::result::Result<(), String> {
-        create_private_dir(&self.dir).map_err(|e| e.to_string())?;
-        let code = component.serialize().map_err(|e| e.to_string())?;
-        let checksum = Sha256::digest(&code);
-        crate::files::write_atomic(entry, "cache entry", |file| {
-            file.write_all(ENTRY_MAGIC)?;
-            file.write_all(&checksum)?;
-            file.write_all(&code)
-        })
-        .map_err(|e| e.message().to_owned())
+}
+
+/// Writes `component` as the entry `entry` in `dir`, creating the folder private.
+fn store(dir: &Path, entry: &Path, component: &Component) -> std::result::Result<(), String> {
+    create_private_dir(dir).map_err(|e| e.to_string())?;
+    // Checked again once it exists: a folder made by someone else meanwhile is not written.
+    private(dir).and_then(|()| not_a_link(dir))?;
+    let code = component.serialize().map_err(|e| e.to_string())?;
+    let checksum = Sha256::digest(&code);
+    crate::files::write_atomic(entry, "cache entry", |file| {
+        file.write_all(ENTRY_MAGIC)?;
+        file.write_all(&checksum)?;
+        file.write_all(&code)
+    })
+    .map_err(|e| e.message().to_owned())
+}
+
+/// The effective user id, which names this user's folder in a shared cache folder.
+#[cfg(unix)]
+fn user_id() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+#[cfg(not(unix))]
+fn user_id() -> u32 {
+    0
+}
+
+/// Refuses a symbolic link where the entries' folder is: in a folder others may write, one could
+/// point this user's folder elsewhere.
+fn not_a_link(path: &Path) -> std::result::Result<(), String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(metadata) if metadata.file_type().is_symlink() => Err(format!("{} is a symbolic link", path.display())),
+        _ => Ok(()),
     }
 }
 
@@ -127,8 +163,7 @@ fn private(path: &Path) -> std::result::Result<(), String> {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(error) => return Err(format!("cannot inspect {}: {error}", path.display())),
     };
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = user_id();
     if metadata.uid() != me {
         return Err(format!("{} belongs to user {}, not to this user ({me})", path.display(), metadata.uid()));
     }

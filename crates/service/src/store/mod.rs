@@ -12,6 +12,7 @@ mod copy;
 mod postgres;
 mod sqlite;
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -116,6 +117,9 @@ pub struct DamagedSnapshot {
 pub struct Lease {
     pub tenant: String,
     pub token: i64,
+    /// The replica whose sync of the tenant this claim found abandoned (its lease lapsed while
+    /// it ran): a takeover.
+    pub took_over_from: Option<String>,
 }
 
 /// What a claim got.
@@ -136,6 +140,17 @@ pub enum Claim {
 pub struct Release<'a> {
     pub lease: &'a Lease,
     pub next_in: Duration,
+}
+
+/// What the store holds of one tenant for its status.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TenantRecord {
+    /// Its latest sync, running or finished.
+    pub last_sync: Option<SyncRecord>,
+    /// The replica whose live lease runs its sync now, if one does.
+    pub running_on: Option<String>,
+    /// When its latest successful sync finished.
+    pub last_success_at: Option<String>,
 }
 
 /// What a sync whose lease another replica took over gets instead of a commit.
@@ -178,8 +193,9 @@ pub trait Store: Send + Sync {
     /// changes it settled.
     fn heartbeat(&self, ttl: Duration) -> StoreFuture<'_, u64>;
 
-    /// The replica whose live lease runs the tenant's sync now, if one does.
-    fn running_on<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, Option<String>>;
+    /// What a status shows of each of `tenants` (those the store knows nothing of are left
+    /// out), in one statement however many tenants there are.
+    fn overview<'a>(&'a self, tenants: &'a [String]) -> StoreFuture<'a, HashMap<String, TenantRecord>>;
 
     /// Extends the lease by `ttl` from now; false when another replica has taken it over.
     fn renew<'a>(&'a self, lease: &'a Lease, ttl: Duration) -> StoreFuture<'a, bool>;
@@ -205,9 +221,6 @@ pub trait Store: Send + Sync {
 
     /// The tenant's sync `id`, or its newest `limit` syncs (newest first) when `id` is none.
     fn syncs<'a>(&'a self, tenant: &'a str, id: Option<i64>, limit: usize) -> StoreFuture<'a, Vec<SyncRecord>>;
-
-    /// When the tenant's latest successful sync finished.
-    fn last_success_at<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, Option<String>>;
 
     /// The ids of the syncs whose snapshots are kept, newest first.
     fn kept_snapshots<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, Vec<i64>>;
@@ -268,6 +281,22 @@ impl dyn Store {
     /// The tenant's latest sync.
     pub async fn last_sync(&self, tenant: &str) -> StoreResult<Option<SyncRecord>> {
         Ok(self.syncs(tenant, None, 1).await?.pop())
+    }
+
+    /// What the store holds of one tenant for its status.
+    pub async fn record(&self, tenant: &str) -> StoreResult<TenantRecord> {
+        let tenants = [tenant.to_owned()];
+        Ok(self.overview(&tenants).await?.remove(tenant).unwrap_or_default())
+    }
+
+    /// The replica whose live lease runs the tenant's sync now, if one does.
+    pub async fn running_on(&self, tenant: &str) -> StoreResult<Option<String>> {
+        Ok(self.record(tenant).await?.running_on)
+    }
+
+    /// When the tenant's latest successful sync finished.
+    pub async fn last_success_at(&self, tenant: &str) -> StoreResult<Option<String>> {
+        Ok(self.record(tenant).await?.last_success_at)
     }
 
     /// The tenant's latest snapshot that reads whole, as JSON bytes, with its sync's id. A stored

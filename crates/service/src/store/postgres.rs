@@ -5,6 +5,7 @@
 
 use std::str::FromStr;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use super::{
     ABANDONED, AuditEntry, AuditRecord, Claim, DamagedList, DamagedSnapshot, Lease, Release, SYNC_ROWS_KEPT, Store, StoreError,
-    StoreFuture, StoreResult, SyncCounts, SyncRecord, UNKNOWN_OUTCOME, compress, lease_lost, now,
+    StoreFuture, StoreResult, SyncCounts, SyncRecord, TenantRecord, UNKNOWN_OUTCOME, compress, lease_lost, now,
 };
 
 /// The migrations, in order; a database records each one applied in `connector_host_migrations`.
@@ -33,6 +34,9 @@ const MIGRATION_LOCK: i64 = 0x636f_6e6e_6563_746f;
 const POOL_SIZE: usize = 8;
 
 const SYNC_COLUMNS: &str = "id, trigger, started_at, finished_at, outcome, error, resources, grants, requests, duration_ms, replica";
+/// The same columns of the table named `s`.
+const SYNC_COLUMNS_OF_S: &str =
+    "s.id, s.trigger, s.started_at, s.finished_at, s.outcome, s.error, s.resources, s.grants, s.requests, s.duration_ms, s.replica";
 
 pub struct PostgresStore {
     pool: Pool,
@@ -231,18 +235,23 @@ fn wait(seconds: Option<f64>) -> Duration {
 }
 
 fn sync_from_row(row: &tokio_postgres::Row) -> SyncRecord {
+    sync_from_row_at(row, 0)
+}
+
+/// A sync read from [`SYNC_COLUMNS`] starting at column `at`.
+fn sync_from_row_at(row: &tokio_postgres::Row, at: usize) -> SyncRecord {
     SyncRecord {
-        id: row.get(0),
-        trigger: row.get(1),
-        started_at: row.get(2),
-        finished_at: row.get(3),
-        outcome: row.get(4),
-        error: row.get(5),
-        resources: row.get(6),
-        grants: row.get(7),
-        requests: row.get(8),
-        duration_ms: row.get(9),
-        replica: row.get(10),
+        id: row.get(at),
+        trigger: row.get(at + 1),
+        started_at: row.get(at + 2),
+        finished_at: row.get(at + 3),
+        outcome: row.get(at + 4),
+        error: row.get(at + 5),
+        resources: row.get(at + 6),
+        grants: row.get(at + 7),
+        requests: row.get(at + 8),
+        duration_ms: row.get(at + 9),
+        replica: row.get(at + 10),
     }
 }
 
@@ -293,14 +302,15 @@ impl Store for PostgresStore {
                 .map_err(db)?;
             if let Some(row) = claimed {
                 // A sync another replica left running is over: its lease lapsed, this one's is live.
-                client
-                    .execute(
-                        "UPDATE syncs SET outcome = 'abandoned', finished_at = $3, error = 'its replica stopped during the sync; ' || $2 || ' took the tenant over' WHERE tenant = $1 AND outcome = 'running' AND replica IS DISTINCT FROM $2",
+                let abandoned = client
+                    .query(
+                        "UPDATE syncs SET outcome = 'abandoned', finished_at = $3, error = 'its replica stopped during the sync; ' || $2 || ' took the tenant over' WHERE tenant = $1 AND outcome = 'running' AND replica IS DISTINCT FROM $2 RETURNING replica",
                         &[&tenant, &self.replica, &super::now()],
                     )
                     .await
                     .map_err(db)?;
-                return Ok(Claim::Granted(Lease { tenant: tenant.to_owned(), token: row.get(0) }));
+                let took_over_from = abandoned.first().map(|row| row.get::<_, Option<String>>(0).unwrap_or_default());
+                return Ok(Claim::Granted(Lease { tenant: tenant.to_owned(), token: row.get(0), took_over_from }));
             }
             let row = client
                 .query_opt(
@@ -358,15 +368,32 @@ impl Store for PostgresStore {
         })
     }
 
-    fn running_on<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, Option<String>> {
+    fn overview<'a>(&'a self, tenants: &'a [String]) -> StoreFuture<'a, HashMap<String, TenantRecord>> {
         Box::pin(async move {
-            let row = self
+            // One statement for a listing of any length: each tenant's lookups walk an index.
+            let rows = self
                 .client()
                 .await?
-                .query_opt("SELECT holder FROM schedule WHERE tenant = $1 AND lease_expires > now()", &[&tenant])
+                .query(
+                    &format!(
+                        "SELECT t.tenant, {SYNC_COLUMNS_OF_S},
+                            (SELECT holder FROM schedule WHERE tenant = t.tenant AND lease_expires > now()),
+                            (SELECT created_at FROM snapshots WHERE tenant = t.tenant ORDER BY sync_id DESC LIMIT 1)
+                         FROM unnest($1::TEXT[]) AS t(tenant)
+                         LEFT JOIN LATERAL (SELECT * FROM syncs WHERE tenant = t.tenant ORDER BY id DESC LIMIT 1) AS s ON true"
+                    ),
+                    &[&tenants],
+                )
                 .await
                 .map_err(db)?;
-            Ok(row.and_then(|row| row.get(0)))
+            Ok(rows
+                .iter()
+                .map(|row| {
+                    let last_sync = row.get::<_, Option<i64>>(1).map(|_| sync_from_row_at(row, 1));
+                    (row.get::<_, String>(0), TenantRecord { last_sync, running_on: row.get(12), last_success_at: row.get(13) })
+                })
+                .filter(|(_, record)| *record != TenantRecord::default())
+                .collect())
         })
     }
 
@@ -472,18 +499,6 @@ impl Store for PostgresStore {
                 .await
                 .map_err(db)?;
             Ok(rows.iter().map(sync_from_row).collect())
-        })
-    }
-
-    fn last_success_at<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, Option<String>> {
-        Box::pin(async move {
-            let row = self
-                .client()
-                .await?
-                .query_opt("SELECT created_at FROM snapshots WHERE tenant = $1 ORDER BY sync_id DESC LIMIT 1", &[&tenant])
-                .await
-                .map_err(db)?;
-            Ok(row.map(|row| row.get(0)))
         })
     }
 

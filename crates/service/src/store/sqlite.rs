@@ -4,6 +4,7 @@
 //! Calls run on the caller's thread under the connection's lock: each is one short statement or
 //! transaction on a local file.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -14,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
     ABANDONED, AuditEntry, AuditRecord, Claim, DamagedList, DamagedSnapshot, Lease, Release, SYNC_ROWS_KEPT, Store, StoreError,
-    StoreFuture, StoreResult, SyncCounts, SyncRecord, UNKNOWN_OUTCOME, compress, lease_lost, now,
+    StoreFuture, StoreResult, SyncCounts, SyncRecord, TenantRecord, UNKNOWN_OUTCOME, compress, lease_lost, now,
 };
 
 /// Schema version, in SQLite's `user_version`: 2 added the audit log's request ids and
@@ -82,6 +83,9 @@ ALTER TABLE audit ADD COLUMN replica TEXT;
 ";
 
 const SYNC_COLUMNS: &str = "id, trigger, started_at, finished_at, outcome, error, resources, grants, requests, duration_ms, replica";
+/// The same columns of the table named `s`.
+const SYNC_COLUMNS_OF_S: &str =
+    "s.id, s.trigger, s.started_at, s.finished_at, s.outcome, s.error, s.resources, s.grants, s.requests, s.duration_ms, s.replica";
 
 fn failed(error: rusqlite::Error) -> StoreError {
     StoreError(format!("the state database failed: {error}; check the --state-dir disk's free space and permissions"))
@@ -320,18 +324,23 @@ fn audit_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
 }
 
 fn sync_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<SyncRecord> {
+    sync_from_row_at(row, 0)
+}
+
+/// A sync read from [`SYNC_COLUMNS`] starting at column `at`.
+fn sync_from_row_at(row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<SyncRecord> {
     Ok(SyncRecord {
-        id: row.get(0)?,
-        trigger: row.get(1)?,
-        started_at: row.get(2)?,
-        finished_at: row.get(3)?,
-        outcome: row.get(4)?,
-        error: row.get(5)?,
-        resources: row.get(6)?,
-        grants: row.get(7)?,
-        requests: row.get(8)?,
-        duration_ms: row.get(9)?,
-        replica: row.get(10)?,
+        id: row.get(at)?,
+        trigger: row.get(at + 1)?,
+        started_at: row.get(at + 2)?,
+        finished_at: row.get(at + 3)?,
+        outcome: row.get(at + 4)?,
+        error: row.get(at + 5)?,
+        resources: row.get(at + 6)?,
+        grants: row.get(at + 7)?,
+        requests: row.get(at + 8)?,
+        duration_ms: row.get(at + 9)?,
+        replica: row.get(at + 10)?,
     })
 }
 
@@ -387,7 +396,8 @@ impl Store for SqliteStore {
                     )
                     .optional()?;
                 if let Some(token) = claimed {
-                    return Ok(Claim::Granted(Lease { tenant: tenant.to_owned(), token }));
+                    // One process: nothing of another replica's to take over.
+                    return Ok(Claim::Granted(Lease { tenant: tenant.to_owned(), token, took_over_from: None }));
                 }
                 let row: Option<(Option<String>, Option<i64>, i64)> = connection
                     .query_row("SELECT holder, lease_expires_ms, next_due_ms FROM schedule WHERE tenant = ?1", params![tenant], |row| {
@@ -410,15 +420,30 @@ impl Store for SqliteStore {
         ready(Ok(0))
     }
 
-    fn running_on<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, Option<String>> {
+    fn overview<'a>(&'a self, tenants: &'a [String]) -> StoreFuture<'a, HashMap<String, TenantRecord>> {
         ready(
-            self.connection()
-                .query_row("SELECT holder FROM schedule WHERE tenant = ?1 AND lease_expires_ms > ?2", params![tenant, now_ms()], |row| {
-                    row.get(0)
-                })
-                .optional()
-                .map(Option::flatten)
-                .map_err(failed),
+            (|| {
+                let list = serde_json::to_string(tenants).unwrap_or_else(|_| "[]".into());
+                let connection = self.connection();
+                // One pass over the listed tenants; each lookup walks an index.
+                let mut statement = connection.prepare(&format!(
+                    "SELECT t.value, {SYNC_COLUMNS_OF_S},
+                        (SELECT holder FROM schedule WHERE tenant = t.value AND lease_expires_ms > ?2),
+                        (SELECT created_at FROM snapshots WHERE tenant = t.value ORDER BY sync_id DESC LIMIT 1)
+                     FROM json_each(?1) AS t
+                     LEFT JOIN syncs AS s ON s.id = (SELECT max(id) FROM syncs WHERE tenant = t.value)"
+                ))?;
+                let rows = statement.query_map(params![list, now_ms()], |row| {
+                    let tenant: String = row.get(0)?;
+                    let last_sync = match row.get::<_, Option<i64>>(1)? {
+                        Some(_) => Some(sync_from_row_at(row, 1)?),
+                        None => None,
+                    };
+                    Ok((tenant, TenantRecord { last_sync, running_on: row.get(12)?, last_success_at: row.get(13)? }))
+                })?;
+                rows.filter(|row| !matches!(row, Ok((_, record)) if *record == TenantRecord::default())).collect::<Result<HashMap<_, _>, _>>()
+            })()
+            .map_err(failed),
         )
     }
 
@@ -513,17 +538,6 @@ impl Store for SqliteStore {
                 rows.collect::<Result<_, _>>()
             })()
             .map_err(failed),
-        )
-    }
-
-    fn last_success_at<'a>(&'a self, tenant: &'a str) -> StoreFuture<'a, Option<String>> {
-        ready(
-            self.connection()
-                .query_row("SELECT created_at FROM snapshots WHERE tenant = ?1 ORDER BY sync_id DESC LIMIT 1", params![tenant], |row| {
-                    row.get(0)
-                })
-                .optional()
-                .map_err(failed),
         )
     }
 

@@ -33,18 +33,32 @@ fn a_folder_others_may_write_is_neither_read_nor_written() {
     std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
     let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
     assert!(!cached, "a world-writable entry is not loaded");
-    // ...nor is anything in a folder anyone may write, and nothing is added to it.
+    // ...nor is anything in a folder anyone may write: the entries go to this user's private
+    // folder inside it (a Kubernetes emptyDir is 0777, a volume under fsGroup group-writable).
     std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o600)).unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
-    std::fs::remove_file(&entry).unwrap();
+    let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
+    assert!(!cached, "the entry directly in the shared folder is not read");
+    let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
+    assert!(cached, "this user's folder inside the shared one is used");
+    let mine = cache.entries_dir();
+    assert_eq!(mine, dir.path().join(format!("user-{}", unsafe { libc::geteuid() })));
+    assert_eq!(std::fs::metadata(&mine).unwrap().permissions().mode() & 0o777, 0o700);
+    // That folder made writable by others (as fsGroup's ownership change at each start would) is
+    // not trusted either, nor is a symbolic link put in its place.
+    std::fs::set_permissions(&mine, std::fs::Permissions::from_mode(0o770)).unwrap();
+    let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
+    assert!(!cached, "a group-writable folder of entries is not read");
+    std::fs::remove_dir_all(&mine).unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(elsewhere.path(), &mine).unwrap();
     let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
     assert!(!cached);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written to a shared folder");
+    assert_eq!(std::fs::read_dir(elsewhere.path()).unwrap().count(), 0, "nothing written through the link");
+    std::fs::remove_file(&mine).unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
-    assert!(!cached);
-    let (_, cached) = cache.load(&engine, connector_builtin::fivetran()).unwrap();
-    assert!(cached, "a private folder is used again");
+    assert!(cached, "a private folder is used again, its entry still there");
 }
 
 /// A flipped byte anywhere in the compiled code is caught before the code is loaded: loading
