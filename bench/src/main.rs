@@ -8,6 +8,7 @@
 
 mod fake_process;
 mod measure;
+mod replicas;
 mod service;
 
 use std::fmt::Write as _;
@@ -38,6 +39,8 @@ struct Sizes {
     tenants: usize,
     /// Tenants of the service row.
     service_tenants: usize,
+    /// Tenants of the replicas' rows.
+    replica_tenants: usize,
     instantiations: usize,
     mappings: usize,
     mapping_rounds: usize,
@@ -51,6 +54,7 @@ const FULL: Sizes = Sizes {
     latency: Duration::from_millis(20),
     tenants: 100,
     service_tenants: 500,
+    replica_tenants: 5_000,
     instantiations: 2_000,
     mappings: 20,
     mapping_rounds: 40,
@@ -64,6 +68,7 @@ const SMOKE: Sizes = Sizes {
     latency: Duration::from_millis(5),
     tenants: 4,
     service_tenants: 6,
+    replica_tenants: 9,
     instantiations: 40,
     mappings: 3,
     mapping_rounds: 2,
@@ -136,7 +141,7 @@ fn run() -> Result<()> {
 }
 
 /// What `--only` picks; `sync-8` is the sync at concurrency 8 alone.
-const GROUPS: &[&str] = &["sync", "sync-8", "cpu", "instantiation", "startup", "tenants", "large", "mapping", "service"];
+const GROUPS: &[&str] = &["sync", "sync-8", "cpu", "instantiation", "startup", "tenants", "large", "mapping", "service", "replicas"];
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
@@ -174,6 +179,9 @@ async fn all_rows(sizes: &Sizes, only: Option<&str>) -> Result<Vec<Row>> {
     if wanted("service") {
         service::rows(sizes.service_tenants, cache_dir.path(), &mut rows)?;
         service::audit_row(&mut rows).await?;
+    }
+    if wanted("replicas") {
+        replicas::rows(sizes.replica_tenants, cache_dir.path(), &mut rows)?;
     }
     Ok(rows)
 }
@@ -376,7 +384,7 @@ fn large_row(sizes: &Sizes, cache_dir: &std::path::Path, rows: &mut Vec<Row>) ->
     let snapshot = result["snapshot_bytes"].as_u64().unwrap_or(0) as f64 / 1024.0 / 1024.0;
     let ratio = growth / snapshot.max(1e-9);
     rows.push(row(
-        format!("sync of {users} users, {teams} teams, {groups} groups, plugin at the default 64 MiB: host memory"),
+        format!("sync of {users} users, {teams} teams, {groups} groups, connector at the default 64 MiB: host memory"),
         format!(
             "grew {growth:.0} MiB for a {snapshot:.0} MiB snapshot ({ratio:.1}×), {} grants, {:.0} s",
             result["grants"],
@@ -592,7 +600,8 @@ Instantiation is opening a session: a new store (WASI context, egress hooks, lim
 Start-up is loading the component (compiled, or from the on-disk cache), instantiating it and one call, on an engine made beforehand. \
 The tenants' memory is `VmHWM` less `VmRSS` before, in a process of its own. \
 The mapping comparison takes, for each side, the least CPU time of {} interleaved batches of {} pages; both sides read the same page from memory (the component through its wasi:http calls and the host's egress checks, to an in-memory upstream), and the component side is its CPU time on the 1,000-user page less that on a one-group page. The row under it is the host cloning and dropping the page it lifted, in the same rounds: each string allocated, copied and freed, a lower bound on the lifting that running as a component adds (lifting also checks each string as UTF-8). \
-The service rows run the service (`connector_service::serve`, as `connector-host serve` does) in a process of its own (this binary, as `service-child`) with its state in SQLite, against one fake serving every tenant; the round is from `/ready` until every tenant's first sync has finished, timed by polling `GET /v1/tenants`; CPU and memory are the service process's own (`/proc/PID/stat`, `VmHWM`, `VmRSS`); the latency is of `GET /v1/tenants/{{id}}` from 4 clients, one request each every 10 ms, during the round. The tenants an hour is the round's rate of syncs times 3600 s.",
+The service rows run the service (`connector_service::serve`, as `connector-host serve` does) in a process of its own (this binary, as `service-child`) with its state in SQLite, against one fake serving every tenant; the round is from `/ready` until every tenant's first sync has finished, timed by polling `GET /v1/tenants`; CPU and memory are the service process's own (`/proc/PID/stat`, `VmHWM`, `VmRSS`); the latency is of `GET /v1/tenants/{{id}}` from 4 clients, one request each every 10 ms, during the round. The tenants an hour is the round's rate of syncs times 3600 s. \
+The replicas' rows run three such processes (`--replica-id` r0, r1, r2; 16 syncs at once each) sharing one PostgreSQL started from the system's programs on loopback with its durable defaults (fsync and synchronous commits on), every tenant an account of 20 users of one fake at 20 ms an answer; the round is from every replica's `/ready` until every tenant's first sync has finished; the status latency is of `GET /v1/tenants/{{id}}` from 6 clients, each asking the replicas in turn; the claim costs are timed by this process against the same database after the replicas stopped (the tenants no longer due, and tenants of their own); the bytes are `pg_database_size` after the round less before, divided by the syncs.",
         sizes.mapping_rounds, sizes.mappings
     );
     out

@@ -25,18 +25,23 @@ const MAX_PARALLEL: usize = 16;
 /// Threads asking for a tenant's status while the service syncs.
 const CLIENTS: usize = 4;
 
-/// `service-child TENANTS STATE LISTEN CACHE_DIR`: the service, in a process of its own.
+/// `service-child TENANTS STATE LISTEN CACHE_DIR [DATABASE_URL REPLICA_ID]`: the service, in a
+/// process of its own; with a database, one replica of several sharing it.
 pub async fn child(args: &[String]) -> Result<()> {
-    let [tenants, state, listen, cache_dir] = args else { bail!("service-child TENANTS STATE LISTEN CACHE_DIR") };
+    let (tenants, state, listen, cache_dir, database, replica) = match args {
+        [tenants, state, listen, cache_dir] => (tenants, state, listen, cache_dir, None, "bench"),
+        [tenants, state, listen, cache_dir, url, replica] => (tenants, state, listen, cache_dir, Some(url.clone()), replica.as_str()),
+        _ => bail!("service-child TENANTS STATE LISTEN CACHE_DIR [DATABASE_URL REPLICA_ID]"),
+    };
     let engine = ConnectorRuntime::engine()?;
     let runtime = ConnectorRuntime::load(&engine, connector_builtin::fivetran(), Some(&ComponentCache::new(cache_dir)))?;
     let options = ServiceOptions {
         tenants_file: tenants.into(),
         listen: listen.parse()?,
         state_dir: state.into(),
-        database: None,
+        database,
         database_ca: None,
-        replica_id: "bench".into(),
+        replica_id: replica.into(),
         lease_ttl: Duration::from_secs(60),
         provisioning: false,
         shard: Shard::ALL,
@@ -69,7 +74,7 @@ impl TenantLoader for BuiltinLoader {
 }
 
 /// One GET with the token; answers the status and the body.
-fn get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
+pub(crate) fn get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
     let mut stream = TcpStream::connect(addr)?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n")?;
@@ -81,7 +86,7 @@ fn get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
 }
 
 /// User plus system CPU time of process `pid`.
-fn child_cpu(pid: u32) -> Duration {
+pub(crate) fn child_cpu(pid: u32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold blanks) start at the last ')'.
     let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
@@ -125,9 +130,8 @@ pub async fn audit_row(rows: &mut Vec<Row>) -> Result<()> {
     Ok(())
 }
 
-pub fn rows(tenants: usize, cache_dir: &std::path::Path, rows: &mut Vec<Row>) -> Result<()> {
-    let fake = FakeProcess::spawn(&AccountSpec::sized(11, 200, 10, 5), Duration::from_millis(20))?;
-    let dir = tempfile::tempdir()?;
+/// A tenant file of `tenants` tenants `t0`, `t1`, ..., each an account of `fake`.
+pub(crate) fn tenant_file(dir: &std::path::Path, fake: &FakeProcess, tenants: usize) -> Result<std::path::PathBuf> {
     let mut file = String::new();
     for n in 0..tenants {
         file.push_str(&format!(
@@ -135,8 +139,36 @@ pub fn rows(tenants: usize, cache_dir: &std::path::Path, rows: &mut Vec<Row>) ->
             fake.base_url
         ));
     }
-    let tenants_file = dir.path().join("tenants.toml");
+    let tenants_file = dir.join("tenants.toml");
     std::fs::write(&tenants_file, file)?;
+    Ok(tenants_file)
+}
+
+/// Waits until `GET /ready` answers 200.
+pub(crate) fn wait_ready(addr: SocketAddr) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while get(addr, "/ready").map(|(s, _)| s).unwrap_or(0) != 200 {
+        if Instant::now() > deadline {
+            bail!("the service at {addr} did not become ready");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+/// The outcomes of every tenant's last sync, from one `GET /v1/tenants`: (ok, failed).
+pub(crate) fn outcomes(addr: SocketAddr) -> Result<(usize, usize)> {
+    let (_, body) = get(addr, "/v1/tenants")?;
+    let list: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let outcomes: Vec<&str> =
+        list["tenants"].as_array().map(|t| t.iter().filter_map(|t| t["last_sync"]["outcome"].as_str()).collect()).unwrap_or_default();
+    Ok((outcomes.iter().filter(|o| **o == "ok").count(), outcomes.iter().filter(|o| **o == "failed").count()))
+}
+
+pub fn rows(tenants: usize, cache_dir: &std::path::Path, rows: &mut Vec<Row>) -> Result<()> {
+    let fake = FakeProcess::spawn(&AccountSpec::sized(11, 200, 10, 5), Duration::from_millis(20))?;
+    let dir = tempfile::tempdir()?;
+    let tenants_file = tenant_file(dir.path(), &fake, tenants)?;
     let addr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
     let mut child = std::process::Command::new(std::env::current_exe()?)
         .arg("service-child")
@@ -158,13 +190,7 @@ pub fn rows(tenants: usize, cache_dir: &std::path::Path, rows: &mut Vec<Row>) ->
 }
 
 fn measure(addr: SocketAddr, pid: u32, tenants: usize, rows: &mut Vec<Row>) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while get(addr, "/ready").map(|(s, _)| s).unwrap_or(0) != 200 {
-        if Instant::now() > deadline {
-            bail!("the service did not become ready");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_ready(addr)?;
     let started = Instant::now();
     let cpu_before = child_cpu(pid);
     let stop = Arc::new(AtomicBool::new(false));
@@ -187,12 +213,7 @@ fn measure(addr: SocketAddr, pid: u32, tenants: usize, rows: &mut Vec<Row>) -> R
         .collect();
     let deadline = Instant::now() + Duration::from_secs(1800);
     let (ok, failed) = loop {
-        let (_, body) = get(addr, "/v1/tenants")?;
-        let list: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-        let outcomes: Vec<&str> =
-            list["tenants"].as_array().map(|t| t.iter().filter_map(|t| t["last_sync"]["outcome"].as_str()).collect()).unwrap_or_default();
-        let ok = outcomes.iter().filter(|o| **o == "ok").count();
-        let failed = outcomes.iter().filter(|o| **o == "failed").count();
+        let (ok, failed) = outcomes(addr)?;
         if ok + failed >= tenants || Instant::now() > deadline {
             break (ok, failed);
         }

@@ -21,6 +21,10 @@ fn the_smoke_run_reports_every_measurement() {
         "every tenant synced once",
         "CPU per sync",
         "latency",
+        "replicas on one PostgreSQL",
+        "from any replica",
+        "claim cost",
+        "bytes per tenant-sync",
     ] {
         assert!(text.contains(row), "missing {row}: {text}");
     }
@@ -33,6 +37,6 @@ fn an_unknown_row_group_is_refused_naming_the_groups() {
     assert!(!output.status.success());
     assert_eq!(
         text.trim(),
-        "connector-bench: error: --only nope: no such row group; choose one of sync, sync-8, cpu, instantiation, startup, tenants, large, mapping, service"
+        "connector-bench: error: --only nope: no such row group; choose one of sync, sync-8, cpu, instantiation, startup, tenants, large, mapping, service, replicas"
     );
 }

@@ -194,14 +194,20 @@ impl Postgres {
     /// Makes a cluster in a temporary folder and starts its server on a free loopback port;
     /// answers once it takes connections.
     pub fn start() -> Result<Self, String> {
-        Self::start_as(false)
+        Self::start_as(false, false)
+    }
+
+    /// A server that commits durably (`fsync` and synchronous commits on, as a production
+    /// server does), for measurements; the tests' servers skip the disk's flushes.
+    pub fn start_durable() -> Result<Self, String> {
+        Self::start_as(false, true)
     }
 
     /// A server that accepts only TLS connections (`hostssl` in its `pg_hba.conf`), with a
     /// certificate for 127.0.0.1 and localhost from a certificate authority made for it
     /// ([`Self::ca`]), made with the system's `openssl`.
     pub fn start_tls() -> Result<Self, String> {
-        Self::start_as(true)
+        Self::start_as(true, false)
     }
 
     /// The PEM file of the TLS server's certificate authority.
@@ -209,7 +215,7 @@ impl Postgres {
         self.ca.as_deref()
     }
 
-    fn start_as(tls: bool) -> Result<Self, String> {
+    fn start_as(tls: bool, durable: bool) -> Result<Self, String> {
         let bin = server_programs()?;
         let folder = tempfile::Builder::new().prefix("connector-pg-").tempdir().map_err(|e| format!("no temporary folder: {e}"))?;
         if is_root() {
@@ -237,7 +243,8 @@ impl Postgres {
             .arg(&data)
             .args(["-p", &port.to_string()])
             .args(["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories=", "-c", "max_connections=300"])
-            .args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"])
+            // PostgreSQL's defaults are durable; the tests' servers skip the disk's flushes.
+            .args(if durable { &[][..] } else { &["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"][..] })
             .args(if tls { ["-c", "ssl=on"] } else { ["-c", "ssl=off"] })
             .stdin(Stdio::null())
             .stdout(Stdio::null())
