@@ -1035,3 +1035,107 @@ fn convert_and_diff_read_a_file_baton_wrote_and_sync_id_picks_a_run() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("leave out --sync-id"));
 }
+
+/// A hand-checked account for `access`: Ann in team eng, Bob in team ops, ops a member of eng and
+/// eng of ops (a cycle), eng holding admin on destination g1, Cy g1's reader directly.
+fn access_snapshot(dir: &Path) -> std::path::PathBuf {
+    let resource = |t: &str, id: &str, email: Option<&str>| {
+        serde_json::json!({"type": t, "id": id, "display_name": id.to_uppercase(), "traits": email.map_or(serde_json::json!({}), |e| serde_json::json!({"email": e}))})
+    };
+    let entitlement = |id: &str| {
+        let (resource, slug) = id.rsplit_once(':').unwrap();
+        let (t, rid) = resource.split_once(':').unwrap();
+        serde_json::json!({"id": id, "resource": {"type": t, "id": rid}, "slug": slug, "display_name": id, "grantable_to": ["user", "team"]})
+    };
+    let grant = |entitlement: &str, principal: &str, expandable: &[&str]| {
+        let (t, id) = principal.split_once(':').unwrap();
+        serde_json::json!({"id": format!("{entitlement}:{principal}"), "entitlement": entitlement, "principal": {"type": t, "id": id}, "expandable": expandable})
+    };
+    let snapshot = serde_json::json!({
+        "format": "connector-snapshot/v1",
+        "connector": {"name": "fivetran", "version": "0.1.0"},
+        "tenant": "default", "started_at": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T00:00:01Z",
+        "resource_types": [{"id": "user", "display_name": "User"}, {"id": "team", "display_name": "Team"}, {"id": "group", "display_name": "Group"}],
+        "resources": [resource("group", "g1", None), resource("team", "eng", None), resource("team", "ops", None),
+                      resource("user", "ann", Some("ann@example.com")), resource("user", "bob", None), resource("user", "cy", None)],
+        "entitlements": [entitlement("group:g1:admin"), entitlement("group:g1:reader"), entitlement("team:eng:member"), entitlement("team:ops:member")],
+        "grants": [grant("group:g1:admin", "team:eng", &["team:eng:member"]), grant("group:g1:reader", "user:cy", &[]),
+                   grant("team:eng:member", "team:ops", &["team:ops:member"]), grant("team:eng:member", "user:ann", &[]),
+                   grant("team:ops:member", "team:eng", &["team:eng:member"]), grant("team:ops:member", "user:bob", &[])],
+        "stats": {"http_requests": 0, "duration_ms": 0}
+    });
+    let path = dir.join("access.json");
+    std::fs::write(&path, serde_json::to_vec_pretty(&snapshot).unwrap()).unwrap();
+    path
+}
+
+fn access(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_connector-host")).arg("access").args(args).output().unwrap()
+}
+
+#[test]
+fn access_answers_who_reaches_what_through_teams_and_a_cycle_from_json_and_c1z() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_file = access_snapshot(dir.path());
+    let c1z_file = dir.path().join("access.c1z");
+    let converted = Command::new(env!("CARGO_BIN_EXE_connector-host")).arg("convert").arg(&json_file).arg(&c1z_file).output().unwrap();
+    assert!(converted.status.success(), "{}", stderr(&converted));
+    for file in [&json_file, &c1z_file] {
+        let file = file.to_str().unwrap();
+        let bob = access(&[file, "--principal", "user:bob", "--json"]);
+        assert!(bob.status.success(), "{}", stderr(&bob));
+        let bob: serde_json::Value = serde_json::from_slice(&bob.stdout).unwrap();
+        let paths: Vec<(String, Vec<String>)> = bob["access"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["entitlement"].as_str().unwrap().to_owned(), serde_json::from_value(a["via"].clone()).unwrap()))
+            .collect();
+        let expected: Vec<(String, Vec<String>)> = vec![
+            ("group:g1:admin".into(), vec!["team:ops:member".into(), "team:eng:member".into()]),
+            ("team:eng:member".into(), vec!["team:ops:member".into()]),
+            ("team:ops:member".into(), vec![]),
+        ];
+        assert_eq!((bob["principal"].as_str(), paths), (Some("user:bob"), expected), "{file}");
+        assert_eq!(bob["access"][0]["resource"], "group:g1");
+
+        let g1 = access(&[file, "--resource", "group:g1", "--json"]);
+        let g1: serde_json::Value = serde_json::from_slice(&g1.stdout).unwrap();
+        let holders: Vec<String> = g1["principals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| format!("{} {} {}", h["principal"].as_str().unwrap(), h["entitlement"].as_str().unwrap(), h["via"]))
+            .collect();
+        assert_eq!(
+            holders,
+            [
+                "team:eng group:g1:admin []",
+                "team:ops group:g1:admin [\"team:eng:member\"]",
+                "user:ann group:g1:admin [\"team:eng:member\"]",
+                "user:bob group:g1:admin [\"team:ops:member\",\"team:eng:member\"]",
+                "user:cy group:g1:reader []",
+            ],
+            "{file}"
+        );
+    }
+    let table = access(&[json_file.to_str().unwrap(), "--principal", "ann@example.com"]);
+    assert!(table.status.success());
+    let text = stdout(&table);
+    assert!(text.starts_with("user:ann (ANN) reaches 3 entitlement(s)\n"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("group:g1:admin") && l.ends_with("through team:eng:member")), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("team:eng:member") && l.ends_with("direct")), "{text}");
+
+    for (args, wanted) in [
+        (vec!["--principal", "user:zed"], "no principal \"user:zed\""),
+        (vec!["--resource", "group:g9"], "no resource \"group:g9\""),
+        (vec!["--entitlement", "team:x:member"], "no entitlement \"team:x:member\""),
+    ] {
+        let mut all = vec![json_file.to_str().unwrap()];
+        all.extend(args);
+        let output = access(&all);
+        assert_eq!(output.status.code(), Some(2));
+        let line = stderr(&output);
+        assert!(line.contains(wanted) && line.trim().lines().count() == 1, "{line}");
+    }
+}

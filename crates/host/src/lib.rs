@@ -36,7 +36,7 @@ pub(crate) use runs::{attempt, merge};
 pub use runs::{change, failure, operations, outcome, progress, sync, sync_all, validate};
 pub use sandbox::{cache, call_error, engine, runtime, session};
 pub(crate) use sandbox::{declared, guest_output, state};
-pub use snapshots::{baton, c1z, diff, format, snapshot};
+pub use snapshots::{access, baton, c1z, diff, format, snapshot};
 
 pub use call_error::CallError;
 pub use credentials::Credentials;

@@ -2,6 +2,7 @@
 //! (`change`). Commands that need no connector (diff, convert, completions) run before one is
 //! loaded.
 
+pub mod access;
 pub mod change;
 pub mod completions;
 pub mod convert;
@@ -37,6 +38,8 @@ pub enum Command {
     SyncAll(sync_all::SyncAll),
     /// Turn a snapshot into the other format: JSON into c1z or c1z into JSON.
     Convert(convert::Convert),
+    /// Who can reach what in a snapshot, and by which path: a principal's access, a resource's or an entitlement's holders.
+    Access(access::Access),
     /// Show what changed between two snapshots: resources added and removed, traits changed, grants added and removed.
     Diff(diff::Diff),
     /// Copy a service's SQLite state (--state-dir) into PostgreSQL (--database), audit log included.
@@ -76,6 +79,7 @@ impl Command {
     pub async fn run(self, global: &Global) -> Result<(), HostError> {
         let command = match self {
             Command::Diff(args) => return diff::run(args),
+            Command::Access(args) => return access::run(args),
             Command::Convert(args) => return convert::run(args),
             Command::Completions(args) => return completions::run(args),
             Command::CopyState(args) => return copy_state::run(args).await,
@@ -89,7 +93,7 @@ impl Command {
         let connectors = Connectors::new(cache, global.connector.as_deref(), global.component.as_deref())?;
         let change = match command {
             // Answered above, before a connector was loaded.
-            Command::Diff(_) | Command::Convert(_) | Command::Completions(_) | Command::CopyState(_) => return Ok(()),
+            Command::Diff(_) | Command::Access(_) | Command::Convert(_) | Command::Completions(_) | Command::CopyState(_) => return Ok(()),
             #[cfg(feature = "demo")]
             Command::Demo(args) => return demo::run(&connectors, global, args).await,
             Command::Validate => return validate::run(&connectors, global).await,

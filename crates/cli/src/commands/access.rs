@@ -1,0 +1,94 @@
+//! `access`: who can reach what in a snapshot, and by which path. Needs no connector.
+
+use std::path::PathBuf;
+
+use connector_host::HostError;
+use connector_host::access::AccessIndex;
+use serde_json::json;
+
+use super::print_json;
+
+/// `access`'s arguments.
+#[derive(clap::Args)]
+#[command(
+    group(clap::ArgGroup::new("question").required(true).args(["principal", "resource", "entitlement"])),
+    after_help = "The snapshot may be JSON or c1z. Access passed on by teams and groups (expandable grants) is followed to its end, cycles included; each answer shows its path. Exits 2 when the file is not a snapshot or the principal, resource or entitlement is not in it.\n\nExamples:\n  connector-host access snapshot.json --principal user:brisk_delta_953d5\n  connector-host access snapshot.json --principal ann@example.com --json\n  connector-host access snapshot.c1z --resource group:warm_lake\n  connector-host access snapshot.json --entitlement team:T1:member"
+)]
+pub struct Access {
+    /// The snapshot to read (JSON or c1z).
+    snapshot: PathBuf,
+    /// What this principal can reach: TYPE:ID (user:ID, team:ID) or a user's email.
+    #[arg(long, value_name = "PRINCIPAL")]
+    principal: Option<String>,
+    /// Who can reach this resource: TYPE:ID (group:ID, team:ID, role:ID).
+    #[arg(long, value_name = "TYPE:ID")]
+    resource: Option<String>,
+    /// Who holds this entitlement, directly or passed on.
+    #[arg(long, value_name = "ENTITLEMENT")]
+    entitlement: Option<String>,
+    /// Print JSON for scripts instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Access) -> Result<(), HostError> {
+    let snapshot = connector_host::format::read(&args.snapshot)?;
+    let index = AccessIndex::new(&snapshot);
+    let mut table = String::new();
+    if let Some(given) = &args.principal {
+        let principal = index.principal(given)?;
+        let reach = index.reach(&principal);
+        if args.json {
+            print_json(&json!({"principal": principal, "access": reach}));
+            return Ok(());
+        }
+        table.push_str(&format!("{principal} ({}) reaches {} entitlement(s)\n", index.display_name(&principal).unwrap_or("?"), reach.len()));
+        let rows: Vec<[String; 3]> = reach.iter().map(|r| [r.entitlement.clone(), r.resource.clone(), path(&r.via)]).collect();
+        table.push_str(&columns(["ENTITLEMENT", "RESOURCE", "HOW"], &rows));
+    } else {
+        let (asked, holders) = match (&args.resource, &args.entitlement) {
+            (Some(resource), _) => {
+                let resource = index.resource(resource)?;
+                let holders = index.holders_of_resource(&resource);
+                (json!({"resource": resource}), holders)
+            }
+            (None, Some(entitlement)) => {
+                if !snapshot.entitlements.iter().any(|e| &e.id == entitlement) {
+                    return Err(HostError::usage(format!(
+                        "no entitlement {entitlement:?} in the snapshot; give its id as the snapshot's entitlements list it (team:ID:member)"
+                    )));
+                }
+                (json!({"entitlement": entitlement}), index.holders(entitlement))
+            }
+            (None, None) => unreachable!("clap requires one question"),
+        };
+        if args.json {
+            let mut answer = asked;
+            answer["principals"] = json!(holders);
+            print_json(&answer);
+            return Ok(());
+        }
+        let name = asked.as_object().and_then(|o| o.values().next()).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        table.push_str(&format!("{} holding(s) reach {name}, direct or passed on\n", holders.len()));
+        let rows: Vec<[String; 3]> = holders.iter().map(|h| [h.principal.clone(), h.entitlement.clone(), path(&h.via)]).collect();
+        table.push_str(&columns(["PRINCIPAL", "ENTITLEMENT", "HOW"], &rows));
+    }
+    crate::output::out(table.as_bytes());
+    Ok(())
+}
+
+/// How an entitlement is reached, for people: `direct`, or `through team:T:member → ...`.
+fn path(via: &[String]) -> String {
+    if via.is_empty() { "direct".to_owned() } else { format!("through {}", via.join(" → ")) }
+}
+
+/// Rows in aligned columns under a header; the last column is not padded.
+fn columns(header: [&str; 3], rows: &[[String; 3]]) -> String {
+    let width = |i: usize| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0);
+    let (first, second) = (width(0), width(1));
+    let mut text = format!("{:first$}  {:second$}  {}\n", header[0], header[1], header[2]);
+    for row in rows {
+        text.push_str(&format!("{:first$}  {:second$}  {}\n", row[0], row[1], connector_host::text::escape_controls(&row[2])));
+    }
+    text
+}
