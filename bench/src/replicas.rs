@@ -127,7 +127,11 @@ pub fn rows(tenants: usize, cache_dir: &std::path::Path, rows: &mut Vec<Row>) ->
     ));
     rows.push(row(
         "same run: the replicas' CPU per sync",
-        format!("{:.1} ms CPU a sync ({:.1} s in all, 2 cores shared with PostgreSQL and the fake)", millis(cpu) / ok.max(1) as f64, cpu.as_secs_f64()),
+        format!(
+            "{:.1} ms CPU a sync ({:.1} s in all, 2 cores shared with PostgreSQL and the fake)",
+            millis(cpu) / ok.max(1) as f64,
+            cpu.as_secs_f64()
+        ),
         "(reference)",
         None,
     ));

@@ -1039,9 +1039,7 @@ fn convert_and_diff_read_a_file_baton_wrote_and_sync_id_picks_a_run() {
 /// A hand-checked account for `access`: Ann in team eng, Bob in team ops, ops a member of eng and
 /// eng of ops (a cycle), eng holding admin on destination g1, Cy g1's reader directly.
 fn access_snapshot(dir: &Path) -> std::path::PathBuf {
-    let resource = |t: &str, id: &str, email: Option<&str>| {
-        serde_json::json!({"type": t, "id": id, "display_name": id.to_uppercase(), "traits": email.map_or(serde_json::json!({}), |e| serde_json::json!({"email": e}))})
-    };
+    let resource = |t: &str, id: &str, email: Option<&str>| serde_json::json!({"type": t, "id": id, "display_name": id.to_uppercase(), "traits": email.map_or(serde_json::json!({}), |e| serde_json::json!({"email": e}))});
     let entitlement = |id: &str| {
         let (resource, slug) = id.rsplit_once(':').unwrap();
         let (t, rid) = resource.split_once(':').unwrap();

@@ -93,7 +93,12 @@ impl Service {
             .into_iter()
             .map(|status| {
                 let record = records.remove(&status.id).unwrap_or_default();
-                TenantStatus { last_sync: record.last_sync, running_on: record.running_on, last_success_at: record.last_success_at, ..status }
+                TenantStatus {
+                    last_sync: record.last_sync,
+                    running_on: record.running_on,
+                    last_success_at: record.last_success_at,
+                    ..status
+                }
             })
             .collect())
     }

@@ -42,7 +42,11 @@ pub fn run(args: Access) -> Result<(), HostError> {
             print_json(&json!({"principal": principal, "access": reach}));
             return Ok(());
         }
-        table.push_str(&format!("{principal} ({}) reaches {} entitlement(s)\n", index.display_name(&principal).unwrap_or("?"), reach.len()));
+        table.push_str(&format!(
+            "{principal} ({}) reaches {} entitlement(s)\n",
+            index.display_name(&principal).unwrap_or("?"),
+            reach.len()
+        ));
         let rows: Vec<[String; 3]> = reach.iter().map(|r| [r.entitlement.clone(), r.resource.clone(), path(&r.via)]).collect();
         table.push_str(&columns(["ENTITLEMENT", "RESOURCE", "HOW"], &rows));
     } else {

@@ -95,7 +95,6 @@ impl ComponentCache {
         }
         Ok((component, false))
     }
-
 }
 
 /// Writes `component` as the entry `entry` in `dir`, creating the folder private.

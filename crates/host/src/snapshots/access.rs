@@ -72,10 +72,14 @@ impl<'a> AccessIndex<'a> {
     /// `email`; an error naming what was not found, with a suggestion.
     pub fn principal(&self, given: &str) -> Result<String> {
         if let Some((resource_type, id)) = given.split_once(':') {
-            if self.snapshot.resources.iter().any(|r| r.resource_type == resource_type && r.id == id) || self.by_principal.contains_key(given) {
+            if self.snapshot.resources.iter().any(|r| r.resource_type == resource_type && r.id == id)
+                || self.by_principal.contains_key(given)
+            {
                 return Ok(given.to_owned());
             }
-            return Err(HostError::usage(format!("no principal {given:?} in the snapshot; give TYPE:ID as its resources name them (user:ID, team:ID) or a user's email")));
+            return Err(HostError::usage(format!(
+                "no principal {given:?} in the snapshot; give TYPE:ID as its resources name them (user:ID, team:ID) or a user's email"
+            )));
         }
         let matching: Vec<String> = self
             .snapshot
@@ -86,8 +90,14 @@ impl<'a> AccessIndex<'a> {
             .collect();
         match matching.as_slice() {
             [one] => Ok(one.clone()),
-            [] => Err(HostError::usage(format!("no principal {given:?}: give TYPE:ID (user:ID, team:ID) or the email of a user in the snapshot"))),
-            _ => Err(HostError::usage(format!("the email {given:?} names {} resources ({}): give TYPE:ID", matching.len(), matching.join(", ")))),
+            [] => Err(HostError::usage(format!(
+                "no principal {given:?}: give TYPE:ID (user:ID, team:ID) or the email of a user in the snapshot"
+            ))),
+            _ => Err(HostError::usage(format!(
+                "the email {given:?} names {} resources ({}): give TYPE:ID",
+                matching.len(),
+                matching.join(", ")
+            ))),
         }
     }
 
@@ -97,7 +107,9 @@ impl<'a> AccessIndex<'a> {
         if found {
             Ok(given.to_owned())
         } else {
-            Err(HostError::usage(format!("no resource {given:?} in the snapshot; give TYPE:ID as its resources name them (group:ID, team:ID, user:ID)")))
+            Err(HostError::usage(format!(
+                "no resource {given:?} in the snapshot; give TYPE:ID as its resources name them (group:ID, team:ID, user:ID)"
+            )))
         }
     }
 
@@ -260,11 +272,7 @@ mod tests {
         let ann = index.reach("user:ann");
         assert_eq!(
             paths(&ann),
-            vec![
-                ("group:g1:admin", vec!["team:eng:member"]),
-                ("team:eng:member", vec![]),
-                ("team:ops:member", vec!["team:eng:member"]),
-            ]
+            vec![("group:g1:admin", vec!["team:eng:member"]), ("team:eng:member", vec![]), ("team:ops:member", vec!["team:eng:member"]),]
         );
         assert_eq!(ann[0].resource, "group:g1");
         assert_eq!(ann[0].grants, ["team:eng:member:user:ann", "group:g1:admin:team:eng"]);

@@ -441,7 +441,8 @@ impl Store for SqliteStore {
                     };
                     Ok((tenant, TenantRecord { last_sync, running_on: row.get(12)?, last_success_at: row.get(13)? }))
                 })?;
-                rows.filter(|row| !matches!(row, Ok((_, record)) if *record == TenantRecord::default())).collect::<Result<HashMap<_, _>, _>>()
+                rows.filter(|row| !matches!(row, Ok((_, record)) if *record == TenantRecord::default()))
+                    .collect::<Result<HashMap<_, _>, _>>()
             })()
             .map_err(failed),
         )
