@@ -1075,3 +1075,57 @@ fn scaling_one_to_three_to_one_loses_no_audit_entry() {
     let before = history(&first, "globex").iter().filter(|s| s["outcome"] == "ok").count();
     first.wait_for(|s| history(s, "globex").iter().filter(|x| x["outcome"] == "ok").count() > before, "syncs to go on");
 }
+
+/// `GET /v1/tenants/{id}/access` answers as `connector-host access` does over the same snapshot.
+#[test]
+fn the_access_route_answers_as_the_access_command_over_the_latest_snapshot() {
+    let (fake, account) = fake(40);
+    let dir = tempfile::tempdir().unwrap();
+    let tenants = tenant_file(dir.path(), &fake, &["acme"], 3600);
+    let server = Server::start(&account, &tenants, &dir.path().join("state"), &[]);
+    server.wait_synced("acme", 1);
+    let (code, snapshot) = server.get("/v1/tenants/acme/snapshot", true);
+    assert_eq!(code, 200);
+    let file = dir.path().join("acme.json");
+    std::fs::write(&file, serde_json::to_vec(&snapshot).unwrap()).unwrap();
+    // A user who reaches something through a team, so that the answer has a path.
+    let passed_on = snapshot["grants"].as_array().unwrap().iter().find(|g| g["expandable"].is_array()).expect("a grant a team passes on");
+    let team_member = passed_on["expandable"][0].as_str().unwrap();
+    let member = snapshot["grants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["entitlement"] == team_member && g["principal"]["type"] == "user")
+        .map(|g| format!("user:{}", g["principal"]["id"].as_str().unwrap()))
+        .expect("a member of that team");
+    let destination = format!(
+        "{}:{}",
+        passed_on["id"].as_str().unwrap().split(':').next().unwrap(),
+        passed_on["entitlement"].as_str().unwrap().split(':').nth(1).unwrap()
+    );
+    for query in [format!("principal={member}"), format!("resource={destination}"), format!("entitlement={team_member}")] {
+        let (code, mut answer) = server.get(&format!("/v1/tenants/acme/access?{}", query.replace(' ', "%20")), true);
+        assert_eq!(code, 200, "{query}: {answer}");
+        assert!(answer["sync_id"].is_i64());
+        answer.as_object_mut().unwrap().remove("sync_id");
+        let (flag, value) = query.split_once('=').unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_connector-host"))
+            .arg("access")
+            .arg(&file)
+            .args([format!("--{flag}"), value.to_owned(), "--json".to_owned()])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        let command: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert_eq!(answer, command, "{query}");
+        if flag == "principal" {
+            assert!(answer["access"].as_array().unwrap().iter().any(|a| a["via"] == json!([team_member])), "{answer}");
+        }
+    }
+    assert_eq!(server.get("/v1/tenants/acme/access", true).0, 400, "no question");
+    assert_eq!(server.get(&format!("/v1/tenants/acme/access?principal={member}&resource={destination}"), true).0, 400, "two questions");
+    let (code, missing) = server.get("/v1/tenants/acme/access?principal=user:nobody", true);
+    assert_eq!(code, 404);
+    assert!(missing["error"].as_str().unwrap().contains("no principal \"user:nobody\""), "{missing}");
+    assert_eq!(server.get("/v1/tenants/acme/access?principal=user:x", false).0, 401, "the token rules of /v1/");
+}

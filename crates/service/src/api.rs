@@ -184,6 +184,7 @@ pub fn router(service: Arc<Service>) -> Router {
         .route("/v1/tenants/{id}/syncs/{sync_id}", get(one_sync))
         .route("/v1/tenants/{id}/snapshot", get(snapshot))
         .route("/v1/tenants/{id}/diff", get(diff))
+        .route("/v1/tenants/{id}/access", get(access))
         .route("/v1/tenants/{id}/audit", get(audit))
         .route("/v1/tenants/{id}/accounts", post(provision))
         .route("/v1/tenants/{id}/accounts/{user_id}", delete(deprovision).patch(update_account))
@@ -449,6 +450,46 @@ async fn diff(State(service): State<Arc<Service>>, Path(id): Path<String>) -> Ap
         Some((_, None)) => Err(ApiError::new(StatusCode::NOT_FOUND, format!("tenant {id} has one snapshot only: nothing to compare yet"))),
         None => Err(ApiError::new(StatusCode::NOT_FOUND, format!("tenant {id} has no successful sync yet"))),
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AccessQuery {
+    principal: Option<String>,
+    resource: Option<String>,
+    entitlement: Option<String>,
+}
+
+/// Who can reach what in the tenant's latest snapshot, as `connector-host access` answers it.
+async fn access(State(service): State<Arc<Service>>, Path(id): Path<String>, QueryParams(query): QueryParams<AccessQuery>) -> ApiResult {
+    use connector_host::access::{AccessIndex, Question};
+    known(&service, &id)?;
+    let question = match (query.principal, query.resource, query.entitlement) {
+        (Some(principal), None, None) => Question::Principal(principal),
+        (None, Some(resource), None) => Question::Resource(resource),
+        (None, None, Some(entitlement)) => Question::Entitlement(entitlement),
+        _ => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "ask one question: ?principal=TYPE:ID (or an email), ?resource=TYPE:ID or ?entitlement=ID",
+            ));
+        }
+    };
+    let Some((sync_id, json)) = service.store.last_snapshot(&id).await.map_err(store_error)? else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, format!("tenant {id} has no successful sync yet")));
+    };
+    // Off the runtime: a large snapshot takes a while to read and index.
+    let answer = tokio::task::spawn_blocking(move || -> ApiResult<serde_json::Value> {
+        let snapshot: connector_host::Snapshot = serde_json::from_slice(&json)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("a stored snapshot does not read back: {e}")))?;
+        let mut answer =
+            AccessIndex::new(&snapshot).answer(&question).map_err(|e| ApiError::new(StatusCode::NOT_FOUND, e.message().to_owned()))?;
+        answer["sync_id"] = json!(sync_id);
+        Ok(answer)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    Ok(axum::Json(answer).into_response())
 }
 
 #[derive(Deserialize)]

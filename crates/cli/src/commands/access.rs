@@ -3,8 +3,7 @@
 use std::path::PathBuf;
 
 use connector_host::HostError;
-use connector_host::access::AccessIndex;
-use serde_json::json;
+use connector_host::access::{AccessIndex, Question};
 
 use super::print_json;
 
@@ -34,47 +33,34 @@ pub struct Access {
 pub fn run(args: Access) -> Result<(), HostError> {
     let snapshot = connector_host::format::read(&args.snapshot)?;
     let index = AccessIndex::new(&snapshot);
+    let question = match (args.principal, args.resource, args.entitlement) {
+        (Some(principal), _, _) => Question::Principal(principal),
+        (None, Some(resource), _) => Question::Resource(resource),
+        (None, None, Some(entitlement)) => Question::Entitlement(entitlement),
+        (None, None, None) => return Err(HostError::usage("ask --principal, --resource or --entitlement")),
+    };
+    let answer = index.answer(&question)?;
+    if args.json {
+        print_json(&answer);
+        return Ok(());
+    }
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    let via = |v: &serde_json::Value| path(&v.as_array().into_iter().flatten().map(text).collect::<Vec<_>>());
     let mut table = String::new();
-    if let Some(given) = &args.principal {
-        let principal = index.principal(given)?;
-        let reach = index.reach(&principal);
-        if args.json {
-            print_json(&json!({"principal": principal, "access": reach}));
-            return Ok(());
-        }
+    if let Some(access) = answer["access"].as_array() {
+        let principal = text(&answer["principal"]);
         table.push_str(&format!(
             "{principal} ({}) reaches {} entitlement(s)\n",
             index.display_name(&principal).unwrap_or("?"),
-            reach.len()
+            access.len()
         ));
-        let rows: Vec<[String; 3]> = reach.iter().map(|r| [r.entitlement.clone(), r.resource.clone(), path(&r.via)]).collect();
+        let rows: Vec<[String; 3]> = access.iter().map(|r| [text(&r["entitlement"]), text(&r["resource"]), via(&r["via"])]).collect();
         table.push_str(&columns(["ENTITLEMENT", "RESOURCE", "HOW"], &rows));
     } else {
-        let (asked, holders) = match (&args.resource, &args.entitlement) {
-            (Some(resource), _) => {
-                let resource = index.resource(resource)?;
-                let holders = index.holders_of_resource(&resource);
-                (json!({"resource": resource}), holders)
-            }
-            (None, Some(entitlement)) => {
-                if !snapshot.entitlements.iter().any(|e| &e.id == entitlement) {
-                    return Err(HostError::usage(format!(
-                        "no entitlement {entitlement:?} in the snapshot; give its id as the snapshot's entitlements list it (team:ID:member)"
-                    )));
-                }
-                (json!({"entitlement": entitlement}), index.holders(entitlement))
-            }
-            (None, None) => unreachable!("clap requires one question"),
-        };
-        if args.json {
-            let mut answer = asked;
-            answer["principals"] = json!(holders);
-            print_json(&answer);
-            return Ok(());
-        }
-        let name = asked.as_object().and_then(|o| o.values().next()).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
-        table.push_str(&format!("{} holding(s) reach {name}, direct or passed on\n", holders.len()));
-        let rows: Vec<[String; 3]> = holders.iter().map(|h| [h.principal.clone(), h.entitlement.clone(), path(&h.via)]).collect();
+        let holders = answer["principals"].as_array().cloned().unwrap_or_default();
+        let asked = if answer["resource"].is_string() { text(&answer["resource"]) } else { text(&answer["entitlement"]) };
+        table.push_str(&format!("{} holding(s) reach {asked}, direct or passed on\n", holders.len()));
+        let rows: Vec<[String; 3]> = holders.iter().map(|h| [text(&h["principal"]), text(&h["entitlement"]), via(&h["via"])]).collect();
         table.push_str(&columns(["PRINCIPAL", "ENTITLEMENT", "HOW"], &rows));
     }
     crate::output::out(table.as_bytes());

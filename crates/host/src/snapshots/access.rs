@@ -35,6 +35,17 @@ pub struct Holder {
     pub grants: Vec<String>,
 }
 
+/// A question of access review, as the command's flags and the API's query ask it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Question {
+    /// What this principal reaches: `TYPE:ID` or a user's email.
+    Principal(String),
+    /// Who reaches an entitlement of this resource, `TYPE:ID`.
+    Resource(String),
+    /// Who holds this entitlement.
+    Entitlement(String),
+}
+
 /// A snapshot indexed for access questions.
 pub struct AccessIndex<'a> {
     snapshot: &'a Snapshot,
@@ -188,6 +199,31 @@ impl<'a> AccessIndex<'a> {
 
     fn resource_of(&self, entitlement: &str) -> String {
         self.resource_of.get(entitlement).cloned().unwrap_or_default()
+    }
+
+    /// The answer to `question` as the contract's JSON: `{"principal", "access": [...]}`, or
+    /// `{"resource" | "entitlement", "principals": [...]}`; an error naming what the snapshot
+    /// does not hold.
+    pub fn answer(&self, question: &Question) -> Result<serde_json::Value> {
+        use serde_json::json;
+        Ok(match question {
+            Question::Principal(given) => {
+                let principal = self.principal(given)?;
+                json!({"principal": principal, "access": self.reach(&principal)})
+            }
+            Question::Resource(given) => {
+                let resource = self.resource(given)?;
+                json!({"resource": resource, "principals": self.holders_of_resource(&resource)})
+            }
+            Question::Entitlement(entitlement) => {
+                if !self.resource_of.contains_key(entitlement.as_str()) {
+                    return Err(HostError::usage(format!(
+                        "no entitlement {entitlement:?} in the snapshot; give its id as the snapshot's entitlements list it (team:ID:member)"
+                    )));
+                }
+                json!({"entitlement": entitlement, "principals": self.holders(entitlement)})
+            }
+        })
     }
 
     /// A resource's or principal's display name, for tables.
