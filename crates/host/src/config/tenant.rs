@@ -166,6 +166,7 @@ struct TenantFile {
 pub fn read_tenant_file(path: &Path) -> Result<Vec<TenantEntry>> {
     let bytes = crate::files::read_limited(path, crate::files::MAX_TENANT_FILE, "tenant file")?;
     let text = String::from_utf8(bytes).map_err(|_| HostError::usage(format!("tenant file {} is not UTF-8 text", path.display())))?;
+    check_keys(&text).map_err(|(line, why)| HostError::usage(format!("tenant file {} (line {line}): {why}", path.display())))?;
     let file: TenantFile = toml::from_str(&text).map_err(|e| {
         let line = e.span().map(|span| text[..span.start.min(text.len())].lines().count().max(1));
         let at = line.map(|l| format!(" (line {l})")).unwrap_or_default();
@@ -199,6 +200,86 @@ pub fn read_tenant_file(path: &Path) -> Result<Vec<TenantEntry>> {
         entry.base_dir = base_dir.clone();
     }
     Ok(entries)
+}
+
+/// What each key of a `[[tenant]]` table holds, for the checks made before the table is read
+/// (serde's own errors lose the line of a flattened table's keys).
+const TENANT_KEYS: &[(&str, &str)] = &[
+    ("id", "string"),
+    ("connector", "string"),
+    ("component", "string"),
+    ("plugin", "string"),
+    ("base_url", "string"),
+    ("allow_private_network", "boolean"),
+    ("memory_limit_mib", "integer"),
+    ("timeout_s", "integer"),
+    ("max_concurrency", "integer"),
+    ("max_requests", "integer"),
+    ("max_response_mib", "integer"),
+    ("cpu_time_ms", "integer"),
+    ("max_sync_mib", "integer"),
+    ("sync_interval_s", "integer"),
+];
+
+/// Credential keys offered as suggestions (any `{name}_env` or `{name}_file` is accepted).
+const CREDENTIAL_KEYS: &[&str] = &["api_key_env", "api_secret_env", "api_key_file", "api_secret_file", "token_env", "token_file"];
+
+/// Checks every `[[tenant]]` table's keys and their values' types, naming the key, its line and
+/// the key probably meant; a file that does not parse is left to the typed read, which says where.
+fn check_keys(text: &str) -> std::result::Result<(), (usize, String)> {
+    use toml::de::{DeTable, DeValue};
+    let Ok(document) = DeTable::parse(text) else { return Ok(()) };
+    let line =
+        |offset: usize| text[..offset.min(text.len())].lines().count().max(1) + usize::from(text[..offset.min(text.len())].ends_with('\n'));
+    let kind = |value: &DeValue<'_>| match value {
+        DeValue::String(_) => "string",
+        DeValue::Integer(_) => "integer",
+        DeValue::Float(_) => "float",
+        DeValue::Boolean(_) => "boolean",
+        DeValue::Datetime(_) => "date",
+        DeValue::Array(_) => "array",
+        DeValue::Table(_) => "table",
+    };
+    for (key, value) in document.get_ref().iter() {
+        if key.get_ref().as_ref() != "tenant" {
+            return Err((
+                line(key.span().start),
+                format!("unknown top-level key {:?}; a tenant file holds [[tenant]] tables", key.get_ref().as_ref()),
+            ));
+        }
+        let DeValue::Array(tables) = value.get_ref() else { continue };
+        for table in tables.iter() {
+            let DeValue::Table(table) = table.get_ref() else { continue };
+            for (key, value) in table.iter() {
+                let name = key.get_ref().as_ref();
+                let at = line(key.span().start);
+                let found = kind(value.get_ref());
+                let expected = match TENANT_KEYS.iter().find(|(known, _)| *known == name) {
+                    Some((_, expected)) => *expected,
+                    None if credential_key(name).is_some() => "string",
+                    None => {
+                        let all = TENANT_KEYS.iter().map(|(k, _)| *k).chain(CREDENTIAL_KEYS.iter().copied());
+                        let nearest =
+                            all.map(|k| (strsim::damerau_levenshtein(k, name), k)).min().filter(|(d, k)| *d <= 2.max(k.len() / 4));
+                        let hint = match nearest {
+                            Some((_, k)) => format!("did you mean {k:?}?"),
+                            None => "see the README's tenant file section for the keys".into(),
+                        };
+                        return Err((at, format!("unknown key {name:?}; {hint}")));
+                    }
+                };
+                if found != expected {
+                    return Err((at, format!("{name} must be a{} {expected}, not a{} {found}", article(expected), article(found))));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// "n" before a word starting with a vowel.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) { "n" } else { "" }
 }
 
 /// Ids name output files: letters, digits, `-`, `_` and `.`, not starting with `.`.
@@ -415,7 +496,24 @@ id = "globex"
     #[test]
     fn mistakes_are_one_line_usage_errors() {
         for (text, expect) in [
-            ("[[tenant]]\nid = \"a\"\nbase_ur = \"x\"\n", "base_ur"),
+            ("[[tenant]]\nid = \"a\"\nbase_ur = \"x\"\n", "(line 3): unknown key \"base_ur\"; did you mean \"base_url\"?"),
+            (
+                "[[tenant]]\nid = \"a\"\n\n\nmax_concurency = 4\n",
+                "(line 5): unknown key \"max_concurency\"; did you mean \"max_concurrency\"?",
+            ),
+            (
+                "[[tenant]]\nid = \"a\"\nallow_private_netwrk = true\n",
+                "(line 3): unknown key \"allow_private_netwrk\"; did you mean \"allow_private_network\"?",
+            ),
+            ("[[tenant]]\nid = \"a\"\napi_key_evn = \"K\"\n", "(line 3): unknown key \"api_key_evn\"; did you mean \"api_key_env\"?"),
+            ("[[tenant]]\nid = \"a\"\nmax_concurrency = \"4\"\n", "(line 3): max_concurrency must be an integer, not a string"),
+            ("[[tenant]]\nid = \"a\"\napi_key_env = 4\n", "(line 3): api_key_env must be a string, not an integer"),
+            (
+                "[[tenant]]\nid = \"a\"\n[[tenant]]\nid = \"b\"\nallow_private_network = \"yes\"\n",
+                "(line 5): allow_private_network must be a boolean, not a string",
+            ),
+            ("[[tenant]]\nid = \"a\"\nzzzzzz = 1\n", "unknown key \"zzzzzz\"; see the README"),
+            ("tenants = 1\n", "(line 1): unknown top-level key \"tenants\""),
             ("[[tenant]]\nid = \"a\"\n[[tenant]]\nid = \"a\"\n", "appears twice"),
             ("[[tenant]]\nid = \"../etc\"\n", "must be 1 to 64"),
             ("", "no [[tenant]]"),
