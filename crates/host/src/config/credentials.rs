@@ -30,7 +30,13 @@ impl CredentialSource {
     }
 
     /// The credential, checked for a plausible shape; `what` names it ("api_key").
+    #[cfg(test)]
     fn read(&self, what: &str, about: &str) -> Result<String> {
+        self.value(what)?.ok_or_else(|| HostError::usage(format!("no {what}: set the {} ({about})", self.describe())))
+    }
+
+    /// The credential, checked for a plausible shape; none when it is not set (or empty).
+    fn value(&self, what: &str) -> Result<Option<String>> {
         let value = match self {
             CredentialSource::Env(name) => std::env::var(name).ok(),
             CredentialSource::File(path) => {
@@ -43,7 +49,7 @@ impl CredentialSource {
         };
         let value = value.map(|v| v.trim().to_owned()).unwrap_or_default();
         if value.is_empty() {
-            return Err(HostError::usage(format!("no {what}: set the {} ({about})", self.describe())));
+            return Ok(None);
         }
         let length = value.chars().count();
         if !(MIN_LENGTH..=MAX_LENGTH).contains(&length) {
@@ -58,7 +64,7 @@ impl CredentialSource {
                 self.describe()
             )));
         }
-        Ok(value)
+        Ok(Some(value))
     }
 }
 
@@ -149,11 +155,28 @@ impl Credentials {
             return Ok(Self::none());
         }
         let mut values = BTreeMap::new();
+        // Every missing credential named in one error, not one a run.
+        let mut missing = Vec::new();
         for credential in declared {
             let source = sources.get(&credential.name).cloned().unwrap_or_else(|| CredentialSource::Env(credential.default_env.clone()));
-            values.insert(credential.name.clone(), source.read(&credential.name, &credential.description)?);
+            match source.value(&credential.name)? {
+                Some(value) => {
+                    values.insert(credential.name.clone(), value);
+                }
+                None => missing.push((credential, source)),
+            }
         }
-        Self::for_scheme(auth, &values)
+        match missing.as_slice() {
+            [] => Self::for_scheme(auth, &values),
+            [(credential, source)] => {
+                Err(HostError::usage(format!("no {}: set the {} ({})", credential.name, source.describe(), credential.description)))
+            }
+            several => {
+                let names: Vec<&str> = several.iter().map(|(c, _)| c.name.as_str()).collect();
+                let sets: Vec<String> = several.iter().map(|(c, s)| format!("the {} ({})", s.describe(), c.description)).collect();
+                Err(HostError::usage(format!("no {}: set {}", names.join(" or "), sets.join(" and "))))
+            }
+        }
     }
 
     /// The header the host adds to requests bound for the tenant's origin, if any.

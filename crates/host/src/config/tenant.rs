@@ -446,6 +446,18 @@ mod tests {
         }
     }
 
+    #[test]
+    fn every_missing_credential_is_named_in_one_error() {
+        let (_dir, path) = write("[[tenant]]\nid = \"a\"\napi_key_env = \"NO_SUCH_VARIABLE_2\"\napi_secret_env = \"NO_SUCH_VARIABLE_3\"\n");
+        let entry = read_tenant_file(&path).unwrap().remove(0);
+        let error = entry.resolve(&Overrides::default(), &connector()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "no api_key or api_secret: set the environment variable NO_SUCH_VARIABLE_2 (api_key) and the environment variable NO_SUCH_VARIABLE_3 (api_secret)"
+        );
+        assert_eq!(error.kind(), crate::ErrorKind::Usage);
+    }
+
     fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tenants.toml");
