@@ -1137,3 +1137,36 @@ fn access_answers_who_reaches_what_through_teams_and_a_cycle_from_json_and_c1z()
         assert!(line.contains(wanted) && line.trim().lines().count() == 1, "{line}");
     }
 }
+
+/// Every command's help describes each of its arguments and flags, and shows examples.
+#[test]
+fn every_argument_of_every_command_is_described() {
+    let help = |args: &[&str]| stdout(&Command::new(env!("CARGO_BIN_EXE_connector-host")).args(args).output().unwrap());
+    let top = help(&["--help"]);
+    let commands: Vec<String> = top
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .filter(|c| c != "help")
+        .collect();
+    assert!(commands.len() > 15, "{top}");
+    let mut missing = Vec::new();
+    for command in commands {
+        let text = help(&[&command, "--help"]);
+        for line in
+            text.lines().filter(|l| l.starts_with("  ") && (l.trim_start().starts_with('-') || l.trim_start().starts_with(['<', '['])))
+        {
+            // "  --flag <VALUE>   what it does": a name alone is an undescribed argument.
+            let described = line.trim().split("  ").filter(|part| !part.trim().is_empty()).count() >= 2;
+            if !described {
+                missing.push(format!("{command}: {line:?} has no description"));
+            }
+        }
+        if !text.contains("Example") {
+            missing.push(format!("{command} --help shows no example"));
+        }
+    }
+    assert!(missing.is_empty(), "{}", missing.join("\n"));
+}

@@ -11,7 +11,7 @@ use super::print_json;
 #[derive(clap::Args)]
 #[command(
     group(clap::ArgGroup::new("question").required(true).args(["principal", "resource", "entitlement"])),
-    after_help = "The snapshot may be JSON or c1z. Access passed on by teams and groups (expandable grants) is followed to its end, cycles included; each answer shows its path. Exits 2 when the file is not a snapshot or the principal, resource or entitlement is not in it.\n\nExamples:\n  connector-host access snapshot.json --principal user:brisk_delta_953d5\n  connector-host access snapshot.json --principal ann@example.com --json\n  connector-host access snapshot.c1z --resource group:warm_lake\n  connector-host access snapshot.json --entitlement team:T1:member"
+    after_help = "The snapshot may be JSON or c1z. Access passed on by teams and groups (expandable grants) is followed to its end, cycles included; each answer shows its path. Exits 2 when the file is not a snapshot or the principal, resource or entitlement is not in it.\n\nExamples:\n  connector-host access snapshot.json --principal user:brisk_ember_b6c1d\n  connector-host access snapshot.json --principal ann@example.com --json\n  connector-host access snapshot.c1z --resource group:brisk_ember_868af\n  connector-host access snapshot.json --entitlement team:T1:member"
 )]
 pub struct Access {
     /// The snapshot to read (JSON or c1z).

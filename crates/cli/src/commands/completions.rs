@@ -4,8 +4,11 @@ use connector_host::HostError;
 
 /// `completions`' arguments.
 #[derive(clap::Args)]
-#[command(after_help = "Example:\n  connector-host completions bash > /etc/bash_completion.d/connector-host")]
+#[command(
+    after_help = "Examples, installing them:\n  bash: connector-host completions bash > ~/.local/share/bash-completion/completions/connector-host\n  zsh:  connector-host completions zsh > \"${fpath[1]}/_connector-host\"\n  fish: connector-host completions fish > ~/.config/fish/completions/connector-host.fish\nThen open a new shell."
+)]
 pub struct Completions {
+    /// The shell to write the script for.
     shell: clap_complete::Shell,
 }
 

@@ -11,7 +11,9 @@ use connector_host::format::SnapshotFormat;
     after_help = "The input's format is read from its first bytes; the output's from --format, else its extension (.c1z, else json).\n\nExamples:\n  connector-host convert snapshot.json snapshot.c1z\n  connector-host convert sync.c1z snapshot.json"
 )]
 pub struct Convert {
+    /// The snapshot to read: JSON or c1z (told apart by its first bytes).
     input: PathBuf,
+    /// Where to write the other format.
     #[arg(required_unless_present = "out", conflicts_with = "out")]
     output: Option<PathBuf>,
     /// Where to write (instead of the second argument).

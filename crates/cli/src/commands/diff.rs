@@ -13,7 +13,9 @@ use super::print_json;
     after_help = "Either file may be JSON or c1z. Exits 0 whether or not anything changed; 2 when a file is not a snapshot.\n\nExamples:\n  connector-host diff monday.json tuesday.json\n  connector-host diff monday.json tuesday.c1z --json"
 )]
 pub struct Diff {
+    /// The earlier snapshot (JSON or c1z).
     old: PathBuf,
+    /// The later snapshot (JSON or c1z).
     new: PathBuf,
     /// Print {"resources": {"added", "removed", "changed"}, "grants": {"added", "removed"}}.
     #[arg(long)]

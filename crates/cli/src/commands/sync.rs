@@ -13,9 +13,7 @@ use crate::progress_display::Mode;
 
 /// `sync`'s flags.
 #[derive(clap::Args)]
-#[command(
-    after_help = "Example:\n  connector-host sync --out snapshot.json\n  connector-host grant --entitlement team:T1:member --principal user:U1"
-)]
+#[command(after_help = "Example:\n  connector-host sync --out snapshot.json")]
 pub struct Sync {
     /// Where to write the snapshot (FILE.c1z writes baton's c1z format).
     #[arg(long, value_name = "FILE")]

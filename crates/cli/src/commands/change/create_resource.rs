@@ -8,10 +8,13 @@ use connector_host::change::Change;
     after_help = "Prints {\"outcome\": \"created\" or \"already_exists\", \"resource\": RESOURCE}.\n\nExamples:\n  connector-host create-resource --type team --name Finance --description \"Finance analysts\" --role \"Account Reviewer\"\n  connector-host create-resource --connector scim --base-url URL --type group --name Finance"
 )]
 pub struct CreateResource {
+    /// The resource type: team (fivetran), group (scim).
     #[arg(long = "type", value_name = "T")]
     resource_type: String,
+    /// Its name; one of that type with the same name (any case) is reported, not made again.
     #[arg(long, value_name = "N")]
     name: String,
+    /// Its description.
     #[arg(long, value_name = "D")]
     description: Option<String>,
     /// The account role its members hold through it (Fivetran teams).

@@ -5,11 +5,13 @@ use connector_host::change::Change;
 /// `delete-resource`'s flags.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Prints {\"outcome\": \"deleted\" or \"not_found\", \"type\": T, \"id\": ID}.\n\nExample:\n  connector-host delete-resource --type team --id sleepy_otter"
+    after_help = "Prints {\"outcome\": \"deleted\" or \"not_found\", \"type\": T, \"id\": ID}.\n\nExample:\n  connector-host delete-resource --type team --id calm_otter_65dc"
 )]
 pub struct DeleteResource {
+    /// The resource type: team (fivetran), group (scim).
     #[arg(long = "type", value_name = "T")]
     resource_type: String,
+    /// The resource's id, as the snapshot names it.
     #[arg(long, value_name = "ID")]
     id: String,
 }

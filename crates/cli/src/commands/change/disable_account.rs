@@ -8,6 +8,7 @@ use connector_host::change::Change;
     after_help = "Prints {\"outcome\": \"disabled\" or \"already_disabled\", \"user\": RESOURCE}.\n\nExample:\n  SCIM_TOKEN=... connector-host disable-account --connector scim --base-url https://api.fivetran.com/scim/v2 --user-id 2819c223"
 )]
 pub struct DisableAccount {
+    /// The user's id, as the snapshot names it (user:ID without the prefix).
     #[arg(long, value_name = "ID")]
     user_id: String,
 }

@@ -5,7 +5,7 @@ use connector_host::change::Change;
 /// `grant`'s flags.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Prints {\"outcome\": \"granted\", \"updated\" or \"already_held\", \"grant\": GRANT}.\n\nExamples:\n  connector-host grant --entitlement \"role:Account Reviewer:assigned\" --principal user:decent_dropsy\n  connector-host grant --entitlement team:sleepy_otter:manager --principal user:decent_dropsy\n  connector-host grant --entitlement \"group:warm_lake:Manage Destination\" --principal team:sleepy_otter"
+    after_help = "Prints {\"outcome\": \"granted\", \"updated\" or \"already_held\", \"grant\": GRANT}.\n\nExamples:\n  connector-host grant --entitlement \"role:Account Reviewer:assigned\" --principal user:brisk_ember_b6c1d\n  connector-host grant --entitlement team:calm_otter_65dc:manager --principal user:brisk_ember_b6c1d\n  connector-host grant --entitlement \"group:brisk_ember_868af:Manage Destination\" --principal team:calm_otter_65dc"
 )]
 pub struct Grant {
     /// An entitlement id, as in the snapshot.

@@ -8,10 +8,13 @@ use connector_host::change::Change;
     after_help = "Prints {\"outcome\": \"created\" or \"already_exists\", \"user\": RESOURCE}.\n\nExample:\n  connector-host provision --email ann@example.com --given-name Ann --family-name Lee --role \"Account Reviewer\""
 )]
 pub struct Provision {
+    /// The user's email: their login, and how an existing account is recognised (any case).
     #[arg(long)]
     email: String,
+    /// The user's given (first) name.
     #[arg(long)]
     given_name: String,
+    /// The user's family (last) name.
     #[arg(long)]
     family_name: String,
     /// An account role (fivetran: from /v1/roles, e.g. "Account Reviewer"; scim: a role value).

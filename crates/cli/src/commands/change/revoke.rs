@@ -5,7 +5,7 @@ use connector_host::change::Change;
 /// `revoke`'s flags.
 #[derive(clap::Args)]
 #[command(
-    after_help = "Prints {\"outcome\": \"revoked\" or \"not_held\", \"grant\": ID}, as the service shows it afterwards; exits 4 when it still shows the grant.\n\nExample:\n  connector-host revoke --grant team:sleepy_otter:member:user:decent_dropsy"
+    after_help = "Prints {\"outcome\": \"revoked\" or \"not_held\", \"grant\": ID}, as the service shows it afterwards; exits 4 when it still shows the grant.\n\nExample:\n  connector-host revoke --grant team:calm_otter_65dc:member:user:brisk_ember_b6c1d"
 )]
 pub struct Revoke {
     /// A grant id, as in the snapshot.

@@ -6,17 +6,22 @@ use connector_host::change::Change;
 #[derive(clap::Args)]
 #[command(
     group(clap::ArgGroup::new("changes").required(true).multiple(true).args(["name", "description", "role"])),
-    after_help = "Prints {\"outcome\": \"updated\" or \"unchanged\", \"resource\": RESOURCE}.\n\nExample:\n  connector-host update-resource --type team --id sleepy_otter --name \"Finance EMEA\""
+    after_help = "Prints {\"outcome\": \"updated\" or \"unchanged\", \"resource\": RESOURCE}.\n\nExample:\n  connector-host update-resource --type team --id calm_otter_65dc --name \"Finance EMEA\""
 )]
 pub struct UpdateResource {
+    /// The resource type: team (fivetran), group (scim).
     #[arg(long = "type", value_name = "T")]
     resource_type: String,
+    /// The resource's id, as the snapshot names it.
     #[arg(long, value_name = "ID")]
     id: String,
+    /// A new name.
     #[arg(long, value_name = "N")]
     name: Option<String>,
+    /// A new description.
     #[arg(long, value_name = "D")]
     description: Option<String>,
+    /// A new account role its members hold through it (Fivetran teams).
     #[arg(long, value_name = "R")]
     role: Option<String>,
 }
