@@ -556,6 +556,13 @@ fn demo_runs_without_credentials_or_flags() {
     assert!(stdout(&output).contains("snapshot written to demo-snapshot.json"));
     let snapshot: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("demo-snapshot.json")).unwrap()).unwrap();
     assert!(snapshot["grants"].as_array().unwrap().len() > 500);
+    // The next step it suggests runs as printed, on an id of this account.
+    let text = stdout(&output);
+    let suggested = text.lines().find(|l| l.trim_start().starts_with("connector-host access")).expect("a next step with access");
+    let args: Vec<&str> = suggested.split('#').next().unwrap().split_whitespace().skip(1).collect();
+    let next = Command::new(env!("CARGO_BIN_EXE_connector-host")).args(&args).current_dir(dir.path()).output().unwrap();
+    assert!(next.status.success(), "{suggested}: {}", stderr(&next));
+    assert!(stdout(&next).contains("through team:"), "{}", stdout(&next));
 }
 
 #[test]
@@ -633,17 +640,21 @@ api_secret_env = "WRONG_SECRET"
     }
 }
 
+/// `validate -v` with the compiled-component cache in `cache`: its log says whether the
+/// component came from the cache (`cached=true`).
+fn validate_with_cache(cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_connector-host"))
+        .args(["validate", "-v", "--base-url", "http://127.0.0.1:9", "--cache-dir", cache.to_str().unwrap()])
+        .env("FIVETRAN_API_KEY", "k")
+        .env("FIVETRAN_API_SECRET", "s")
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn a_restart_loads_the_compiled_component_from_the_cache() {
     let cache = tempfile::tempdir().unwrap();
-    let run = || {
-        Command::new(env!("CARGO_BIN_EXE_connector-host"))
-            .args(["validate", "-v", "--base-url", "http://127.0.0.1:9", "--cache-dir", cache.path().to_str().unwrap()])
-            .env("FIVETRAN_API_KEY", "k")
-            .env("FIVETRAN_API_SECRET", "s")
-            .output()
-            .unwrap()
-    };
+    let run = || validate_with_cache(cache.path());
     let first = run();
     assert!(stderr(&first).contains("cached=false"), "{}", stderr(&first));
     let second = run();
@@ -661,14 +672,7 @@ fn a_cache_folder_as_kubernetes_mounts_it_still_caches() {
     for mode in [0o777, 0o2775] {
         let volume = tempfile::tempdir().unwrap();
         std::fs::set_permissions(volume.path(), std::fs::Permissions::from_mode(mode)).unwrap();
-        let run = || {
-            Command::new(env!("CARGO_BIN_EXE_connector-host"))
-                .args(["validate", "-v", "--base-url", "http://127.0.0.1:9", "--cache-dir", volume.path().to_str().unwrap()])
-                .env("FIVETRAN_API_KEY", "k")
-                .env("FIVETRAN_API_SECRET", "s")
-                .output()
-                .unwrap()
-        };
+        let run = || validate_with_cache(volume.path());
         let first = run();
         assert!(stderr(&first).contains("cached=false") && !stderr(&first).contains("not using"), "{mode:o}: {}", stderr(&first));
         let second = run();

@@ -34,5 +34,22 @@ pub async fn run(connectors: &Connectors, global: &Global, args: Demo) -> Result
     let snapshot = sync_shown(&runtime, &tenant, Mode::detect(global.quiet)).await?;
     snapshot.write_atomic(out)?;
     print_summary(&snapshot, out);
+    // What to try next, with an id of this account: a user who reaches something through a team.
+    let user = snapshot
+        .grants
+        .iter()
+        .find(|g| g.principal.resource_type == "user" && g.entitlement.starts_with("team:"))
+        .map_or("ID", |g| g.principal.id.as_str());
+    let file = out.display();
+    let next = [
+        (format!("connector-host access {file} --principal user:{user}"), "what they can reach, and how"),
+        (format!("connector-host convert {file} demo.c1z"), "the same as baton's c1z"),
+        ("connector-host serve --demo".to_owned(), "the service and its API on this account"),
+    ];
+    let width = next.iter().map(|(command, _)| command.len()).max().unwrap_or(0);
+    outln!("next:");
+    for (command, what) in next {
+        outln!("  {command:width$}  # {what}");
+    }
     Ok(())
 }
