@@ -394,6 +394,40 @@ fn serve_demo_runs_the_service_against_the_built_in_fake() {
     let _ = child.wait();
 }
 
+/// A demo without `--state-dir` leaves nothing in the working folder, and a second one on the
+/// same address fails at once, before it starts a fake or writes anything, the first unharmed.
+#[test]
+fn serve_demo_keeps_its_state_out_of_the_working_folder_and_a_second_one_fails_first() {
+    let work = tempfile::tempdir().unwrap();
+    let addr = free_port();
+    let demo = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_connector-host"));
+        command
+            .args(["serve", "--demo", "--listen", &addr.to_string()])
+            .current_dir(work.path())
+            .env_remove("CONNECTOR_HOST_API_TOKEN")
+            .env("XDG_CACHE_HOME", env!("CARGO_TARGET_TMPDIR"))
+            .stdin(Stdio::null());
+        command
+    };
+    let mut first = demo().stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let server = Server { child: Command::new("true").spawn().unwrap(), addr, log: work.path().join("none.log") };
+    server.wait_for(|s| s.request("GET", "/v1/tenants/demo", None, None).1["last_sync"]["outcome"] == "ok", "the demo tenant's sync");
+    let second = demo().output().unwrap();
+    assert_eq!(second.status.code(), Some(2), "{}", String::from_utf8_lossy(&second.stderr));
+    let error = String::from_utf8_lossy(&second.stderr);
+    assert!(error.contains(&format!("--listen {addr} is in use")), "{error}");
+    assert!(!String::from_utf8_lossy(&second.stdout).contains("demo:"), "nothing announced");
+    let (code, _) = server.request("POST", "/v1/tenants/demo/syncs", None, None);
+    assert_eq!(code, 202, "the first demo still syncs its own fake");
+    server.wait_synced("demo", 2);
+    assert_eq!(std::fs::read_dir(work.path()).unwrap().count(), 0, "nothing written to the working folder");
+    unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
+    let _ = first.wait();
+    let leftover = std::env::temp_dir().join(format!("connector-host-demo-{}", first.id()));
+    assert!(!leftover.exists(), "the demo's temporary state is removed when it stops");
+}
+
 #[test]
 fn sigterm_during_a_sync_exits_0_and_the_previous_snapshot_is_served_after_a_restart() {
     let (fake, account) = fake(30);

@@ -32,9 +32,10 @@ pub struct ServeArgs {
     /// Where the HTTP API listens.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8081")]
     pub listen: SocketAddr,
-    /// Where the state database lives (snapshots, sync history, audit log) when no --database is given.
-    #[arg(long, value_name = "DIR", default_value = "./connector-state")]
-    pub state_dir: PathBuf,
+    /// Where the state database lives (snapshots, sync history, audit log) when no --database is
+    /// given [default: ./connector-state; with --demo, a new temporary folder].
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
     /// Keep the state in this PostgreSQL database instead (postgres://USER:PASSWORD@HOST:PORT/DB),
     /// which replicas share; better given in CONNECTOR_HOST_DATABASE_URL.
     #[arg(long, value_name = "URL", env = DATABASE_VARIABLE, hide_env_values = true)]
@@ -203,7 +204,41 @@ fn demo_tenants(state_dir: &std::path::Path) -> Result<(PathBuf, connector_fake_
     Ok((tenants, fake))
 }
 
+/// The state folder: the one given, else the demo's own temporary folder (so that a demo leaves
+/// nothing in the working folder and two demos share nothing), else `./connector-state`.
+fn state_dir(args: &ServeArgs) -> Result<PathBuf, HostError> {
+    if let Some(dir) = &args.state_dir {
+        return Ok(dir.clone());
+    }
+    if !args.demo {
+        return Ok(PathBuf::from("./connector-state"));
+    }
+    let dir = std::env::temp_dir().join(format!("connector-host-demo-{}", std::process::id()));
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .recursive(true)
+        .create(&dir)
+        .map_err(|e| HostError::usage(format!("cannot create the demo's state folder {}: {e}", dir.display())))?;
+    Ok(dir)
+}
+
+/// Refuses an address another process listens on, before anything is written: a second
+/// `serve --demo` would otherwise start its fake and write its files, then fail.
+fn check_listen(listen: SocketAddr) -> Result<(), HostError> {
+    match std::net::TcpListener::bind(listen) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Err(HostError::usage(format!(
+            "--listen {listen} is in use (another connector-host serve?): stop it, or choose another address with --listen"
+        ))),
+        Err(_) => Ok(()),
+    }
+}
+
 pub async fn serve(args: ServeArgs, connectors: Connectors, overrides: Overrides) -> Result<(), HostError> {
+    check_listen(args.listen)?;
+    let state_dir = state_dir(&args)?;
     #[cfg(not(feature = "demo"))]
     let (tenants_file, _demo_fake) = match &args.tenants {
         Some(path) => (path.clone(), None::<()>),
@@ -213,7 +248,7 @@ pub async fn serve(args: ServeArgs, connectors: Connectors, overrides: Overrides
     let (tenants_file, _demo_fake) = match &args.tenants {
         Some(path) => (path.clone(), None),
         None => {
-            let (path, fake) = demo_tenants(&args.state_dir)?;
+            let (path, fake) = demo_tenants(&state_dir)?;
             crate::output::out(
                 format!(
                     "demo: the fake Fivetran serves a sample account on {}; tenant file {}\ndemo: the API is on http://{}/v1/tenants/demo\n",
@@ -233,7 +268,7 @@ pub async fn serve(args: ServeArgs, connectors: Connectors, overrides: Overrides
     let options = ServiceOptions {
         tenants_file,
         listen: args.listen,
-        state_dir: args.state_dir.clone(),
+        state_dir: state_dir.clone(),
         database: database(&args),
         database_ca: args.database_ca.clone(),
         replica_id: replica_id(&args)?,
@@ -261,7 +296,12 @@ pub async fn serve(args: ServeArgs, connectors: Connectors, overrides: Overrides
     #[cfg(not(unix))]
     drop(reload_tx);
     let loader = Arc::new(CommandLoader { connectors, overrides });
-    connector_service::serve(options, loader, stop_signal(), reload_rx).await
+    let served = connector_service::serve(options, loader, stop_signal(), reload_rx).await;
+    if args.demo && args.state_dir.is_none() {
+        // The demo's temporary state goes with it.
+        let _ = std::fs::remove_dir_all(&state_dir);
+    }
+    served
 }
 
 /// SIGTERM or SIGINT.
