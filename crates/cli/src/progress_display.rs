@@ -105,7 +105,7 @@ impl Display {
                 let task = tokio::spawn(async move {
                     loop {
                         for (bar, (_, progress)) in shown.iter().zip(&tenants) {
-                            bar.set_message(progress.view().line());
+                            bar.set_message(progress.view().compact_line());
                             bar.tick();
                         }
                         tokio::time::sleep(TICK).await;
