@@ -1174,3 +1174,35 @@ fn every_argument_of_every_command_is_described() {
     }
     assert!(missing.is_empty(), "{}", missing.join("\n"));
 }
+
+/// `sync`, `demo` and `validate` print a JSON summary for scripts with `--json`.
+#[test]
+fn sync_demo_and_validate_print_json_summaries() {
+    let (fake, account) = fake();
+    let url = fake.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("s.json");
+    let output =
+        run(&["sync", "--base-url", &url, "--allow-private-network", "--out", out.to_str().unwrap(), "--json", "-q"], Some(key(&account)));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary: serde_json::Value = serde_json::from_slice(&output.stdout).expect("only JSON on stdout");
+    let snapshot: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(summary["grants"].as_u64().unwrap() as usize, snapshot["grants"].as_array().unwrap().len());
+    let users = snapshot["resources"].as_array().unwrap().iter().filter(|r| r["type"] == "user").count();
+    assert_eq!(summary["resources"]["user"].as_u64().unwrap() as usize, users);
+    assert_eq!((summary["tenant"].as_str(), summary["connector"]["name"].as_str()), (Some("default"), Some("fivetran")));
+    assert!(summary["requests"].as_u64().unwrap() > 0);
+
+    let output = run(&["validate", "--base-url", &url, "--allow-private-network", "--json"], Some(key(&account)));
+    assert!(output.status.success(), "{}", stderr(&output));
+    let validation: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(validation["sync_possible"], true);
+    assert!(validation["reads"].as_array().unwrap().iter().all(|r| r["ok"] == true), "{validation}");
+    assert!(validation["account"]["id"].is_string() && validation["key"]["kind"].is_string(), "{validation}");
+
+    let demo = Command::new(env!("CARGO_BIN_EXE_connector-host")).args(["demo", "--json", "-q"]).current_dir(dir.path()).output().unwrap();
+    assert!(demo.status.success(), "{}", stderr(&demo));
+    let summary: serde_json::Value = serde_json::from_slice(&demo.stdout).expect("only JSON on stdout");
+    assert_eq!(summary["out"], "demo-snapshot.json");
+    assert_eq!(summary["tenant"], "demo");
+}

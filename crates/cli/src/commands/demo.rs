@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use connector_fake_fivetran::{AccountSpec, FakeFivetran, generate};
 use connector_host::{HostError, TenantConfig};
 
-use super::summary::{check_out, print_summary, sync_shown};
+use super::summary::{check_out, print_summary, summary_json, sync_shown};
 use crate::Global;
 use crate::connectors::{Choice, Connectors};
 use crate::progress_display::Mode;
@@ -18,6 +18,9 @@ pub struct Demo {
     /// Where to write the snapshot.
     #[arg(long, value_name = "FILE", default_value = "demo-snapshot.json")]
     out: PathBuf,
+    /// Print the summary as JSON for scripts (as sync --json does).
+    #[arg(long)]
+    json: bool,
 }
 
 pub async fn run(connectors: &Connectors, global: &Global, args: Demo) -> Result<(), HostError> {
@@ -27,12 +30,18 @@ pub async fn run(connectors: &Connectors, global: &Global, args: Demo) -> Result
     let account = generate(&AccountSpec::sample());
     let key = account.primary_key().clone();
     let fake = FakeFivetran::start(account).map_err(|e| HostError::other(format!("cannot start the fake Fivetran on loopback: {e}")))?;
-    outln!("fake Fivetran with a generated sample account on {}", fake.base_url());
+    if !args.json {
+        outln!("fake Fivetran with a generated sample account on {}", fake.base_url());
+    }
     let mut tenant = TenantConfig::new("demo", &fake.base_url(), connector_host::Credentials::new(key.key, key.secret));
     tenant.allow_private_network = true;
     crate::output::redactor().learn(&tenant.credentials);
     let snapshot = sync_shown(&runtime, &tenant, Mode::detect(global.quiet)).await?;
     snapshot.write_atomic(out)?;
+    if args.json {
+        super::print_json(&summary_json(&snapshot, out));
+        return Ok(());
+    }
     print_summary(&snapshot, out);
     // What to try next, with an id of this account: a user who reaches something through a team.
     let user = snapshot

@@ -30,8 +30,7 @@ pub enum Command {
     #[cfg(feature = "demo")]
     Demo(demo::Demo),
     /// Check the credentials: print the account and whether the key is a user or system key.
-    #[command(after_help = "Example:\n  FIVETRAN_API_KEY=... FIVETRAN_API_SECRET=... connector-host validate")]
-    Validate,
+    Validate(validate::Validate),
     /// Read the whole account into a snapshot file, written atomically.
     Sync(sync::Sync),
     /// Sync every tenant of a tenant file at once, each in its own sandbox, into DIR/<id>.json.
@@ -96,7 +95,7 @@ impl Command {
             Command::Diff(_) | Command::Access(_) | Command::Convert(_) | Command::Completions(_) | Command::CopyState(_) => return Ok(()),
             #[cfg(feature = "demo")]
             Command::Demo(args) => return demo::run(&connectors, global, args).await,
-            Command::Validate => return validate::run(&connectors, global).await,
+            Command::Validate(args) => return validate::run(&connectors, global, args).await,
             Command::Sync(args) => return sync::run(&connectors, global, args).await,
             Command::SyncAll(args) => return sync_all::run(&connectors, global, args).await,
             Command::Serve(args) => return serve::serve(args, connectors, global.overrides()).await,

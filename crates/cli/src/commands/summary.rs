@@ -22,6 +22,26 @@ pub async fn sync_shown(runtime: &ConnectorRuntime, tenant: &TenantConfig, mode:
     result
 }
 
+/// The summary for scripts (`--json`): the counts by type, the grants, requests and time, and
+/// where the snapshot was written.
+pub fn summary_json(snapshot: &Snapshot, out: &Path) -> serde_json::Value {
+    let mut resources = serde_json::Map::new();
+    for resource_type in &snapshot.resource_types {
+        let count = snapshot.resources.iter().filter(|r| r.resource_type == resource_type.id).count();
+        resources.insert(resource_type.id.clone(), count.into());
+    }
+    serde_json::json!({
+        "tenant": snapshot.tenant,
+        "connector": {"name": snapshot.connector.name, "version": snapshot.connector.version},
+        "out": out.display().to_string(),
+        "resources": resources,
+        "entitlements": snapshot.entitlements.len(),
+        "grants": snapshot.grants.len(),
+        "requests": snapshot.stats.http_requests,
+        "duration_ms": snapshot.stats.duration_ms,
+    })
+}
+
 /// The snapshot's counts by type, its grants, requests and time, and where it was written.
 pub fn print_summary(snapshot: &Snapshot, out: &Path) {
     let count = |t: &str| snapshot.resources.iter().filter(|r| r.resource_type == t).count();

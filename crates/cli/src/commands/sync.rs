@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use connector_host::HostError;
 use connector_host::format::SnapshotFormat;
 
-use super::summary::{check_out, print_summary, sync_shown};
+use super::summary::{check_out, print_summary, summary_json, sync_shown};
 use super::tenant;
 use crate::Global;
 use crate::connectors::Connectors;
@@ -13,7 +13,7 @@ use crate::progress_display::Mode;
 
 /// `sync`'s flags.
 #[derive(clap::Args)]
-#[command(after_help = "Example:\n  connector-host sync --out snapshot.json")]
+#[command(after_help = "Examples:\n  connector-host sync --out snapshot.json\n  connector-host sync --out snapshot.c1z --json")]
 pub struct Sync {
     /// Where to write the snapshot (FILE.c1z writes baton's c1z format).
     #[arg(long, value_name = "FILE")]
@@ -21,6 +21,9 @@ pub struct Sync {
     /// json or c1z; by default the file's extension says (.c1z, else json).
     #[arg(long, value_name = "FORMAT")]
     format: Option<String>,
+    /// Print the summary as JSON for scripts: {"tenant", "connector", "out", "resources", "entitlements", "grants", "requests", "duration_ms"}.
+    #[arg(long)]
+    json: bool,
 }
 
 pub async fn run(connectors: &Connectors, global: &Global, args: Sync) -> Result<(), HostError> {
@@ -29,6 +32,10 @@ pub async fn run(connectors: &Connectors, global: &Global, args: Sync) -> Result
     check_out(&args.out)?;
     let snapshot = sync_shown(&runtime, &tenant, Mode::detect(global.quiet)).await?;
     connector_host::format::write(&snapshot, &args.out, format)?;
-    print_summary(&snapshot, &args.out);
+    if args.json {
+        super::print_json(&summary_json(&snapshot, &args.out));
+    } else {
+        print_summary(&snapshot, &args.out);
+    }
     Ok(())
 }
