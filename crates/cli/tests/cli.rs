@@ -1057,7 +1057,7 @@ fn access_snapshot(dir: &Path) -> std::path::PathBuf {
         "format": "connector-snapshot/v1",
         "connector": {"name": "fivetran", "version": "0.1.0"},
         "tenant": "default", "started_at": "2026-01-01T00:00:00Z", "finished_at": "2026-01-01T00:00:01Z",
-        "resource_types": [{"id": "user", "display_name": "User"}, {"id": "team", "display_name": "Team"}, {"id": "group", "display_name": "Group"}],
+        "resource_types": [{"id": "user", "display_name": "User", "trait": "user", "profile": {"email": "email"}}, {"id": "team", "display_name": "Team"}, {"id": "group", "display_name": "Group"}],
         "resources": [resource("group", "g1", None), resource("team", "eng", None), resource("team", "ops", None),
                       resource("user", "ann", Some("ann@example.com")), resource("user", "bob", None), resource("user", "cy", None)],
         "entitlements": [entitlement("group:g1:admin"), entitlement("group:g1:reader"), entitlement("team:eng:member"), entitlement("team:ops:member")],

@@ -79,8 +79,8 @@ impl<'a> AccessIndex<'a> {
         Self { snapshot, by_principal, by_entitlement, passed_on_by, resource_of }
     }
 
-    /// The principal `TYPE:ID`, or the user whose email (any resource's `email` trait) is
-    /// `email`; an error naming what was not found, with a suggestion.
+    /// The principal `TYPE:ID`, or the user whose email is `email` (the trait its resource type
+    /// declares as the profile's email); an error naming what was not found, with a suggestion.
     pub fn principal(&self, given: &str) -> Result<String> {
         if let Some((resource_type, id)) = given.split_once(':') {
             if self.snapshot.resources.iter().any(|r| r.resource_type == resource_type && r.id == id)
@@ -92,11 +92,20 @@ impl<'a> AccessIndex<'a> {
                 "no principal {given:?} in the snapshot; give TYPE:ID as its resources name them (user:ID, team:ID) or a user's email"
             )));
         }
+        // Each type's declared email key: the host knows no connector's words.
+        let email_keys: HashMap<&str, &str> =
+            self.snapshot.resource_types.iter().filter_map(|t| Some((t.id.as_str(), t.profile.as_ref()?.email.as_deref()?))).collect();
         let matching: Vec<String> = self
             .snapshot
             .resources
             .iter()
-            .filter(|r| r.traits.get("email").and_then(|e| e.as_str()).is_some_and(|e| e.eq_ignore_ascii_case(given)))
+            .filter(|r| {
+                email_keys
+                    .get(r.resource_type.as_str())
+                    .and_then(|email| r.traits.get(*email))
+                    .and_then(|e| e.as_str())
+                    .is_some_and(|e| e.eq_ignore_ascii_case(given))
+            })
             .map(|r| key(&r.resource_type, &r.id))
             .collect();
         match matching.as_slice() {
@@ -236,7 +245,7 @@ impl<'a> AccessIndex<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{ConnectorInfo, EntitlementRecord, ResourceKey, ResourceRecord, Stats};
+    use crate::snapshot::{ConnectorInfo, EntitlementRecord, ProfileKeys, ResourceKey, ResourceRecord, ResourceTypeRecord, Stats};
 
     fn at(resource: &str) -> ResourceKey {
         let (resource_type, id) = resource.split_once(':').unwrap();
@@ -282,7 +291,10 @@ mod tests {
             tenant: "t".into(),
             started_at: String::new(),
             finished_at: String::new(),
-            resource_types: vec![],
+            resource_types: vec![ResourceTypeRecord {
+                profile: Some(ProfileKeys { email: Some("email".into()), ..ProfileKeys::default() }),
+                ..ResourceTypeRecord::new("user", "User")
+            }],
             resources,
             entitlements,
             grants: vec![
