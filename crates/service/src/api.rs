@@ -464,17 +464,9 @@ struct AccessQuery {
 async fn access(State(service): State<Arc<Service>>, Path(id): Path<String>, QueryParams(query): QueryParams<AccessQuery>) -> ApiResult {
     use connector_host::access::{AccessIndex, Question};
     known(&service, &id)?;
-    let question = match (query.principal, query.resource, query.entitlement) {
-        (Some(principal), None, None) => Question::Principal(principal),
-        (None, Some(resource), None) => Question::Resource(resource),
-        (None, None, Some(entitlement)) => Question::Entitlement(entitlement),
-        _ => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "ask one question: ?principal=TYPE:ID (or an email), ?resource=TYPE:ID or ?entitlement=ID",
-            ));
-        }
-    };
+    let question = Question::one_of(query.principal, query.resource, query.entitlement).ok_or_else(|| {
+        ApiError::new(StatusCode::BAD_REQUEST, "ask one question: ?principal=TYPE:ID (or an email), ?resource=TYPE:ID or ?entitlement=ID")
+    })?;
     let Some((sync_id, json)) = service.store.last_snapshot(&id).await.map_err(store_error)? else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, format!("tenant {id} has no successful sync yet")));
     };

@@ -33,12 +33,9 @@ pub struct Access {
 pub fn run(args: Access) -> Result<(), HostError> {
     let snapshot = connector_host::format::read(&args.snapshot)?;
     let index = AccessIndex::new(&snapshot);
-    let question = match (args.principal, args.resource, args.entitlement) {
-        (Some(principal), _, _) => Question::Principal(principal),
-        (None, Some(resource), _) => Question::Resource(resource),
-        (None, None, Some(entitlement)) => Question::Entitlement(entitlement),
-        (None, None, None) => return Err(HostError::usage("ask --principal, --resource or --entitlement")),
-    };
+    // The flags' group lets exactly one through.
+    let question = Question::one_of(args.principal, args.resource, args.entitlement)
+        .ok_or_else(|| HostError::usage("ask one of --principal, --resource or --entitlement"))?;
     let answer = index.answer(&question)?;
     if args.json {
         print_json(&answer);

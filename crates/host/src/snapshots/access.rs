@@ -46,6 +46,19 @@ pub enum Question {
     Entitlement(String),
 }
 
+impl Question {
+    /// The one question asked of three optional ones (the command's flags, the API's query);
+    /// none when none or several are.
+    pub fn one_of(principal: Option<String>, resource: Option<String>, entitlement: Option<String>) -> Option<Self> {
+        match (principal, resource, entitlement) {
+            (Some(principal), None, None) => Some(Question::Principal(principal)),
+            (None, Some(resource), None) => Some(Question::Resource(resource)),
+            (None, None, Some(entitlement)) => Some(Question::Entitlement(entitlement)),
+            _ => None,
+        }
+    }
+}
+
 /// A snapshot indexed for access questions.
 pub struct AccessIndex<'a> {
     snapshot: &'a Snapshot,
